@@ -1,0 +1,459 @@
+//! Arrow values to JSON, exactly as contract 4.2 says: numbers as numbers
+//! (NaN and infinities as null), dates as `YYYY-MM-DD`, timestamps as
+//! RFC 3339 (`Z` for UTC), decimals as strings, binary as base64, lists,
+//! structs and maps as arrays and objects.
+//!
+//! Written by hand rather than with `arrow-json` because that crate renders
+//! decimals as numbers, binary as hex and timestamps without `Z`. Conversion
+//! is columnar: each column is downcast once and its values mapped in a
+//! loop; nested columns convert their child arrays once and slice them.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, TimeUnit};
+use base64::Engine as _;
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use serde_json::{Map, Number, Value};
+
+/// One row as a JSON object, keyed by column name.
+pub type JsonRow = Map<String, Value>;
+
+/// Converts every row of a batch into a JSON object.
+pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {
+    let schema = batch.schema();
+    let columns: Vec<Vec<Value>> = batch.columns().iter().map(|c| column_to_json(c)).collect();
+    let mut rows: Vec<JsonRow> = (0..batch.num_rows()).map(|_| Map::new()).collect();
+    for (field, values) in schema.fields().iter().zip(columns) {
+        for (row, value) in rows.iter_mut().zip(values) {
+            row.insert(field.name().clone(), value);
+        }
+    }
+    rows
+}
+
+/// The column's type as shown in `ParquetPageResponse.columns` (`int64`,
+/// `utf8`, `timestamp[us, tz=UTC]`, `list<int64>`, ...).
+pub fn type_name(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Null => "null".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::Int8 => "int8".into(),
+        DataType::Int16 => "int16".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt8 => "uint8".into(),
+        DataType::UInt16 => "uint16".into(),
+        DataType::UInt32 => "uint32".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Float16 => "float16".into(),
+        DataType::Float32 => "float32".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "utf8".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "binary".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(unit, tz) => {
+            let unit = unit_name(*unit);
+            match tz {
+                Some(tz) => format!("timestamp[{unit}, tz={tz}]"),
+                None => format!("timestamp[{unit}]"),
+            }
+        }
+        DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s) => format!("decimal({p}, {s})"),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _) => format!("list<{}>", type_name(f.data_type())),
+        DataType::Struct(fields) => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .collect();
+            format!("struct<{}>", inner.join(", "))
+        }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!(
+                "map<{}, {}>",
+                type_name(kv[0].data_type()),
+                type_name(kv[1].data_type())
+            ),
+            other => format!("map<{}>", type_name(other)),
+        },
+        DataType::Dictionary(_, value) => type_name(value),
+        DataType::RunEndEncoded(_, value) => type_name(value.data_type()),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "s",
+        TimeUnit::Millisecond => "ms",
+        TimeUnit::Microsecond => "us",
+        TimeUnit::Nanosecond => "ns",
+    }
+}
+
+fn nulls_or<F>(array: &dyn Array, mut f: F) -> Vec<Value>
+where
+    F: FnMut(usize) -> Value,
+{
+    (0..array.len())
+        .map(|i| if array.is_null(i) { Value::Null } else { f(i) })
+        .collect()
+}
+
+fn ints<T>(array: &dyn Array) -> Vec<Value>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<Number>,
+{
+    let a = array.as_primitive::<T>();
+    nulls_or(array, |i| Value::Number(a.value(i).into()))
+}
+
+fn float(v: f64) -> Value {
+    Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "utc" | "Z" | "+00:00" | "Etc/UTC" | "GMT" | "+00")
+}
+
+fn timestamp(array: &dyn Array, unit: TimeUnit, tz: Option<&str>) -> Vec<Value> {
+    let raw: Vec<Option<i64>> = match unit {
+        TimeUnit::Second => prim_i64::<TimestampSecondType>(array),
+        TimeUnit::Millisecond => prim_i64::<TimestampMillisecondType>(array),
+        TimeUnit::Microsecond => prim_i64::<TimestampMicrosecondType>(array),
+        TimeUnit::Nanosecond => prim_i64::<TimestampNanosecondType>(array),
+    };
+    let offset: Option<FixedOffset> = match tz {
+        None => None,
+        Some(tz) if is_utc(tz) => FixedOffset::east_opt(0),
+        Some(tz) => tz.parse::<FixedOffset>().ok(),
+    };
+    let named_non_utc = tz.is_some_and(|tz| !is_utc(tz)) && offset.is_none();
+    if named_non_utc {
+        // A named zone (e.g. `Europe/Madrid`): chrono-tz is not pulled in for
+        // this rare case; arrow's own formatter resolves it.
+        return formatted(array);
+    }
+    raw.into_iter()
+        .map(|v| {
+            let Some(v) = v else { return Value::Null };
+            let utc: Option<DateTime<Utc>> = match unit {
+                TimeUnit::Second => DateTime::from_timestamp(v, 0),
+                TimeUnit::Millisecond => DateTime::from_timestamp_millis(v),
+                TimeUnit::Microsecond => DateTime::from_timestamp_micros(v),
+                TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(v)),
+            };
+            let Some(utc) = utc else { return Value::Null };
+            Value::String(match (tz, offset) {
+                (Some(tz), _) if is_utc(tz) => utc.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                (_, Some(offset)) => utc
+                    .with_timezone(&offset)
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, false),
+                // No zone in the file: the wall-clock time, without an offset
+                // that would claim to know one.
+                _ => utc
+                    .naive_utc()
+                    .and_utc()
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                    .trim_end_matches('Z')
+                    .to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn prim_i64<T>(array: &dyn Array) -> Vec<Option<i64>>
+where
+    T: ArrowPrimitiveType<Native = i64>,
+{
+    array.as_primitive::<T>().iter().collect()
+}
+
+/// Text as arrow's display formatter writes it, for the types the contract
+/// maps to strings without a stricter rule (decimals, times, intervals).
+fn formatted(array: &dyn Array) -> Vec<Value> {
+    let options = FormatOptions::default();
+    match ArrayFormatter::try_new(array, &options) {
+        Ok(fmt) => nulls_or(array, |i| Value::String(fmt.value(i).to_string())),
+        Err(_) => vec![Value::Null; array.len()],
+    }
+}
+
+fn binary(bytes: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn list_like(array: &dyn Array, values: &ArrayRef, ranges: Vec<(usize, usize)>) -> Vec<Value> {
+    let converted = column_to_json(values.as_ref());
+    ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, (start, end))| {
+            if array.is_null(i) {
+                Value::Null
+            } else {
+                Value::Array(converted.get(start..end).map(<[Value]>::to_vec).unwrap_or_default())
+            }
+        })
+        .collect()
+}
+
+fn offsets_ranges<O: Copy + TryInto<usize>>(offsets: &[O]) -> Vec<(usize, usize)> {
+    offsets
+        .windows(2)
+        .map(|w| {
+            let start = w[0].try_into().unwrap_or(0);
+            let end = w[1].try_into().unwrap_or(start);
+            (start, end)
+        })
+        .collect()
+}
+
+/// Converts every value of one column.
+pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
+    match array.data_type() {
+        DataType::Null => vec![Value::Null; array.len()],
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            nulls_or(array, |i| Value::Bool(a.value(i)))
+        }
+        DataType::Int8 => ints::<Int8Type>(array),
+        DataType::Int16 => ints::<Int16Type>(array),
+        DataType::Int32 => ints::<Int32Type>(array),
+        DataType::Int64 => ints::<Int64Type>(array),
+        DataType::UInt8 => ints::<UInt8Type>(array),
+        DataType::UInt16 => ints::<UInt16Type>(array),
+        DataType::UInt32 => ints::<UInt32Type>(array),
+        DataType::UInt64 => ints::<UInt64Type>(array),
+        DataType::Float16 => {
+            let a = array.as_primitive::<Float16Type>();
+            nulls_or(array, |i| float(a.value(i).to_f64()))
+        }
+        DataType::Float32 => {
+            let a = array.as_primitive::<Float32Type>();
+            nulls_or(array, |i| float(f64::from(a.value(i))))
+        }
+        DataType::Float64 => {
+            let a = array.as_primitive::<Float64Type>();
+            nulls_or(array, |i| float(a.value(i)))
+        }
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            nulls_or(array, |i| Value::String(a.value(i).to_owned()))
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            nulls_or(array, |i| Value::String(a.value(i).to_owned()))
+        }
+        DataType::Utf8View => {
+            let a = array.as_string_view();
+            nulls_or(array, |i| Value::String(a.value(i).to_owned()))
+        }
+        DataType::Binary => {
+            let a = array.as_binary::<i32>();
+            nulls_or(array, |i| binary(a.value(i)))
+        }
+        DataType::LargeBinary => {
+            let a = array.as_binary::<i64>();
+            nulls_or(array, |i| binary(a.value(i)))
+        }
+        DataType::BinaryView => {
+            let a = array.as_binary_view();
+            nulls_or(array, |i| binary(a.value(i)))
+        }
+        DataType::FixedSizeBinary(_) => {
+            let a = array.as_fixed_size_binary();
+            nulls_or(array, |i| binary(a.value(i)))
+        }
+        DataType::Date32 => {
+            let a = array.as_primitive::<Date32Type>();
+            nulls_or(array, |i| {
+                Date32Type::to_naive_date_opt(a.value(i))
+                    .map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
+            })
+        }
+        DataType::Date64 => {
+            let a = array.as_primitive::<Date64Type>();
+            nulls_or(array, |i| {
+                Date64Type::to_naive_date_opt(a.value(i))
+                    .map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
+            })
+        }
+        DataType::Timestamp(unit, tz) => timestamp(array, *unit, tz.as_deref()),
+        DataType::List(_) => {
+            let a = array.as_list::<i32>();
+            list_like(array, a.values(), offsets_ranges(a.value_offsets()))
+        }
+        DataType::LargeList(_) => {
+            let a = array.as_list::<i64>();
+            list_like(array, a.values(), offsets_ranges(a.value_offsets()))
+        }
+        DataType::FixedSizeList(_, size) => {
+            let a = array.as_fixed_size_list();
+            let size = usize::try_from(*size).unwrap_or(0);
+            let offset = a.offset();
+            let ranges = (0..a.len())
+                .map(|i| ((offset + i) * size, (offset + i + 1) * size))
+                .collect();
+            list_like(array, a.values(), ranges)
+        }
+        DataType::Struct(fields) => {
+            let a = array.as_struct();
+            let children: Vec<Vec<Value>> =
+                a.columns().iter().map(|c| column_to_json(c.as_ref())).collect();
+            (0..a.len())
+                .map(|i| {
+                    if a.is_null(i) {
+                        return Value::Null;
+                    }
+                    let object = fields
+                        .iter()
+                        .zip(&children)
+                        .map(|(f, values)| {
+                            (f.name().clone(), values.get(i).cloned().unwrap_or(Value::Null))
+                        })
+                        .collect();
+                    Value::Object(object)
+                })
+                .collect()
+        }
+        DataType::Map(_, _) => {
+            let a = array.as_map();
+            let keys = column_to_json(a.keys().as_ref());
+            let values = column_to_json(a.values().as_ref());
+            let ranges = offsets_ranges(a.value_offsets());
+            ranges
+                .into_iter()
+                .enumerate()
+                .map(|(i, (start, end))| {
+                    if a.is_null(i) {
+                        return Value::Null;
+                    }
+                    let object = (start..end)
+                        .map(|j| {
+                            let key = match keys.get(j) {
+                                Some(Value::String(s)) => s.clone(),
+                                Some(other) => other.to_string(),
+                                None => String::new(),
+                            };
+                            (key, values.get(j).cloned().unwrap_or(Value::Null))
+                        })
+                        .collect();
+                    Value::Object(object)
+                })
+                .collect()
+        }
+        DataType::Dictionary(_, _) => match arrow_cast::cast(
+            array,
+            &match array.data_type() {
+                DataType::Dictionary(_, v) => v.as_ref().clone(),
+                other => other.clone(),
+            },
+        ) {
+            Ok(plain) => column_to_json(plain.as_ref()),
+            Err(_) => formatted(array),
+        },
+        _ => formatted(array),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{
+        BinaryArray, Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray,
+        StructArray, TimestampMicrosecondArray,
+    };
+    use arrow_schema::{Field, Schema};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn values_map_as_the_contract_says() {
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        tags.values().append_value("a");
+        tags.values().append_value("ü");
+        tags.append(true);
+        tags.append(false);
+        let point = StructArray::from(vec![(
+            Arc::new(Field::new("x", DataType::Int64, true)),
+            Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+        )]);
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("f", DataType::Float64, true),
+                Field::new("d", DataType::Date32, true),
+                Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+                Field::new("naive", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+                Field::new("dec", DataType::Decimal128(10, 2), true),
+                Field::new("bin", DataType::Binary, true),
+                Field::new("s", DataType::Utf8, true),
+                Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+                Field::new("point", point.data_type().clone(), true),
+            ])),
+            vec![
+                Arc::new(Float64Array::from(vec![Some(f64::NAN), Some(1.5)])),
+                Arc::new(Date32Array::from(vec![Some(20_419), None])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_764_201_603_120_000), None])
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(TimestampMicrosecondArray::from(vec![Some(0), None])),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(12_345), Some(-5)])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ),
+                Arc::new(BinaryArray::from(vec![Some(&b"hi"[..]), None])),
+                Arc::new(StringArray::from(vec![Some("Ünïcödé"), None])),
+                Arc::new(tags.finish()),
+                Arc::new(point),
+            ],
+        )
+        .unwrap();
+        let rows = batch_to_rows(&batch);
+        assert_eq!(
+            Value::Object(rows[0].clone()),
+            json!({
+                "f": null, "d": "2025-11-27", "ts": "2025-11-27T00:00:03.120Z",
+                "naive": "1970-01-01T00:00:00", "dec": "123.45", "bin": "aGk=",
+                "s": "Ünïcödé", "tags": ["a", "ü"], "point": {"x": 1}
+            })
+        );
+        assert_eq!(
+            Value::Object(rows[1].clone()),
+            json!({
+                "f": 1.5, "d": null, "ts": null, "naive": null, "dec": "-0.05", "bin": null,
+                "s": null, "tags": null, "point": {"x": null}
+            })
+        );
+    }
+
+    #[test]
+    fn type_names_are_readable() {
+        assert_eq!(type_name(&DataType::Int64), "int64");
+        assert_eq!(
+            type_name(&DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+            "timestamp[us, tz=UTC]"
+        );
+        assert_eq!(
+            type_name(&DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))),
+            "list<utf8>"
+        );
+    }
+}

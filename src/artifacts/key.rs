@@ -1,0 +1,233 @@
+//! The one place that builds artifact keys (contract section 3).
+//!
+//! Every key is `<company>/<dag_id>/<date>/<run_id>/...`, each variable
+//! segment percent-encoded: every byte outside `A-Z a-z 0-9 - . _ ~ : +`
+//! becomes `%XX`. The resulting string *is* the key, byte for byte, in a
+//! folder name and in an S3 key. `object_store::path::Path::from` would
+//! encode some characters a second time, so keys are made with
+//! [`Path::parse`], which keeps the text as it is.
+
+use chrono::NaiveDate;
+use object_store::path::Path;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::model::{Company, DagId, Phase, RunId, RunRef};
+
+/// Bytes left as they are in a segment; everything else is `%XX`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'+');
+
+/// A key could not be built from the given parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A segment that the contract forbids (`""`, `.`, `..`).
+    #[error("invalid key segment {0:?}: empty, `.` and `..` are not allowed")]
+    InvalidSegment(String),
+    /// The assembled text was refused as an object-store path.
+    #[error("invalid artifact key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key text.
+        key: String,
+        /// Why the store refused it.
+        reason: String,
+    },
+}
+
+/// Percent-encodes one path segment the contract's way.
+pub fn encode_segment(segment: &str) -> Result<String, KeyError> {
+    if segment.is_empty() || segment == "." || segment == ".." {
+        return Err(KeyError::InvalidSegment(segment.to_owned()));
+    }
+    Ok(utf8_percent_encode(segment, SEGMENT).to_string())
+}
+
+fn parse_key(key: String) -> Result<Path, KeyError> {
+    Path::parse(&key).map_err(|e| KeyError::InvalidKey {
+        reason: e.to_string(),
+        key,
+    })
+}
+
+/// The files of the `event/` folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFile {
+    /// `queue_data.parquet`: the raw trigger message.
+    QueueData,
+    /// `event.parquet`: the processed event.
+    Event,
+}
+
+impl EventFile {
+    /// The file name inside `event/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            EventFile::QueueData => "queue_data.parquet",
+            EventFile::Event => "event.parquet",
+        }
+    }
+}
+
+/// The kinds of numbered files in an attempt folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// `data_NNN.parquet`
+    Data,
+    /// `errors_NNN.parquet`
+    Errors,
+    /// `logs_NNN.parquet`
+    Logs,
+}
+
+impl FileKind {
+    /// The file-name stem before `_NNN`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            FileKind::Data => "data",
+            FileKind::Errors => "errors",
+            FileKind::Logs => "logs",
+        }
+    }
+}
+
+/// The folder of one run: `<company>/<dag_id>/<date>/<run_id>`, encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFolder {
+    prefix: String,
+}
+
+impl RunFolder {
+    /// Builds the run's folder from validated parts.
+    pub fn new(company: &Company, run: &RunRef) -> Result<Self, KeyError> {
+        Self::from_parts(company, &run.dag_id, run.date, &run.run_id)
+    }
+
+    /// Same as [`RunFolder::new`], from loose parts.
+    pub fn from_parts(
+        company: &Company,
+        dag_id: &DagId,
+        date: NaiveDate,
+        run_id: &RunId,
+    ) -> Result<Self, KeyError> {
+        let prefix = format!(
+            "{}/{}/{}/{}",
+            encode_segment(company.as_str())?,
+            encode_segment(&dag_id.to_string())?,
+            encode_segment(&date.format("%Y-%m-%d").to_string())?,
+            encode_segment(run_id.as_str())?,
+        );
+        // Validate once here so that every key derived below is known good.
+        parse_key(prefix.clone())?;
+        Ok(Self { prefix })
+    }
+
+    /// The folder's text, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `<run>/event/` as text, with the trailing slash.
+    pub fn event_folder(&self) -> String {
+        format!("{}/event/", self.prefix)
+    }
+
+    /// The key of one of the event files.
+    pub fn event_file(&self, file: EventFile) -> Result<Path, KeyError> {
+        parse_key(format!("{}/event/{}", self.prefix, file.file_name()))
+    }
+
+    /// The folder of one attempt of one phase.
+    pub fn attempt(&self, phase: Phase, attempt: u32) -> Result<AttemptFolder, KeyError> {
+        if attempt == 0 {
+            return Err(KeyError::InvalidSegment("attempt=0".to_owned()));
+        }
+        let prefix = parse_key(format!("{}/{}/attempt={attempt}", self.prefix, phase.as_str()))?;
+        Ok(AttemptFolder { prefix })
+    }
+}
+
+/// The folder of one phase attempt: `<run>/<phase>/attempt=<n>`.
+///
+/// `attempt=<n>` is a fixed part of the layout, not user data, so it is
+/// written as the contract shows it rather than encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptFolder {
+    prefix: Path,
+}
+
+impl AttemptFolder {
+    /// The folder's text, with the trailing slash.
+    pub fn folder(&self) -> String {
+        format!("{}/", self.prefix)
+    }
+
+    fn file(&self, name: &str) -> Path {
+        // `child` encodes the characters object_store dislikes; our file
+        // names contain none of them, so the name is kept as it is.
+        self.prefix.clone().join(name)
+    }
+
+    /// `metadata.parquet`: the attempt's commit marker.
+    pub fn metadata(&self) -> Path {
+        self.file("metadata.parquet")
+    }
+
+    /// `index.parquet`: the keyword index over the data rows.
+    pub fn index(&self) -> Path {
+        self.file("index.parquet")
+    }
+
+    /// `<kind>_NNN.parquet`, numbered from 0, at least three digits.
+    pub fn numbered(&self, kind: FileKind, n: usize) -> Path {
+        self.file(&format!("{}_{n:03}.parquet", kind.stem()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(run_id: &str) -> RunFolder {
+        let company = Company::new("acme").unwrap();
+        let dag: DagId = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f".parse().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        RunFolder::from_parts(&company, &dag, date, &RunId::new(run_id).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn segments_are_encoded_once_and_exactly() {
+        assert_eq!(encode_segment("manual__x y%").unwrap(), "manual__x%20y%25");
+        assert_eq!(
+            encode_segment("scheduled__2026-11-27T00:00:00+00:00").unwrap(),
+            "scheduled__2026-11-27T00:00:00+00:00"
+        );
+        assert_eq!(encode_segment("a/b").unwrap(), "a%2Fb");
+        assert_eq!(encode_segment("é~").unwrap(), "%C3%A9~");
+        let key = run("manual__x y%").attempt(Phase::Extract, 2).unwrap().numbered(FileKind::Data, 7);
+        assert_eq!(
+            key.as_ref(),
+            "acme/9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f/2026-11-27/manual__x%20y%25/extract/attempt=2/data_007.parquet"
+        );
+    }
+
+    #[test]
+    fn traversal_segments_are_rejected() {
+        for bad in ["", ".", ".."] {
+            assert!(matches!(encode_segment(bad), Err(KeyError::InvalidSegment(_))));
+        }
+        // `..` inside a longer run id is just text, and `/` is encoded.
+        let key = run("../x").event_file(EventFile::Event).unwrap();
+        assert!(key.as_ref().contains("/..%2Fx/event/"));
+    }
+
+    #[test]
+    fn numbers_widen_past_three_digits() {
+        let folder = run("r").attempt(Phase::Load, 1).unwrap();
+        assert!(folder.numbered(FileKind::Logs, 1234).as_ref().ends_with("/logs_1234.parquet"));
+        assert!(run("r").attempt(Phase::Load, 0).is_err());
+    }
+}

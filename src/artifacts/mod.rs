@@ -1,0 +1,13 @@
+//! Artifacts: the Parquet files of each run in an object store (contract
+//! section 3). [`key`] builds every key, [`store`] opens the store,
+//! [`schemas`] holds the fixed file schemas, [`json_values`] maps Arrow
+//! values to JSON, [`writer`] writes a phase attempt.
+
+pub mod json_values;
+pub mod key;
+pub mod schemas;
+pub mod store;
+pub mod writer;
+
+pub use key::{AttemptFolder, EventFile, FileKind, KeyError, RunFolder};
+pub use store::{ArtifactStore, OpenStoreError};

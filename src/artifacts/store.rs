@@ -1,0 +1,151 @@
+//! Opening the artifact store from its URL: a local folder (plain path or
+//! `file://`) or `s3://bucket/prefix` with the standard `AWS_*` settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::prefix::PrefixStore;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use url::Url;
+
+/// The artifact store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// The URL is neither a path, `file://` nor `s3://`.
+    #[error("unsupported artifact store URL {0:?}: use s3://bucket/prefix, file:///abs/path or a folder path")]
+    UnsupportedUrl(String),
+    /// The local folder could not be created.
+    #[error("cannot create artifact folder {path}: {source}")]
+    CreateFolder {
+        /// The folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The object-store client refused its configuration.
+    #[error("cannot open artifact store {url}: {source}")]
+    Configure {
+        /// The store URL.
+        url: String,
+        /// The cause.
+        source: object_store::Error,
+    },
+}
+
+/// The artifact store: an object store rooted at the layout's top, and the
+/// URL it was opened from (used for `s3_data_path`).
+#[derive(Debug, Clone)]
+pub struct ArtifactStore {
+    store: Arc<dyn ObjectStore>,
+    base_url: String,
+}
+
+impl ArtifactStore {
+    /// Opens a store from `s3://bucket/prefix`, `file:///abs/path` or a
+    /// plain folder path (created when missing).
+    pub fn open(url: &str) -> Result<Self, OpenStoreError> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            return Self::open_s3(url, rest);
+        }
+        let folder = if url.starts_with("file://") {
+            Url::parse(url)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| OpenStoreError::UnsupportedUrl(url.to_owned()))?
+        } else if url.contains("://") {
+            return Err(OpenStoreError::UnsupportedUrl(url.to_owned()));
+        } else {
+            std::path::PathBuf::from(url)
+        };
+        Self::open_folder(&folder)
+    }
+
+    fn open_folder(folder: &std::path::Path) -> Result<Self, OpenStoreError> {
+        let create_error = |source| OpenStoreError::CreateFolder {
+            path: folder.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(folder).map_err(create_error)?;
+        let folder = std::fs::canonicalize(folder).map_err(create_error)?;
+        let base_url = Url::from_directory_path(&folder)
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .map_err(|()| OpenStoreError::UnsupportedUrl(folder.display().to_string()))?;
+        let store = LocalFileSystem::new_with_prefix(&folder).map_err(|source| {
+            OpenStoreError::Configure {
+                url: base_url.clone(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            store: Arc::new(store),
+            base_url,
+        })
+    }
+
+    fn open_s3(url: &str, rest: &str) -> Result<Self, OpenStoreError> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        if bucket.is_empty() {
+            return Err(OpenStoreError::UnsupportedUrl(url.to_owned()));
+        }
+        // Retries are bounded well below the request time limit so that an
+        // unreachable store turns into a 502/504 rather than a long hang.
+        let retry = RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(10),
+            ..RetryConfig::default()
+        };
+        let client = ClientOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(60));
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry)
+            .with_client_options(client);
+        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+            builder = builder.with_region("us-east-1");
+        }
+        let s3 = builder.build().map_err(|source| OpenStoreError::Configure {
+            url: url.to_owned(),
+            source,
+        })?;
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        let base_url = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        Ok(Self { store, base_url })
+    }
+
+    /// Wraps an existing object store (an instrumented one, say) whose root
+    /// is the layout's top.
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, base_url: impl Into<String>) -> Self {
+        Self {
+            store,
+            base_url: base_url.into(),
+        }
+    }
+
+    /// The underlying object store.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The store's URL (`s3://bucket/prefix` or `file:///abs/path`), no
+    /// trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The URL of a folder in the layout (given with its trailing slash).
+    pub fn url_of(&self, folder: &str) -> String {
+        format!("{}/{folder}", self.base_url)
+    }
+}

@@ -1,0 +1,14 @@
+//! dagtrail: see into ETL pipelines. Search the runs of a DAG, open one run
+//! and drill into each phase down to every data row, error and log line.
+//!
+//! The crate is the whole product; the `dagtrail` binary only parses its
+//! command line. See `docs/ARCHITECTURE.md` for how the modules fit.
+
+pub mod artifacts;
+pub mod auth;
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod record;
+pub mod runindex;
+pub mod settings;

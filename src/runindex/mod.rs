@@ -1,0 +1,280 @@
+//! The run index ("PVT", contract section 2): one row per run, one JSON
+//! object per reported phase. One trait, [`RunIndex`], with a module per
+//! backend: [`postgres`] (production) and [`sqlite`] (the embedded default).
+//!
+//! Every method takes the [`Company`] explicitly: there is no way to query
+//! across tenants.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+use crate::model::{Company, DagId, Phase, RunRef};
+
+pub mod keyword;
+pub mod postgres;
+pub mod sqlite;
+
+/// Most `run_ids` a search may name (contract 4.1).
+pub const MAX_RUN_IDS: usize = 100;
+
+/// A run-index operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The database URL names no backend we have.
+    #[error("unsupported database URL {0:?}: use postgres://... or sqlite://<path>")]
+    UnsupportedUrl(String),
+    /// The database refused or failed a query (or could not be reached).
+    #[error("run index query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored row does not follow the contract.
+    #[error("run index row is invalid: {0}")]
+    InvalidRow(String),
+}
+
+/// A status filter of contract 4.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// No filter.
+    #[default]
+    All,
+    /// `status.success` is true.
+    Success,
+    /// `status.success` is false.
+    Failed,
+    /// The phase is absent or `status.success` is null.
+    Pending,
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(Self::All),
+            "success" => Ok(Self::Success),
+            "failed" => Ok(Self::Failed),
+            "pending" => Ok(Self::Pending),
+            _ => Err("must be one of all, success, failed, pending".to_owned()),
+        }
+    }
+}
+
+/// A run search (contract 4.1), already validated.
+#[derive(Debug, Clone)]
+pub struct RunSearch {
+    /// First partition date, inclusive.
+    pub date_from: NaiveDate,
+    /// Last partition date, inclusive.
+    pub date_to: NaiveDate,
+    /// Status filters of the three ETL steps.
+    pub statuses: Vec<(Phase, StatusFilter)>,
+    /// Keyword filters, one per phase at most; literal, case-insensitive.
+    pub keywords: Vec<(Phase, String)>,
+    /// Allowlist of run ids (empty: no allowlist).
+    pub run_ids: Vec<String>,
+    /// 0-based page.
+    pub page: u32,
+    /// Page size.
+    pub limit: u32,
+}
+
+impl RunSearch {
+    /// A search over a date range with no other filter, first page of 20.
+    pub fn new(date_from: NaiveDate, date_to: NaiveDate) -> Self {
+        Self {
+            date_from,
+            date_to,
+            statuses: Vec::new(),
+            keywords: Vec::new(),
+            run_ids: Vec::new(),
+            page: 0,
+            limit: 20,
+        }
+    }
+
+    /// Row offset of the page.
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page) * i64::from(self.limit)
+    }
+
+    /// Statuses that actually filter (not `all`).
+    pub(crate) fn active_statuses(&self) -> impl Iterator<Item = (Phase, StatusFilter)> + '_ {
+        self.statuses
+            .iter()
+            .copied()
+            .filter(|(_, f)| *f != StatusFilter::All)
+    }
+
+    /// Keywords that actually filter (not empty).
+    pub(crate) fn active_keywords(&self) -> impl Iterator<Item = (Phase, &str)> + '_ {
+        self.keywords
+            .iter()
+            .filter(|(_, k)| !k.is_empty())
+            .map(|(p, k)| (*p, k.as_str()))
+    }
+}
+
+/// Cleans a `run_ids` parameter: entries trimmed, empty ones and
+/// duplicates dropped, order kept.
+pub fn parse_run_ids(raw: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter(|s| seen.insert(*s))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One run as search results and the run summary show it: the phase
+/// objects without their inline `data` rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// The DAG.
+    pub dag_id: DagId,
+    /// Partition date.
+    pub date: NaiveDate,
+    /// Airflow run id.
+    pub run_id: String,
+    /// When the run was first recorded.
+    pub created_at: DateTime<Utc>,
+    /// When a phase was last recorded.
+    pub updated_at: DateTime<Utc>,
+    /// The phase objects (without `data`), `None` for phases not reported.
+    pub phases: PhaseObjects,
+}
+
+/// The four phase objects of a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhaseObjects {
+    /// `log.event`
+    pub event: Option<Value>,
+    /// `log.extract`
+    pub extract: Option<Value>,
+    /// `log.transform`
+    pub transform: Option<Value>,
+    /// `log.load`
+    pub load: Option<Value>,
+}
+
+impl PhaseObjects {
+    /// The object of one phase.
+    pub fn get(&self, phase: Phase) -> Option<&Value> {
+        match phase {
+            Phase::Event => self.event.as_ref(),
+            Phase::Extract => self.extract.as_ref(),
+            Phase::Transform => self.transform.as_ref(),
+            Phase::Load => self.load.as_ref(),
+        }
+    }
+}
+
+/// A page of search results and the number of runs matching in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPage {
+    /// The runs of the requested page, newest first.
+    pub items: Vec<RunSummary>,
+    /// Runs matching the filters, over all pages.
+    pub total: u64,
+}
+
+/// The run index: search, read and record runs, always within one company.
+#[async_trait]
+pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
+    /// Which backend this is (`postgres` or `sqlite`), for logs and health.
+    fn backend(&self) -> &'static str;
+
+    /// Searches the runs of one DAG (contract 4.1), newest first.
+    async fn search_runs(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        search: &RunSearch,
+    ) -> Result<RunPage, IndexError>;
+
+    /// One run's summary, or `None` when the company has no such run.
+    async fn get_run(&self, company: &Company, run: &RunRef)
+    -> Result<Option<RunSummary>, IndexError>;
+
+    /// One phase's full object, inline `data` rows included.
+    async fn phase_object(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+    ) -> Result<Option<Value>, IndexError>;
+
+    /// Records one phase of a run: creates the run's row if needed, sets
+    /// `log.<phase>` to `object` and `updated_at` to `at`, in one statement,
+    /// so that concurrent writers of different phases never lose each
+    /// other's phase.
+    async fn record_phase(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        object: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), IndexError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), IndexError>;
+}
+
+/// Settings for opening the run index.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Create the table and indexes when missing.
+    pub migrate: bool,
+    /// Longest wait for a connection from the pool (then the call fails).
+    pub acquire_timeout: std::time::Duration,
+    /// Most connections held open.
+    pub max_connections: u32,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            migrate: true,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            max_connections: 10,
+        }
+    }
+}
+
+/// Opens the backend that `url` names (`postgres://`, `postgresql://` or
+/// `sqlite://`), running migrations when `options.migrate` is set.
+pub async fn open(url: &str, options: &IndexOptions) -> Result<Arc<dyn RunIndex>, IndexError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresIndex::connect(url, options).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteIndex::connect(url, options).await?))
+    } else {
+        Err(IndexError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// Renders a timestamp the way the SQLite table stores it: RFC 3339 UTC
+/// with exactly six fractional digits.
+pub fn sqlite_timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_trimmed_and_deduplicated() {
+        assert_eq!(parse_run_ids(" a, b,,a , c ,"), vec!["a", "b", "c"]);
+        assert!(parse_run_ids(" , ").is_empty());
+    }
+
+    #[test]
+    fn sqlite_timestamps_have_six_digits() {
+        let at = DateTime::from_timestamp_micros(1_764_201_601_123_000).unwrap();
+        assert_eq!(sqlite_timestamp(at), "2025-11-27T00:00:01.123000Z");
+    }
+}

@@ -1,0 +1,248 @@
+//! The run index on SQLite: table `etl_logs` (contract section 2), the
+//! embedded default. A file written by another tool that follows the
+//! contract is served as it is.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{
+    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary,
+    StatusFilter, keyword, sqlite_timestamp,
+};
+use crate::model::{Company, DagId, Phase, RunRef};
+
+const MIGRATION: &str = include_str!("migrations/sqlite.sql");
+
+/// Selects a run's columns with each phase object stripped of `data`.
+const SUMMARY_COLUMNS: &str = "dag_id, date, run_id, created_at, updated_at, \
+     json_remove(log -> '$.event', '$.data') AS event, \
+     json_remove(log -> '$.extract', '$.data') AS extract, \
+     json_remove(log -> '$.transform', '$.data') AS transform, \
+     json_remove(log -> '$.load', '$.data') AS load";
+
+/// The SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteIndex {
+    pool: SqlitePool,
+}
+
+impl SqliteIndex {
+    /// Opens (creating the file and its folder when missing) and migrates
+    /// when asked.
+    pub async fn connect(url: &str, options: &IndexOptions) -> Result<Self, IndexError> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Writers wait for each other instead of failing with SQLITE_BUSY.
+            .busy_timeout(Duration::from_secs(10))
+            .with_regexp();
+        if let Some(parent) = connect.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    IndexError::Query(sqlx::Error::Io(e))
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        let index = Self { pool };
+        if options.migrate {
+            index.migrate().await?;
+        }
+        Ok(index)
+    }
+
+    /// The connection pool (for tests and tools that need raw SQL).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates the table and index when missing.
+    pub async fn migrate(&self) -> Result<(), IndexError> {
+        sqlx::raw_sql(MIGRATION).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn push_filters(
+    q: &mut QueryBuilder<Sqlite>,
+    company: &Company,
+    dag_id: DagId,
+    search: &RunSearch,
+) {
+    q.push(" WHERE id_company = ")
+        .push_bind(company.as_str())
+        .push(" AND dag_id = ")
+        .push_bind(dag_id.to_string())
+        .push(" AND date >= ")
+        .push_bind(search.date_from.format("%Y-%m-%d").to_string())
+        .push(" AND date <= ")
+        .push_bind(search.date_to.format("%Y-%m-%d").to_string());
+    for (phase, status) in search.active_statuses() {
+        // JSON true/false come out of json_extract as 1/0, null and absent as NULL.
+        let path = format!("json_extract(log, '$.{}.status.success')", phase.as_str());
+        match status {
+            StatusFilter::Success => q.push(format!(" AND {path} = 1")),
+            StatusFilter::Failed => q.push(format!(" AND {path} = 0")),
+            StatusFilter::Pending => q.push(format!(" AND {path} IS NULL")),
+            StatusFilter::All => q,
+        };
+    }
+    for (phase, kw) in search.active_keywords() {
+        q.push(format!(" AND (log -> '$.{}') REGEXP ", phase.as_str()))
+            .push_bind(keyword::regex_contains(kw));
+    }
+    if !search.run_ids.is_empty() {
+        let list = Value::from(search.run_ids.clone()).to_string();
+        q.push(" AND run_id IN (SELECT value FROM json_each(")
+            .push_bind(list)
+            .push("))");
+    }
+}
+
+fn invalid(what: &str, value: &str) -> IndexError {
+    IndexError::InvalidRow(format!("{what} {value:?} does not follow the contract"))
+}
+
+fn timestamp(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, IndexError> {
+    let text: String = row.try_get(column)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| invalid(column, &text))
+}
+
+fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, IndexError> {
+    let dag: String = row.try_get("dag_id")?;
+    let date: String = row.try_get("date")?;
+    let phase = |name: &str| -> Result<Option<Value>, IndexError> {
+        let text: Option<String> = row.try_get(name)?;
+        text.map(|t| serde_json::from_str::<Value>(&t).map_err(|_| invalid(name, &t)))
+            .transpose()
+            .map(|v| v.filter(|v| !v.is_null()))
+    };
+    Ok(RunSummary {
+        dag_id: dag.parse().map_err(|_| invalid("dag_id", &dag))?,
+        date: NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|_| invalid("date", &date))?,
+        run_id: row.try_get("run_id")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        phases: PhaseObjects {
+            event: phase("event")?,
+            extract: phase("extract")?,
+            transform: phase("transform")?,
+            load: phase("load")?,
+        },
+    })
+}
+
+#[async_trait]
+impl RunIndex for SqliteIndex {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn search_runs(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        search: &RunSearch,
+    ) -> Result<RunPage, IndexError> {
+        let mut count = QueryBuilder::new("SELECT count(*) FROM etl_logs");
+        push_filters(&mut count, company, dag_id, search);
+        let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl_logs"));
+        push_filters(&mut page, company, dag_id, search);
+        page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
+            .push_bind(i64::from(search.limit))
+            .push(" OFFSET ")
+            .push_bind(search.offset());
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let rows = page.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(summary_from_row).collect::<Result<_, _>>()?;
+        Ok(RunPage {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn get_run(
+        &self,
+        company: &Company,
+        run: &RunRef,
+    ) -> Result<Option<RunSummary>, IndexError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUMMARY_COLUMNS} FROM etl_logs \
+             WHERE id_company = ? AND dag_id = ? AND date = ? AND run_id = ?"
+        )))
+        .bind(company.as_str())
+        .bind(run.dag_id.to_string())
+        .bind(run.date.format("%Y-%m-%d").to_string())
+        .bind(run.run_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(summary_from_row).transpose()
+    }
+
+    async fn phase_object(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+    ) -> Result<Option<Value>, IndexError> {
+        let text: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT log -> ('$.' || ?5) FROM etl_logs \
+             WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.to_string())
+        .bind(run.date.format("%Y-%m-%d").to_string())
+        .bind(run.run_id.as_str())
+        .bind(phase.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        text.flatten()
+            .map(|t| serde_json::from_str(&t).map_err(|_| invalid(phase.as_str(), &t)))
+            .transpose()
+    }
+
+    async fn record_phase(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        object: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), IndexError> {
+        // One statement; SQLite serialises writers, and json_set replaces
+        // only this phase's key.
+        sqlx::query(
+            "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, json_object(?5, json(?6)), ?7, ?7) \
+             ON CONFLICT (id_company, dag_id, date, run_id) DO UPDATE \
+             SET log = json_set(etl_logs.log, '$.' || ?5, json(?6)), updated_at = ?7",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.to_string())
+        .bind(run.date.format("%Y-%m-%d").to_string())
+        .bind(run.run_id.as_str())
+        .bind(phase.as_str())
+        .bind(object.to_string())
+        .bind(sqlite_timestamp(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), IndexError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
