@@ -1,1 +1,158 @@
-//! settings
+//! Typed configuration shared by the subcommands: where the run index and
+//! the artifact store are (contract section 5), read from flags or the
+//! `DAGTRAIL_*` environment variables (a flag wins).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{ArgAction, Args};
+
+use crate::artifacts::store::{ArtifactStore, OpenStoreError};
+use crate::runindex::{self, IndexError, IndexOptions, RunIndex};
+
+/// Where the run index and the artifacts live.
+#[derive(Debug, Clone, Args)]
+pub struct StorageSettings {
+    /// Where the embedded default keeps its files.
+    #[arg(long, env = "DAGTRAIL_DATA_DIR", default_value = "./dagtrail-data")]
+    pub data_dir: PathBuf,
+    /// Run index: postgres://... or sqlite://<path> [default: sqlite://<data dir>/dagtrail.db]
+    #[arg(long, env = "DAGTRAIL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Artifact store: s3://bucket/prefix, file:///abs/path or a folder [default: <data dir>/artifacts]
+    #[arg(long, env = "DAGTRAIL_STORE_URL")]
+    pub store_url: Option<String>,
+    /// Create the run index's table and indexes when they are missing.
+    #[arg(long, env = "DAGTRAIL_MIGRATE", default_value_t = true, action = ArgAction::Set)]
+    pub migrate: bool,
+}
+
+/// Opening the configured storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The run index could not be opened.
+    #[error("cannot open the run index at {url}: {source}")]
+    Index {
+        /// The database URL, without its password.
+        url: String,
+        /// The cause.
+        source: IndexError,
+    },
+    /// The artifact store could not be opened.
+    #[error(transparent)]
+    Store(#[from] OpenStoreError),
+}
+
+/// The run index and the artifact store, opened.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// The run index.
+    pub index: Arc<dyn RunIndex>,
+    /// The artifact store.
+    pub store: ArtifactStore,
+}
+
+impl StorageSettings {
+    /// Settings for the embedded default under `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            store_url: None,
+            migrate: true,
+        }
+    }
+
+    /// The run index URL, defaulting to the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("dagtrail.db").display())
+        })
+    }
+
+    /// The artifact store URL, defaulting to the embedded folder.
+    pub fn store_url(&self) -> String {
+        self.store_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("artifacts").display().to_string())
+    }
+
+    /// Opens both stores.
+    pub async fn open(&self) -> Result<Storage, StorageError> {
+        let url = self.database_url();
+        let options = IndexOptions {
+            migrate: self.migrate,
+            ..IndexOptions::default()
+        };
+        let index = runindex::open(&url, &options)
+            .await
+            .map_err(|source| StorageError::Index {
+                url: redact_url(&url),
+                source,
+            })?;
+        let store = ArtifactStore::open(&self.store_url())?;
+        Ok(Storage { index, store })
+    }
+}
+
+/// A URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A secret that never shows in `Debug` or `Display` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/runs"),
+            "postgres://app:***@db:5432/runs"
+        );
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn embedded_defaults_live_under_the_data_dir() {
+        let s = StorageSettings::embedded("/tmp/x");
+        assert_eq!(s.database_url(), "sqlite:///tmp/x/dagtrail.db");
+        assert_eq!(s.store_url(), "/tmp/x/artifacts");
+    }
+}

@@ -1,1 +1,323 @@
-//! TODO
+//! `dagtrail demo`: fills the configured stores with realistic runs —
+//! several companies and DAGs, weeks of runs, every phase outcome, retries,
+//! varied column types, errors with tracebacks, logs at every level and
+//! events — through the same [`Recorder`] that `ingest` uses.
+
+mod synth;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+
+use crate::artifacts::writer::PhaseOutcome;
+use crate::model::{Company, DagId, InvalidValue, Phase, RunId, RunRef};
+use crate::record::{RecordError, Recorder};
+
+pub use synth::{data_schema, event_batches};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Companies (tenants).
+    pub companies: usize,
+    /// DAGs per company.
+    pub dags: usize,
+    /// Runs per DAG.
+    pub runs: usize,
+    /// Days the runs spread over, ending at `end_date`.
+    pub days: u32,
+    /// Last partition date.
+    pub end_date: NaiveDate,
+    /// Data rows per phase attempt.
+    pub rows_per_phase: usize,
+    /// Log rows per phase attempt.
+    pub log_rows_per_phase: usize,
+    /// Error rows per phase attempt.
+    pub error_rows_per_phase: usize,
+    /// The ETL steps to write for each run.
+    pub steps: Vec<Phase>,
+    /// Seed of the generator: the same seed writes the same data.
+    pub seed: u64,
+    /// Runs written at once.
+    pub concurrency: usize,
+}
+
+impl DemoOptions {
+    /// Small defaults: a few seconds of work on the embedded default.
+    pub fn small(end_date: NaiveDate) -> Self {
+        Self {
+            companies: 2,
+            dags: 2,
+            runs: 24,
+            days: 21,
+            end_date,
+            rows_per_phase: 400,
+            log_rows_per_phase: 200,
+            error_rows_per_phase: 12,
+            steps: Phase::STEPS.to_vec(),
+            seed: 42,
+            concurrency: 4,
+        }
+    }
+}
+
+/// Generating demo data failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Recording failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// Generated rows did not build (a bug in the generator).
+    #[error("cannot build demo rows: {0}")]
+    Rows(#[from] arrow_schema::ArrowError),
+    /// A generated identifier was invalid (a bug in the generator).
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+}
+
+/// What the demo wrote.
+#[derive(Debug, Clone, Default)]
+pub struct DemoSummary {
+    /// Every (company, DAG) written.
+    pub dags: Vec<(Company, DagId)>,
+    /// Runs written.
+    pub runs: usize,
+    /// Phase attempts committed.
+    pub attempts: usize,
+    /// Data rows written.
+    pub data_rows: u64,
+    /// Error rows written.
+    pub error_rows: u64,
+    /// Log rows written.
+    pub log_rows: u64,
+    /// One run worth looking at first (with a retried transform).
+    pub example: Option<(Company, RunRef)>,
+    /// First and last partition dates.
+    pub date_range: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// How a run's phases end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    AllGood,
+    ExtractFails,
+    TransformRetried,
+    LoadFails,
+    StillRunning,
+}
+
+struct PlannedRun {
+    company: Company,
+    run: RunRef,
+    start: DateTime<Utc>,
+    scenario: Scenario,
+    seed: u64,
+}
+
+/// The company names used by the demo (`acme`, `globex`, ...).
+pub fn company_name(i: usize) -> String {
+    const NAMES: &[&str] = &["acme", "globex", "initech", "umbrella", "hooli", "stark"];
+    match NAMES.get(i) {
+        Some(name) => (*name).to_owned(),
+        None => format!("company-{i}"),
+    }
+}
+
+fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
+    let mut rng = fastrand::Rng::with_seed(options.seed);
+    let days = i64::from(options.days.max(1));
+    let first_day = options.end_date - Duration::days(days - 1);
+    let mut planned = Vec::new();
+    for c in 0..options.companies {
+        let company = Company::new(company_name(c))?;
+        for _ in 0..options.dags {
+            let dag = DagId(uuid::Builder::from_random_bytes(rng.u128(..).to_le_bytes()).into_uuid());
+            for k in 0..options.runs {
+                let runs = options.runs.max(1) as i64;
+                let date = first_day + Duration::days(k as i64 * days / runs);
+                let hour = (k % 24) as u32;
+                let start = date
+                    .and_hms_micro_opt(hour, rng.u32(0..60), rng.u32(0..60), rng.u32(0..1_000_000))
+                    .unwrap_or_default()
+                    .and_utc();
+                let run_id = if k == 1 {
+                    // Spaces and `%` exercise the key encoding end to end.
+                    format!("manual__backfill {} 100% orders", date.format("%Y-%m"))
+                } else if k % 6 == 5 {
+                    format!("manual__{}", start.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+                } else {
+                    format!("scheduled__{}T{hour:02}:00:00+00:00", date.format("%Y-%m-%d"))
+                };
+                let scenario = if k + 1 == options.runs {
+                    Scenario::StillRunning
+                } else if k % 11 == 3 {
+                    Scenario::ExtractFails
+                } else if k % 7 == 2 {
+                    Scenario::TransformRetried
+                } else if k % 13 == 5 {
+                    Scenario::LoadFails
+                } else {
+                    Scenario::AllGood
+                };
+                planned.push(PlannedRun {
+                    company: company.clone(),
+                    run: RunRef::new(dag, date, RunId::new(run_id)?),
+                    start,
+                    scenario,
+                    seed: rng.u64(..),
+                });
+            }
+        }
+    }
+    Ok(planned)
+}
+
+/// The outcomes of the attempts of one step in a scenario; an empty list
+/// means the step never ran.
+fn attempts_of(scenario: Scenario, phase: Phase) -> Vec<Option<bool>> {
+    match (scenario, phase) {
+        (Scenario::ExtractFails, Phase::Extract) => vec![Some(false)],
+        (Scenario::ExtractFails, _) => vec![],
+        (Scenario::TransformRetried, Phase::Transform) => vec![Some(false), Some(true)],
+        (Scenario::LoadFails, Phase::Load) => vec![Some(false)],
+        (Scenario::StillRunning, Phase::Load) => vec![None],
+        _ => vec![Some(true)],
+    }
+}
+
+fn message(phase: Phase, success: Option<bool>, rows: usize) -> String {
+    match (phase, success) {
+        (Phase::Extract, Some(true)) => format!("extracted {rows} rows from orders"),
+        (Phase::Transform, Some(true)) => format!("transformed {rows} rows (currency → EUR)"),
+        (Phase::Load, Some(true)) => format!("loaded {rows} rows into warehouse.orders"),
+        (_, Some(false)) => format!("{phase} failed: upstream timeout after 30 s"),
+        (_, None) => format!("{phase} running"),
+        (Phase::Event, Some(true)) => "event received".to_owned(),
+    }
+}
+
+#[derive(Default)]
+struct RunTally {
+    attempts: usize,
+    data_rows: u64,
+    error_rows: u64,
+    log_rows: u64,
+}
+
+async fn write_run(recorder: &Recorder, options: &DemoOptions, planned: PlannedRun) -> Result<RunTally, DemoError> {
+    let mut rng = fastrand::Rng::with_seed(planned.seed);
+    let mut tally = RunTally::default();
+    let (queue, event) = event_batches(planned.run.run_id.as_str(), &planned.run.dag_id.to_string(), planned.start)?;
+    let received = PhaseOutcome {
+        success: Some(true),
+        message: "event received".into(),
+        total: None,
+        started_at: Some(planned.start),
+        finished_at: Some(planned.start + Duration::milliseconds(250)),
+    };
+    recorder
+        .record_event(&planned.company, &planned.run, &[queue], &[event], &received, planned.start)
+        .await?;
+    let mut clock = planned.start + Duration::seconds(1);
+    for phase in &options.steps {
+        for (i, success) in attempts_of(planned.scenario, *phase).into_iter().enumerate() {
+            let attempt = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let mut rec = recorder.begin(&planned.company, &planned.run, *phase, attempt).await?;
+            let rows = if success == Some(false) { options.rows_per_phase / 3 } else { options.rows_per_phase };
+            rec.set_data_schema(data_schema(*phase));
+            let mut written = 0;
+            while written < rows {
+                let n = (rows - written).min(crate::ingest::BATCH_ROWS);
+                let batch = synth::data_batch(&mut rng, *phase, written, n, planned.run.date)?;
+                rec.write_data(&batch).await?;
+                written += n;
+            }
+            let errors = if success == Some(false) { options.error_rows_per_phase * 3 } else { options.error_rows_per_phase };
+            if errors > 0 {
+                let batch = synth::error_batch(&mut rng, *phase, errors, rows, 100_000, clock)?;
+                rec.write_errors(&batch).await?;
+            }
+            let mut logged = 0;
+            while logged < options.log_rows_per_phase {
+                let n = (options.log_rows_per_phase - logged).min(64 * 1024);
+                let batch = synth::log_batch(&mut rng, *phase, logged, n, clock)?;
+                rec.write_logs(&batch).await?;
+                logged += n;
+            }
+            let finished = clock + Duration::seconds(20 + rng.i64(0..300));
+            let outcome = PhaseOutcome {
+                success,
+                message: message(*phase, success, rows),
+                total: None,
+                started_at: Some(clock),
+                finished_at: success.is_some().then_some(finished),
+            };
+            rec.commit(&outcome, finished).await?;
+            clock = finished + Duration::seconds(2);
+            tally.attempts += 1;
+            tally.data_rows += rows as u64;
+            tally.error_rows += errors as u64;
+            tally.log_rows += options.log_rows_per_phase as u64;
+        }
+    }
+    Ok(tally)
+}
+
+/// Writes the demo data; `progress` advances once per run.
+pub async fn generate(
+    recorder: &Recorder,
+    options: &DemoOptions,
+    progress: &ProgressBar,
+) -> Result<DemoSummary, DemoError> {
+    let planned = plan(options)?;
+    let mut summary = DemoSummary {
+        runs: planned.len(),
+        ..DemoSummary::default()
+    };
+    for p in &planned {
+        let key = (p.company.clone(), p.run.dag_id);
+        if !summary.dags.contains(&key) {
+            summary.dags.push(key);
+        }
+        if summary.example.is_none() && p.scenario == Scenario::TransformRetried {
+            summary.example = Some((p.company.clone(), p.run.clone()));
+        }
+        let (lo, hi) = summary.date_range.unwrap_or((p.run.date, p.run.date));
+        summary.date_range = Some((lo.min(p.run.date), hi.max(p.run.date)));
+    }
+    progress.set_length(planned.len() as u64);
+    let tallies: Vec<RunTally> = futures::stream::iter(planned)
+        .map(|p| async move {
+            let tally = write_run(recorder, options, p).await;
+            progress.inc(1);
+            tally
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .try_collect()
+        .await?;
+    for t in tallies {
+        summary.attempts += t.attempts;
+        summary.data_rows += t.data_rows;
+        summary.error_rows += t.error_rows;
+        summary.log_rows += t.log_rows;
+    }
+    Ok(summary)
+}
+
+/// Whether the stores already hold this demo's data: the first company's
+/// first DAG has runs in the demo's date range. (Asked of one company, as
+/// every run-index query is.)
+pub async fn already_written(recorder: &Recorder, options: &DemoOptions) -> Result<bool, DemoError> {
+    let planned = plan(options)?;
+    let Some(first) = planned.first() else {
+        return Ok(false);
+    };
+    let days = i64::from(options.days.max(1));
+    let search = crate::runindex::RunSearch::new(options.end_date - Duration::days(days), options.end_date);
+    let page = recorder
+        .index()
+        .search_runs(&first.company, first.run.dag_id, &search)
+        .await
+        .map_err(RecordError::from)?;
+    Ok(page.total > 0)
+}

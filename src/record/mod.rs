@@ -1,4 +1,250 @@
 //! Recording runs: the service that the CLI (`ingest`, `ingest-event`) and
-//! the demo generator call. It writes artifacts with the
-//! [`AttemptWriter`](crate::artifacts::writer::AttemptWriter) and then
-//! records the phase in the run index.
+//! the demo generator call. It writes a phase attempt's artifacts with the
+//! [`AttemptWriter`], commits them (`metadata.parquet` last), and only then
+//! records the phase in the run index with its first rows inline.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::artifacts::json_values::{JsonRow, batch_to_rows};
+use crate::artifacts::key::{EventFile, KeyError, RunFolder};
+use crate::artifacts::schemas::AttemptMetadata;
+use crate::artifacts::store::ArtifactStore;
+use crate::artifacts::writer::{
+    AttemptWriter, PhaseOutcome, WriteError, WriterOptions, put_parquet_batches,
+};
+use crate::model::{Company, Phase, RunRef};
+use crate::runindex::{IndexError, RunIndex};
+
+/// Recording failed; the run index is untouched unless the artifacts were
+/// committed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// An artifact key could not be built.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Writing the artifacts failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The run index failed.
+    #[error("cannot record the phase in the run index: {0}")]
+    Index(#[from] IndexError),
+    /// `event` has no attempts; it is recorded with [`Recorder::record_event`].
+    #[error("the event phase is recorded with record_event, not as an attempt")]
+    EventIsNotAStep,
+    /// An event without any rows in either file.
+    #[error("an event needs rows in queue_data or event")]
+    EmptyEvent,
+}
+
+/// Writes runs: artifacts first, then the run index.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    index: Arc<dyn RunIndex>,
+    store: ArtifactStore,
+    options: WriterOptions,
+}
+
+fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    })
+}
+
+/// The phase object of the run index (contract section 2).
+fn phase_object(
+    outcome: &PhaseOutcome,
+    total: i64,
+    s3_data_path: String,
+    attempt: u32,
+    data: Vec<JsonRow>,
+) -> Value {
+    json!({
+        "status": {"success": outcome.success, "message": outcome.message, "total": total},
+        "s3_data_path": s3_data_path,
+        "attempt": attempt,
+        "started_at": rfc3339(outcome.started_at),
+        "finished_at": rfc3339(outcome.finished_at),
+        "data": data,
+    })
+}
+
+impl Recorder {
+    /// A recorder over a run index and an artifact store.
+    pub fn new(index: Arc<dyn RunIndex>, store: ArtifactStore, options: WriterOptions) -> Self {
+        Self {
+            index,
+            store,
+            options,
+        }
+    }
+
+    /// The run index written to.
+    pub fn index(&self) -> &Arc<dyn RunIndex> {
+        &self.index
+    }
+
+    /// The artifact store written to.
+    pub fn store(&self) -> &ArtifactStore {
+        &self.store
+    }
+
+    /// The attempt after the last one the run index knows (1 when none).
+    pub async fn next_attempt(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+    ) -> Result<u32, RecordError> {
+        let last = self
+            .index
+            .phase_object(company, run, phase)
+            .await?
+            .and_then(|o| o.get("attempt").and_then(Value::as_u64))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+        Ok(last.saturating_add(1))
+    }
+
+    /// Starts writing one attempt of an ETL step.
+    pub async fn begin(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        attempt: u32,
+    ) -> Result<PhaseRecording, RecordError> {
+        if !phase.is_step() {
+            return Err(RecordError::EventIsNotAStep);
+        }
+        let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        let s3_data_path = self.store.url_of(&folder.folder());
+        let writer =
+            AttemptWriter::create(&self.store, folder, phase, attempt, self.options.clone()).await?;
+        Ok(PhaseRecording {
+            writer,
+            index: Arc::clone(&self.index),
+            company: company.clone(),
+            run: run.clone(),
+            phase,
+            attempt,
+            s3_data_path,
+        })
+    }
+
+    /// Records a run's event: `queue_data.parquet` and `event.parquet`,
+    /// then the `event` phase object (attempt 1, first event rows inline).
+    pub async fn record_event(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        queue_data: &[RecordBatch],
+        event: &[RecordBatch],
+        outcome: &PhaseOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        let folder = RunFolder::new(company, run)?;
+        let props = self.options.properties();
+        let store = self.store.object_store();
+        let mut wrote_any = false;
+        for (file, batches) in [(EventFile::QueueData, queue_data), (EventFile::Event, event)] {
+            let Some(first) = batches.first() else { continue };
+            let key = folder.event_file(file)?;
+            put_parquet_batches(store, &key, first.schema(), batches, &props).await?;
+            wrote_any = true;
+        }
+        if !wrote_any {
+            return Err(RecordError::EmptyEvent);
+        }
+        let rows: i64 = event.iter().map(|b| b.num_rows() as i64).sum();
+        let mut inline = Vec::new();
+        for batch in event {
+            let take = self.options.inline_rows.saturating_sub(inline.len()).min(batch.num_rows());
+            inline.extend(batch_to_rows(&batch.slice(0, take)));
+        }
+        let object = phase_object(
+            outcome,
+            outcome.total.unwrap_or(rows),
+            self.store.url_of(&folder.event_folder()),
+            1,
+            inline,
+        );
+        self.index
+            .record_phase(company, run, Phase::Event, &object, at)
+            .await?;
+        Ok(())
+    }
+}
+
+/// One attempt being written. [`PhaseRecording::commit`] makes it visible;
+/// [`PhaseRecording::abort`] removes what was written.
+pub struct PhaseRecording {
+    writer: AttemptWriter,
+    index: Arc<dyn RunIndex>,
+    company: Company,
+    run: RunRef,
+    phase: Phase,
+    attempt: u32,
+    s3_data_path: String,
+}
+
+impl PhaseRecording {
+    /// The attempt number being written.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The URL of the attempt's folder.
+    pub fn s3_data_path(&self) -> &str {
+        &self.s3_data_path
+    }
+
+    /// Appends data rows.
+    pub async fn write_data(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
+        Ok(self.writer.write_data(batch).await?)
+    }
+
+    /// Appends error rows.
+    pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
+        Ok(self.writer.write_errors(batch).await?)
+    }
+
+    /// Appends log rows.
+    pub async fn write_logs(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
+        Ok(self.writer.write_logs(batch).await?)
+    }
+
+    /// Sets the data schema for a phase that may have no rows.
+    pub fn set_data_schema(&mut self, schema: arrow_schema::SchemaRef) {
+        self.writer.set_data_schema(schema);
+    }
+
+    /// Commits the artifacts, then records the phase in the run index
+    /// with `updated_at = at`.
+    pub async fn commit(
+        self,
+        outcome: &PhaseOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<AttemptMetadata, RecordError> {
+        let committed = self.writer.commit(outcome).await?;
+        let object = phase_object(
+            outcome,
+            committed.metadata.total,
+            self.s3_data_path,
+            self.attempt,
+            committed.inline_rows,
+        );
+        self.index
+            .record_phase(&self.company, &self.run, self.phase, &object, at)
+            .await?;
+        Ok(committed.metadata)
+    }
+
+    /// Abandons the attempt and deletes its files.
+    pub async fn abort(self) {
+        self.writer.abort().await;
+    }
+}

@@ -1,1 +1,58 @@
-fn main() {}
+//! The `dagtrail` command: parses the command line and dispatches to one
+//! subcommand module. Everything else lives in the library.
+
+mod demo;
+mod ingest;
+mod ingest_event;
+mod migrate;
+mod token;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// See into your ETL pipelines: record runs, browse them, serve the read API.
+#[derive(Debug, Parser)]
+#[command(name = "dagtrail", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fill the configured stores with realistic demo runs.
+    Demo(demo::DemoArgs),
+    /// Record one phase attempt from NDJSON, CSV or Parquet files.
+    Ingest(ingest::IngestArgs),
+    /// Record a run's event (queue_data and event files).
+    IngestEvent(ingest_event::IngestEventArgs),
+    /// Create the run index's table and indexes, then exit.
+    Migrate(migrate::MigrateArgs),
+    /// Print a signed token for local use.
+    Token(token::TokenArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("DAGTRAIL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::IngestEvent(args) => ingest_event::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Token(args) => token::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,212 @@
+//! `dagtrail ingest`: record one phase attempt from files.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, ValueEnum};
+use dagtrail::artifacts::writer::{Codec, PhaseOutcome, WriterOptions};
+use dagtrail::ingest::{IngestError, Input, InputFormat};
+use dagtrail::model::{Company, DagId, Phase, RunId, RunRef, parse_date};
+use dagtrail::record::{PhaseRecording, RecordError, Recorder};
+use dagtrail::settings::StorageSettings;
+
+/// How the phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Status {
+    /// `status.success = true`
+    Success,
+    /// `status.success = false`
+    Failed,
+    /// `status.success = null` (started, not finished)
+    Pending,
+}
+
+impl Status {
+    fn success(self) -> Option<bool> {
+        match self {
+            Status::Success => Some(true),
+            Status::Failed => Some(false),
+            Status::Pending => None,
+        }
+    }
+}
+
+/// Which run: shared by `ingest` and `ingest-event`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The company (tenant) the run belongs to.
+    #[arg(long)]
+    pub company: Company,
+    /// The DAG's UUID.
+    #[arg(long)]
+    pub dag_id: DagId,
+    /// The run's partition date (YYYY-MM-DD).
+    #[arg(long, value_parser = |s: &str| parse_date("date", s))]
+    pub date: NaiveDate,
+    /// The Airflow run id.
+    #[arg(long)]
+    pub run_id: RunId,
+}
+
+impl RunArgs {
+    pub fn run_ref(&self) -> RunRef {
+        RunRef::new(self.dag_id, self.date, self.run_id.clone())
+    }
+}
+
+/// The phase's outcome: shared by `ingest` and `ingest-event`.
+#[derive(Debug, Args)]
+pub struct OutcomeArgs {
+    /// How the phase ended.
+    #[arg(long, value_enum, default_value_t = Status::Success)]
+    pub status: Status,
+    /// Status message.
+    #[arg(long, default_value = "")]
+    pub message: String,
+    /// Rows the phase produced [default: the data rows written].
+    #[arg(long)]
+    pub total: Option<i64>,
+    /// Start time (RFC 3339).
+    #[arg(long)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// End time (RFC 3339) [default: now, unless the status is pending].
+    #[arg(long)]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl OutcomeArgs {
+    pub fn outcome(&self) -> PhaseOutcome {
+        let success = self.status.success();
+        PhaseOutcome {
+            success,
+            message: self.message.clone(),
+            total: self.total,
+            started_at: self.started_at,
+            finished_at: self.finished_at.or_else(|| success.is_some().then(Utc::now)),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    storage: StorageSettings,
+    #[command(flatten)]
+    run: RunArgs,
+    /// The phase: extract, transform or load.
+    #[arg(long, value_parser = |s: &str| s.parse::<Phase>().map_err(|e| e.to_string()).and_then(|p| if p.is_step() { Ok(p) } else { Err("the event is recorded with ingest-event".to_owned()) }))]
+    phase: Phase,
+    /// Attempt number [default: one more than the run index knows].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    attempt: Option<u32>,
+    /// Data rows: NDJSON, CSV or Parquet files, `-` for NDJSON on stdin (repeatable).
+    #[arg(long)]
+    data: Vec<PathBuf>,
+    /// Error rows in the errors schema (repeatable).
+    #[arg(long)]
+    errors: Vec<PathBuf>,
+    /// Log rows in the logs schema (repeatable).
+    #[arg(long)]
+    logs: Vec<PathBuf>,
+    /// Format of every input [default: from each file's extension].
+    #[arg(long, value_enum)]
+    format: Option<InputFormat>,
+    #[command(flatten)]
+    outcome: OutcomeArgs,
+    /// Data rows per data_NNN.parquet file.
+    #[arg(long, default_value_t = WriterOptions::default().rows_per_file)]
+    rows_per_file: usize,
+    /// Compression of the written files.
+    #[arg(long, value_enum, default_value_t = Codec::Zstd)]
+    codec: Codec,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Data,
+    Errors,
+    Logs,
+}
+
+/// Feeds one input into the attempt; errors come back with the file named.
+async fn feed(rec: &mut PhaseRecording, input: &Input, part: &Part) -> Result<u64, anyhow::Error> {
+    let mut rows = 0u64;
+    let mut batches = input.stream();
+    while let Some(batch) = batches.recv().await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        let written = match part {
+            Part::Data => rec.write_data(&batch).await,
+            Part::Errors => rec.write_errors(&batch).await,
+            Part::Logs => rec.write_logs(&batch).await,
+        };
+        written.map_err(|e| match e {
+            RecordError::Write(e) => anyhow::Error::new(IngestError::BadFile {
+                file: input.path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            other => other.into(),
+        })?;
+    }
+    Ok(rows)
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let stdin_uses = [&args.data, &args.errors, &args.logs]
+        .iter()
+        .flat_map(|v| v.iter())
+        .filter(|p| p.as_os_str() == "-")
+        .count();
+    if stdin_uses > 1 {
+        bail!("stdin (`-`) can be given only once");
+    }
+    let mut inputs = Vec::new();
+    for (paths, part) in [(&args.data, Part::Data), (&args.errors, Part::Errors), (&args.logs, Part::Logs)] {
+        for path in paths {
+            inputs.push((Input::new(path, args.format)?, part));
+        }
+    }
+    let storage = args.storage.open().await.context("cannot open the stores")?;
+    let recorder = Recorder::new(
+        storage.index.clone(),
+        storage.store.clone(),
+        WriterOptions {
+            rows_per_file: args.rows_per_file,
+            codec: args.codec,
+            ..WriterOptions::default()
+        },
+    );
+    let run = args.run.run_ref();
+    let attempt = match args.attempt {
+        Some(n) => n,
+        None => recorder.next_attempt(&args.run.company, &run, args.phase).await?,
+    };
+    let mut rec = recorder.begin(&args.run.company, &run, args.phase, attempt).await?;
+    let mut counts = [0u64; 3];
+    for (input, part) in &inputs {
+        match feed(&mut rec, input, part).await {
+            Ok(n) => {
+                counts[match part {
+                    Part::Data => 0,
+                    Part::Errors => 1,
+                    Part::Logs => 2,
+                }] += n
+            }
+            Err(e) => {
+                rec.abort().await;
+                return Err(e.context(format!("nothing was recorded for {} attempt {attempt}", args.phase)));
+            }
+        }
+    }
+    let path = rec.s3_data_path().to_owned();
+    let metadata = rec
+        .commit(&args.outcome.outcome(), Utc::now())
+        .await
+        .context("cannot commit the attempt")?;
+    println!(
+        "recorded {} attempt {attempt} of run {} ({} data rows in {} files, {} errors, {} logs) at {path}",
+        args.phase, args.run.run_id, counts[0], metadata.data_files, counts[1], counts[2]
+    );
+    Ok(())
+}

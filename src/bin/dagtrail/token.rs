@@ -1,0 +1,35 @@
+//! `dagtrail token`: print an HS256 token for local use.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
+use dagtrail::model::Company;
+use dagtrail::settings::Secret;
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The company the token acts for.
+    #[arg(long)]
+    company: Company,
+    /// How long the token is valid (e.g. 30m, 1h, 7d).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    /// HMAC secret to sign with.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
+    secret: Option<Secret>,
+    /// Claim that names the company.
+    #[arg(long, env = "DAGTRAIL_JWT_COMPANY_CLAIM", default_value = DEFAULT_COMPANY_CLAIM)]
+    company_claim: String,
+}
+
+pub fn run(args: TokenArgs) -> anyhow::Result<()> {
+    let secret = args
+        .secret
+        .context("no signing secret: set DAGTRAIL_JWT_SECRET (or pass --secret)")?;
+    let token = mint_hs256(&secret, &args.company_claim, &args.company, args.ttl)
+        .context("cannot make the token")?;
+    println!("{token}");
+    Ok(())
+}

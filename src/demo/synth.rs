@@ -1,0 +1,285 @@
+//! Generated rows for the demo: order data with every kind of column the
+//! contract maps (ints, floats, decimals, timestamps, dates, booleans,
+//! non-ASCII text, nulls, lists, structs), error rows with tracebacks, logs
+//! at every level, and trigger events. Deterministic for a given seed.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::types::Date32Type;
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array,
+    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::model::Phase;
+
+const CUSTOMERS: &[&str] = &[
+    "Ünïcödé Traders GmbH", "Zoë Müller", "José Núñez", "Łukasz Żółć", "Ōsaka Shōji 株式会社",
+    "Søren Kierkegård", "Acme Corp", "Björk Guðmundsdóttir", "Renée Lefèvre", "Ivan Petrović",
+    "Chloé Dubois", "Nguyễn Văn An", "Αλέξανδρος Παππάς", "Мария Иванова", "Olúwaseun Adéyemí",
+];
+const CITIES: &[(&str, &str)] = &[
+    ("München", "DE"), ("São Paulo", "BR"), ("Kraków", "PL"), ("Reykjavík", "IS"), ("Zürich", "CH"),
+    ("Malmö", "SE"), ("Besançon", "FR"), ("Tōkyō", "JP"), ("Austin", "US"), ("Lagos", "NG"),
+];
+const TAGS: &[&str] = &["priority", "gift", "b2b", "returning", "promo", "fragile", "éco"];
+const LOGGERS: &[&str] = &["etl.extract", "etl.transform", "etl.load", "airflow.task", "s3.client"];
+
+fn utc() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn address_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("city", DataType::Utf8, true),
+        Field::new("country", DataType::Utf8, true),
+        Field::new("zip", DataType::Utf8, true),
+    ])
+}
+
+/// The data schema of a phase (transform adds a converted amount, load a
+/// destination column).
+pub fn data_schema(phase: Phase) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("customer", DataType::Utf8, true),
+        Field::new("amount", DataType::Decimal128(12, 2), true),
+        Field::new("discount", DataType::Float64, true),
+        Field::new("quantity", DataType::Int32, true),
+        Field::new("ordered_at", utc(), true),
+        Field::new("ship_date", DataType::Date32, true),
+        Field::new("is_priority", DataType::Boolean, true),
+        Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+        Field::new("address", DataType::Struct(address_fields()), true),
+    ];
+    match phase {
+        Phase::Transform => fields.push(Field::new("amount_eur", DataType::Float64, true)),
+        Phase::Load => fields.push(Field::new("destination", DataType::Utf8, true)),
+        Phase::Event | Phase::Extract => {}
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// `n` data rows starting at row number `first` of a phase.
+pub fn data_batch(
+    rng: &mut fastrand::Rng,
+    phase: Phase,
+    first: usize,
+    n: usize,
+    day: NaiveDate,
+) -> Result<RecordBatch, ArrowError> {
+    let day_start = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros()).unwrap_or(0);
+    let mut ids = Vec::with_capacity(n);
+    let mut customers = Vec::with_capacity(n);
+    let mut amounts = Vec::with_capacity(n);
+    let mut discounts = Vec::with_capacity(n);
+    let mut quantities = Vec::with_capacity(n);
+    let mut ordered = Vec::with_capacity(n);
+    let mut ship = Vec::with_capacity(n);
+    let mut priority = Vec::with_capacity(n);
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    let (mut cities, mut countries, mut zips) = (Vec::new(), Vec::new(), Vec::new());
+    let mut eur = Vec::with_capacity(n);
+    let mut dest = Vec::with_capacity(n);
+    for i in 0..n {
+        let row = first + i;
+        ids.push(1_000_000 + row as i64);
+        customers.push((rng.u8(..) % 29 != 0).then(|| CUSTOMERS[rng.usize(..CUSTOMERS.len())]));
+        let cents = rng.i128(100..5_000_000);
+        amounts.push((rng.u8(..) % 41 != 0).then_some(cents));
+        discounts.push(match rng.u8(..) % 50 {
+            0 => None,
+            1 => Some(f64::NAN),
+            _ => Some(f64::from(rng.u8(..30)) / 100.0),
+        });
+        quantities.push((rng.u8(..) % 37 != 0).then(|| rng.i32(1..50)));
+        ordered.push(Some(day_start + rng.i64(0..86_400_000_000)));
+        ship.push((rng.u8(..) % 7 != 0).then(|| Date32Type::from_naive_date(day) + rng.i32(1..10)));
+        priority.push((rng.u8(..) % 23 != 0).then(|| rng.u8(..) % 5 == 0));
+        if rng.u8(..) % 19 == 0 {
+            tags.append(false);
+        } else {
+            for _ in 0..rng.usize(0..3) {
+                tags.values().append_value(TAGS[rng.usize(..TAGS.len())]);
+            }
+            tags.append(true);
+        }
+        let (city, country) = CITIES[rng.usize(..CITIES.len())];
+        cities.push(Some(city));
+        countries.push(Some(country));
+        zips.push((rng.u8(..) % 13 != 0).then(|| format!("{:05}", rng.u32(1000..99_999))));
+        eur.push(Some(cents as f64 / 100.0 * 0.92));
+        dest.push(Some(if row % 2 == 0 { "warehouse.orders" } else { "warehouse.orders_archive" }));
+    }
+    let address = StructArray::try_new(
+        address_fields(),
+        vec![
+            Arc::new(StringArray::from(cities)) as ArrayRef,
+            Arc::new(StringArray::from(countries)),
+            Arc::new(StringArray::from(zips)),
+        ],
+        None,
+    )?;
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids)),
+        Arc::new(StringArray::from(customers)),
+        Arc::new(Decimal128Array::from(amounts).with_precision_and_scale(12, 2)?),
+        Arc::new(Float64Array::from(discounts)),
+        Arc::new(Int32Array::from(quantities)),
+        Arc::new(TimestampMicrosecondArray::from(ordered).with_timezone("UTC")),
+        Arc::new(Date32Array::from(ship)),
+        Arc::new(BooleanArray::from(priority)),
+        Arc::new(tags.finish()),
+        Arc::new(address),
+    ];
+    match phase {
+        Phase::Transform => columns.push(Arc::new(Float64Array::from(eur))),
+        Phase::Load => columns.push(Arc::new(StringArray::from(dest))),
+        Phase::Event | Phase::Extract => {}
+    }
+    RecordBatch::try_new(data_schema(phase), columns)
+}
+
+/// Error rows (in the contract's errors schema) about some data rows.
+pub fn error_batch(
+    rng: &mut fastrand::Rng,
+    phase: Phase,
+    n: usize,
+    data_rows: usize,
+    rows_per_file: usize,
+    at: DateTime<Utc>,
+) -> Result<RecordBatch, ArrowError> {
+    let kinds = [
+        ("https://dagtrail.dev/errors/validation", "Invalid amount", 422, "amount must be positive"),
+        ("https://dagtrail.dev/errors/schema", "Unexpected column type", 422, "ship_date is not a date"),
+        ("about:blank", "Upstream timeout", 504, "the source API did not answer within 30 s"),
+        ("https://dagtrail.dev/errors/duplicate", "Duplicate key", 409, "order_id already loaded"),
+    ];
+    let mut types = Vec::with_capacity(n);
+    let mut titles = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut details = Vec::with_capacity(n);
+    let mut tracebacks = Vec::with_capacity(n);
+    let mut occurred = Vec::with_capacity(n);
+    let mut files = Vec::with_capacity(n);
+    let mut rows = Vec::with_capacity(n);
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        let (t, title, status, detail) = kinds[rng.usize(..kinds.len())];
+        let row = (data_rows > 0 && i % 5 != 4).then(|| rng.usize(..data_rows));
+        types.push(t);
+        titles.push(title);
+        statuses.push(status);
+        details.push(format!("{detail} (phase {phase}, row {})", row.map_or("-".into(), |r| r.to_string())));
+        tracebacks.push((status != 504).then(|| {
+            format!(
+                "Traceback (most recent call last):\n  File \"/opt/airflow/dags/etl/{phase}.py\", line {}, in run\n    validate(record)\n  File \"/opt/airflow/dags/etl/validate.py\", line 88, in validate\n    raise ValueError(\"{detail}\")\nValueError: {detail}",
+                40 + i % 60
+            )
+        }));
+        occurred.push(at.timestamp_micros() + i as i64 * 1_000);
+        files.push(row.map(|r| (r / rows_per_file.max(1)) as i32));
+        rows.push(row.map(|r| (r % rows_per_file.max(1)) as i64));
+        records.push(row.map(|r| json!({"order_id": 1_000_000 + r, "amount": "-12.50", "note": "señal inválida"}).to_string()));
+    }
+    RecordBatch::try_new(
+        crate::artifacts::schemas::errors_schema(),
+        vec![
+            Arc::new(StringArray::from(types)),
+            Arc::new(StringArray::from(titles)),
+            Arc::new(Int32Array::from(statuses)),
+            Arc::new(StringArray::from(details)),
+            Arc::new(StringArray::from(tracebacks)),
+            Arc::new(TimestampMicrosecondArray::from(occurred).with_timezone("UTC")),
+            Arc::new(Int32Array::from(files)),
+            Arc::new(Int64Array::from(rows)),
+            Arc::new(StringArray::from(records)),
+        ],
+    )
+}
+
+/// `n` log rows from `first` on, in time order from `start`, at every level.
+pub fn log_batch(
+    rng: &mut fastrand::Rng,
+    phase: Phase,
+    first: usize,
+    n: usize,
+    start: DateTime<Utc>,
+) -> Result<RecordBatch, ArrowError> {
+    let mut ts = Vec::with_capacity(n);
+    let mut levels = Vec::with_capacity(n);
+    let mut loggers = Vec::with_capacity(n);
+    let mut messages = Vec::with_capacity(n);
+    for i in 0..n {
+        let seq = first + i;
+        ts.push(start.timestamp_micros() + seq as i64 * 1_500);
+        let (level, message) = match rng.u8(..100) {
+            0..=29 => ("DEBUG", format!("fetched page {seq} of the source cursor ({} rows)", rng.u16(..1000))),
+            30..=84 => ("INFO", format!("{phase}: processed batch {seq}, {} rows in {} ms", rng.u16(..5000), rng.u16(..900))),
+            85..=94 => ("WARNING", format!("slow response from source: {} ms (retrying, attempt {})", rng.u16(1000..9000), 1 + seq % 3)),
+            95..=98 => ("ERROR", format!("row {seq} rejected: amount must be positive — valor inválido")),
+            _ => ("CRITICAL", format!("connection to warehouse lost after {} rows", seq)),
+        };
+        levels.push(level);
+        loggers.push(LOGGERS[rng.usize(..LOGGERS.len())]);
+        messages.push(message);
+    }
+    RecordBatch::try_new(
+        crate::artifacts::schemas::logs_schema(),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            Arc::new(StringArray::from(levels)),
+            Arc::new(StringArray::from(loggers)),
+            Arc::new(StringArray::from(messages)),
+        ],
+    )
+}
+
+/// The raw trigger message and the processed event of a run.
+pub fn event_batches(
+    run_id: &str,
+    dag: &str,
+    at: DateTime<Utc>,
+) -> Result<(RecordBatch, RecordBatch), ArrowError> {
+    let body = json!({"dag": dag, "run_id": run_id, "source": "s3://landing/orders/", "files": ["orders_001.csv", "orders_002.csv"]});
+    let attributes = json!({"ApproximateReceiveCount": "1", "SenderId": "AIDAEXAMPLE"});
+    let queue = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("message_id", DataType::Utf8, false),
+            Field::new("received_at", utc(), false),
+            Field::new("body", DataType::Utf8, false),
+            Field::new("attributes", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec![format!("msg-{:016x}", at.timestamp_micros())])),
+            Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros()]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![body.to_string()])),
+            Arc::new(StringArray::from(vec![attributes.to_string()])),
+        ],
+    )?;
+    let mut files = ListBuilder::new(StringBuilder::new());
+    files.values().append_value("orders_001.csv");
+    files.values().append_value("orders_002.csv");
+    files.append(true);
+    let event = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("trigger", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("files", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new("processed_at", utc(), false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec![run_id])),
+            Arc::new(StringArray::from(vec![if run_id.starts_with("manual__") { "manual" } else { "schedule" }])),
+            Arc::new(StringArray::from(vec!["s3://landing/orders/"])),
+            Arc::new(files.finish()),
+            Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros() + 250_000]).with_timezone("UTC")),
+        ],
+    )?;
+    Ok((queue, event))
+}
