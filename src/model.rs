@@ -52,7 +52,10 @@ fn check_segment(what: &'static str, value: &str, max: usize) -> Result<(), Inva
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(InvalidValue::new(what, "must not contain control characters"));
+        return Err(InvalidValue::new(
+            what,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -250,14 +253,22 @@ mod tests {
     #[test]
     fn dates_are_strict() {
         assert!(parse_date("date", "2026-11-27").is_ok());
-        for bad in ["2026-1-27", "2026-02-30", "20261127", "2026-11-27T00:00:00", " 2026-11-27"] {
+        for bad in [
+            "2026-1-27",
+            "2026-02-30",
+            "20261127",
+            "2026-11-27T00:00:00",
+            " 2026-11-27",
+        ] {
             assert!(parse_date("date", bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn dag_ids_render_lowercase() {
-        let dag: DagId = "9F0C4C2E-8B4B-4C59-9E0F-1B2B3C4D5E6F".parse().unwrap_or_else(|e| panic!("{e}"));
+        let dag: DagId = "9F0C4C2E-8B4B-4C59-9E0F-1B2B3C4D5E6F"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(dag.to_string(), "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f");
     }
 }

@@ -66,9 +66,9 @@ impl StorageSettings {
 
     /// The run index URL, defaulting to the embedded SQLite file.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("dagtrail.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dagtrail.db").display()))
     }
 
     /// The artifact store URL, defaulting to the embedded folder.

@@ -125,7 +125,10 @@ fn float(v: f64) -> Value {
 }
 
 fn is_utc(tz: &str) -> bool {
-    matches!(tz, "UTC" | "utc" | "Z" | "+00:00" | "Etc/UTC" | "GMT" | "+00")
+    matches!(
+        tz,
+        "UTC" | "utc" | "Z" | "+00:00" | "Etc/UTC" | "GMT" | "+00"
+    )
 }
 
 fn timestamp(array: &dyn Array, unit: TimeUnit, tz: Option<&str>) -> Vec<Value> {
@@ -204,7 +207,12 @@ fn list_like(array: &dyn Array, values: &ArrayRef, ranges: Vec<(usize, usize)>) 
             if array.is_null(i) {
                 Value::Null
             } else {
-                Value::Array(converted.get(start..end).map(<[Value]>::to_vec).unwrap_or_default())
+                Value::Array(
+                    converted
+                        .get(start..end)
+                        .map(<[Value]>::to_vec)
+                        .unwrap_or_default(),
+                )
             }
         })
         .collect()
@@ -280,15 +288,17 @@ pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
         DataType::Date32 => {
             let a = array.as_primitive::<Date32Type>();
             nulls_or(array, |i| {
-                Date32Type::to_naive_date_opt(a.value(i))
-                    .map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
+                Date32Type::to_naive_date_opt(a.value(i)).map_or(Value::Null, |d| {
+                    Value::String(d.format("%Y-%m-%d").to_string())
+                })
             })
         }
         DataType::Date64 => {
             let a = array.as_primitive::<Date64Type>();
             nulls_or(array, |i| {
-                Date64Type::to_naive_date_opt(a.value(i))
-                    .map_or(Value::Null, |d| Value::String(d.format("%Y-%m-%d").to_string()))
+                Date64Type::to_naive_date_opt(a.value(i)).map_or(Value::Null, |d| {
+                    Value::String(d.format("%Y-%m-%d").to_string())
+                })
             })
         }
         DataType::Timestamp(unit, tz) => timestamp(array, *unit, tz.as_deref()),
@@ -311,8 +321,11 @@ pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
         }
         DataType::Struct(fields) => {
             let a = array.as_struct();
-            let children: Vec<Vec<Value>> =
-                a.columns().iter().map(|c| column_to_json(c.as_ref())).collect();
+            let children: Vec<Vec<Value>> = a
+                .columns()
+                .iter()
+                .map(|c| column_to_json(c.as_ref()))
+                .collect();
             (0..a.len())
                 .map(|i| {
                     if a.is_null(i) {
@@ -322,7 +335,10 @@ pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
                         .iter()
                         .zip(&children)
                         .map(|(f, values)| {
-                            (f.name().clone(), values.get(i).cloned().unwrap_or(Value::Null))
+                            (
+                                f.name().clone(),
+                                values.get(i).cloned().unwrap_or(Value::Null),
+                            )
                         })
                         .collect();
                     Value::Object(object)
@@ -398,12 +414,24 @@ mod tests {
             Arc::new(Schema::new(vec![
                 Field::new("f", DataType::Float64, true),
                 Field::new("d", DataType::Date32, true),
-                Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
-                Field::new("naive", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    true,
+                ),
+                Field::new(
+                    "naive",
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                    true,
+                ),
                 Field::new("dec", DataType::Decimal128(10, 2), true),
                 Field::new("bin", DataType::Binary, true),
                 Field::new("s", DataType::Utf8, true),
-                Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+                Field::new(
+                    "tags",
+                    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                    true,
+                ),
                 Field::new("point", point.data_type().clone(), true),
             ])),
             vec![
@@ -448,11 +476,18 @@ mod tests {
     fn type_names_are_readable() {
         assert_eq!(type_name(&DataType::Int64), "int64");
         assert_eq!(
-            type_name(&DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+            type_name(&DataType::Timestamp(
+                TimeUnit::Microsecond,
+                Some("UTC".into())
+            )),
             "timestamp[us, tz=UTC]"
         );
         assert_eq!(
-            type_name(&DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))),
+            type_name(&DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Utf8,
+                true
+            )))),
             "list<utf8>"
         );
     }

@@ -145,7 +145,11 @@ impl RunFolder {
         if attempt == 0 {
             return Err(KeyError::InvalidSegment("attempt=0".to_owned()));
         }
-        let prefix = parse_key(format!("{}/{}/attempt={attempt}", self.prefix, phase.as_str()))?;
+        let prefix = parse_key(format!(
+            "{}/{}/attempt={attempt}",
+            self.prefix,
+            phase.as_str()
+        ))?;
         Ok(AttemptFolder { prefix })
     }
 }
@@ -207,7 +211,10 @@ mod tests {
         );
         assert_eq!(encode_segment("a/b").unwrap(), "a%2Fb");
         assert_eq!(encode_segment("é~").unwrap(), "%C3%A9~");
-        let key = run("manual__x y%").attempt(Phase::Extract, 2).unwrap().numbered(FileKind::Data, 7);
+        let key = run("manual__x y%")
+            .attempt(Phase::Extract, 2)
+            .unwrap()
+            .numbered(FileKind::Data, 7);
         assert_eq!(
             key.as_ref(),
             "acme/9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f/2026-11-27/manual__x%20y%25/extract/attempt=2/data_007.parquet"
@@ -217,7 +224,10 @@ mod tests {
     #[test]
     fn traversal_segments_are_rejected() {
         for bad in ["", ".", ".."] {
-            assert!(matches!(encode_segment(bad), Err(KeyError::InvalidSegment(_))));
+            assert!(matches!(
+                encode_segment(bad),
+                Err(KeyError::InvalidSegment(_))
+            ));
         }
         // `..` inside a longer run id is just text, and `/` is encoded.
         let key = run("../x").event_file(EventFile::Event).unwrap();
@@ -227,7 +237,12 @@ mod tests {
     #[test]
     fn numbers_widen_past_three_digits() {
         let folder = run("r").attempt(Phase::Load, 1).unwrap();
-        assert!(folder.numbered(FileKind::Logs, 1234).as_ref().ends_with("/logs_1234.parquet"));
+        assert!(
+            folder
+                .numbered(FileKind::Logs, 1234)
+                .as_ref()
+                .ends_with("/logs_1234.parquet")
+        );
         assert!(run("r").attempt(Phase::Load, 0).is_err());
     }
 }

@@ -203,7 +203,11 @@ impl AttemptMetadata {
             let array = arrow_cast::cast(&col(name)?, &DataType::Utf8)
                 .map_err(|e| MetadataError(format!("column {name}: {e}")))?;
             let array = array.as_string::<i32>();
-            Ok(if array.is_valid(0) { array.value(0).to_owned() } else { String::new() })
+            Ok(if array.is_valid(0) {
+                array.value(0).to_owned()
+            } else {
+                String::new()
+            })
         };
         let flag = |name: &str| -> Result<Option<bool>, MetadataError> {
             let array = col(name)?;

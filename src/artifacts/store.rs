@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
@@ -14,7 +14,9 @@ use url::Url;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStoreError {
     /// The URL is neither a path, `file://` nor `s3://`.
-    #[error("unsupported artifact store URL {0:?}: use s3://bucket/prefix, file:///abs/path or a folder path")]
+    #[error(
+        "unsupported artifact store URL {0:?}: use s3://bucket/prefix, file:///abs/path or a folder path"
+    )]
     UnsupportedUrl(String),
     /// The local folder could not be created.
     #[error("cannot create artifact folder {path}: {source}")]
@@ -100,17 +102,30 @@ impl ArtifactStore {
         let client = ClientOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
             .with_timeout(Duration::from_secs(60));
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_retry(retry)
-            .with_client_options(client);
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        // `from_env` then `with_client_options` would drop the client
+        // settings read from the environment (AWS_ALLOW_HTTP among them),
+        // so our defaults go first and the `AWS_*` variables on top.
+        let mut builder = AmazonS3Builder::new()
+            .with_client_options(client)
+            .with_retry(retry);
+        for (key, value) in std::env::vars() {
+            if key.starts_with("AWS_")
+                && let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                    builder = builder.with_config(config, value);
+                }
+        }
+        builder = builder.with_bucket_name(bucket);
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
             builder = builder.with_region("us-east-1");
         }
-        let s3 = builder.build().map_err(|source| OpenStoreError::Configure {
-            url: url.to_owned(),
-            source,
-        })?;
+        let s3 = builder
+            .build()
+            .map_err(|source| OpenStoreError::Configure {
+                url: url.to_owned(),
+                source,
+            })?;
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             Arc::new(s3)
         } else {

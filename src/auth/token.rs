@@ -43,7 +43,10 @@ pub fn mint_hs256(
     let now = Utc::now();
     let exp = now.checked_add_signed(ttl).ok_or(MintError::BadLifetime)?;
     let mut claims = Map::new();
-    claims.insert(company_claim.to_owned(), Value::String(company.as_str().to_owned()));
+    claims.insert(
+        company_claim.to_owned(),
+        Value::String(company.as_str().to_owned()),
+    );
     claims.insert("iat".into(), Value::from(now.timestamp()));
     claims.insert("exp".into(), Value::from(exp.timestamp()));
     Ok(encode(
@@ -71,6 +74,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(data.claims["id_company"], "acme");
-        assert!(mint_hs256(&Secret::new(""), "id_company", &company, Duration::from_secs(1)).is_err());
+        assert!(
+            mint_hs256(
+                &Secret::new(""),
+                "id_company",
+                &company,
+                Duration::from_secs(1)
+            )
+            .is_err()
+        );
     }
 }

@@ -131,7 +131,8 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
     for c in 0..options.companies {
         let company = Company::new(company_name(c))?;
         for _ in 0..options.dags {
-            let dag = DagId(uuid::Builder::from_random_bytes(rng.u128(..).to_le_bytes()).into_uuid());
+            let dag =
+                DagId(uuid::Builder::from_random_bytes(rng.u128(..).to_le_bytes()).into_uuid());
             for k in 0..options.runs {
                 let runs = options.runs.max(1) as i64;
                 let date = first_day + Duration::days(k as i64 * days / runs);
@@ -146,7 +147,10 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
                 } else if k % 6 == 5 {
                     format!("manual__{}", start.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
                 } else {
-                    format!("scheduled__{}T{hour:02}:00:00+00:00", date.format("%Y-%m-%d"))
+                    format!(
+                        "scheduled__{}T{hour:02}:00:00+00:00",
+                        date.format("%Y-%m-%d")
+                    )
                 };
                 let scenario = if k + 1 == options.runs {
                     Scenario::StillRunning
@@ -204,10 +208,18 @@ struct RunTally {
     log_rows: u64,
 }
 
-async fn write_run(recorder: &Recorder, options: &DemoOptions, planned: PlannedRun) -> Result<RunTally, DemoError> {
+async fn write_run(
+    recorder: &Recorder,
+    options: &DemoOptions,
+    planned: PlannedRun,
+) -> Result<RunTally, DemoError> {
     let mut rng = fastrand::Rng::with_seed(planned.seed);
     let mut tally = RunTally::default();
-    let (queue, event) = event_batches(planned.run.run_id.as_str(), &planned.run.dag_id.to_string(), planned.start)?;
+    let (queue, event) = event_batches(
+        planned.run.run_id.as_str(),
+        &planned.run.dag_id.to_string(),
+        planned.start,
+    )?;
     let received = PhaseOutcome {
         success: Some(true),
         message: "event received".into(),
@@ -216,14 +228,30 @@ async fn write_run(recorder: &Recorder, options: &DemoOptions, planned: PlannedR
         finished_at: Some(planned.start + Duration::milliseconds(250)),
     };
     recorder
-        .record_event(&planned.company, &planned.run, &[queue], &[event], &received, planned.start)
+        .record_event(
+            &planned.company,
+            &planned.run,
+            &[queue],
+            &[event],
+            &received,
+            planned.start,
+        )
         .await?;
     let mut clock = planned.start + Duration::seconds(1);
     for phase in &options.steps {
-        for (i, success) in attempts_of(planned.scenario, *phase).into_iter().enumerate() {
+        for (i, success) in attempts_of(planned.scenario, *phase)
+            .into_iter()
+            .enumerate()
+        {
             let attempt = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let mut rec = recorder.begin(&planned.company, &planned.run, *phase, attempt).await?;
-            let rows = if success == Some(false) { options.rows_per_phase / 3 } else { options.rows_per_phase };
+            let mut rec = recorder
+                .begin(&planned.company, &planned.run, *phase, attempt)
+                .await?;
+            let rows = if success == Some(false) {
+                options.rows_per_phase / 3
+            } else {
+                options.rows_per_phase
+            };
             rec.set_data_schema(data_schema(*phase));
             let mut written = 0;
             while written < rows {
@@ -232,7 +260,11 @@ async fn write_run(recorder: &Recorder, options: &DemoOptions, planned: PlannedR
                 rec.write_data(&batch).await?;
                 written += n;
             }
-            let errors = if success == Some(false) { options.error_rows_per_phase * 3 } else { options.error_rows_per_phase };
+            let errors = if success == Some(false) {
+                options.error_rows_per_phase * 3
+            } else {
+                options.error_rows_per_phase
+            };
             if errors > 0 {
                 let batch = synth::error_batch(&mut rng, *phase, errors, rows, 100_000, clock)?;
                 rec.write_errors(&batch).await?;
@@ -307,13 +339,17 @@ pub async fn generate(
 /// Whether the stores already hold this demo's data: the first company's
 /// first DAG has runs in the demo's date range. (Asked of one company, as
 /// every run-index query is.)
-pub async fn already_written(recorder: &Recorder, options: &DemoOptions) -> Result<bool, DemoError> {
+pub async fn already_written(
+    recorder: &Recorder,
+    options: &DemoOptions,
+) -> Result<bool, DemoError> {
     let planned = plan(options)?;
     let Some(first) = planned.first() else {
         return Ok(false);
     };
     let days = i64::from(options.days.max(1));
-    let search = crate::runindex::RunSearch::new(options.end_date - Duration::days(days), options.end_date);
+    let search =
+        crate::runindex::RunSearch::new(options.end_date - Duration::days(days), options.end_date);
     let page = recorder
         .index()
         .search_runs(&first.company, first.run.dag_id, &search)

@@ -18,16 +18,50 @@ use serde_json::json;
 use crate::model::Phase;
 
 const CUSTOMERS: &[&str] = &[
-    "Ünïcödé Traders GmbH", "Zoë Müller", "José Núñez", "Łukasz Żółć", "Ōsaka Shōji 株式会社",
-    "Søren Kierkegård", "Acme Corp", "Björk Guðmundsdóttir", "Renée Lefèvre", "Ivan Petrović",
-    "Chloé Dubois", "Nguyễn Văn An", "Αλέξανδρος Παππάς", "Мария Иванова", "Olúwaseun Adéyemí",
+    "Ünïcödé Traders GmbH",
+    "Zoë Müller",
+    "José Núñez",
+    "Łukasz Żółć",
+    "Ōsaka Shōji 株式会社",
+    "Søren Kierkegård",
+    "Acme Corp",
+    "Björk Guðmundsdóttir",
+    "Renée Lefèvre",
+    "Ivan Petrović",
+    "Chloé Dubois",
+    "Nguyễn Văn An",
+    "Αλέξανδρος Παππάς",
+    "Мария Иванова",
+    "Olúwaseun Adéyemí",
 ];
 const CITIES: &[(&str, &str)] = &[
-    ("München", "DE"), ("São Paulo", "BR"), ("Kraków", "PL"), ("Reykjavík", "IS"), ("Zürich", "CH"),
-    ("Malmö", "SE"), ("Besançon", "FR"), ("Tōkyō", "JP"), ("Austin", "US"), ("Lagos", "NG"),
+    ("München", "DE"),
+    ("São Paulo", "BR"),
+    ("Kraków", "PL"),
+    ("Reykjavík", "IS"),
+    ("Zürich", "CH"),
+    ("Malmö", "SE"),
+    ("Besançon", "FR"),
+    ("Tōkyō", "JP"),
+    ("Austin", "US"),
+    ("Lagos", "NG"),
 ];
-const TAGS: &[&str] = &["priority", "gift", "b2b", "returning", "promo", "fragile", "éco"];
-const LOGGERS: &[&str] = &["etl.extract", "etl.transform", "etl.load", "airflow.task", "s3.client"];
+const TAGS: &[&str] = &[
+    "priority",
+    "gift",
+    "b2b",
+    "returning",
+    "promo",
+    "fragile",
+    "éco",
+];
+const LOGGERS: &[&str] = &[
+    "etl.extract",
+    "etl.transform",
+    "etl.load",
+    "airflow.task",
+    "s3.client",
+];
 
 fn utc() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -39,6 +73,11 @@ fn address_fields() -> Fields {
         Field::new("country", DataType::Utf8, true),
         Field::new("zip", DataType::Utf8, true),
     ])
+}
+
+/// True once in `n` draws.
+fn one_in(rng: &mut fastrand::Rng, n: u32) -> bool {
+    rng.u32(..n) == 0
 }
 
 /// The data schema of a phase (transform adds a converted amount, load a
@@ -53,7 +92,11 @@ pub fn data_schema(phase: Phase) -> SchemaRef {
         Field::new("ordered_at", utc(), true),
         Field::new("ship_date", DataType::Date32, true),
         Field::new("is_priority", DataType::Boolean, true),
-        Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+        Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
         Field::new("address", DataType::Struct(address_fields()), true),
     ];
     match phase {
@@ -72,7 +115,10 @@ pub fn data_batch(
     n: usize,
     day: NaiveDate,
 ) -> Result<RecordBatch, ArrowError> {
-    let day_start = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros()).unwrap_or(0);
+    let day_start = day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_micros())
+        .unwrap_or(0);
     let mut ids = Vec::with_capacity(n);
     let mut customers = Vec::with_capacity(n);
     let mut amounts = Vec::with_capacity(n);
@@ -88,19 +134,19 @@ pub fn data_batch(
     for i in 0..n {
         let row = first + i;
         ids.push(1_000_000 + row as i64);
-        customers.push((rng.u8(..) % 29 != 0).then(|| CUSTOMERS[rng.usize(..CUSTOMERS.len())]));
+        customers.push((!one_in(rng, 29)).then(|| CUSTOMERS[rng.usize(..CUSTOMERS.len())]));
         let cents = rng.i128(100..5_000_000);
-        amounts.push((rng.u8(..) % 41 != 0).then_some(cents));
+        amounts.push((!one_in(rng, 41)).then_some(cents));
         discounts.push(match rng.u8(..) % 50 {
             0 => None,
             1 => Some(f64::NAN),
             _ => Some(f64::from(rng.u8(..30)) / 100.0),
         });
-        quantities.push((rng.u8(..) % 37 != 0).then(|| rng.i32(1..50)));
+        quantities.push((!one_in(rng, 37)).then(|| rng.i32(1..50)));
         ordered.push(Some(day_start + rng.i64(0..86_400_000_000)));
-        ship.push((rng.u8(..) % 7 != 0).then(|| Date32Type::from_naive_date(day) + rng.i32(1..10)));
-        priority.push((rng.u8(..) % 23 != 0).then(|| rng.u8(..) % 5 == 0));
-        if rng.u8(..) % 19 == 0 {
+        ship.push((!one_in(rng, 7)).then(|| Date32Type::from_naive_date(day) + rng.i32(1..10)));
+        priority.push((!one_in(rng, 23)).then(|| one_in(rng, 5)));
+        if one_in(rng, 19) {
             tags.append(false);
         } else {
             for _ in 0..rng.usize(0..3) {
@@ -111,9 +157,13 @@ pub fn data_batch(
         let (city, country) = CITIES[rng.usize(..CITIES.len())];
         cities.push(Some(city));
         countries.push(Some(country));
-        zips.push((rng.u8(..) % 13 != 0).then(|| format!("{:05}", rng.u32(1000..99_999))));
+        zips.push((!one_in(rng, 13)).then(|| format!("{:05}", rng.u32(1000..99_999))));
         eur.push(Some(cents as f64 / 100.0 * 0.92));
-        dest.push(Some(if row % 2 == 0 { "warehouse.orders" } else { "warehouse.orders_archive" }));
+        dest.push(Some(if row.is_multiple_of(2) {
+            "warehouse.orders"
+        } else {
+            "warehouse.orders_archive"
+        }));
     }
     let address = StructArray::try_new(
         address_fields(),
@@ -154,10 +204,30 @@ pub fn error_batch(
     at: DateTime<Utc>,
 ) -> Result<RecordBatch, ArrowError> {
     let kinds = [
-        ("https://dagtrail.dev/errors/validation", "Invalid amount", 422, "amount must be positive"),
-        ("https://dagtrail.dev/errors/schema", "Unexpected column type", 422, "ship_date is not a date"),
-        ("about:blank", "Upstream timeout", 504, "the source API did not answer within 30 s"),
-        ("https://dagtrail.dev/errors/duplicate", "Duplicate key", 409, "order_id already loaded"),
+        (
+            "https://dagtrail.dev/errors/validation",
+            "Invalid amount",
+            422,
+            "amount must be positive",
+        ),
+        (
+            "https://dagtrail.dev/errors/schema",
+            "Unexpected column type",
+            422,
+            "ship_date is not a date",
+        ),
+        (
+            "about:blank",
+            "Upstream timeout",
+            504,
+            "the source API did not answer within 30 s",
+        ),
+        (
+            "https://dagtrail.dev/errors/duplicate",
+            "Duplicate key",
+            409,
+            "order_id already loaded",
+        ),
     ];
     let mut types = Vec::with_capacity(n);
     let mut titles = Vec::with_capacity(n);
@@ -174,7 +244,10 @@ pub fn error_batch(
         types.push(t);
         titles.push(title);
         statuses.push(status);
-        details.push(format!("{detail} (phase {phase}, row {})", row.map_or("-".into(), |r| r.to_string())));
+        details.push(format!(
+            "{detail} (phase {phase}, row {})",
+            row.map_or("-".into(), |r| r.to_string())
+        ));
         tracebacks.push((status != 504).then(|| {
             format!(
                 "Traceback (most recent call last):\n  File \"/opt/airflow/dags/etl/{phase}.py\", line {}, in run\n    validate(record)\n  File \"/opt/airflow/dags/etl/validate.py\", line 88, in validate\n    raise ValueError(\"{detail}\")\nValueError: {detail}",
@@ -184,7 +257,10 @@ pub fn error_batch(
         occurred.push(at.timestamp_micros() + i as i64 * 1_000);
         files.push(row.map(|r| (r / rows_per_file.max(1)) as i32));
         rows.push(row.map(|r| (r % rows_per_file.max(1)) as i64));
-        records.push(row.map(|r| json!({"order_id": 1_000_000 + r, "amount": "-12.50", "note": "señal inválida"}).to_string()));
+        records.push(row.map(|r| {
+            json!({"order_id": 1_000_000 + r, "amount": "-12.50", "note": "señal inválida"})
+                .to_string()
+        }));
     }
     RecordBatch::try_new(
         crate::artifacts::schemas::errors_schema(),
@@ -218,11 +294,37 @@ pub fn log_batch(
         let seq = first + i;
         ts.push(start.timestamp_micros() + seq as i64 * 1_500);
         let (level, message) = match rng.u8(..100) {
-            0..=29 => ("DEBUG", format!("fetched page {seq} of the source cursor ({} rows)", rng.u16(..1000))),
-            30..=84 => ("INFO", format!("{phase}: processed batch {seq}, {} rows in {} ms", rng.u16(..5000), rng.u16(..900))),
-            85..=94 => ("WARNING", format!("slow response from source: {} ms (retrying, attempt {})", rng.u16(1000..9000), 1 + seq % 3)),
-            95..=98 => ("ERROR", format!("row {seq} rejected: amount must be positive — valor inválido")),
-            _ => ("CRITICAL", format!("connection to warehouse lost after {} rows", seq)),
+            0..=29 => (
+                "DEBUG",
+                format!(
+                    "fetched page {seq} of the source cursor ({} rows)",
+                    rng.u16(..1000)
+                ),
+            ),
+            30..=84 => (
+                "INFO",
+                format!(
+                    "{phase}: processed batch {seq}, {} rows in {} ms",
+                    rng.u16(..5000),
+                    rng.u16(..900)
+                ),
+            ),
+            85..=94 => (
+                "WARNING",
+                format!(
+                    "slow response from source: {} ms (retrying, attempt {})",
+                    rng.u16(1000..9000),
+                    1 + seq % 3
+                ),
+            ),
+            95..=98 => (
+                "ERROR",
+                format!("row {seq} rejected: amount must be positive — valor inválido"),
+            ),
+            _ => (
+                "CRITICAL",
+                format!("connection to warehouse lost after {} rows", seq),
+            ),
         };
         levels.push(level);
         loggers.push(LOGGERS[rng.usize(..LOGGERS.len())]);
@@ -255,8 +357,13 @@ pub fn event_batches(
             Field::new("attributes", DataType::Utf8, false),
         ])),
         vec![
-            Arc::new(StringArray::from(vec![format!("msg-{:016x}", at.timestamp_micros())])),
-            Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros()]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![format!(
+                "msg-{:016x}",
+                at.timestamp_micros()
+            )])),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![at.timestamp_micros()]).with_timezone("UTC"),
+            ),
             Arc::new(StringArray::from(vec![body.to_string()])),
             Arc::new(StringArray::from(vec![attributes.to_string()])),
         ],
@@ -270,15 +377,26 @@ pub fn event_batches(
             Field::new("run_id", DataType::Utf8, false),
             Field::new("trigger", DataType::Utf8, false),
             Field::new("source", DataType::Utf8, false),
-            Field::new("files", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new(
+                "files",
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ),
             Field::new("processed_at", utc(), false),
         ])),
         vec![
             Arc::new(StringArray::from(vec![run_id])),
-            Arc::new(StringArray::from(vec![if run_id.starts_with("manual__") { "manual" } else { "schedule" }])),
+            Arc::new(StringArray::from(vec![if run_id.starts_with("manual__") {
+                "manual"
+            } else {
+                "schedule"
+            }])),
             Arc::new(StringArray::from(vec!["s3://landing/orders/"])),
             Arc::new(files.finish()),
-            Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros() + 250_000]).with_timezone("UTC")),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![at.timestamp_micros() + 250_000])
+                    .with_timezone("UTC"),
+            ),
         ],
     )?;
     Ok((queue, event))

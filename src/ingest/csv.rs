@@ -19,20 +19,40 @@ pub struct CsvBatches {
 impl CsvBatches {
     /// Infers the schema from the first `infer_rows` rows, then reads the
     /// file from the start.
-    pub fn open(name: String, path: &Path, infer_rows: usize, batch_rows: usize) -> Result<Self, IngestError> {
-        let io = |source| IngestError::Io { file: name.clone(), source };
-        let bad = |e: arrow_schema::ArrowError| IngestError::BadFile { file: name.clone(), reason: e.to_string() };
+    pub fn open(
+        name: String,
+        path: &Path,
+        infer_rows: usize,
+        batch_rows: usize,
+    ) -> Result<Self, IngestError> {
+        let io = |source| IngestError::Io {
+            file: name.clone(),
+            source,
+        };
+        let bad = |e: arrow_schema::ArrowError| IngestError::BadFile {
+            file: name.clone(),
+            reason: e.to_string(),
+        };
         let format = Format::default().with_header(true);
-        let (schema, _) = format.infer_schema(File::open(path).map_err(io)?, Some(infer_rows)).map_err(bad)?;
+        let (schema, _) = format
+            .infer_schema(File::open(path).map_err(io)?, Some(infer_rows))
+            .map_err(bad)?;
         if schema.fields().is_empty() {
-            return Err(IngestError::BadFile { file: name, reason: "no header line".into() });
+            return Err(IngestError::BadFile {
+                file: name,
+                reason: "no header line".into(),
+            });
         }
         let reader = ReaderBuilder::new(Arc::new(schema))
             .with_format(format)
             .with_batch_size(batch_rows)
             .build(File::open(path).map_err(io)?)
             .map_err(bad)?;
-        Ok(Self { name, reader, failed: false })
+        Ok(Self {
+            name,
+            reader,
+            failed: false,
+        })
     }
 }
 
@@ -47,7 +67,10 @@ impl Iterator for CsvBatches {
         Some(next.map_err(|e| {
             self.failed = true;
             // arrow-csv's messages carry the line number.
-            IngestError::BadFile { file: self.name.clone(), reason: e.to_string() }
+            IngestError::BadFile {
+                file: self.name.clone(),
+                reason: e.to_string(),
+            }
         }))
     }
 }

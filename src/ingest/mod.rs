@@ -110,11 +110,16 @@ impl Input {
     }
 
     /// Opens the input as an iterator of batches (blocking I/O).
-    pub fn open(&self) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, IngestError>> + Send>, IngestError> {
+    pub fn open(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, IngestError>> + Send>, IngestError>
+    {
         let name = self.name();
         if self.path.as_os_str() == "-" {
             let stdin = std::io::BufReader::new(std::io::stdin());
-            return Ok(Box::new(NdjsonBatches::new(name, stdin, INFER_ROWS, BATCH_ROWS)?));
+            return Ok(Box::new(NdjsonBatches::new(
+                name, stdin, INFER_ROWS, BATCH_ROWS,
+            )?));
         }
         let file = std::fs::File::open(&self.path).map_err(|source| IngestError::Io {
             file: name.clone(),
@@ -127,7 +132,9 @@ impl Input {
                 INFER_ROWS,
                 BATCH_ROWS,
             )?),
-            InputFormat::Csv => Box::new(CsvBatches::open(name, &self.path, INFER_ROWS, BATCH_ROWS)?),
+            InputFormat::Csv => {
+                Box::new(CsvBatches::open(name, &self.path, INFER_ROWS, BATCH_ROWS)?)
+            }
             InputFormat::Parquet => Box::new(ParquetBatches::new(name, file, BATCH_ROWS)?),
         })
     }

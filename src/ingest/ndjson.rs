@@ -26,14 +26,22 @@ pub struct NdjsonBatches<R> {
 
 impl<R: BufRead> NdjsonBatches<R> {
     /// Reads the first `infer_rows` lines to infer the schema.
-    pub fn new(name: String, reader: R, infer_rows: usize, batch_rows: usize) -> Result<Self, IngestError> {
+    pub fn new(
+        name: String,
+        reader: R,
+        infer_rows: usize,
+        batch_rows: usize,
+    ) -> Result<Self, IngestError> {
         let mut this = Self {
             name,
             reader,
             schema: Arc::new(Schema::empty()),
             decoder: ReaderBuilder::new(Arc::new(Schema::empty()))
                 .build_decoder()
-                .map_err(|e| IngestError::BadFile { file: String::new(), reason: e.to_string() })?,
+                .map_err(|e| IngestError::BadFile {
+                    file: String::new(),
+                    reason: e.to_string(),
+                })?,
             line_no: 0,
             batch_rows: batch_rows.max(1),
             pending: None,
@@ -42,14 +50,18 @@ impl<R: BufRead> NdjsonBatches<R> {
         let first = this.read_lines(infer_rows.max(batch_rows))?;
         let mut values = Vec::with_capacity(first.len().min(infer_rows));
         for (line, text) in first.iter().take(infer_rows) {
-            let value: Value = serde_json::from_str(text).map_err(|e| this.bad_line(*line, e.to_string()))?;
+            let value: Value =
+                serde_json::from_str(text).map_err(|e| this.bad_line(*line, e.to_string()))?;
             if !value.is_object() {
                 return Err(this.bad_line(*line, "expected a JSON object".into()));
             }
             values.push(value);
         }
         let schema = infer_json_schema_from_iterator(values.iter().map(Ok::<_, ArrowError>))
-            .map_err(|e| IngestError::BadFile { file: this.name.clone(), reason: e.to_string() })?;
+            .map_err(|e| IngestError::BadFile {
+                file: this.name.clone(),
+                reason: e.to_string(),
+            })?;
         this.schema = Arc::new(schema);
         this.decoder = this.new_decoder()?;
         this.pending = Some(first);
@@ -67,11 +79,18 @@ impl<R: BufRead> NdjsonBatches<R> {
             // A number where a string was inferred is kept as text.
             .with_coerce_primitive(true)
             .build_decoder()
-            .map_err(|e| IngestError::BadFile { file: self.name.clone(), reason: e.to_string() })
+            .map_err(|e| IngestError::BadFile {
+                file: self.name.clone(),
+                reason: e.to_string(),
+            })
     }
 
     fn bad_line(&self, line: usize, reason: String) -> IngestError {
-        IngestError::BadLine { file: self.name.clone(), line, reason }
+        IngestError::BadLine {
+            file: self.name.clone(),
+            line,
+            reason,
+        }
     }
 
     /// Reads up to `n` non-blank lines with their 1-based numbers.
@@ -79,10 +98,13 @@ impl<R: BufRead> NdjsonBatches<R> {
         let mut lines = Vec::new();
         while lines.len() < n {
             let mut buf = Vec::new();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|source| IngestError::Io { file: self.name.clone(), source })?;
+            let read =
+                self.reader
+                    .read_until(b'\n', &mut buf)
+                    .map_err(|source| IngestError::Io {
+                        file: self.name.clone(),
+                        source,
+                    })?;
             if read == 0 {
                 self.done = true;
                 break;
@@ -102,9 +124,14 @@ impl<R: BufRead> NdjsonBatches<R> {
             for (line, text) in chunk {
                 let trimmed = text.trim();
                 if !trimmed.starts_with('{') {
-                    return Err((Some(*line), ArrowError::JsonError("expected a JSON object".into())));
+                    return Err((
+                        Some(*line),
+                        ArrowError::JsonError("expected a JSON object".into()),
+                    ));
                 }
-                self.decoder.decode(trimmed.as_bytes()).map_err(|e| (Some(*line), e))?;
+                self.decoder
+                    .decode(trimmed.as_bytes())
+                    .map_err(|e| (Some(*line), e))?;
             }
             self.decoder.flush().map_err(|e| (None, e))
         })();
@@ -118,17 +145,26 @@ impl<R: BufRead> NdjsonBatches<R> {
     /// Finds the line of a chunk whose values do not fit the schema.
     fn locate(&self, chunk: &[(usize, String)], error: ArrowError) -> IngestError {
         for (line, text) in chunk {
-            let Ok(mut decoder) = self.new_decoder() else { break };
-            let failed = decoder.decode(text.trim().as_bytes()).is_err() || decoder.flush().is_err();
+            let Ok(mut decoder) = self.new_decoder() else {
+                break;
+            };
+            let failed =
+                decoder.decode(text.trim().as_bytes()).is_err() || decoder.flush().is_err();
             if failed {
                 let reason = match decoder.flush() {
                     Err(e) => e.to_string(),
                     Ok(_) => error.to_string(),
                 };
-                return self.bad_line(*line, format!("{reason} (the schema was inferred from the first lines)"));
+                return self.bad_line(
+                    *line,
+                    format!("{reason} (the schema was inferred from the first lines)"),
+                );
             }
         }
-        IngestError::BadFile { file: self.name.clone(), reason: error.to_string() }
+        IngestError::BadFile {
+            file: self.name.clone(),
+            reason: error.to_string(),
+        }
     }
 }
 

@@ -23,7 +23,11 @@ impl ParquetBatches {
                 file: name.clone(),
                 reason: format!("not a readable Parquet file ({e})"),
             })?;
-        Ok(Self { name, reader, failed: false })
+        Ok(Self {
+            name,
+            reader,
+            failed: false,
+        })
     }
 }
 
@@ -37,7 +41,10 @@ impl Iterator for ParquetBatches {
         let next = self.reader.next()?;
         Some(next.map_err(|e| {
             self.failed = true;
-            IngestError::BadFile { file: self.name.clone(), reason: e.to_string() }
+            IngestError::BadFile {
+                file: self.name.clone(),
+                reason: e.to_string(),
+            }
         }))
     }
 }

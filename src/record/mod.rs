@@ -123,7 +123,8 @@ impl Recorder {
         let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
         let s3_data_path = self.store.url_of(&folder.folder());
         let writer =
-            AttemptWriter::create(&self.store, folder, phase, attempt, self.options.clone()).await?;
+            AttemptWriter::create(&self.store, folder, phase, attempt, self.options.clone())
+                .await?;
         Ok(PhaseRecording {
             writer,
             index: Arc::clone(&self.index),
@@ -150,8 +151,13 @@ impl Recorder {
         let props = self.options.properties();
         let store = self.store.object_store();
         let mut wrote_any = false;
-        for (file, batches) in [(EventFile::QueueData, queue_data), (EventFile::Event, event)] {
-            let Some(first) = batches.first() else { continue };
+        for (file, batches) in [
+            (EventFile::QueueData, queue_data),
+            (EventFile::Event, event),
+        ] {
+            let Some(first) = batches.first() else {
+                continue;
+            };
             let key = folder.event_file(file)?;
             put_parquet_batches(store, &key, first.schema(), batches, &props).await?;
             wrote_any = true;
@@ -162,7 +168,11 @@ impl Recorder {
         let rows: i64 = event.iter().map(|b| b.num_rows() as i64).sum();
         let mut inline = Vec::new();
         for batch in event {
-            let take = self.options.inline_rows.saturating_sub(inline.len()).min(batch.num_rows());
+            let take = self
+                .options
+                .inline_rows
+                .saturating_sub(inline.len())
+                .min(batch.num_rows());
             inline.extend(batch_to_rows(&batch.slice(0, take)));
         }
         let object = phase_object(

@@ -195,8 +195,11 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RunPage, IndexError>;
 
     /// One run's summary, or `None` when the company has no such run.
-    async fn get_run(&self, company: &Company, run: &RunRef)
-    -> Result<Option<RunSummary>, IndexError>;
+    async fn get_run(
+        &self,
+        company: &Company,
+        run: &RunRef,
+    ) -> Result<Option<RunSummary>, IndexError>;
 
     /// One phase's full object, inline `data` rows included.
     async fn phase_object(
@@ -248,7 +251,9 @@ impl Default for IndexOptions {
 /// `sqlite://`), running migrations when `options.migrate` is set.
 pub async fn open(url: &str, options: &IndexOptions) -> Result<Arc<dyn RunIndex>, IndexError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresIndex::connect(url, options).await?))
+        Ok(Arc::new(
+            postgres::PostgresIndex::connect(url, options).await?,
+        ))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteIndex::connect(url, options).await?))
     } else {

@@ -8,8 +8,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary,
-    StatusFilter, keyword,
+    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary, StatusFilter,
+    keyword,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -83,7 +83,9 @@ fn push_filters(
         match status {
             StatusFilter::Success => q.push(format!(" AND {path} = 'true'::jsonb")),
             StatusFilter::Failed => q.push(format!(" AND {path} = 'false'::jsonb")),
-            StatusFilter::Pending => q.push(format!(" AND COALESCE({path}, 'null'::jsonb) = 'null'::jsonb")),
+            StatusFilter::Pending => q.push(format!(
+                " AND COALESCE({path}, 'null'::jsonb) = 'null'::jsonb"
+            )),
             StatusFilter::All => q,
         };
     }
@@ -93,7 +95,9 @@ fn push_filters(
             .push_bind(keyword::ilike_contains(kw));
     }
     if !search.run_ids.is_empty() {
-        q.push(" AND run_id = ANY(").push_bind(&search.run_ids).push(")");
+        q.push(" AND run_id = ANY(")
+            .push_bind(&search.run_ids)
+            .push(")");
     }
 }
 
@@ -142,7 +146,10 @@ impl RunIndex for PostgresIndex {
             count.build_query_scalar::<i64>().fetch_one(&self.pool),
             page.build().fetch_all(&self.pool),
         )?;
-        let items = rows.iter().map(summary_from_row).collect::<Result<_, _>>()?;
+        let items = rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<_, _>>()?;
         Ok(RunPage {
             items,
             total: u64::try_from(total).unwrap_or(0),

@@ -12,8 +12,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary,
-    StatusFilter, keyword, sqlite_timestamp,
+    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary, StatusFilter,
+    keyword, sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -42,13 +42,11 @@ impl SqliteIndex {
             // Writers wait for each other instead of failing with SQLITE_BUSY.
             .busy_timeout(Duration::from_secs(10))
             .with_regexp();
-        if let Some(parent) = connect.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    IndexError::Query(sqlx::Error::Io(e))
-                })?;
+        if let Some(parent) = connect.get_filename().parent()
+            && !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| IndexError::Query(sqlx::Error::Io(e)))?;
             }
-        }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -166,7 +164,10 @@ impl RunIndex for SqliteIndex {
             .push_bind(search.offset());
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let rows = page.build().fetch_all(&self.pool).await?;
-        let items = rows.iter().map(summary_from_row).collect::<Result<_, _>>()?;
+        let items = rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<_, _>>()?;
         Ok(RunPage {
             items,
             total: u64::try_from(total).unwrap_or(0),

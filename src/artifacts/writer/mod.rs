@@ -42,7 +42,9 @@ pub const WRITER_NAME: &str = concat!("dagtrail ", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// `metadata.parquet` already exists: committed attempts are immutable.
-    #[error("{key} already exists: attempt {attempt} is committed and immutable (a re-run writes the next attempt)")]
+    #[error(
+        "{key} already exists: attempt {attempt} is committed and immutable (a re-run writes the next attempt)"
+    )]
     AlreadyCommitted {
         /// The metadata key.
         key: String,
@@ -278,12 +280,21 @@ impl AttemptWriter {
         if self.index.is_none() {
             let key = self.folder.index();
             let sink = BufWriter::new(Arc::clone(&self.store), key.clone());
-            let writer = AsyncArrowWriter::try_new(sink, index_schema(), Some(self.options.index_properties()))
-                .map_err(|source| WriteError::Parquet { key: key.to_string(), source })?;
+            let writer = AsyncArrowWriter::try_new(
+                sink,
+                index_schema(),
+                Some(self.options.index_properties()),
+            )
+            .map_err(|source| WriteError::Parquet {
+                key: key.to_string(),
+                source,
+            })?;
             self.index = Some(writer);
         }
         self.index.as_mut().ok_or_else(|| {
-            WriteError::Arrow(ArrowError::InvalidArgumentError("index writer missing".into()))
+            WriteError::Arrow(ArrowError::InvalidArgumentError(
+                "index writer missing".into(),
+            ))
         })
     }
 
@@ -335,14 +346,20 @@ impl AttemptWriter {
             self.index_writer()?
                 .write(&index)
                 .await
-                .map_err(|source| WriteError::Parquet { key: key.to_string(), source })?;
+                .map_err(|source| WriteError::Parquet {
+                    key: key.to_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
 
     /// Appends error rows (conformed to the contract's errors schema).
     pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
-        let batch = conform_errors(batch).map_err(|source| WriteError::Schema { what: "errors", source })?;
+        let batch = conform_errors(batch).map_err(|source| WriteError::Schema {
+            what: "errors",
+            source,
+        })?;
         self.error_count += count(batch.num_rows());
         self.errors.write(&batch).await?;
         Ok(())
@@ -350,7 +367,10 @@ impl AttemptWriter {
 
     /// Appends log rows (conformed to the contract's logs schema).
     pub async fn write_logs(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
-        let batch = conform_logs(batch).map_err(|source| WriteError::Schema { what: "logs", source })?;
+        let batch = conform_logs(batch).map_err(|source| WriteError::Schema {
+            what: "logs",
+            source,
+        })?;
         self.log_count += count(batch.num_rows());
         self.error_log_count += count(normalize::error_level_rows(&batch));
         self.logs.write(&batch).await?;
@@ -433,11 +453,10 @@ impl AttemptWriter {
         keys.push(self.folder.index());
         drop(self.index);
         for key in keys {
-            if let Err(e) = self.store.delete(&key).await {
-                if !matches!(e, object_store::Error::NotFound { .. }) {
+            if let Err(e) = self.store.delete(&key).await
+                && !matches!(e, object_store::Error::NotFound { .. }) {
                     tracing::warn!(file = %key, error = %e, "cannot delete file of aborted attempt");
                 }
-            }
         }
     }
 }
@@ -449,7 +468,14 @@ pub async fn put_parquet(
     batch: &RecordBatch,
     props: &WriterProperties,
 ) -> Result<(), WriteError> {
-    put_parquet_batches(store, key, batch.schema(), std::slice::from_ref(batch), props).await
+    put_parquet_batches(
+        store,
+        key,
+        batch.schema(),
+        std::slice::from_ref(batch),
+        props,
+    )
+    .await
 }
 
 /// Writes a few batches as one Parquet file in a single PUT.
@@ -460,9 +486,13 @@ pub async fn put_parquet_batches(
     batches: &[RecordBatch],
     props: &WriterProperties,
 ) -> Result<(), WriteError> {
-    let parquet_error = |source| WriteError::Parquet { key: key.to_string(), source };
+    let parquet_error = |source| WriteError::Parquet {
+        key: key.to_string(),
+        source,
+    };
     let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, schema, Some(props.clone())).map_err(parquet_error)?;
+    let mut writer =
+        ArrowWriter::try_new(&mut buffer, schema, Some(props.clone())).map_err(parquet_error)?;
     for batch in batches {
         writer.write(batch).map_err(parquet_error)?;
     }
@@ -470,6 +500,9 @@ pub async fn put_parquet_batches(
     store
         .put(key, PutPayload::from(buffer))
         .await
-        .map_err(|source| WriteError::Store { key: key.to_string(), source })?;
+        .map_err(|source| WriteError::Store {
+            key: key.to_string(),
+            source,
+        })?;
     Ok(())
 }

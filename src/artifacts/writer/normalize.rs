@@ -91,7 +91,10 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<Vec<ArrayRef>, Sch
             };
             let nested = matches!(
                 input.data_type(),
-                DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _)
+                DataType::Struct(_)
+                    | DataType::List(_)
+                    | DataType::LargeList(_)
+                    | DataType::Map(_, _)
             );
             let array: ArrayRef = if field.data_type() == &DataType::Utf8 && nested {
                 // `record` and friends given as JSON objects: keep them as JSON text.
@@ -172,7 +175,6 @@ pub fn error_level_rows(logs: &RecordBatch) -> usize {
         .unwrap_or(0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use arrow_schema::{Field, Schema};
@@ -180,7 +182,10 @@ mod tests {
     use super::*;
 
     fn strings(columns: &[(&str, Vec<&str>)]) -> RecordBatch {
-        let fields: Vec<Field> = columns.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, true)).collect();
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
+            .collect();
         let arrays: Vec<ArrayRef> = columns
             .iter()
             .map(|(_, v)| Arc::new(StringArray::from(v.clone())) as ArrayRef)
@@ -203,23 +208,35 @@ mod tests {
 
     #[test]
     fn missing_and_bad_columns_are_named() {
-        let batch = strings(&[("ts", vec!["2026-11-27T00:00:01Z"]), ("level", vec!["INFO"])]);
+        let batch = strings(&[
+            ("ts", vec!["2026-11-27T00:00:01Z"]),
+            ("level", vec!["INFO"]),
+        ]);
         let err = conform_logs(&batch).unwrap_err();
-        assert!(matches!(err, SchemaMismatch::MissingColumn { ref column, .. } if column == "logger"), "{err}");
+        assert!(
+            matches!(err, SchemaMismatch::MissingColumn { ref column, .. } if column == "logger"),
+            "{err}"
+        );
         let batch = strings(&[
             ("ts", vec!["yesterday"]),
             ("level", vec!["INFO"]),
             ("logger", vec!["l"]),
             ("message", vec!["m"]),
         ]);
-        assert!(matches!(conform_logs(&batch), Err(SchemaMismatch::BadType { .. })));
+        assert!(matches!(
+            conform_logs(&batch),
+            Err(SchemaMismatch::BadType { .. })
+        ));
         let batch = strings(&[
             ("ts", vec!["2026-11-27T00:00:01Z"]),
             ("level", vec!["LOUD"]),
             ("logger", vec!["l"]),
             ("message", vec!["m"]),
         ]);
-        assert!(matches!(conform_logs(&batch), Err(SchemaMismatch::BadLevel { .. })));
+        assert!(matches!(
+            conform_logs(&batch),
+            Err(SchemaMismatch::BadLevel { .. })
+        ));
     }
 
     #[test]

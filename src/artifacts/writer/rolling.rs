@@ -74,8 +74,12 @@ impl RollingFiles {
     fn open_next(&mut self) -> Result<OpenFile, WriteError> {
         let key = self.folder.numbered(self.kind, self.file_rows.len());
         let sink = BufWriter::with_capacity(Arc::clone(&self.store), key.clone(), UPLOAD_BUFFER);
-        let writer = AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
-            .map_err(|source| WriteError::Parquet { key: key.to_string(), source })?;
+        let writer =
+            AsyncArrowWriter::try_new(sink, Arc::clone(&self.schema), Some(self.props.clone()))
+                .map_err(|source| WriteError::Parquet {
+                    key: key.to_string(),
+                    source,
+                })?;
         self.started.push(key.clone());
         Ok((key, writer, 0))
     }
@@ -84,14 +88,20 @@ impl RollingFiles {
         writer
             .finish()
             .await
-            .map_err(|source| WriteError::Parquet { key: key.to_string(), source })?;
+            .map_err(|source| WriteError::Parquet {
+                key: key.to_string(),
+                source,
+            })?;
         self.file_rows.push(i64::try_from(rows).unwrap_or(i64::MAX));
         Ok(())
     }
 
     /// Writes a batch, splitting it where files roll over, and says where
     /// each slice went (for `index.parquet`).
-    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<Vec<(Placement, RecordBatch)>, WriteError> {
+    pub(crate) async fn write(
+        &mut self,
+        batch: &RecordBatch,
+    ) -> Result<Vec<(Placement, RecordBatch)>, WriteError> {
         let mut placed = Vec::new();
         let mut offset = 0;
         while offset < batch.num_rows() {
@@ -105,8 +115,17 @@ impl RollingFiles {
             writer
                 .write(&slice)
                 .await
-                .map_err(|source| WriteError::Parquet { key: key.to_string(), source })?;
-            placed.push((Placement { file, first_row: rows }, slice));
+                .map_err(|source| WriteError::Parquet {
+                    key: key.to_string(),
+                    source,
+                })?;
+            placed.push((
+                Placement {
+                    file,
+                    first_row: rows,
+                },
+                slice,
+            ));
             rows += take;
             offset += take;
             if rows >= self.rows_per_file {

@@ -57,7 +57,11 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let storage = args.storage.open().await.context("cannot open the stores")?;
+    let storage = args
+        .storage
+        .open()
+        .await
+        .context("cannot open the stores")?;
     let options = DemoOptions {
         companies: args.companies,
         dags: args.dags,
@@ -77,22 +81,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..WriterOptions::default()
     };
     let recorder = Recorder::new(storage.index.clone(), storage.store.clone(), writer);
-    if args.if_empty && already_written(&recorder, &options).await.context("cannot read the run index")? {
-        println!("demo data already present in {}: nothing written", redact_url(&args.storage.database_url()));
+    if args.if_empty
+        && already_written(&recorder, &options)
+            .await
+            .context("cannot read the run index")?
+    {
+        println!(
+            "demo data already present in {}: nothing written",
+            redact_url(&args.storage.database_url())
+        );
         return Ok(());
     }
     let progress = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{spinner} writing runs {bar:30} {pos}/{len} [{elapsed_precise}, {eta} left]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} writing runs {bar:30} {pos}/{len} [{elapsed_precise}, {eta} left]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let summary = generate(&recorder, &options, &progress).await.context("cannot write the demo data")?;
+    let summary = generate(&recorder, &options, &progress)
+        .await
+        .context("cannot write the demo data")?;
     progress.finish_and_clear();
     println!(
         "wrote {} runs ({} phase attempts, {} data rows, {} error rows, {} log rows) in {:.1?}",
-        summary.runs, summary.attempts, summary.data_rows, summary.error_rows, summary.log_rows, started.elapsed()
+        summary.runs,
+        summary.attempts,
+        summary.data_rows,
+        summary.error_rows,
+        summary.log_rows,
+        started.elapsed()
     );
-    println!("  run index: {} ({})", redact_url(&args.storage.database_url()), storage.index.backend());
+    println!(
+        "  run index: {} ({})",
+        redact_url(&args.storage.database_url()),
+        storage.index.backend()
+    );
     println!("  artifacts: {}", storage.store.base_url());
     if let Some((from, to)) = summary.date_range {
         println!("  dates:     {from} .. {to}");
@@ -101,7 +125,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  company {company:<10} dag {dag}");
     }
     if let Some((company, run)) = &summary.example {
-        println!("  a run with a retried transform: company {company}, dag {}, date {}, run_id {}", run.dag_id, run.date, run.run_id);
+        println!(
+            "  a run with a retried transform: company {company}, dag {}, date {}, run_id {}",
+            run.dag_id, run.date, run.run_id
+        );
     }
     Ok(())
 }

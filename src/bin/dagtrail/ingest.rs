@@ -83,7 +83,9 @@ impl OutcomeArgs {
             message: self.message.clone(),
             total: self.total,
             started_at: self.started_at,
-            finished_at: self.finished_at.or_else(|| success.is_some().then(Utc::now)),
+            finished_at: self
+                .finished_at
+                .or_else(|| success.is_some().then(Utc::now)),
         }
     }
 }
@@ -162,12 +164,20 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         bail!("stdin (`-`) can be given only once");
     }
     let mut inputs = Vec::new();
-    for (paths, part) in [(&args.data, Part::Data), (&args.errors, Part::Errors), (&args.logs, Part::Logs)] {
+    for (paths, part) in [
+        (&args.data, Part::Data),
+        (&args.errors, Part::Errors),
+        (&args.logs, Part::Logs),
+    ] {
         for path in paths {
             inputs.push((Input::new(path, args.format)?, part));
         }
     }
-    let storage = args.storage.open().await.context("cannot open the stores")?;
+    let storage = args
+        .storage
+        .open()
+        .await
+        .context("cannot open the stores")?;
     let recorder = Recorder::new(
         storage.index.clone(),
         storage.store.clone(),
@@ -180,9 +190,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let run = args.run.run_ref();
     let attempt = match args.attempt {
         Some(n) => n,
-        None => recorder.next_attempt(&args.run.company, &run, args.phase).await?,
+        None => {
+            recorder
+                .next_attempt(&args.run.company, &run, args.phase)
+                .await?
+        }
     };
-    let mut rec = recorder.begin(&args.run.company, &run, args.phase, attempt).await?;
+    let mut rec = recorder
+        .begin(&args.run.company, &run, args.phase, attempt)
+        .await?;
     let mut counts = [0u64; 3];
     for (input, part) in &inputs {
         match feed(&mut rec, input, part).await {
@@ -195,7 +211,10 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             }
             Err(e) => {
                 rec.abort().await;
-                return Err(e.context(format!("nothing was recorded for {} attempt {attempt}", args.phase)));
+                return Err(e.context(format!(
+                    "nothing was recorded for {} attempt {attempt}",
+                    args.phase
+                )));
             }
         }
     }

@@ -33,8 +33,13 @@ pub struct IngestEventArgs {
 }
 
 /// Events are small: read one input fully.
-async fn read_all(path: Option<&PathBuf>, format: Option<InputFormat>) -> anyhow::Result<Vec<RecordBatch>> {
-    let Some(path) = path else { return Ok(Vec::new()) };
+async fn read_all(
+    path: Option<&PathBuf>,
+    format: Option<InputFormat>,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
     let input = Input::new(path, format)?;
     let mut rx = input.stream();
     let mut batches = Vec::new();
@@ -51,11 +56,22 @@ pub async fn run(args: IngestEventArgs) -> anyhow::Result<()> {
     );
     let queue = read_all(args.queue_data.as_ref(), args.format).await?;
     let event = read_all(args.event.as_ref(), args.format).await?;
-    let storage = args.storage.open().await.context("cannot open the stores")?;
+    let storage = args
+        .storage
+        .open()
+        .await
+        .context("cannot open the stores")?;
     let recorder = Recorder::new(storage.index, storage.store, WriterOptions::default());
     let run = args.run.run_ref();
     recorder
-        .record_event(&args.run.company, &run, &queue, &event, &args.outcome.outcome(), Utc::now())
+        .record_event(
+            &args.run.company,
+            &run,
+            &queue,
+            &event,
+            &args.outcome.outcome(),
+            Utc::now(),
+        )
         .await
         .context("cannot record the event")?;
     println!("recorded the event of run {}", args.run.run_id);

@@ -16,8 +16,20 @@ pub fn url_note(storage: &StorageSettings) -> String {
 
 pub async fn run(mut args: MigrateArgs) -> anyhow::Result<()> {
     args.storage.migrate = true;
-    let storage = args.storage.open().await.context("cannot migrate the run index")?;
-    storage.index.ping().await.context("the run index does not answer")?;
-    println!("run index ready ({} at {})", storage.index.backend(), url_note(&args.storage));
+    let storage = args
+        .storage
+        .open()
+        .await
+        .context("cannot migrate the run index")?;
+    storage
+        .index
+        .ping()
+        .await
+        .context("the run index does not answer")?;
+    println!(
+        "run index ready ({} at {})",
+        storage.index.backend(),
+        url_note(&args.storage)
+    );
     Ok(())
 }

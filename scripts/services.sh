@@ -1,0 +1,76 @@
+# Throwaway PostgreSQL and S3-compatible (s3s-fs) servers on loopback, for
+# tests and benchmarks. Source this file, then call start_postgres and
+# start_s3; stop_services runs on exit. Each exports the variables the
+# tests read (DAGTRAIL_TEST_DATABASE_URL, DAGTRAIL_TEST_S3_URL, AWS_*).
+
+services_dir=""
+pg_bin=""
+pg_data=""
+s3_pid=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+services_workdir() {
+  if [ -z "$services_dir" ]; then
+    services_dir=$(mktemp -d /tmp/dagtrail-services.XXXXXX)
+    chmod 755 "$services_dir"
+  fi
+}
+
+# Runs a command as the postgres user when we are root (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    su postgres -s /bin/bash -c "$*"
+  else
+    bash -c "$*"
+  fi
+}
+
+start_postgres() {
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    echo "services: PostgreSQL server binaries not found (apt-get install postgresql postgresql-contrib)" >&2
+    return 1
+  fi
+  services_workdir
+  local port; port=$(free_port)
+  mkdir -p "$services_dir/pg"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$services_dir/pg"
+  pg_data="$services_dir/pg/data"
+  as_pg "$pg_bin/initdb -D $pg_data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >"$services_dir/pg-initdb.log" 2>&1 \
+    || { cat "$services_dir/pg-initdb.log" >&2; return 1; }
+  as_pg "$pg_bin/pg_ctl -D $pg_data -l $services_dir/pg/log -w -o \"-p $port -k $services_dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start" >/dev/null \
+    || { cat "$services_dir/pg/log" >&2; return 1; }
+  psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE dagtrail_test' >/dev/null
+  export DAGTRAIL_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/dagtrail_test"
+  echo "services: PostgreSQL on 127.0.0.1:$port" >&2
+}
+
+start_s3() {
+  if ! command -v s3s-fs >/dev/null 2>&1; then
+    echo "services: s3s-fs not found (cargo install s3s-fs@0.14.1 --features binary --locked)" >&2
+    return 1
+  fi
+  services_workdir
+  local port; port=$(free_port)
+  mkdir -p "$services_dir/s3/dagtrail-test"
+  s3s-fs --host 127.0.0.1 --port "$port" --access-key dagtrail --secret-key dagtrail-secret "$services_dir/s3" \
+    >"$services_dir/s3.log" 2>&1 &
+  s3_pid=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  export AWS_ACCESS_KEY_ID=dagtrail AWS_SECRET_ACCESS_KEY=dagtrail-secret AWS_REGION=us-east-1
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true
+  export DAGTRAIL_TEST_S3_URL="s3://dagtrail-test" DAGTRAIL_TEST_S3_ROOT="$services_dir/s3"
+  echo "services: s3s-fs on 127.0.0.1:$port (bucket dagtrail-test)" >&2
+}
+
+stop_services() {
+  if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
+  if [ -n "$pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
+  if [ -n "$services_dir" ]; then rm -rf "$services_dir"; fi
+}

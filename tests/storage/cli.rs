@@ -1,0 +1,338 @@
+//! The `dagtrail` binary end to end on the embedded default: `ingest` and
+//! `ingest-event` from files and stdin, bad input that leaves nothing
+//! behind, `token`, and `demo`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use dagtrail::model::{Company, Phase, RunId, RunRef};
+use dagtrail::runindex::{self, IndexOptions};
+
+const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+
+fn dagtrail(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
+        .args(args)
+        .env("DAGTRAIL_DATA_DIR", data_dir)
+        .env_remove("DAGTRAIL_DATABASE_URL")
+        .env_remove("DAGTRAIL_STORE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn ingest_args<'a>(phase: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "ingest",
+        "--company",
+        "acme",
+        "--dag-id",
+        DAG,
+        "--date",
+        "2026-11-27",
+        "--run-id",
+        "manual__2026-11-27T10:31:02+00:00",
+        "--phase",
+        phase,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+async fn phase_object(data_dir: &Path, phase: Phase) -> Option<serde_json::Value> {
+    let url = format!("sqlite://{}", data_dir.join("dagtrail.db").display());
+    let index = runindex::open(&url, &IndexOptions::default())
+        .await
+        .unwrap();
+    let run = RunRef::new(
+        DAG.parse().unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        RunId::new("manual__2026-11-27T10:31:02+00:00").unwrap(),
+    );
+    index
+        .phase_object(&Company::new("acme").unwrap(), &run, phase)
+        .await
+        .unwrap()
+}
+
+fn attempt_dir(data_dir: &Path, phase: &str, attempt: u32) -> std::path::PathBuf {
+    data_dir
+        .join("artifacts/acme")
+        .join(DAG)
+        .join("2026-11-27/manual__2026-11-27T10:31:02+00:00")
+        .join(phase)
+        .join(format!("attempt={attempt}"))
+}
+
+#[tokio::test]
+async fn ingest_records_a_phase_and_retries_as_the_next_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let errors = write(
+        dir.path(),
+        "errors.csv",
+        "error_title,error_status,error_detail,occurred_at,record\nBad,422,negative amount,2026-11-27T10:31:05Z,\"{\"\"id\"\": 2}\"\n",
+    );
+    let logs = write(
+        dir.path(),
+        "logs.ndjson",
+        "{\"ts\":\"2026-11-27T10:31:03Z\",\"level\":\"info\",\"logger\":\"etl\",\"message\":\"start\"}\n{\"ts\":\"2026-11-27T10:31:04Z\",\"level\":\"ERROR\",\"logger\":\"etl\",\"message\":\"bad row\"}\n",
+    );
+    let rows = "{\"id\":1,\"name\":\"Zoë\",\"tags\":[\"a\"]}\n{\"id\":2,\"name\":\"Ünïcödé\",\"tags\":[]}\n{\"id\":3,\"name\":null,\"tags\":null}\n";
+    let out = dagtrail(
+        &data,
+        &ingest_args(
+            "extract",
+            &[
+                "--data",
+                "-",
+                "--errors",
+                &errors,
+                "--logs",
+                &logs,
+                "--status",
+                "failed",
+                "--message",
+                "boom",
+            ],
+        ),
+        Some(rows),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("attempt 1"));
+    let object = phase_object(&data, Phase::Extract).await.unwrap();
+    assert_eq!(object["status"]["success"], false);
+    assert_eq!(object["status"]["total"], 3);
+    assert_eq!(object["data"][1]["name"], "Ünïcödé");
+    assert!(
+        attempt_dir(&data, "extract", 1)
+            .join("metadata.parquet")
+            .is_file()
+    );
+
+    let csv = write(
+        dir.path(),
+        "rows.csv",
+        "id,amount,day\n4,1.5,2026-11-27\n5,2.25,2026-11-28\n",
+    );
+    let out = dagtrail(
+        &data,
+        &ingest_args("extract", &["--data", &csv, "--message", "ok"]),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let object = phase_object(&data, Phase::Extract).await.unwrap();
+    assert_eq!(object["attempt"], 2);
+    assert_eq!(object["status"]["success"], true);
+    assert_eq!(object["data"][0]["day"], "2026-11-27");
+
+    let out = dagtrail(
+        &data,
+        &ingest_args("extract", &["--attempt", "2", "--data", &csv]),
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_file_and_line_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut rows = String::new();
+    for i in 0..20_000 {
+        rows.push_str(&format!("{{\"id\":{i},\"name\":\"n{i}\"}}\n"));
+    }
+    rows.push_str("{\"id\": 20000, \"name\": \n");
+    let bad = write(dir.path(), "rows.ndjson", &rows);
+    let out = dagtrail(&data, &ingest_args("transform", &["--data", &bad]), None);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rows.ndjson: line 20001"), "{stderr}");
+    let folder = attempt_dir(&data, "transform", 1);
+    let left: Vec<_> = std::fs::read_dir(&folder)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+    assert!(phase_object(&data, Phase::Transform).await.is_none());
+
+    let not_parquet = write(dir.path(), "rows.parquet", "{\"id\": 1}\n");
+    let out = dagtrail(
+        &data,
+        &ingest_args("transform", &["--data", &not_parquet]),
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rows.parquet: not a readable Parquet file")
+    );
+
+    let logs = write(
+        dir.path(),
+        "logs.ndjson",
+        "{\"ts\":\"2026-11-27T10:31:03Z\",\"level\":\"INFO\",\"message\":\"no logger\"}\n",
+    );
+    let good = write(dir.path(), "good.ndjson", "{\"id\": 1}\n");
+    let out = dagtrail(
+        &data,
+        &ingest_args("transform", &["--data", &good, "--logs", &logs]),
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("logs.ndjson") && stderr.contains("missing column \"logger\""),
+        "{stderr}"
+    );
+    assert!(!folder.join("metadata.parquet").exists());
+    assert!(
+        !folder.join("data_000.parquet").exists(),
+        "the data already written is removed"
+    );
+    assert!(phase_object(&data, Phase::Transform).await.is_none());
+
+    let out = dagtrail(&data, &ingest_args("event", &["--data", &good]), None);
+    assert!(!out.status.success(), "the event is not a step");
+}
+
+#[tokio::test]
+async fn ingest_event_records_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let queue = write(
+        dir.path(),
+        "queue.ndjson",
+        "{\"message_id\":\"m1\",\"body\":\"{\\\"a\\\":1}\"}\n",
+    );
+    let event = write(
+        dir.path(),
+        "event.ndjson",
+        "{\"trigger\":\"manual\",\"files\":[\"a.csv\"]}\n",
+    );
+    let out = dagtrail(
+        &data,
+        &[
+            "ingest-event",
+            "--company",
+            "acme",
+            "--dag-id",
+            DAG,
+            "--date",
+            "2026-11-27",
+            "--run-id",
+            "manual__2026-11-27T10:31:02+00:00",
+            "--queue-data",
+            &queue,
+            "--event",
+            &event,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let object = phase_object(&data, Phase::Event).await.unwrap();
+    assert_eq!(object["attempt"], 1);
+    assert_eq!(object["data"][0]["trigger"], "manual");
+    assert!(
+        object["s3_data_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/event/")
+    );
+    let run_dir = attempt_dir(&data, "x", 1)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("event");
+    assert!(
+        run_dir.join("queue_data.parquet").is_file() && run_dir.join("event.parquet").is_file()
+    );
+}
+
+#[test]
+fn token_needs_a_secret_and_signs_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
+        .args(["token", "--company", "acme"])
+        .env_remove("DAGTRAIL_JWT_SECRET")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DAGTRAIL_JWT_SECRET"));
+    let out = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
+        .args(["token", "--company", "acme", "--ttl", "2h"])
+        .env("DAGTRAIL_JWT_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp"]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &jsonwebtoken::DecodingKey::from_secret(b"s3cret").unwrap(),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(data.claims["id_company"], "acme");
+    let exp = data.claims["exp"].as_i64().unwrap() - chrono::Utc::now().timestamp();
+    assert!((7000..=7200).contains(&exp), "{exp}");
+}
+
+#[test]
+fn demo_writes_and_then_skips_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "demo",
+        "--companies",
+        "1",
+        "--dags",
+        "1",
+        "--runs",
+        "3",
+        "--rows-per-phase",
+        "50",
+        "--if-empty",
+    ];
+    let out = dagtrail(dir.path(), &args, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 3 runs"));
+    let out = dagtrail(dir.path(), &args, None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already present"));
+}

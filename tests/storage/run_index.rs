@@ -1,0 +1,487 @@
+//! One storage story, run against both run-index backends: record phases,
+//! search with every filter of contract 4.1, read a run, record phases
+//! concurrently.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
+use dagtrail::runindex::{RunIndex, RunSearch, StatusFilter, parse_run_ids};
+use serde_json::{Value, json};
+
+use crate::support::{fresh_company, fresh_dag, postgres_index, sqlite_index};
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn at(d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap()
+}
+
+fn run(dag: DagId, d: u32, id: &str) -> RunRef {
+    RunRef::new(dag, day(d), RunId::new(id).unwrap())
+}
+
+fn object(success: Option<bool>, message: &str, data: Value) -> Value {
+    json!({
+        "status": {"success": success, "message": message, "total": 3},
+        "s3_data_path": "s3://bucket/x/",
+        "attempt": 1,
+        "started_at": "2026-11-01T00:00:00.000Z",
+        "finished_at": null,
+        "data": data,
+    })
+}
+
+async fn ids(
+    index: &Arc<dyn RunIndex>,
+    company: &Company,
+    dag: DagId,
+    search: &RunSearch,
+) -> (Vec<String>, u64) {
+    let page = index.search_runs(company, dag, search).await.unwrap();
+    (
+        page.items.into_iter().map(|r| r.run_id).collect(),
+        page.total,
+    )
+}
+
+fn range() -> RunSearch {
+    RunSearch::new(day(1), day(3))
+}
+
+async fn story(index: Arc<dyn RunIndex>) {
+    let a = fresh_company();
+    let b = fresh_company();
+    let dag = fresh_dag();
+    let rec = |company: Company, r: RunRef, phase: Phase, o: Value, when: DateTime<Utc>| {
+        let index = Arc::clone(&index);
+        async move {
+            index
+                .record_phase(&company, &r, phase, &o, when)
+                .await
+                .unwrap()
+        }
+    };
+    let r1 = run(dag, 1, "r1");
+    rec(
+        a.clone(),
+        r1.clone(),
+        Phase::Extract,
+        object(
+            Some(true),
+            "extracted 50% of rows_x",
+            json!([{"name": "Ünïcödé Corp", "n": 1}]),
+        ),
+        at(1, 10),
+    )
+    .await;
+    rec(
+        a.clone(),
+        r1.clone(),
+        Phase::Transform,
+        object(Some(false), "boom", json!([])),
+        at(1, 11),
+    )
+    .await;
+    let r2 = run(dag, 2, "r2");
+    rec(
+        a.clone(),
+        r2.clone(),
+        Phase::Extract,
+        object(Some(true), "extracted 500 of rowsAx", json!([])),
+        at(2, 9),
+    )
+    .await;
+    rec(
+        a.clone(),
+        r2.clone(),
+        Phase::Transform,
+        object(Some(true), "ok", json!([])),
+        at(2, 9),
+    )
+    .await;
+    rec(
+        a.clone(),
+        r2.clone(),
+        Phase::Load,
+        object(Some(true), r"wrote C:\path\to\file", json!([])),
+        at(2, 9),
+    )
+    .await;
+    let r3 = run(dag, 2, "r3");
+    rec(
+        a.clone(),
+        r3.clone(),
+        Phase::Extract,
+        object(None, "running", json!([])),
+        at(2, 11),
+    )
+    .await;
+    let r4 = run(dag, 3, "r4");
+    rec(
+        a.clone(),
+        r4.clone(),
+        Phase::Event,
+        object(Some(true), "event received", json!([{"trigger": "manual"}])),
+        at(3, 1),
+    )
+    .await;
+    rec(
+        a.clone(),
+        r4.clone(),
+        Phase::Extract,
+        object(Some(false), "timeout", json!([])),
+        at(3, 2),
+    )
+    .await;
+    let old = RunRef::new(
+        dag,
+        NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+        RunId::new("old").unwrap(),
+    );
+    rec(
+        a.clone(),
+        old,
+        Phase::Extract,
+        object(Some(true), "old", json!([])),
+        at(1, 1),
+    )
+    .await;
+    rec(
+        b.clone(),
+        run(dag, 2, "b1"),
+        Phase::Extract,
+        object(Some(true), "secret-b", json!([])),
+        at(2, 12),
+    )
+    .await;
+
+    // Date range, newest first (date desc, created_at desc).
+    assert_eq!(
+        ids(&index, &a, dag, &range()).await,
+        (vec!["r4".into(), "r3".into(), "r2".into(), "r1".into()], 4)
+    );
+
+    // Status filters.
+    let with_status = |phase, filter| {
+        let mut s = range();
+        s.statuses = vec![(phase, filter)];
+        s
+    };
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Extract, StatusFilter::Success)
+        )
+        .await
+        .0,
+        ["r2", "r1"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Extract, StatusFilter::Failed)
+        )
+        .await
+        .0,
+        ["r4"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Extract, StatusFilter::Pending)
+        )
+        .await
+        .0,
+        ["r3"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Transform, StatusFilter::Pending)
+        )
+        .await
+        .0,
+        ["r4", "r3"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Load, StatusFilter::Success)
+        )
+        .await
+        .0,
+        ["r2"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_status(Phase::Load, StatusFilter::All)
+        )
+        .await
+        .1,
+        4
+    );
+    let mut both = with_status(Phase::Extract, StatusFilter::Success);
+    both.statuses.push((Phase::Transform, StatusFilter::Failed));
+    assert_eq!(ids(&index, &a, dag, &both).await.0, ["r1"]);
+
+    // Keywords are literal and Unicode case-insensitive.
+    let with_kw = |phase, kw: &str| {
+        let mut s = range();
+        s.keywords = vec![(phase, kw.to_owned())];
+        s
+    };
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Extract, "50%"))
+            .await
+            .0,
+        ["r1"],
+        "% must be literal"
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Extract, "s_x"))
+            .await
+            .0,
+        ["r1"],
+        "_ must be literal"
+    );
+    // The text searched is the phase object's JSON, where `\` is written `\\`.
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Load, r"path\\to"))
+            .await
+            .0,
+        ["r2"],
+        "\\ must be literal"
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Load, "\\")).await.0,
+        ["r2"],
+        "a lone \\ is literal too"
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Extract, "ünïcödé corp"))
+            .await
+            .0,
+        ["r1"],
+        "inline data, Unicode folding"
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Extract, "EXTRACTED"))
+            .await
+            .0,
+        ["r2", "r1"]
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Event, "manual"))
+            .await
+            .0,
+        ["r4"]
+    );
+    assert_eq!(
+        ids(
+            &index,
+            &a,
+            dag,
+            &with_kw(Phase::Transform, "nothing-like-this")
+        )
+        .await
+        .1,
+        0
+    );
+    assert_eq!(
+        ids(&index, &a, dag, &with_kw(Phase::Extract, "secret-b"))
+            .await
+            .1,
+        0,
+        "tenant isolation"
+    );
+
+    // run_ids allowlist.
+    let mut allow = range();
+    allow.run_ids = parse_run_ids(" r2, r1 ,r2,,zz");
+    assert_eq!(
+        ids(&index, &a, dag, &allow).await,
+        (vec!["r2".into(), "r1".into()], 2)
+    );
+
+    // Pages.
+    let mut page = range();
+    page.limit = 1;
+    page.page = 1;
+    assert_eq!(ids(&index, &a, dag, &page).await, (vec!["r3".into()], 4));
+    page.page = 10;
+    assert_eq!(ids(&index, &a, dag, &page).await, (vec![], 4));
+
+    // Tenant isolation: the same dag_id under another company.
+    assert_eq!(ids(&index, &b, dag, &range()).await, (vec!["b1".into()], 1));
+    assert!(index.get_run(&b, &r1).await.unwrap().is_none());
+
+    // One run: phases without inline data; the full object keeps it.
+    let summary = index.get_run(&a, &r1).await.unwrap().unwrap();
+    assert_eq!(summary.run_id, "r1");
+    assert_eq!(summary.created_at, at(1, 10));
+    assert_eq!(summary.updated_at, at(1, 11));
+    let extract = summary.phases.extract.unwrap();
+    assert!(extract.get("data").is_none());
+    assert_eq!(extract["status"]["message"], "extracted 50% of rows_x");
+    assert!(summary.phases.load.is_none() && summary.phases.event.is_none());
+    let full = index
+        .phase_object(&a, &r1, Phase::Extract)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(full["data"][0]["name"], "Ünïcödé Corp");
+    assert!(
+        index
+            .phase_object(&a, &r1, Phase::Load)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Re-recording a phase replaces it and keeps the others.
+    rec(
+        a.clone(),
+        r1.clone(),
+        Phase::Transform,
+        object(Some(true), "retried", json!([])),
+        at(1, 12),
+    )
+    .await;
+    let summary = index.get_run(&a, &r1).await.unwrap().unwrap();
+    assert_eq!(summary.phases.transform.unwrap()["status"]["success"], true);
+    assert!(summary.phases.extract.is_some());
+    assert_eq!(summary.created_at, at(1, 10), "created_at is kept");
+}
+
+/// Writers of different phases of the same run at the same time never
+/// lose each other's phase.
+async fn concurrent_phases(index: Arc<dyn RunIndex>) {
+    let company = fresh_company();
+    let dag = fresh_dag();
+    let mut tasks = Vec::new();
+    for i in 0..25 {
+        for phase in Phase::ALL {
+            let index = Arc::clone(&index);
+            let company = company.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = run(dag, 1, &format!("run-{i}"));
+                let o = object(Some(true), phase.as_str(), json!([{"i": i}]));
+                index
+                    .record_phase(&company, &r, phase, &o, Utc::now())
+                    .await
+                    .unwrap();
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut search = RunSearch::new(day(1), day(1));
+    search.limit = 100;
+    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    assert_eq!(page.total, 25);
+    for item in page.items {
+        for phase in Phase::ALL {
+            let o = item
+                .phases
+                .get(phase)
+                .unwrap_or_else(|| panic!("{} lost {phase}", item.run_id));
+            assert_eq!(o["status"]["message"], phase.as_str());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_story() {
+    let dir = tempfile::tempdir().unwrap();
+    story(sqlite_index(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_phases(sqlite_index(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_story() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    story(index).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_phases() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    concurrent_phases(index).await;
+}
+
+/// A SQLite file written by another tool that follows the contract is
+/// served as it is (no migration, text columns as the contract says).
+#[tokio::test]
+async fn sqlite_file_from_another_tool_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let url = format!("sqlite://{}", path.display());
+    let setup = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE etl_logs (id_company TEXT NOT NULL, dag_id TEXT NOT NULL, date TEXT NOT NULL, \
+         run_id TEXT NOT NULL, log TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL, updated_at TEXT NOT NULL, \
+         PRIMARY KEY (id_company, dag_id, date, run_id)); \
+         INSERT INTO etl_logs VALUES ('acme', '9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f', '2026-11-27', \
+         'scheduled__2026-11-27T00:00:00+00:00', \
+         '{\"extract\": {\"status\": {\"success\": true, \"message\": \"ok\", \"total\": 1}, \"data\": [{\"x\": 1}]}}', \
+         '2026-11-27T00:00:01.123456Z', '2026-11-27T00:00:02.000000Z');",
+    )
+    .execute(&setup)
+    .await
+    .unwrap();
+    setup.close().await;
+    let options = dagtrail::runindex::IndexOptions {
+        migrate: false,
+        ..Default::default()
+    };
+    let index = dagtrail::runindex::open(&url, &options).await.unwrap();
+    let company = Company::new("acme").unwrap();
+    let dag: DagId = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f".parse().unwrap();
+    let mut search = RunSearch::new(day(27), day(27));
+    search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
+    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].created_at.timestamp_subsec_micros(), 123_456);
+    assert!(
+        page.items[0]
+            .phases
+            .extract
+            .as_ref()
+            .unwrap()
+            .get("data")
+            .is_none()
+    );
+}

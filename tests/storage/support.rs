@@ -1,0 +1,79 @@
+//! Shared helpers: the real backends the tests run against.
+//!
+//! PostgreSQL and S3 come from the environment (`scripts/test` starts both
+//! and sets these): `DAGTRAIL_TEST_DATABASE_URL`, `DAGTRAIL_TEST_S3_URL`
+//! (with the `AWS_*` variables) and `DAGTRAIL_TEST_S3_ROOT` (the S3
+//! server's data folder). Without them a test skips with a notice, except
+//! under `CI=true`, where a missing service fails the test.
+
+use std::sync::Arc;
+
+use dagtrail::artifacts::ArtifactStore;
+use dagtrail::model::{Company, DagId};
+use dagtrail::runindex::{self, IndexOptions, RunIndex};
+use uuid::Uuid;
+
+fn required(service: &str, variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{service} is required under CI=true: set {variable} (scripts/test does)"
+            );
+            eprintln!("skipping: {service} not configured ({variable} unset; run scripts/test)");
+            None
+        }
+    }
+}
+
+/// The PostgreSQL URL, or `None` (skip) outside CI.
+pub fn postgres_url() -> Option<String> {
+    required("PostgreSQL", "DAGTRAIL_TEST_DATABASE_URL")
+}
+
+/// The S3 store URL and the server's data folder, or `None` (skip) outside CI.
+pub fn s3() -> Option<(String, Option<std::path::PathBuf>)> {
+    let url = required("the S3-compatible server", "DAGTRAIL_TEST_S3_URL")?;
+    let root = std::env::var_os("DAGTRAIL_TEST_S3_ROOT").map(std::path::PathBuf::from);
+    Some((url, root))
+}
+
+/// A company no other test uses, so tests can share one database.
+pub fn fresh_company() -> Company {
+    // Short: s3s-fs keeps each object's metadata in a file named after the
+    // base64 of its key, so keys past ~150 bytes fail there with ENAMETOOLONG
+    // (real S3 takes 1024 bytes).
+    Company::new(format!("c{}", &Uuid::new_v4().simple().to_string()[..12])).unwrap()
+}
+
+/// A random DAG id.
+pub fn fresh_dag() -> DagId {
+    DagId(Uuid::new_v4())
+}
+
+/// A SQLite run index in a temp folder.
+pub async fn sqlite_index(dir: &tempfile::TempDir) -> Arc<dyn RunIndex> {
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    runindex::open(&url, &IndexOptions::default())
+        .await
+        .unwrap()
+}
+
+/// The PostgreSQL run index, or `None` (skip) outside CI.
+pub async fn postgres_index() -> Option<Arc<dyn RunIndex>> {
+    let url = postgres_url()?;
+    Some(
+        runindex::open(&url, &IndexOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
+/// An S3 store under a fresh prefix, or `None` (skip) outside CI.
+pub fn s3_store() -> Option<(ArtifactStore, Option<std::path::PathBuf>, String)> {
+    let (url, root) = s3()?;
+    let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let store = ArtifactStore::open(&format!("{}/{prefix}", url.trim_end_matches('/'))).unwrap();
+    Some((store, root, prefix))
+}
