@@ -110,9 +110,10 @@ impl ArtifactStore {
             .with_retry(retry);
         for (key, value) in std::env::vars() {
             if key.starts_with("AWS_")
-                && let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                    builder = builder.with_config(config, value);
-                }
+                && let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>()
+            {
+                builder = builder.with_config(config, value);
+            }
         }
         builder = builder.with_bucket_name(bucket);
         if std::env::var_os("AWS_REGION").is_none()

@@ -43,10 +43,10 @@ impl SqliteIndex {
             .busy_timeout(Duration::from_secs(10))
             .with_regexp();
         if let Some(parent) = connect.get_filename().parent()
-            && !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| IndexError::Query(sqlx::Error::Io(e)))?;
-            }
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| IndexError::Query(sqlx::Error::Io(e)))?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

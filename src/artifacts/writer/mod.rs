@@ -454,9 +454,10 @@ impl AttemptWriter {
         drop(self.index);
         for key in keys {
             if let Err(e) = self.store.delete(&key).await
-                && !matches!(e, object_store::Error::NotFound { .. }) {
-                    tracing::warn!(file = %key, error = %e, "cannot delete file of aborted attempt");
-                }
+                && !matches!(e, object_store::Error::NotFound { .. })
+            {
+                tracing::warn!(file = %key, error = %e, "cannot delete file of aborted attempt");
+            }
         }
     }
 }
