@@ -7,8 +7,10 @@
 pub mod artifacts;
 pub mod auth;
 pub mod demo;
+pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod read;
 pub mod record;
 pub mod runindex;
 pub mod settings;

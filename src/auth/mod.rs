@@ -1,4 +1,7 @@
 //! Authentication: bearer JWTs that name the company (contract 4.4).
-//! [`token`] mints tokens for local use.
+//! [`verify`] checks tokens; [`token`] mints them for local use.
 
 pub mod token;
+pub mod verify;
+
+pub use verify::{AuthError, ConfigError, KeySource, TokenVerifier, VerifierConfig};

@@ -5,6 +5,7 @@ mod demo;
 mod ingest;
 mod ingest_event;
 mod migrate;
+mod serve;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     IngestEvent(ingest_event::IngestEventArgs),
     /// Create the run index's table and indexes, then exit.
     Migrate(migrate::MigrateArgs),
+    /// Serve the read API.
+    Serve(serve::ServeArgs),
     /// Print a signed token for local use.
     Token(token::TokenArgs),
 }
@@ -36,7 +39,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("DAGTRAIL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_env("DAGTRAIL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -45,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args).await,
         Command::IngestEvent(args) => ingest_event::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Token(args) => token::run(args),
     }
 }

@@ -1,0 +1,334 @@
+//! Verifying bearer tokens (contract 4.4): HS256/384/512 with a secret,
+//! RS*/PS*/ES*/EdDSA with a PEM public key, or keys from a JWKS URL. The
+//! allowed algorithms are explicit (configured, or derived from the key
+//! kind), so `none` and HS/RS confusion are rejected; `exp` is required,
+//! `nbf` checked when present, `iss` and `aud` when configured.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use crate::model::Company;
+use crate::settings::Secret;
+
+/// Longest token accepted, in bytes: far above any real token, far below
+/// what would cost anything to reject.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Shortest interval between two JWKS refetches caused by unknown `kid`s.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No bearer token at all (no header, or another scheme).
+    #[error("missing bearer token")]
+    Missing,
+    /// A token that is malformed, expired, badly signed, ...
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// The verifier could not be configured.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No way to verify tokens is configured.
+    #[error("no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL")]
+    NoKey,
+    /// More than one key source is configured.
+    #[error("set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL")]
+    SeveralKeys,
+    /// The PEM file cannot be read or is not a supported public key.
+    #[error("cannot use DAGTRAIL_JWT_PUBLIC_KEY {path}: {reason}")]
+    BadPublicKey {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An algorithm name is unknown, or does not fit the key.
+    #[error("DAGTRAIL_JWT_ALGORITHMS: {0}")]
+    BadAlgorithms(String),
+    /// The JWKS URL is not http(s).
+    #[error("DAGTRAIL_JWKS_URL must be an http:// or https:// URL")]
+    BadJwksUrl,
+}
+
+/// Where verification keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A shared HMAC secret.
+    Secret(Secret),
+    /// A PEM public key file.
+    PublicKeyFile(std::path::PathBuf),
+    /// A JWKS endpoint.
+    JwksUrl(String),
+}
+
+/// Verifier settings.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// The key source.
+    pub source: KeySource,
+    /// Allowed algorithms; `None` derives them from the key kind.
+    pub algorithms: Option<Vec<String>>,
+    /// Required issuer.
+    pub issuer: Option<String>,
+    /// Required audience.
+    pub audience: Option<String>,
+    /// Claim that names the company.
+    pub company_claim: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Hmac,
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyKind {
+    fn default_algorithms(self) -> Vec<Algorithm> {
+        use Algorithm::*;
+        match self {
+            KeyKind::Hmac => vec![HS256, HS384, HS512],
+            KeyKind::Rsa => vec![RS256, RS384, RS512, PS256, PS384, PS512],
+            KeyKind::EcP256 => vec![ES256],
+            KeyKind::EcP384 => vec![ES384],
+            KeyKind::Ed25519 => vec![EdDSA],
+        }
+    }
+}
+
+/// Reads the key kind from a PEM's algorithm identifier (the OIDs of
+/// rsaEncryption, prime256v1, secp384r1 and Ed25519 in the DER).
+fn pem_kind(der: &[u8]) -> Option<KeyKind> {
+    const RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+    const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
+    [(RSA, KeyKind::Rsa), (P256, KeyKind::EcP256), (P384, KeyKind::EcP384), (ED25519, KeyKind::Ed25519)]
+        .into_iter()
+        .find(|(oid, _)| has(oid))
+        .map(|(_, kind)| kind)
+}
+
+fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|n| Algorithm::from_str(n).map_err(|_| ConfigError::BadAlgorithms(format!("unknown algorithm {n:?}"))))
+        .collect()
+}
+
+struct JwksCache {
+    keys: HashMap<String, (DecodingKey, Vec<Algorithm>)>,
+    fetched: Option<Instant>,
+}
+
+enum Keys {
+    Static(DecodingKey, Vec<Algorithm>),
+    Jwks {
+        url: String,
+        client: reqwest::Client,
+        allowed: Option<Vec<Algorithm>>,
+        cache: Mutex<JwksCache>,
+    },
+}
+
+/// Verifies bearer tokens and extracts the company.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: Arc<Keys>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    company_claim: String,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier").field("company_claim", &self.company_claim).finish_non_exhaustive()
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> AuthError {
+    AuthError::Invalid(reason.into())
+}
+
+impl TokenVerifier {
+    /// Builds a verifier; a PEM key is read and checked now.
+    pub fn new(config: VerifierConfig) -> Result<Self, ConfigError> {
+        let configured = config.algorithms.as_deref().map(parse_algorithms).transpose()?;
+        let keys = match &config.source {
+            KeySource::Secret(secret) => {
+                let key = DecodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| ConfigError::NoKey)?;
+                Keys::Static(key, Self::allowed(KeyKind::Hmac, configured)?)
+            }
+            KeySource::PublicKeyFile(path) => {
+                let bad = |reason: String| ConfigError::BadPublicKey { path: path.display().to_string(), reason };
+                let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+                let parsed = pem::parse(&pem).map_err(|e| bad(e.to_string()))?;
+                let kind = pem_kind(parsed.contents()).ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key".into()))?;
+                let key = match kind {
+                    KeyKind::Rsa => DecodingKey::from_rsa_pem(&pem),
+                    KeyKind::EcP256 | KeyKind::EcP384 => DecodingKey::from_ec_pem(&pem),
+                    KeyKind::Ed25519 => DecodingKey::from_ed_pem(&pem),
+                    KeyKind::Hmac => return Err(bad("not a public key".into())),
+                }
+                .map_err(|e| bad(e.to_string()))?;
+                Keys::Static(key, Self::allowed(kind, configured)?)
+            }
+            KeySource::JwksUrl(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::BadJwksUrl);
+                }
+                if let Some(algs) = &configured {
+                    if algs.iter().any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)) {
+                        return Err(ConfigError::BadAlgorithms("HMAC algorithms cannot be used with a JWKS".into()));
+                    }
+                }
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|_| ConfigError::BadJwksUrl)?;
+                Keys::Jwks {
+                    url: url.clone(),
+                    client,
+                    allowed: configured,
+                    cache: Mutex::new(JwksCache { keys: HashMap::new(), fetched: None }),
+                }
+            }
+        };
+        Ok(Self {
+            keys: Arc::new(keys),
+            issuer: config.issuer,
+            audience: config.audience,
+            company_claim: config.company_claim,
+        })
+    }
+
+    fn allowed(kind: KeyKind, configured: Option<Vec<Algorithm>>) -> Result<Vec<Algorithm>, ConfigError> {
+        let fitting = kind.default_algorithms();
+        match configured {
+            None => Ok(fitting),
+            Some(algs) => {
+                if let Some(bad) = algs.iter().find(|a| !fitting.contains(a)) {
+                    return Err(ConfigError::BadAlgorithms(format!("{bad:?} does not fit the configured key")));
+                }
+                if algs.is_empty() {
+                    return Err(ConfigError::BadAlgorithms("no algorithm given".into()));
+                }
+                Ok(algs)
+            }
+        }
+    }
+
+    /// Verifies a token and returns the company it acts for.
+    pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid("token too large"));
+        }
+        let header = decode_header(token).map_err(|e| invalid(format!("malformed token ({e})")))?;
+        let (key, algorithms) = match self.keys.as_ref() {
+            Keys::Static(key, algs) => (key.clone(), algs.clone()),
+            Keys::Jwks { .. } => self.jwks_key(header.kid.as_deref(), header.alg).await?,
+        };
+        if !algorithms.contains(&header.alg) {
+            return Err(invalid(format!("algorithm {:?} is not allowed", header.alg)));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = algorithms;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        match &self.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| invalid(e.to_string()))?;
+        let company = match data.claims.get(&self.company_claim) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+            Some(_) => return Err(invalid(format!("claim {} must be a string or an integer", self.company_claim))),
+            None => return Err(invalid(format!("token has no {} claim", self.company_claim))),
+        };
+        Company::new(company).map_err(|e| invalid(e.to_string()))
+    }
+
+    async fn jwks_key(&self, kid: Option<&str>, alg: Algorithm) -> Result<(DecodingKey, Vec<Algorithm>), AuthError> {
+        let Keys::Jwks { url, client, allowed, cache } = self.keys.as_ref() else {
+            return Err(invalid("no JWKS configured"));
+        };
+        let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
+        let mut cache = cache.lock().await;
+        if !cache.keys.contains_key(kid) {
+            let due = cache.fetched.is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
+            if due {
+                cache.fetched = Some(Instant::now());
+                match fetch_jwks(client, url, allowed.as_deref()).await {
+                    Ok(keys) => cache.keys = keys,
+                    Err(e) => tracing::warn!(url = %url, error = %e, "cannot fetch the JWKS"),
+                }
+            }
+        }
+        let (key, algs) = cache.keys.get(kid).ok_or_else(|| invalid(format!("unknown kid {kid:?}")))?;
+        if !algs.contains(&alg) {
+            return Err(invalid(format!("algorithm {alg:?} is not allowed for kid {kid:?}")));
+        }
+        Ok((key.clone(), algs.clone()))
+    }
+}
+
+async fn fetch_jwks(
+    client: &reqwest::Client,
+    url: &str,
+    allowed: Option<&[Algorithm]>,
+) -> Result<HashMap<String, (DecodingKey, Vec<Algorithm>)>, String> {
+    let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let set: JwkSet = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else { continue };
+        let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+        let kind = match &jwk.algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => KeyKind::Rsa,
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                jsonwebtoken::jwk::EllipticCurve::P256 => KeyKind::EcP256,
+                jsonwebtoken::jwk::EllipticCurve::P384 => KeyKind::EcP384,
+                _ => continue,
+            },
+            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => KeyKind::Ed25519,
+            // Symmetric keys in a public JWKS would let anyone sign.
+            _ => continue,
+        };
+        let mut algs = kind.default_algorithms();
+        if let Some(declared) = jwk.common.key_algorithm.and_then(|a| Algorithm::from_str(&format!("{a:?}")).ok()) {
+            algs.retain(|a| *a == declared);
+        }
+        if let Some(allowed) = allowed {
+            algs.retain(|a| allowed.contains(a));
+        }
+        if !algs.is_empty() {
+            keys.insert(kid, (key, algs));
+        }
+    }
+    Ok(keys)
+}

@@ -1,0 +1,190 @@
+//! `dagtrail serve`: the read API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use dagtrail::artifacts::writer::WriterOptions;
+use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
+use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::demo::{DemoOptions, already_written, first_dag, generate};
+use dagtrail::http::{AppState, Limits, router, serve};
+use dagtrail::model::Phase;
+use dagtrail::read::ReadService;
+use dagtrail::record::Recorder;
+use dagtrail::runindex::{RunSearch, StatusFilter};
+use dagtrail::settings::{Secret, Storage, StorageSettings, redact_url};
+use indicatif::ProgressBar;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    storage: StorageSettings,
+    /// Address to listen on.
+    #[arg(long, env = "DAGTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// HMAC secret for HS256/384/512 tokens.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<Secret>,
+    /// Path to a PEM public key (RSA, P-256, P-384 or Ed25519).
+    #[arg(long, env = "DAGTRAIL_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+    /// JWKS endpoint (keys cached, refetched on an unknown kid).
+    #[arg(long, env = "DAGTRAIL_JWKS_URL")]
+    jwks_url: Option<String>,
+    /// Allowed algorithms, comma-separated [default: from the key kind].
+    #[arg(long, env = "DAGTRAIL_JWT_ALGORITHMS", value_delimiter = ',')]
+    jwt_algorithms: Option<Vec<String>>,
+    /// Required `iss`.
+    #[arg(long, env = "DAGTRAIL_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Required `aud`.
+    #[arg(long, env = "DAGTRAIL_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// Claim that names the company.
+    #[arg(long, env = "DAGTRAIL_JWT_COMPANY_CLAIM", default_value = DEFAULT_COMPANY_CLAIM)]
+    jwt_company_claim: String,
+    /// Widest run search, in days.
+    #[arg(long, env = "DAGTRAIL_MAX_DATE_RANGE_DAYS", default_value_t = 366)]
+    max_date_range_days: u32,
+    /// Time limit of one request's work against the stores, in seconds (then 504).
+    #[arg(long, env = "DAGTRAIL_TIMEOUT_SECS", default_value_t = 30)]
+    timeout_secs: u64,
+    /// Bytes of Parquet footers and attempt metadata kept in memory.
+    #[arg(long, env = "DAGTRAIL_CACHE_BYTES", default_value_t = 256 * 1024 * 1024)]
+    cache_bytes: u64,
+    /// NDJSON log streams served at once (more get 503).
+    #[arg(long, env = "DAGTRAIL_MAX_STREAMS", default_value_t = 16)]
+    max_streams: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    shutdown_grace_secs: u64,
+    /// Try-it-out mode: write demo data when the stores hold none, make up a
+    /// signing secret when none is set, and print a token and curl lines.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVerifier> {
+    let sources = [secret.is_some(), args.jwt_public_key.is_some(), args.jwks_url.is_some()];
+    let source = match sources.iter().filter(|s| **s).count() {
+        0 => bail!("no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"),
+        1 => match (secret, &args.jwt_public_key, &args.jwks_url) {
+            (Some(s), _, _) => KeySource::Secret(s),
+            (_, Some(p), _) => KeySource::PublicKeyFile(p.clone()),
+            (_, _, Some(u)) => KeySource::JwksUrl(u.clone()),
+            _ => bail!("no way to verify tokens"),
+        },
+        _ => bail!("set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL"),
+    };
+    Ok(TokenVerifier::new(VerifierConfig {
+        source,
+        algorithms: args.jwt_algorithms.clone(),
+        issuer: args.jwt_issuer.clone(),
+        audience: args.jwt_audience.clone(),
+        company_claim: args.jwt_company_claim.clone(),
+    })?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Seeds the stores with the demo when empty; returns where to look.
+async fn seed_demo(storage: &Storage) -> anyhow::Result<Option<(dagtrail::model::Company, dagtrail::model::DagId)>> {
+    let options = DemoOptions::small(chrono::Utc::now().date_naive());
+    let recorder = Recorder::new(storage.index.clone(), storage.store.clone(), WriterOptions::default());
+    if !already_written(&recorder, &options).await? {
+        eprintln!("writing demo data (first start only)...");
+        let summary = generate(&recorder, &options, &ProgressBar::new(0)).await?;
+        eprintln!("wrote {} runs with {} data rows", summary.runs, summary.data_rows);
+    }
+    Ok(first_dag(&options)?)
+}
+
+async fn print_try_it(
+    storage: &Storage,
+    addr: SocketAddr,
+    secret: &Secret,
+    claim: &str,
+    company: &dagtrail::model::Company,
+    dag: dagtrail::model::DagId,
+) -> anyhow::Result<()> {
+    let token = mint_hs256(secret, claim, company, Duration::from_secs(12 * 3600))?;
+    let today = chrono::Utc::now().date_naive();
+    let mut search = RunSearch::new(today - chrono::Duration::days(60), today);
+    search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
+    let runs = storage.index.search_runs(company, dag, &search).await?;
+    let base = format!("http://{addr}/api/v1");
+    println!();
+    println!("dagtrail is serving {} (company {company}) at http://{addr}", dag);
+    println!("  docs:    http://{addr}/docs");
+    println!("  token:   export TOKEN={token}");
+    println!();
+    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'", today - chrono::Duration::days(30));
+    if let Some(run) = runs.items.first() {
+        let run_id: String = url::form_urlencoded::byte_serialize(run.run_id.as_bytes()).collect::<String>().replace('+', "%20");
+        let run_url = format!("{base}/dags/{dag}/runs/{}/{run_id}", run.date);
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?limit=5'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?keyword=m%C3%BCnchen&limit=5'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/errors?limit=5'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/logs?level=ERROR,CRITICAL&limit=5'");
+        println!("curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: application/x-ndjson' '{run_url}/phases/extract/logs?keyword=slow'");
+    }
+    println!();
+    Ok(())
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut secret = args.jwt_secret.clone();
+    if args.demo && secret.is_none() && args.jwt_public_key.is_none() && args.jwks_url.is_none() {
+        let made_up = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
+        eprintln!("no DAGTRAIL_JWT_SECRET set: --demo signs with a secret made up for this run");
+        secret = Some(Secret::new(made_up));
+    }
+    let verifier = verifier(&args, secret.clone())?;
+    let storage = args.storage.open().await.context("cannot open the stores")?;
+    let demo_dag = if args.demo { seed_demo(&storage).await? } else { None };
+    let reads = ReadService::new(storage.index.clone(), storage.store.clone(), args.cache_bytes);
+    let limits = Limits {
+        max_date_range_days: args.max_date_range_days,
+        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+        max_streams: args.max_streams,
+    };
+    let app = router(AppState::new(reads, verifier, limits));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, index = %redact_url(&args.storage.database_url()), store = %storage.store.base_url(), "listening");
+    if let (Some((company, dag)), Some(secret)) = (demo_dag, &secret) {
+        print_try_it(&storage, addr, secret, &args.jwt_company_claim, &company, dag).await?;
+    } else {
+        println!("dagtrail listening on http://{addr} (docs at http://{addr}/docs)");
+    }
+    serve(listener, app, shutdown_signal(), Duration::from_secs(args.shutdown_grace_secs)).await?;
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The tenant extractor: the only way a handler gets a [`Company`], so no
+//! handler can reach storage without one.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::AuthError;
+use crate::model::Company;
+
+/// The company of an authenticated request.
+#[derive(Debug, Clone)]
+pub struct Tenant(pub Company);
+
+/// Where the request log finds the company once the extractor ran.
+#[derive(Debug, Clone, Default)]
+pub struct TenantSlot(pub Arc<OnceLock<String>>);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+        let header = header.to_str().map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
+        let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Missing.into());
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AuthError::Invalid("empty bearer token".into()).into());
+        }
+        let company = state.verifier.verify(token).await?;
+        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+            let _ = slot.0.set(company.to_string());
+        }
+        Ok(Tenant(company))
+    }
+}

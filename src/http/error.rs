@@ -1,0 +1,194 @@
+//! The one place where failures become the contract's error bodies (4.3):
+//! `ErrorResponse` (RFC 7807, `application/problem+json`) and FastAPI's
+//! `HTTPValidationError`. Server-side failures are logged here with their
+//! cause; the body names files by key and never carries the cause's text
+//! when it could hold internals.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::AuthError;
+use crate::read::ReadError;
+
+/// An RFC 7807 problem (`ErrorResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened, for this request.
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+}
+
+/// One invalid parameter (an item of `HTTPValidationError.detail`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ValidationIssue {
+    /// Where: `["query", "limit"]`, `["path", "run_id"]`.
+    #[schema(value_type = Vec<String>)]
+    pub loc: Vec<String>,
+    /// What is wrong.
+    pub msg: String,
+    /// The error kind (`missing`, `int_parsing`, `less_than_equal`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The value received (null when missing).
+    #[schema(value_type = Object)]
+    pub input: Value,
+}
+
+impl ValidationIssue {
+    /// An issue about parameter `name` found in `place` (`query`, `path`).
+    pub fn new(place: &str, name: &str, kind: &str, msg: impl Into<String>, input: Value) -> Self {
+        Self {
+            loc: vec![place.to_owned(), name.to_owned()],
+            msg: msg.into(),
+            kind: kind.to_owned(),
+            input,
+        }
+    }
+}
+
+/// FastAPI's validation error body.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HTTPValidationError {
+    /// Every invalid parameter.
+    pub detail: Vec<ValidationIssue>,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Not authenticated.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    /// The run, attempt or event does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Parameters that do not validate.
+    #[error("invalid parameters")]
+    Validation(Vec<ValidationIssue>),
+    /// A date range the contract refuses (422 `ErrorResponse`).
+    #[error("{0}")]
+    BadDateRange(String),
+    /// A failure reading the stores.
+    #[error(transparent)]
+    Read(ReadError),
+    /// The stores did not answer in time.
+    #[error("the backing store did not answer within {0} s")]
+    Timeout(u64),
+    /// Too many concurrent requests of one kind.
+    #[error("{0}")]
+    Busy(String),
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::NotFound(what) => ApiError::NotFound(what),
+            other => ApiError::Read(other),
+        }
+    }
+}
+
+/// Marks a response whose problem body still lacks `instance`; the request
+/// middleware fills it in from the request path.
+#[derive(Debug, Clone)]
+pub struct PendingProblem(pub ErrorResponse);
+
+fn problem(status: StatusCode, title: &str, detail: String) -> Response {
+    let body = ErrorResponse {
+        problem_type: "about:blank".to_owned(),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        instance: String::new(),
+    };
+    let mut response = (status, Json(&body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.extensions_mut().insert(PendingProblem(body));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Unauthorized(reason) => {
+                let challenge = match &reason {
+                    AuthError::Missing => "Bearer",
+                    AuthError::Invalid(_) => "Bearer error=\"invalid_token\"",
+                };
+                let mut response = problem(StatusCode::UNAUTHORIZED, "Unauthorized", reason.to_string());
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                response
+            }
+            ApiError::NotFound(what) => {
+                let title = match what {
+                    "run" => "Run not found",
+                    "event" => "Event not found",
+                    "route" => "Not found",
+                    _ => "Phase attempt not found",
+                };
+                let detail = match what {
+                    "run" => "no such run for this company in etl.logs".to_owned(),
+                    "event" => "the run has neither queue_data.parquet nor event.parquet".to_owned(),
+                    "route" => "no such route; the API lives under /api/v1 (see /docs)".to_owned(),
+                    _ => "no committed attempt (metadata.parquet) for this phase and attempt".to_owned(),
+                };
+                problem(StatusCode::NOT_FOUND, title, detail)
+            }
+            ApiError::Validation(detail) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(HTTPValidationError { detail })).into_response()
+            }
+            ApiError::BadDateRange(detail) => problem(StatusCode::UNPROCESSABLE_ENTITY, "Invalid date range", detail),
+            ApiError::Timeout(secs) => {
+                tracing::warn!(timeout_secs = secs, "request timed out against the stores");
+                problem(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Backing store timeout",
+                    format!("the backing store did not answer within {secs} s"),
+                )
+            }
+            ApiError::Busy(detail) => problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail),
+            ApiError::Read(e) => {
+                tracing::error!(error = %e, "read failed");
+                match e {
+                    ReadError::Index(_) => problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Run lookup failed",
+                        "the run index did not answer the query".to_owned(),
+                    ),
+                    ReadError::MissingFile { key } => problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Artifact missing",
+                        format!("{key} is counted by metadata.parquet but missing from the store"),
+                    ),
+                    ReadError::Store { key, source } => {
+                        let timed_out = source.to_string().to_ascii_lowercase().contains("timed out");
+                        if timed_out {
+                            problem(StatusCode::GATEWAY_TIMEOUT, "Backing store timeout", format!("reading {key} timed out"))
+                        } else {
+                            problem(StatusCode::BAD_GATEWAY, "Artifact store failed", format!("cannot read {key}"))
+                        }
+                    }
+                    ReadError::Decode { key, reason } => problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Artifact could not be decoded",
+                        format!("{key}: {reason}"),
+                    ),
+                    ReadError::Key(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, "Invalid path", e.to_string()),
+                    ReadError::NotFound(what) => ApiError::NotFound(what).into_response(),
+                }
+            }
+        }
+    }
+}

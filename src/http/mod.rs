@@ -1,0 +1,113 @@
+//! The HTTP layer (contract section 4): routes, the tenant extractor,
+//! parameter validation, error bodies, OpenAPI and the docs page. Handlers
+//! are thin: extract, call the [`ReadService`], map the result.
+
+pub mod auth;
+pub mod error;
+mod health;
+mod observe;
+pub mod openapi;
+pub mod params;
+pub mod phases;
+pub mod runs;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use self::error::ApiError;
+use crate::auth::TokenVerifier;
+use crate::read::{ReadError, ReadService};
+
+/// Limits of the service.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Widest run search, in days.
+    pub max_date_range_days: u32,
+    /// Time limit of one request's work against the stores.
+    pub timeout: Duration,
+    /// NDJSON streams served at once.
+    pub max_streams: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_date_range_days: 366,
+            timeout: Duration::from_secs(30),
+            max_streams: 16,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The read service.
+    pub reads: ReadService,
+    /// The token verifier.
+    pub verifier: TokenVerifier,
+    /// Limits.
+    pub limits: Limits,
+    /// Permits for concurrent NDJSON streams.
+    pub streams: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(reads: ReadService, verifier: TokenVerifier, limits: Limits) -> Self {
+        let streams = Arc::new(Semaphore::new(limits.max_streams.max(1)));
+        Self { reads, verifier, limits, streams }
+    }
+
+    /// Runs a call against the stores within the time limit (then 504).
+    pub async fn timed<T>(&self, work: impl Future<Output = Result<T, ReadError>>) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.limits.timeout, work).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(ApiError::Timeout(self.limits.timeout.as_secs())),
+        }
+    }
+}
+
+/// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = openapi::api_router().split_for_parts();
+    Router::new()
+        .nest("/api/v1", api.with_state(state.clone()))
+        .merge(openapi::docs(doc))
+        .merge(health::router(state))
+        .fallback(observe::not_found)
+        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(observe::request_id_layers())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = signalled_tx.send(true);
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result,
+        _ = signalled.changed() => {}
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Request ids and one structured log line per request (method, route,
+//! status, latency, company, request id); problem bodies get their
+//! `instance` here, where the request path is known.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower::layer::util::Stack;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use super::auth::TenantSlot;
+use super::error::PendingProblem;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Takes `X-Request-Id` from the request or makes one, and echoes it.
+pub(super) fn request_id_layers() -> ServiceBuilder<Stack<PropagateRequestIdLayer, Stack<SetRequestIdLayer<MakeRequestUuid>, tower::layer::util::Identity>>> {
+    ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+}
+
+/// Logs the request and completes problem bodies.
+pub(super) async fn observe(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let slot = TenantSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(PendingProblem(mut body)) = response.extensions_mut().remove::<PendingProblem>() {
+        body.instance = path;
+        let status = response.status();
+        let headers = response.headers().clone();
+        response = (status, Json(body)).into_response();
+        for (name, value) in &headers {
+            if name != header::CONTENT_LENGTH {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let company = slot.0.get().map(String::as_str).unwrap_or("-");
+    if status >= 500 {
+        tracing::warn!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
+    } else {
+        tracing::info!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
+    }
+    response
+}
+
+/// Any path outside the API: a problem body rather than an empty 404.
+pub(super) async fn not_found() -> Response {
+    super::error::ApiError::NotFound("route").into_response()
+}

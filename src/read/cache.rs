@@ -1,0 +1,86 @@
+//! A bounded in-process cache (LRU-like by bytes, via `quick_cache`) of
+//! what never changes once an attempt is committed: Parquet footers and
+//! `metadata.parquet` rows. Only files of committed attempts are put here:
+//! readers look an attempt's metadata up first, and a missing one is a 404
+//! that caches nothing.
+
+use std::sync::Arc;
+
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+use crate::artifacts::schemas::AttemptMetadata;
+
+/// A cached value.
+#[derive(Clone)]
+pub enum Cached {
+    /// A Parquet file's footer and page index.
+    Footer(ArrowReaderMetadata),
+    /// The row of a `metadata.parquet`.
+    Attempt(Arc<AttemptMetadata>),
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<String, Cached> for ByBytes {
+    fn weight(&self, key: &String, value: &Cached) -> u64 {
+        let value = match value {
+            Cached::Footer(m) => m.metadata().memory_size(),
+            Cached::Attempt(m) => 256 + m.message.len() + m.data_file_rows.len() * 8,
+        };
+        (key.len() + value) as u64
+    }
+}
+
+/// The cache, shared by every request.
+#[derive(Clone)]
+pub struct MetadataCache {
+    inner: Arc<Cache<String, Cached, ByBytes>>,
+}
+
+impl std::fmt::Debug for MetadataCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataCache")
+            .field("items", &self.inner.len())
+            .field("bytes", &self.inner.weight())
+            .finish()
+    }
+}
+
+impl MetadataCache {
+    /// A cache holding at most `bytes` (estimated) of metadata.
+    pub fn new(bytes: u64) -> Self {
+        let items = usize::try_from(bytes / 16_384).unwrap_or(1024).max(16);
+        Self {
+            inner: Arc::new(Cache::with_weighter(items, bytes.max(1), ByBytes)),
+        }
+    }
+
+    /// A file's footer, when cached.
+    pub fn footer(&self, key: &str) -> Option<ArrowReaderMetadata> {
+        match self.inner.get(key)? {
+            Cached::Footer(m) => Some(m),
+            Cached::Attempt(_) => None,
+        }
+    }
+
+    /// An attempt's metadata row, when cached.
+    pub fn attempt(&self, key: &str) -> Option<Arc<AttemptMetadata>> {
+        match self.inner.get(key)? {
+            Cached::Attempt(m) => Some(m),
+            Cached::Footer(_) => None,
+        }
+    }
+
+    /// Remembers a footer.
+    pub fn put_footer(&self, key: String, metadata: ArrowReaderMetadata) {
+        self.inner.insert(key, Cached::Footer(metadata));
+    }
+
+    /// Remembers an attempt's metadata row.
+    pub fn put_attempt(&self, key: String, metadata: Arc<AttemptMetadata>) {
+        self.inner.insert(key, Cached::Attempt(metadata));
+    }
+}

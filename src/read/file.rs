@@ -1,0 +1,100 @@
+//! Parquet files in the object store: footers fetched in one request, and
+//! an [`AsyncFileReader`] over `Arc<dyn ObjectStore>` (written here rather
+//! than parquet's deprecated `ParquetObjectReader`, which would also tie
+//! our object_store version to parquet's).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+
+use super::ReadError;
+
+/// Bytes fetched from a file's end to read its footer: enough for the
+/// footer and page index of every file our writer makes, so a cold file
+/// costs one request.
+pub const FOOTER_PREFETCH: u64 = 512 * 1024;
+
+/// One Parquet file in the store, with its metadata already known.
+#[derive(Clone)]
+pub struct StoreFile {
+    store: Arc<dyn ObjectStore>,
+    key: Path,
+    metadata: Arc<ParquetMetaData>,
+}
+
+impl StoreFile {
+    /// A reader for `key` whose metadata was loaded before.
+    pub fn new(store: Arc<dyn ObjectStore>, key: Path, metadata: &ArrowReaderMetadata) -> Self {
+        Self {
+            store,
+            key,
+            metadata: Arc::clone(metadata.metadata()),
+        }
+    }
+}
+
+fn external(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for StoreFile {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move { self.store.get_range(&self.key, range).await.map_err(external) }.boxed()
+    }
+
+    fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        // object_store coalesces nearby ranges and fetches them concurrently.
+        async move { self.store.get_ranges(&self.key, &ranges).await.map_err(external) }.boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let metadata = Arc::clone(&self.metadata);
+        async move { Ok(metadata) }.boxed()
+    }
+}
+
+async fn suffix(store: &Arc<dyn ObjectStore>, key: &Path, n: u64) -> Result<(Bytes, u64), ReadError> {
+    let options = GetOptions {
+        range: Some(GetRange::Suffix(n)),
+        ..GetOptions::default()
+    };
+    let result = store.get_opts(key, options).await.map_err(|e| ReadError::store(key, e))?;
+    let size = result.meta.size;
+    let bytes = result.bytes().await.map_err(|e| ReadError::store(key, e))?;
+    Ok((bytes, size))
+}
+
+/// Loads a file's footer and page index (when it has one) with a suffix
+/// request: one round trip for files whose metadata fits the prefetch.
+pub async fn load_metadata(store: &Arc<dyn ObjectStore>, key: &Path) -> Result<ArrowReaderMetadata, ReadError> {
+    let decode = |e: ParquetError| ReadError::decode(key, e.to_string());
+    let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH).await?;
+    let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
+    loop {
+        match reader.try_parse_sized(&bytes, size) {
+            Ok(()) => break,
+            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) <= size && (needed as u64) > bytes.len() as u64 => {
+                bytes = suffix(store, key, needed as u64).await?.0;
+                if reader.has_metadata() {
+                    reader.read_page_indexes_sized(&bytes, size).map_err(decode)?;
+                    break;
+                }
+            }
+            Err(e) => return Err(decode(e)),
+        }
+    }
+    let metadata = reader.finish().map_err(decode)?;
+    ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new()).map_err(decode)
+}

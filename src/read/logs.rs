@@ -1,0 +1,208 @@
+//! Log filtering (level set and message keyword) for pages and for the
+//! NDJSON stream.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::DataType;
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt, future::try_join_all};
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+use tokio::sync::mpsc;
+
+use super::ReadError;
+use super::attempt::AttemptReader;
+use super::page::ParquetPage;
+use super::rows::{file_rows, projection, read_ranges, row_group_stream, row_group_starts, to_ranges};
+use crate::artifacts::json_values::batch_to_rows;
+use crate::artifacts::schemas::logs_schema;
+
+/// Which log rows to keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Upper-case levels to keep (`None`: all).
+    pub levels: Option<HashSet<String>>,
+    /// Lower-cased keyword the message must contain.
+    pub keyword: Option<String>,
+}
+
+impl LogFilter {
+    /// A filter from validated parameters.
+    pub fn new(levels: Option<HashSet<String>>, keyword: Option<&str>) -> Self {
+        Self {
+            levels,
+            keyword: keyword.filter(|k| !k.is_empty()).map(str::to_lowercase),
+        }
+    }
+
+    /// Whether the filter keeps every row.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_none() && self.keyword.is_none()
+    }
+
+    /// Which rows of a batch (holding `level` and `message`) to keep.
+    fn mask(&self, batch: &RecordBatch, key: &Path) -> Result<BooleanArray, ReadError> {
+        let text = |name: &str| -> Result<Arc<dyn Array>, ReadError> {
+            let c = batch
+                .column_by_name(name)
+                .ok_or_else(|| ReadError::decode(key, format!("logs file has no {name} column")))?;
+            arrow_cast::cast(c, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
+        };
+        let levels = text("level")?;
+        let levels = levels.as_string::<i32>();
+        let messages = text("message")?;
+        let messages = messages.as_string::<i32>();
+        let finder = self.keyword.as_deref().map(|k| memchr::memmem::Finder::new(k.as_bytes()));
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                let level_ok = match &self.levels {
+                    None => true,
+                    Some(set) => levels.is_valid(i) && set.contains(&levels.value(i).to_ascii_uppercase()),
+                };
+                let keyword_ok = match &finder {
+                    None => true,
+                    Some(f) => messages.is_valid(i) && f.find(messages.value(i).to_lowercase().as_bytes()).is_some(),
+                };
+                Some(level_ok && keyword_ok)
+            })
+            .collect())
+    }
+}
+
+/// Rows of one file (file-local numbers) that pass the filter.
+async fn matching_in_file(reader: &AttemptReader, key: &Path, filter: &LogFilter) -> Result<Vec<u64>, ReadError> {
+    let meta = reader.footer(key).await?;
+    let starts = row_group_starts(&meta);
+    let mask = projection(&meta, Some(&["level", "message"]));
+    let mut hits = Vec::new();
+    for group in 0..meta.metadata().num_row_groups() {
+        let mut stream = row_group_stream(reader.store(), key, &meta, group, None, mask.clone())?;
+        let mut at = starts[group];
+        while let Some(batch) = stream.try_next().await.map_err(|e| ReadError::from_parquet(key, e))? {
+            let keep = filter.mask(&batch, key)?;
+            hits.extend((0..keep.len()).filter(|i| keep.value(*i)).map(|i| at + i as u64));
+            at += batch.num_rows() as u64;
+        }
+    }
+    Ok(hits)
+}
+
+/// A page of the log rows that pass the filter.
+pub(crate) async fn filtered_page(
+    reader: &AttemptReader,
+    keys: &[Path],
+    filter: &LogFilter,
+    page: u64,
+    limit: u32,
+) -> Result<ParquetPage, ReadError> {
+    let per_file = try_join_all(keys.iter().map(|k| matching_in_file(reader, k, filter))).await?;
+    let total: u64 = per_file.iter().map(|v| v.len() as u64).sum();
+    let mut skip = page.saturating_mul(u64::from(limit));
+    let mut left = u64::from(limit);
+    let mut wanted = Vec::new();
+    for (i, rows) in per_file.iter().enumerate() {
+        let n = rows.len() as u64;
+        if skip >= n {
+            skip -= n;
+            continue;
+        }
+        let take = (n - skip).min(left);
+        let start = usize::try_from(skip).unwrap_or(usize::MAX);
+        let end = usize::try_from(skip + take).unwrap_or(usize::MAX);
+        wanted.push((i, to_ranges(&rows[start..end])));
+        left -= take;
+        skip = 0;
+        if left == 0 {
+            break;
+        }
+    }
+    let reads = wanted.iter().map(|(i, ranges)| async move {
+        let key = &keys[*i];
+        let meta = reader.footer(key).await?;
+        read_ranges(reader.store(), key, &meta, ranges, ProjectionMask::all()).await
+    });
+    let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
+    let schema = batches.first().map(RecordBatch::schema).unwrap_or_else(logs_schema);
+    Ok(ParquetPage::new(Some(&schema), &batches, page, limit, total))
+}
+
+/// Encodes the kept rows of a batch as NDJSON lines.
+fn encode(batch: &RecordBatch, filter: &LogFilter, key: &Path) -> Result<Option<Bytes>, ReadError> {
+    let batch = if filter.is_empty() {
+        batch.clone()
+    } else {
+        let keep = filter.mask(batch, key)?;
+        arrow_select::filter::filter_record_batch(batch, &keep).map_err(|e| ReadError::decode(key, e.to_string()))?
+    };
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(batch.num_rows() * 128);
+    for row in batch_to_rows(&batch) {
+        serde_json::to_writer(&mut out, &row).map_err(|e| ReadError::decode(key, e.to_string()))?;
+        out.push(b'\n');
+    }
+    Ok(Some(Bytes::from(out)))
+}
+
+/// Streams every kept log row as NDJSON. A producer task reads row groups
+/// (the next one fetched while the current one is encoded) into a small
+/// channel: memory stays bounded by a few row groups, and a client that
+/// stops reading stops the producer.
+pub(crate) async fn ndjson(
+    reader: AttemptReader,
+    filter: LogFilter,
+) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static, ReadError> {
+    let keys = reader.log_keys();
+    let footers = reader.footers(&keys).await?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, ReadError>>(4);
+    tokio::spawn(async move {
+        for (key, meta) in keys.iter().zip(&footers) {
+            if file_rows(meta) == 0 {
+                continue;
+            }
+            let groups = (0..meta.metadata().num_row_groups())
+                .map(|g| row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all()));
+            let mut batches = futures::stream::iter(groups)
+                .map(|stream| async move {
+                    match stream {
+                        Ok(s) => s.map_err(|e| ReadError::from_parquet(key, e)).try_collect::<Vec<_>>().await,
+                        Err(e) => Err(e),
+                    }
+                })
+                .buffered(2);
+            while let Some(group) = batches.next().await {
+                let sent = match group {
+                    Ok(group) => {
+                        let mut ok = true;
+                        for batch in &group {
+                            match encode(batch, &filter, key) {
+                                Ok(Some(bytes)) => ok = tx.send(Ok(bytes)).await.is_ok(),
+                                Ok(None) => {}
+                                Err(e) => {
+                                    let _ = tx.send(Err(e)).await;
+                                    ok = false;
+                                }
+                            }
+                            if !ok {
+                                break;
+                            }
+                        }
+                        ok
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        false
+                    }
+                };
+                if !sent {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}

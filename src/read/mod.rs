@@ -1,0 +1,184 @@
+//! The read side: the service that the HTTP handlers call. Run searches
+//! and summaries come from the run index; everything below a run comes from
+//! the artifact store, located through `metadata.parquet` and the files'
+//! footers (never by listing the store).
+
+mod attempt;
+mod cache;
+mod file;
+mod logs;
+mod page;
+mod rows;
+mod search;
+
+use std::sync::Arc;
+
+use futures::future::try_join;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+use parquet::errors::ParquetError;
+
+pub use attempt::AttemptReader;
+pub use cache::MetadataCache;
+pub use file::{FOOTER_PREFETCH, StoreFile, load_metadata};
+pub use logs::LogFilter;
+pub use page::{ColumnInfo, ParquetPage, locate};
+
+use crate::artifacts::key::{EventFile, KeyError, RunFolder};
+use crate::artifacts::store::ArtifactStore;
+use crate::model::{Company, DagId, Phase, RunRef};
+use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
+
+/// Most rows of an event file returned (events are a few rows).
+pub const EVENT_ROW_CAP: u32 = 1000;
+
+/// A read failed. Each kind maps to one HTTP status in `http::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The run, attempt or event does not exist (for this company).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The run index failed.
+    #[error("run lookup failed: {0}")]
+    Index(#[from] IndexError),
+    /// A file the attempt's metadata promises is not in the store.
+    #[error("{key} is missing from the artifact store")]
+    MissingFile {
+        /// The file's key.
+        key: String,
+    },
+    /// The store failed.
+    #[error("cannot read {key}: {source}")]
+    Store {
+        /// The file's key.
+        key: String,
+        /// The cause.
+        source: object_store::Error,
+    },
+    /// A file could not be decoded.
+    #[error("cannot decode {key}: {reason}")]
+    Decode {
+        /// The file's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// An artifact key could not be built from the request.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl ReadError {
+    /// A store error about `key` (a missing object becomes `MissingFile`).
+    pub fn store(key: &Path, source: object_store::Error) -> Self {
+        match source {
+            object_store::Error::NotFound { .. } => Self::MissingFile { key: key.to_string() },
+            source => Self::Store { key: key.to_string(), source },
+        }
+    }
+
+    /// A decoding error about `key`.
+    pub fn decode(key: &Path, reason: impl Into<String>) -> Self {
+        Self::Decode { key: key.to_string(), reason: reason.into() }
+    }
+
+    /// A Parquet reader error: I/O errors stay store errors.
+    pub fn from_parquet(key: &Path, error: ParquetError) -> Self {
+        match error {
+            ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+                Ok(store) => Self::store(key, *store),
+                Err(other) => Self::decode(key, other.to_string()),
+            },
+            other => Self::decode(key, other.to_string()),
+        }
+    }
+}
+
+/// Both event files of a run (contract 4.2, endpoint 3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPages {
+    /// `queue_data.parquet`, when present.
+    pub queue_data: Option<ParquetPage>,
+    /// `event.parquet`, when present.
+    pub event: Option<ParquetPage>,
+}
+
+/// Reads runs for the API (and any other caller).
+#[derive(Debug, Clone)]
+pub struct ReadService {
+    index: Arc<dyn RunIndex>,
+    store: ArtifactStore,
+    cache: MetadataCache,
+}
+
+impl ReadService {
+    /// A service over a run index and an artifact store, with a metadata
+    /// cache of `cache_bytes`.
+    pub fn new(index: Arc<dyn RunIndex>, store: ArtifactStore, cache_bytes: u64) -> Self {
+        Self { index, store, cache: MetadataCache::new(cache_bytes) }
+    }
+
+    /// The run index.
+    pub fn index(&self) -> &Arc<dyn RunIndex> {
+        &self.index
+    }
+
+    /// The artifact store.
+    pub fn store(&self) -> &ArtifactStore {
+        &self.store
+    }
+
+    /// Searches a DAG's runs (endpoint 1).
+    pub async fn search_runs(&self, company: &Company, dag_id: DagId, search: &RunSearch) -> Result<RunPage, ReadError> {
+        Ok(self.index.search_runs(company, dag_id, search).await?)
+    }
+
+    /// One run's summary (endpoint 2).
+    pub async fn get_run(&self, company: &Company, run: &RunRef) -> Result<RunSummary, ReadError> {
+        self.index.get_run(company, run).await?.ok_or(ReadError::NotFound("run"))
+    }
+
+    /// Both event files, read concurrently (endpoint 3).
+    pub async fn event(&self, company: &Company, run: &RunRef) -> Result<EventPages, ReadError> {
+        let folder = RunFolder::new(company, run)?;
+        let read = |file: EventFile| {
+            let key = folder.event_file(file);
+            async move {
+                let key = key?;
+                match attempt::whole_file(self.store.object_store(), &key, EVENT_ROW_CAP).await {
+                    Ok(page) => Ok(Some(page)),
+                    Err(ReadError::MissingFile { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let (queue_data, event) = try_join(read(EventFile::QueueData), read(EventFile::Event)).await?;
+        if queue_data.is_none() && event.is_none() {
+            return Err(ReadError::NotFound("event"));
+        }
+        Ok(EventPages { queue_data, event })
+    }
+
+    /// Opens a committed attempt (endpoints 4-7); 404 when its
+    /// `metadata.parquet` does not exist.
+    pub async fn attempt(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        attempt: u32,
+    ) -> Result<AttemptReader, ReadError> {
+        let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        AttemptReader::open(Arc::clone(self.store.object_store()), self.cache.clone(), folder).await
+    }
+
+    /// Checks that both stores answer (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), String> {
+        self.index.ping().await.map_err(|e| format!("run index: {e}"))?;
+        let probe = Path::from("dagtrail-readiness-probe");
+        match self.store.object_store().head(&probe).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(format!("artifact store: {e}")),
+        }
+    }
+}

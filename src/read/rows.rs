@@ -1,0 +1,140 @@
+//! Reading chosen rows of one Parquet file: only the row groups that hold
+//! them, and with a row selection (and the offset index, when the file
+//! has one) only the pages that hold them. The row groups of one request
+//! are fetched concurrently.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
+use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
+
+use super::ReadError;
+use super::file::StoreFile;
+
+/// Row groups fetched at once for one request.
+const CONCURRENT_ROW_GROUPS: usize = 4;
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 8192;
+
+/// Start row of every row group, plus the total at the end.
+pub fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
+    let mut starts = Vec::with_capacity(meta.metadata().num_row_groups() + 1);
+    let mut at = 0u64;
+    starts.push(0);
+    for rg in meta.metadata().row_groups() {
+        at += u64::try_from(rg.num_rows()).unwrap_or(0);
+        starts.push(at);
+    }
+    starts
+}
+
+/// Rows of a file.
+pub fn file_rows(meta: &ArrowReaderMetadata) -> u64 {
+    u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0)
+}
+
+/// A projection of the named columns (all of them when `names` is `None`).
+pub fn projection(meta: &ArrowReaderMetadata, names: Option<&[&str]>) -> ProjectionMask {
+    match names {
+        None => ProjectionMask::all(),
+        Some(names) => ProjectionMask::columns(meta.metadata().file_metadata().schema_descr(), names.iter().copied()),
+    }
+}
+
+/// A stream over the selected rows of one row group.
+pub fn row_group_stream(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    meta: &ArrowReaderMetadata,
+    group: usize,
+    selection: Option<RowSelection>,
+    mask: ProjectionMask,
+) -> Result<ParquetRecordBatchStream<StoreFile>, ReadError> {
+    let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, meta.clone())
+        .with_row_groups(vec![group])
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
+    builder.build().map_err(|e| ReadError::decode(key, e.to_string()))
+}
+
+/// Reads the rows in `ranges` (file-local, sorted, not overlapping).
+pub async fn read_ranges(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    meta: &ArrowReaderMetadata,
+    ranges: &[Range<u64>],
+    mask: ProjectionMask,
+) -> Result<Vec<RecordBatch>, ReadError> {
+    let starts = row_group_starts(meta);
+    let mut plans = Vec::new();
+    for group in 0..starts.len().saturating_sub(1) {
+        let (gs, ge) = (starts[group], starts[group + 1]);
+        let mut selectors = Vec::new();
+        let mut cursor = gs;
+        for r in ranges {
+            let (lo, hi) = (r.start.max(gs), r.end.min(ge));
+            if lo >= hi {
+                continue;
+            }
+            if lo > cursor {
+                selectors.push(RowSelector::skip((lo - cursor) as usize));
+            }
+            selectors.push(RowSelector::select((hi - lo) as usize));
+            cursor = hi;
+        }
+        if selectors.is_empty() {
+            continue;
+        }
+        if cursor < ge {
+            selectors.push(RowSelector::skip((ge - cursor) as usize));
+        }
+        plans.push((group, RowSelection::from(selectors)));
+    }
+    let groups: Vec<Vec<RecordBatch>> = futures::stream::iter(plans)
+        .map(|(group, selection)| {
+            let stream = row_group_stream(store, key, meta, group, Some(selection), mask.clone());
+            async move {
+                stream?
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .map_err(|e| ReadError::from_parquet(key, e))
+            }
+        })
+        .buffered(CONCURRENT_ROW_GROUPS)
+        .try_collect()
+        .await?;
+    Ok(groups.into_iter().flatten().collect())
+}
+
+/// Turns sorted row numbers into ranges of consecutive rows.
+pub fn to_ranges(rows: &[u64]) -> Vec<Range<u64>> {
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for &r in rows {
+        match out.last_mut() {
+            Some(last) if last.end == r => last.end = r + 1,
+            _ => out.push(r..r + 1),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_rows_merge() {
+        assert_eq!(to_ranges(&[1, 2, 3, 7, 9, 10]), vec![1..4, 7..8, 9..11]);
+        assert!(to_ranges(&[]).is_empty());
+    }
+}
