@@ -38,7 +38,9 @@ pub enum AuthError {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// No way to verify tokens is configured.
-    #[error("no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL")]
+    #[error(
+        "no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"
+    )]
     NoKey,
     /// More than one key source is configured.
     #[error("set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL")]
@@ -110,15 +112,22 @@ impl KeyKind {
 /// Reads the key kind from a PEM's algorithm identifier (the OIDs of
 /// rsaEncryption, prime256v1, secp384r1 and Ed25519 in the DER).
 fn pem_kind(der: &[u8]) -> Option<KeyKind> {
-    const RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    const RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
     const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
     let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
-    [(RSA, KeyKind::Rsa), (P256, KeyKind::EcP256), (P384, KeyKind::EcP384), (ED25519, KeyKind::Ed25519)]
-        .into_iter()
-        .find(|(oid, _)| has(oid))
-        .map(|(_, kind)| kind)
+    [
+        (RSA, KeyKind::Rsa),
+        (P256, KeyKind::EcP256),
+        (P384, KeyKind::EcP384),
+        (ED25519, KeyKind::Ed25519),
+    ]
+    .into_iter()
+    .find(|(oid, _)| has(oid))
+    .map(|(_, kind)| kind)
 }
 
 fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
@@ -126,7 +135,10 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
         .iter()
         .map(|n| n.trim())
         .filter(|n| !n.is_empty())
-        .map(|n| Algorithm::from_str(n).map_err(|_| ConfigError::BadAlgorithms(format!("unknown algorithm {n:?}"))))
+        .map(|n| {
+            Algorithm::from_str(n)
+                .map_err(|_| ConfigError::BadAlgorithms(format!("unknown algorithm {n:?}")))
+        })
         .collect()
 }
 
@@ -156,7 +168,9 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenVerifier").field("company_claim", &self.company_claim).finish_non_exhaustive()
+        f.debug_struct("TokenVerifier")
+            .field("company_claim", &self.company_claim)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,17 +181,26 @@ fn invalid(reason: impl Into<String>) -> AuthError {
 impl TokenVerifier {
     /// Builds a verifier; a PEM key is read and checked now.
     pub fn new(config: VerifierConfig) -> Result<Self, ConfigError> {
-        let configured = config.algorithms.as_deref().map(parse_algorithms).transpose()?;
+        let configured = config
+            .algorithms
+            .as_deref()
+            .map(parse_algorithms)
+            .transpose()?;
         let keys = match &config.source {
             KeySource::Secret(secret) => {
-                let key = DecodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| ConfigError::NoKey)?;
+                let key = DecodingKey::from_secret(secret.expose().as_bytes())
+                    .map_err(|_| ConfigError::NoKey)?;
                 Keys::Static(key, Self::allowed(KeyKind::Hmac, configured)?)
             }
             KeySource::PublicKeyFile(path) => {
-                let bad = |reason: String| ConfigError::BadPublicKey { path: path.display().to_string(), reason };
+                let bad = |reason: String| ConfigError::BadPublicKey {
+                    path: path.display().to_string(),
+                    reason,
+                };
                 let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
                 let parsed = pem::parse(&pem).map_err(|e| bad(e.to_string()))?;
-                let kind = pem_kind(parsed.contents()).ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key".into()))?;
+                let kind = pem_kind(parsed.contents())
+                    .ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key".into()))?;
                 let key = match kind {
                     KeyKind::Rsa => DecodingKey::from_rsa_pem(&pem),
                     KeyKind::EcP256 | KeyKind::EcP384 => DecodingKey::from_ec_pem(&pem),
@@ -191,10 +214,14 @@ impl TokenVerifier {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(ConfigError::BadJwksUrl);
                 }
-                if let Some(algs) = &configured {
-                    if algs.iter().any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)) {
-                        return Err(ConfigError::BadAlgorithms("HMAC algorithms cannot be used with a JWKS".into()));
-                    }
+                if let Some(algs) = &configured
+                    && algs.iter().any(|a| {
+                        matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+                    })
+                {
+                    return Err(ConfigError::BadAlgorithms(
+                        "HMAC algorithms cannot be used with a JWKS".into(),
+                    ));
                 }
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(5))
@@ -204,7 +231,10 @@ impl TokenVerifier {
                     url: url.clone(),
                     client,
                     allowed: configured,
-                    cache: Mutex::new(JwksCache { keys: HashMap::new(), fetched: None }),
+                    cache: Mutex::new(JwksCache {
+                        keys: HashMap::new(),
+                        fetched: None,
+                    }),
                 }
             }
         };
@@ -216,13 +246,18 @@ impl TokenVerifier {
         })
     }
 
-    fn allowed(kind: KeyKind, configured: Option<Vec<Algorithm>>) -> Result<Vec<Algorithm>, ConfigError> {
+    fn allowed(
+        kind: KeyKind,
+        configured: Option<Vec<Algorithm>>,
+    ) -> Result<Vec<Algorithm>, ConfigError> {
         let fitting = kind.default_algorithms();
         match configured {
             None => Ok(fitting),
             Some(algs) => {
                 if let Some(bad) = algs.iter().find(|a| !fitting.contains(a)) {
-                    return Err(ConfigError::BadAlgorithms(format!("{bad:?} does not fit the configured key")));
+                    return Err(ConfigError::BadAlgorithms(format!(
+                        "{bad:?} does not fit the configured key"
+                    )));
                 }
                 if algs.is_empty() {
                     return Err(ConfigError::BadAlgorithms("no algorithm given".into()));
@@ -243,7 +278,10 @@ impl TokenVerifier {
             Keys::Jwks { .. } => self.jwks_key(header.kid.as_deref(), header.alg).await?,
         };
         if !algorithms.contains(&header.alg) {
-            return Err(invalid(format!("algorithm {:?} is not allowed", header.alg)));
+            return Err(invalid(format!(
+                "algorithm {:?} is not allowed",
+                header.alg
+            )));
         }
         let mut validation = Validation::new(header.alg);
         validation.algorithms = algorithms;
@@ -259,24 +297,47 @@ impl TokenVerifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| invalid(e.to_string()))?;
+        let data = decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|e| invalid(e.to_string()))?;
         let company = match data.claims.get(&self.company_claim) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-            Some(_) => return Err(invalid(format!("claim {} must be a string or an integer", self.company_claim))),
-            None => return Err(invalid(format!("token has no {} claim", self.company_claim))),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "claim {} must be a string or an integer",
+                    self.company_claim
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "token has no {} claim",
+                    self.company_claim
+                )));
+            }
         };
         Company::new(company).map_err(|e| invalid(e.to_string()))
     }
 
-    async fn jwks_key(&self, kid: Option<&str>, alg: Algorithm) -> Result<(DecodingKey, Vec<Algorithm>), AuthError> {
-        let Keys::Jwks { url, client, allowed, cache } = self.keys.as_ref() else {
+    async fn jwks_key(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<(DecodingKey, Vec<Algorithm>), AuthError> {
+        let Keys::Jwks {
+            url,
+            client,
+            allowed,
+            cache,
+        } = self.keys.as_ref()
+        else {
             return Err(invalid("no JWKS configured"));
         };
         let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
         let mut cache = cache.lock().await;
         if !cache.keys.contains_key(kid) {
-            let due = cache.fetched.is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
+            let due = cache
+                .fetched
+                .is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
             if due {
                 cache.fetched = Some(Instant::now());
                 match fetch_jwks(client, url, allowed.as_deref()).await {
@@ -285,9 +346,14 @@ impl TokenVerifier {
                 }
             }
         }
-        let (key, algs) = cache.keys.get(kid).ok_or_else(|| invalid(format!("unknown kid {kid:?}")))?;
+        let (key, algs) = cache
+            .keys
+            .get(kid)
+            .ok_or_else(|| invalid(format!("unknown kid {kid:?}")))?;
         if !algs.contains(&alg) {
-            return Err(invalid(format!("algorithm {alg:?} is not allowed for kid {kid:?}")));
+            return Err(invalid(format!(
+                "algorithm {alg:?} is not allowed for kid {kid:?}"
+            )));
         }
         Ok((key.clone(), algs.clone()))
     }
@@ -306,8 +372,12 @@ async fn fetch_jwks(
     let set: JwkSet = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
-        let Some(kid) = jwk.common.key_id.clone() else { continue };
-        let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
+        let Ok(key) = DecodingKey::from_jwk(jwk) else {
+            continue;
+        };
         let kind = match &jwk.algorithm {
             jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => KeyKind::Rsa,
             jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
@@ -320,7 +390,11 @@ async fn fetch_jwks(
             _ => continue,
         };
         let mut algs = kind.default_algorithms();
-        if let Some(declared) = jwk.common.key_algorithm.and_then(|a| Algorithm::from_str(&format!("{a:?}")).ok()) {
+        if let Some(declared) = jwk
+            .common
+            .key_algorithm
+            .and_then(|a| Algorithm::from_str(&format!("{a:?}")).ok())
+        {
             algs.retain(|a| *a == declared);
         }
         if let Some(allowed) = allowed {

@@ -360,5 +360,8 @@ pub async fn already_written(
 
 /// The first company and DAG the demo writes (where to look first).
 pub fn first_dag(options: &DemoOptions) -> Result<Option<(Company, DagId)>, DemoError> {
-    Ok(plan(options)?.into_iter().next().map(|p| (p.company, p.run.dag_id)))
+    Ok(plan(options)?
+        .into_iter()
+        .next()
+        .map(|p| (p.company, p.run.dag_id)))
 }

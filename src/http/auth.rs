@@ -23,9 +23,14 @@ pub struct TenantSlot(pub Arc<OnceLock<String>>);
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-        let header = header.to_str().map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
+        let header = header
+            .to_str()
+            .map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
         let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Missing.into());

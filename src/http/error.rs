@@ -114,7 +114,10 @@ fn problem(status: StatusCode, title: &str, detail: String) -> Response {
         instance: String::new(),
     };
     let mut response = (status, Json(&body)).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response.extensions_mut().insert(PendingProblem(body));
     response
 }
@@ -127,8 +130,12 @@ impl IntoResponse for ApiError {
                     AuthError::Missing => "Bearer",
                     AuthError::Invalid(_) => "Bearer error=\"invalid_token\"",
                 };
-                let mut response = problem(StatusCode::UNAUTHORIZED, "Unauthorized", reason.to_string());
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                let mut response =
+                    problem(StatusCode::UNAUTHORIZED, "Unauthorized", reason.to_string());
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
                 response
             }
             ApiError::NotFound(what) => {
@@ -140,16 +147,25 @@ impl IntoResponse for ApiError {
                 };
                 let detail = match what {
                     "run" => "no such run for this company in etl.logs".to_owned(),
-                    "event" => "the run has neither queue_data.parquet nor event.parquet".to_owned(),
+                    "event" => {
+                        "the run has neither queue_data.parquet nor event.parquet".to_owned()
+                    }
                     "route" => "no such route; the API lives under /api/v1 (see /docs)".to_owned(),
-                    _ => "no committed attempt (metadata.parquet) for this phase and attempt".to_owned(),
+                    _ => "no committed attempt (metadata.parquet) for this phase and attempt"
+                        .to_owned(),
                 };
                 problem(StatusCode::NOT_FOUND, title, detail)
             }
-            ApiError::Validation(detail) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, Json(HTTPValidationError { detail })).into_response()
-            }
-            ApiError::BadDateRange(detail) => problem(StatusCode::UNPROCESSABLE_ENTITY, "Invalid date range", detail),
+            ApiError::Validation(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(HTTPValidationError { detail }),
+            )
+                .into_response(),
+            ApiError::BadDateRange(detail) => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid date range",
+                detail,
+            ),
             ApiError::Timeout(secs) => {
                 tracing::warn!(timeout_secs = secs, "request timed out against the stores");
                 problem(
@@ -173,11 +189,22 @@ impl IntoResponse for ApiError {
                         format!("{key} is counted by metadata.parquet but missing from the store"),
                     ),
                     ReadError::Store { key, source } => {
-                        let timed_out = source.to_string().to_ascii_lowercase().contains("timed out");
+                        let timed_out = source
+                            .to_string()
+                            .to_ascii_lowercase()
+                            .contains("timed out");
                         if timed_out {
-                            problem(StatusCode::GATEWAY_TIMEOUT, "Backing store timeout", format!("reading {key} timed out"))
+                            problem(
+                                StatusCode::GATEWAY_TIMEOUT,
+                                "Backing store timeout",
+                                format!("reading {key} timed out"),
+                            )
                         } else {
-                            problem(StatusCode::BAD_GATEWAY, "Artifact store failed", format!("cannot read {key}"))
+                            problem(
+                                StatusCode::BAD_GATEWAY,
+                                "Artifact store failed",
+                                format!("cannot read {key}"),
+                            )
                         }
                     }
                     ReadError::Decode { key, reason } => problem(
@@ -185,7 +212,11 @@ impl IntoResponse for ApiError {
                         "Artifact could not be decoded",
                         format!("{key}: {reason}"),
                     ),
-                    ReadError::Key(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, "Invalid path", e.to_string()),
+                    ReadError::Key(e) => problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Invalid path",
+                        e.to_string(),
+                    ),
                     ReadError::NotFound(what) => ApiError::NotFound(what).into_response(),
                 }
             }

@@ -25,8 +25,14 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Ok(Err(reason)) => {
             tracing::warn!(reason = %reason, "not ready");
             let which = reason.split(':').next().unwrap_or("a store").to_owned();
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "failing": which})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "failing": which})),
+            )
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "failing": "timeout"}))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "failing": "timeout"})),
+        ),
     }
 }

@@ -61,11 +61,19 @@ impl AppState {
     /// Builds the state.
     pub fn new(reads: ReadService, verifier: TokenVerifier, limits: Limits) -> Self {
         let streams = Arc::new(Semaphore::new(limits.max_streams.max(1)));
-        Self { reads, verifier, limits, streams }
+        Self {
+            reads,
+            verifier,
+            limits,
+            streams,
+        }
     }
 
     /// Runs a call against the stores within the time limit (then 504).
-    pub async fn timed<T>(&self, work: impl Future<Output = Result<T, ReadError>>) -> Result<T, ApiError> {
+    pub async fn timed<T>(
+        &self,
+        work: impl Future<Output = Result<T, ReadError>>,
+    ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.limits.timeout, work).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(ApiError::Timeout(self.limits.timeout.as_secs())),
@@ -106,7 +114,10 @@ pub async fn serve(
     match tokio::time::timeout(grace, server).await {
         Ok(result) => result,
         Err(_) => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "in-flight requests did not finish in time; stopping"
+            );
             Ok(())
         }
     }

@@ -19,7 +19,12 @@ use super::error::PendingProblem;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Takes `X-Request-Id` from the request or makes one, and echoes it.
-pub(super) fn request_id_layers() -> ServiceBuilder<Stack<PropagateRequestIdLayer, Stack<SetRequestIdLayer<MakeRequestUuid>, tower::layer::util::Identity>>> {
+pub(super) fn request_id_layers() -> ServiceBuilder<
+    Stack<
+        PropagateRequestIdLayer,
+        Stack<SetRequestIdLayer<MakeRequestUuid>, tower::layer::util::Identity>,
+    >,
+> {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -54,9 +59,10 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
                 response.headers_mut().insert(name.clone(), value.clone());
             }
         }
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
     }
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

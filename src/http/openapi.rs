@@ -24,7 +24,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A JWT whose `id_company` claim (configurable) names the company"))
+                    .description(Some(
+                        "A JWT whose `id_company` claim (configurable) names the company",
+                    ))
                     .build(),
             ),
         );

@@ -32,7 +32,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
         let values = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(Self { values, issues: Vec::new() })
+        Ok(Self {
+            values,
+            issues: Vec::new(),
+        })
     }
 }
 
@@ -40,31 +43,52 @@ impl Query {
     /// A query from literal pairs (tests, other callers).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
-            values: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             issues: Vec::new(),
         }
     }
 
     fn issue(&mut self, name: &str, kind: &str, msg: impl Into<String>, input: Value) {
-        self.issues.push(ValidationIssue::new("query", name, kind, msg, input));
+        self.issues
+            .push(ValidationIssue::new("query", name, kind, msg, input));
     }
 
     /// An integer with a default and bounds.
     pub fn int(&mut self, name: &str, default: i64, min: i64, max: Option<i64>) -> i64 {
-        let Some(raw) = self.values.get(name).cloned() else { return default };
+        let Some(raw) = self.values.get(name).cloned() else {
+            return default;
+        };
         let Ok(value) = raw.trim().parse::<i64>() else {
-            self.issue(name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer", json!(raw));
+            self.issue(
+                name,
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                json!(raw),
+            );
             return default;
         };
         if value < min {
-            self.issue(name, "greater_than_equal", format!("Input should be greater than or equal to {min}"), json!(raw));
+            self.issue(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+                json!(raw),
+            );
             return default;
         }
-        if let Some(max) = max {
-            if value > max {
-                self.issue(name, "less_than_equal", format!("Input should be less than or equal to {max}"), json!(raw));
-                return default;
-            }
+        if let Some(max) = max
+            && value > max
+        {
+            self.issue(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+                json!(raw),
+            );
+            return default;
         }
         value
     }
@@ -78,7 +102,15 @@ impl Query {
         match parse_date("date", raw.trim()) {
             Ok(d) => Some(d),
             Err(e) => {
-                self.issue(name, "date_parsing", format!("Input should be a valid date in the format YYYY-MM-DD ({})", e.reason), json!(raw));
+                self.issue(
+                    name,
+                    "date_parsing",
+                    format!(
+                        "Input should be a valid date in the format YYYY-MM-DD ({})",
+                        e.reason
+                    ),
+                    json!(raw),
+                );
                 None
             }
         }
@@ -86,12 +118,23 @@ impl Query {
 
     /// One of a fixed set of values.
     pub fn choice<T: FromStr>(&mut self, name: &str, default: T, allowed: &[&str]) -> T {
-        let Some(raw) = self.values.get(name).cloned() else { return default };
+        let Some(raw) = self.values.get(name).cloned() else {
+            return default;
+        };
         match raw.parse::<T>() {
             Ok(v) => v,
             Err(_) => {
-                let expected = allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
-                self.issue(name, "literal_error", format!("Input should be {expected}"), json!(raw));
+                let expected = allowed
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.issue(
+                    name,
+                    "literal_error",
+                    format!("Input should be {expected}"),
+                    json!(raw),
+                );
                 default
             }
         }
@@ -101,7 +144,12 @@ impl Query {
     pub fn text(&mut self, name: &str, max_chars: usize) -> Option<String> {
         let raw = self.values.get(name).cloned()?;
         if raw.chars().count() > max_chars {
-            self.issue(name, "string_too_long", format!("String should have at most {max_chars} characters"), json!(raw));
+            self.issue(
+                name,
+                "string_too_long",
+                format!("String should have at most {max_chars} characters"),
+                json!(raw),
+            );
             return None;
         }
         Some(raw)
@@ -115,7 +163,11 @@ impl Query {
 
     /// Fails with every issue found, if any.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.issues.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.issues)) }
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.issues))
+        }
     }
 }
 
@@ -156,24 +208,33 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let raw: HashMap<String, String> = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
-            Ok(Path(map)) => map,
-            Err(rejection) => {
-                // Typically a segment whose percent-encoding is not UTF-8.
-                return Err(ApiError::Validation(vec![path_issue(
-                    "path",
-                    "value_error",
-                    format!("path segment could not be decoded: {}", rejection.body_text()),
-                    parts.uri.path(),
-                )]));
-            }
-        };
+        let raw: HashMap<String, String> =
+            match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
+                Ok(Path(map)) => map,
+                Err(rejection) => {
+                    // Typically a segment whose percent-encoding is not UTF-8.
+                    return Err(ApiError::Validation(vec![path_issue(
+                        "path",
+                        "value_error",
+                        format!(
+                            "path segment could not be decoded: {}",
+                            rejection.body_text()
+                        ),
+                        parts.uri.path(),
+                    )]));
+                }
+            };
         let mut issues = Vec::new();
         let get = |name: &str| raw.get(name).map(String::as_str);
         let dag_id = match get("dag_id").map(|v| (v, v.parse::<DagId>())) {
             Some((_, Ok(d))) => Some(d),
             Some((v, Err(_))) => {
-                issues.push(path_issue("dag_id", "uuid_parsing", "Input should be a valid UUID", v));
+                issues.push(path_issue(
+                    "dag_id",
+                    "uuid_parsing",
+                    "Input should be a valid UUID",
+                    v,
+                ));
                 None
             }
             None => None,
@@ -182,7 +243,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
             Some(v) => match parse_date("date", v) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    issues.push(path_issue("date", "date_parsing", format!("Input should be a valid date in the format YYYY-MM-DD ({})", e.reason), v));
+                    issues.push(path_issue(
+                        "date",
+                        "date_parsing",
+                        format!(
+                            "Input should be a valid date in the format YYYY-MM-DD ({})",
+                            e.reason
+                        ),
+                        v,
+                    ));
                     None
                 }
             },
@@ -192,7 +261,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
             Some(v) => match RunId::new(v) {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    issues.push(path_issue("run_id", "value_error", format!("Invalid run_id: {}", e.reason), v));
+                    issues.push(path_issue(
+                        "run_id",
+                        "value_error",
+                        format!("Invalid run_id: {}", e.reason),
+                        v,
+                    ));
                     None
                 }
             },
@@ -202,14 +276,24 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
             Some(v) => match v.parse::<Phase>() {
                 Ok(p) if p.is_step() => Some(p),
                 _ => {
-                    issues.push(path_issue("phase", "literal_error", "Input should be 'extract', 'transform' or 'load'", v));
+                    issues.push(path_issue(
+                        "phase",
+                        "literal_error",
+                        "Input should be 'extract', 'transform' or 'load'",
+                        v,
+                    ));
                     None
                 }
             },
             None => None,
         };
         match dag_id {
-            Some(dag_id) if issues.is_empty() => Ok(Self { dag_id, date, run_id, phase }),
+            Some(dag_id) if issues.is_empty() => Ok(Self {
+                dag_id,
+                date,
+                run_id,
+                phase,
+            }),
             _ => Err(ApiError::Validation(issues)),
         }
     }

@@ -93,7 +93,6 @@ fn paging(q: &mut Query) -> Paging {
     }
 }
 
-
 /// Event payload (queue_data + processed event).
 ///
 /// Both files are read concurrently, so the latency is that of the slower.
@@ -123,7 +122,10 @@ pub async fn event(
 ) -> Result<Json<EventResponse>, ApiError> {
     let run = path.run()?;
     let pages = state.timed(state.reads.event(&company, &run)).await?;
-    Ok(Json(EventResponse { queue_data: pages.queue_data, event: pages.event }))
+    Ok(Json(EventResponse {
+        queue_data: pages.queue_data,
+        event: pages.event,
+    }))
 }
 
 /// Phase attempt summary (metadata and counts).
@@ -160,7 +162,9 @@ pub async fn phase(
     let attempt = u32::try_from(query.int("attempt", 1, 1, Some(i64::from(u32::MAX)))).unwrap_or(1);
     query.finish()?;
     let (run, phase) = (path.run()?, path.phase()?);
-    let reader = state.timed(state.reads.attempt(&company, &run, phase, attempt)).await?;
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
     Ok(Json(reader.metadata_page()?))
 }
 
@@ -198,12 +202,17 @@ pub async fn data(
     mut query: Query,
 ) -> Result<Json<ParquetPage>, ApiError> {
     let p = paging(&mut query);
-    let keyword = query.text("keyword", MAX_KEYWORD_CHARS).filter(|k| !k.is_empty());
+    let keyword = query
+        .text("keyword", MAX_KEYWORD_CHARS)
+        .filter(|k| !k.is_empty());
     query.finish()?;
     let (run, phase) = (path.run()?, path.phase()?);
     let page = state
         .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, p.attempt).await?;
+            let reader = state
+                .reads
+                .attempt(&company, &run, phase, p.attempt)
+                .await?;
             match &keyword {
                 Some(k) => reader.search_data(k, p.page, p.limit).await,
                 None => reader.data_page(p.page, p.limit).await,
@@ -250,7 +259,10 @@ pub async fn errors(
     let (run, phase) = (path.run()?, path.phase()?);
     let page = state
         .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, p.attempt).await?;
+            let reader = state
+                .reads
+                .attempt(&company, &run, phase, p.attempt)
+                .await?;
             reader.errors_page(p.page, p.limit).await
         })
         .await?;
@@ -263,7 +275,11 @@ fn wants_ndjson(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-ndjson")))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-ndjson"))
+        })
 }
 
 fn parse_levels(q: &mut Query) -> Option<HashSet<String>> {
@@ -328,14 +344,16 @@ pub async fn logs(
     let filter = LogFilter::new(levels, keyword.as_deref());
     let (run, phase) = (path.run()?, path.phase()?);
     if wants_ndjson(&headers) {
-        let permit = state
-            .streams
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::Busy("too many NDJSON streams at once; retry later".into()))?;
+        let permit =
+            state.streams.clone().try_acquire_owned().map_err(|_| {
+                ApiError::Busy("too many NDJSON streams at once; retry later".into())
+            })?;
         let stream = state
             .timed(async {
-                let reader = state.reads.attempt(&company, &run, phase, p.attempt).await?;
+                let reader = state
+                    .reads
+                    .attempt(&company, &run, phase, p.attempt)
+                    .await?;
                 reader.logs_ndjson(filter).await
             })
             .await?;
@@ -347,14 +365,18 @@ pub async fn logs(
             })
         });
         let mut response = Body::from_stream(stream).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
         return Ok(response);
     }
     let page = state
         .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, p.attempt).await?;
+            let reader = state
+                .reads
+                .attempt(&company, &run, phase, p.attempt)
+                .await?;
             reader.logs_page(&filter, p.page, p.limit).await
         })
         .await?;

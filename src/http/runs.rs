@@ -171,15 +171,30 @@ pub fn parse_search(mut q: Query, max_range_days: u32) -> Result<RunSearch, ApiE
     let date_to = q.date("date_to");
     let statuses = Phase::STEPS
         .iter()
-        .map(|p| (*p, q.choice(&format!("{p}_status"), StatusFilter::All, STATUSES)))
+        .map(|p| {
+            (
+                *p,
+                q.choice(&format!("{p}_status"), StatusFilter::All, STATUSES),
+            )
+        })
         .collect();
     let keywords = Phase::ALL
         .iter()
-        .filter_map(|p| q.text(&format!("{p}_keyword"), MAX_KEYWORD_CHARS).map(|k| (*p, k)))
+        .filter_map(|p| {
+            q.text(&format!("{p}_keyword"), MAX_KEYWORD_CHARS)
+                .map(|k| (*p, k))
+        })
         .collect();
-    let run_ids = q.text("run_ids", 100 * 260).map(|r| parse_run_ids(&r)).unwrap_or_default();
+    let run_ids = q
+        .text("run_ids", 100 * 260)
+        .map(|r| parse_run_ids(&r))
+        .unwrap_or_default();
     if run_ids.len() > MAX_RUN_IDS {
-        q.invalid("run_ids", "too_long", format!("at most {MAX_RUN_IDS} run ids"));
+        q.invalid(
+            "run_ids",
+            "too_long",
+            format!("at most {MAX_RUN_IDS} run ids"),
+        );
     }
     let page = q.int("page", 0, 0, Some(i64::from(u32::MAX / 100)));
     let limit = q.int("limit", 20, 1, Some(100));
@@ -188,7 +203,9 @@ pub fn parse_search(mut q: Query, max_range_days: u32) -> Result<RunSearch, ApiE
         return Err(ApiError::Validation(Vec::new()));
     };
     if date_from > date_to {
-        return Err(ApiError::BadDateRange(format!("date_from {date_from} is after date_to {date_to}")));
+        return Err(ApiError::BadDateRange(format!(
+            "date_from {date_from} is after date_to {date_to}"
+        )));
     }
     let days = (date_to - date_from).num_days() + 1;
     if days > i64::from(max_range_days) {
@@ -234,7 +251,9 @@ pub async fn search_runs(
     query: Query,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
     let search = parse_search(query, state.limits.max_date_range_days)?;
-    let page = state.timed(state.reads.search_runs(&company, path.dag_id, &search)).await?;
+    let page = state
+        .timed(state.reads.search_runs(&company, path.dag_id, &search))
+        .await?;
     let offset = u64::from(search.page) * u64::from(search.limit);
     let has_more = offset + (page.items.len() as u64) < page.total && !page.items.is_empty();
     Ok(Json(SearchRunsResponse {

@@ -13,7 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::cache::MetadataCache;
-use super::file::load_metadata;
+use super::file::{StoreQuirks, load_metadata};
 use super::logs::{self, LogFilter};
 use super::page::{ParquetPage, locate};
 use super::rows::{file_rows, read_ranges};
@@ -29,16 +29,35 @@ const CONCURRENT_FOOTERS: usize = 8;
 pub struct AttemptReader {
     store: Arc<dyn ObjectStore>,
     cache: MetadataCache,
+    quirks: Arc<StoreQuirks>,
     folder: AttemptFolder,
     metadata: Arc<AttemptMetadata>,
 }
 
 /// Reads a whole small file as one page (event files).
-pub(crate) async fn whole_file(store: &Arc<dyn ObjectStore>, key: &Path, cap: u32) -> Result<ParquetPage, ReadError> {
-    let meta = load_metadata(store, key).await?;
+pub(crate) async fn whole_file(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    cap: u32,
+    quirks: &StoreQuirks,
+) -> Result<ParquetPage, ReadError> {
+    let meta = load_metadata(store, key, quirks).await?;
     let total = file_rows(&meta);
-    let batches = read_ranges(store, key, &meta, &[0..total.min(u64::from(cap))], ProjectionMask::all()).await?;
-    Ok(ParquetPage::new(Some(meta.schema()), &batches, 0, cap, total))
+    let batches = read_ranges(
+        store,
+        key,
+        &meta,
+        std::slice::from_ref(&(0..total.min(u64::from(cap)))),
+        ProjectionMask::all(),
+    )
+    .await?;
+    Ok(ParquetPage::new(
+        Some(meta.schema()),
+        &batches,
+        0,
+        cap,
+        total,
+    ))
 }
 
 impl AttemptReader {
@@ -47,27 +66,44 @@ impl AttemptReader {
     pub(crate) async fn open(
         store: Arc<dyn ObjectStore>,
         cache: MetadataCache,
+        quirks: Arc<StoreQuirks>,
         folder: AttemptFolder,
     ) -> Result<Self, ReadError> {
         let key = folder.metadata();
         let metadata = match cache.attempt(key.as_ref()) {
             Some(m) => m,
             None => {
-                let footer = match load_metadata(&store, &key).await {
+                let footer = match load_metadata(&store, &key, &quirks).await {
                     Ok(footer) => footer,
-                    Err(ReadError::MissingFile { .. }) => return Err(ReadError::NotFound("phase attempt")),
+                    Err(ReadError::MissingFile { .. }) => {
+                        return Err(ReadError::NotFound("phase attempt"));
+                    }
                     Err(e) => return Err(e),
                 };
-                let batches = read_ranges(&store, &key, &footer, &[0..file_rows(&footer)], ProjectionMask::all()).await?;
+                let batches = read_ranges(
+                    &store,
+                    &key,
+                    &footer,
+                    std::slice::from_ref(&(0..file_rows(&footer))),
+                    ProjectionMask::all(),
+                )
+                .await?;
                 let batch = arrow_select::concat::concat_batches(footer.schema(), &batches)
                     .map_err(|e| ReadError::decode(&key, e.to_string()))?;
-                let parsed = AttemptMetadata::from_batch(&batch).map_err(|e| ReadError::decode(&key, e.to_string()))?;
+                let parsed = AttemptMetadata::from_batch(&batch)
+                    .map_err(|e| ReadError::decode(&key, e.to_string()))?;
                 let parsed = Arc::new(parsed);
                 cache.put_attempt(key.to_string(), Arc::clone(&parsed));
                 parsed
             }
         };
-        Ok(Self { store, cache, folder, metadata })
+        Ok(Self {
+            store,
+            cache,
+            quirks,
+            folder,
+            metadata,
+        })
     }
 
     /// The `metadata.parquet` row.
@@ -82,7 +118,13 @@ impl AttemptReader {
             .metadata
             .to_batch()
             .map_err(|e| ReadError::decode(&self.folder.metadata(), e.to_string()))?;
-        Ok(ParquetPage::new(Some(batch.schema().as_ref()), &[batch], 0, 1, 1))
+        Ok(ParquetPage::new(
+            Some(batch.schema().as_ref()),
+            &[batch],
+            0,
+            1,
+            1,
+        ))
     }
 
     /// A file's footer, from the cache or the store.
@@ -90,17 +132,22 @@ impl AttemptReader {
         if let Some(m) = self.cache.footer(key.as_ref()) {
             return Ok(m);
         }
-        let m = load_metadata(&self.store, key).await?;
+        let m = load_metadata(&self.store, key, &self.quirks).await?;
         self.cache.put_footer(key.to_string(), m.clone());
         Ok(m)
     }
 
     fn keys(&self, kind: FileKind, count: i32) -> Vec<Path> {
-        (0..usize::try_from(count).unwrap_or(0)).map(|n| self.folder.numbered(kind, n)).collect()
+        (0..usize::try_from(count).unwrap_or(0))
+            .map(|n| self.folder.numbered(kind, n))
+            .collect()
     }
 
     /// The footers of several files, fetched concurrently, in order.
-    pub(crate) async fn footers(&self, keys: &[Path]) -> Result<Vec<ArrowReaderMetadata>, ReadError> {
+    pub(crate) async fn footers(
+        &self,
+        keys: &[Path],
+    ) -> Result<Vec<ArrowReaderMetadata>, ReadError> {
         // Owned keys and a cloned reader (all `Arc`s) keep the stream's
         // futures free of borrowed lifetimes, which `Send` handlers need.
         futures::stream::iter(keys.to_vec())
@@ -138,9 +185,22 @@ impl AttemptReader {
             let meta = self.footer(key).await?;
             let available = super::rows::file_rows(&meta);
             if range.end > available {
-                return Err(ReadError::decode(key, format!("holds {available} rows, metadata.parquet counts {}", file_rows[*i])));
+                return Err(ReadError::decode(
+                    key,
+                    format!(
+                        "holds {available} rows, metadata.parquet counts {}",
+                        file_rows[*i]
+                    ),
+                ));
             }
-            read_ranges(&self.store, key, &meta, std::slice::from_ref(range), ProjectionMask::all()).await
+            read_ranges(
+                &self.store,
+                key,
+                &meta,
+                std::slice::from_ref(range),
+                ProjectionMask::all(),
+            )
+            .await
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
         let schema = match (batches.first(), keys.first()) {
@@ -148,19 +208,35 @@ impl AttemptReader {
             (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
             (None, None) => fallback_schema,
         };
-        Ok(ParquetPage::new(schema.as_deref(), &batches, page, limit, total))
+        Ok(ParquetPage::new(
+            schema.as_deref(),
+            &batches,
+            page,
+            limit,
+            total,
+        ))
     }
 
     /// A page of data rows, the data files read as one sequence (endpoint 5).
     pub async fn data_page(&self, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
         let keys = self.keys(FileKind::Data, self.metadata.data_files);
-        let rows: Vec<u64> = self.metadata.data_file_rows.iter().map(|n| u64::try_from(*n).unwrap_or(0)).collect();
+        let rows: Vec<u64> = self
+            .metadata
+            .data_file_rows
+            .iter()
+            .map(|n| u64::try_from(*n).unwrap_or(0))
+            .collect();
         self.page_of(&keys, &rows, None, page, limit).await
     }
 
     /// A page of the data rows whose `_searchable` text contains `keyword`
     /// (case-insensitive, literal), in (`_file`, `_row`) order.
-    pub async fn search_data(&self, keyword: &str, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
+    pub async fn search_data(
+        &self,
+        keyword: &str,
+        page: u64,
+        limit: u32,
+    ) -> Result<ParquetPage, ReadError> {
         let hits = search::matching_rows(self, keyword).await?;
         let total = hits.len() as u64;
         let offset = usize::try_from(page.saturating_mul(u64::from(limit))).unwrap_or(usize::MAX);
@@ -173,14 +249,21 @@ impl AttemptReader {
             (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
             (None, None) => None,
         };
-        Ok(ParquetPage::new(schema.as_deref(), &batches, page, limit, total))
+        Ok(ParquetPage::new(
+            schema.as_deref(),
+            &batches,
+            page,
+            limit,
+            total,
+        ))
     }
 
     /// A page of error rows (endpoint 6).
     pub async fn errors_page(&self, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
         let keys = self.keys(FileKind::Errors, self.metadata.error_files);
         let rows: Vec<u64> = self.footers(&keys).await?.iter().map(file_rows).collect();
-        self.page_of(&keys, &rows, Some(errors_schema()), page, limit).await
+        self.page_of(&keys, &rows, Some(errors_schema()), page, limit)
+            .await
     }
 
     /// The logs files' keys.
@@ -190,11 +273,18 @@ impl AttemptReader {
 
     /// A page of log rows, optionally filtered by level and keyword
     /// (endpoint 7).
-    pub async fn logs_page(&self, filter: &LogFilter, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
+    pub async fn logs_page(
+        &self,
+        filter: &LogFilter,
+        page: u64,
+        limit: u32,
+    ) -> Result<ParquetPage, ReadError> {
         let keys = self.log_keys();
         if filter.is_empty() {
             let rows: Vec<u64> = self.footers(&keys).await?.iter().map(file_rows).collect();
-            return self.page_of(&keys, &rows, Some(logs_schema()), page, limit).await;
+            return self
+                .page_of(&keys, &rows, Some(logs_schema()), page, limit)
+                .await;
         }
         logs::filtered_page(self, &keys, filter, page, limit).await
     }
@@ -205,7 +295,8 @@ impl AttemptReader {
     pub async fn logs_ndjson(
         &self,
         filter: LogFilter,
-    ) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static + use<>, ReadError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static + use<>, ReadError>
+    {
         logs::ndjson(self.clone(), filter).await
     }
 }

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures::FutureExt;
@@ -48,12 +49,27 @@ fn external(e: object_store::Error) -> ParquetError {
 
 impl AsyncFileReader for StoreFile {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        async move { self.store.get_range(&self.key, range).await.map_err(external) }.boxed()
+        async move {
+            self.store
+                .get_range(&self.key, range)
+                .await
+                .map_err(external)
+        }
+        .boxed()
     }
 
-    fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         // object_store coalesces nearby ranges and fetches them concurrently.
-        async move { self.store.get_ranges(&self.key, &ranges).await.map_err(external) }.boxed()
+        async move {
+            self.store
+                .get_ranges(&self.key, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
     }
 
     fn get_metadata<'a>(
@@ -65,30 +81,81 @@ impl AsyncFileReader for StoreFile {
     }
 }
 
-async fn suffix(store: &Arc<dyn ObjectStore>, key: &Path, n: u64) -> Result<(Bytes, u64), ReadError> {
+/// What the store is known to support. Some S3-compatible servers (s3s-fs
+/// among them) fail a suffix range longer than the object instead of
+/// returning the whole object as S3 does; after the first such failure,
+/// footers are read with a HEAD and a bounded range instead.
+#[derive(Debug, Default)]
+pub struct StoreQuirks {
+    suffix_broken: AtomicBool,
+}
+
+async fn get(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    range: GetRange,
+) -> Result<(Bytes, u64), object_store::Error> {
     let options = GetOptions {
-        range: Some(GetRange::Suffix(n)),
+        range: Some(range),
         ..GetOptions::default()
     };
-    let result = store.get_opts(key, options).await.map_err(|e| ReadError::store(key, e))?;
+    let result = store.get_opts(key, options).await?;
     let size = result.meta.size;
-    let bytes = result.bytes().await.map_err(|e| ReadError::store(key, e))?;
+    Ok((result.bytes().await?, size))
+}
+
+/// The last `n` bytes of the object (all of it when shorter) and its size.
+async fn suffix(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    n: u64,
+    quirks: &StoreQuirks,
+) -> Result<(Bytes, u64), ReadError> {
+    if !quirks.suffix_broken.load(Ordering::Relaxed) {
+        match get(store, key, GetRange::Suffix(n)).await {
+            Ok(found) => return Ok(found),
+            Err(e @ object_store::Error::NotFound { .. }) => return Err(ReadError::store(key, e)),
+            Err(e) => {
+                tracing::warn!(file = %key, error = %e, "suffix range failed; reading footers with HEAD + range from now on");
+                quirks.suffix_broken.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    let size = store
+        .head(key)
+        .await
+        .map_err(|e| ReadError::store(key, e))?
+        .size;
+    if size == 0 {
+        return Ok((Bytes::new(), 0));
+    }
+    let (bytes, _) = get(store, key, GetRange::Bounded(size.saturating_sub(n)..size))
+        .await
+        .map_err(|e| ReadError::store(key, e))?;
     Ok((bytes, size))
 }
 
 /// Loads a file's footer and page index (when it has one) with a suffix
 /// request: one round trip for files whose metadata fits the prefetch.
-pub async fn load_metadata(store: &Arc<dyn ObjectStore>, key: &Path) -> Result<ArrowReaderMetadata, ReadError> {
+pub async fn load_metadata(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    quirks: &StoreQuirks,
+) -> Result<ArrowReaderMetadata, ReadError> {
     let decode = |e: ParquetError| ReadError::decode(key, e.to_string());
-    let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH).await?;
+    let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH, quirks).await?;
     let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
     loop {
         match reader.try_parse_sized(&bytes, size) {
             Ok(()) => break,
-            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) <= size && (needed as u64) > bytes.len() as u64 => {
-                bytes = suffix(store, key, needed as u64).await?.0;
+            Err(ParquetError::NeedMoreData(needed))
+                if (needed as u64) <= size && (needed as u64) > bytes.len() as u64 =>
+            {
+                bytes = suffix(store, key, needed as u64, quirks).await?.0;
                 if reader.has_metadata() {
-                    reader.read_page_indexes_sized(&bytes, size).map_err(decode)?;
+                    reader
+                        .read_page_indexes_sized(&bytes, size)
+                        .map_err(decode)?;
                     break;
                 }
             }

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use super::ReadError;
 use super::attempt::AttemptReader;
 use super::page::ParquetPage;
-use super::rows::{file_rows, projection, read_ranges, row_group_stream, row_group_starts, to_ranges};
+use super::rows::{
+    file_rows, projection, read_ranges, row_group_starts, row_group_stream, to_ranges,
+};
 use crate::artifacts::json_values::batch_to_rows;
 use crate::artifacts::schemas::logs_schema;
 
@@ -55,16 +57,25 @@ impl LogFilter {
         let levels = levels.as_string::<i32>();
         let messages = text("message")?;
         let messages = messages.as_string::<i32>();
-        let finder = self.keyword.as_deref().map(|k| memchr::memmem::Finder::new(k.as_bytes()));
+        let finder = self
+            .keyword
+            .as_deref()
+            .map(|k| memchr::memmem::Finder::new(k.as_bytes()));
         Ok((0..batch.num_rows())
             .map(|i| {
                 let level_ok = match &self.levels {
                     None => true,
-                    Some(set) => levels.is_valid(i) && set.contains(&levels.value(i).to_ascii_uppercase()),
+                    Some(set) => {
+                        levels.is_valid(i) && set.contains(&levels.value(i).to_ascii_uppercase())
+                    }
                 };
                 let keyword_ok = match &finder {
                     None => true,
-                    Some(f) => messages.is_valid(i) && f.find(messages.value(i).to_lowercase().as_bytes()).is_some(),
+                    Some(f) => {
+                        messages.is_valid(i)
+                            && f.find(messages.value(i).to_lowercase().as_bytes())
+                                .is_some()
+                    }
                 };
                 Some(level_ok && keyword_ok)
             })
@@ -73,17 +84,33 @@ impl LogFilter {
 }
 
 /// Rows of one file (file-local numbers) that pass the filter.
-async fn matching_in_file(reader: &AttemptReader, key: &Path, filter: &LogFilter) -> Result<Vec<u64>, ReadError> {
+async fn matching_in_file(
+    reader: &AttemptReader,
+    key: &Path,
+    filter: &LogFilter,
+) -> Result<Vec<u64>, ReadError> {
     let meta = reader.footer(key).await?;
     let starts = row_group_starts(&meta);
     let mask = projection(&meta, Some(&["level", "message"]));
     let mut hits = Vec::new();
-    for group in 0..meta.metadata().num_row_groups() {
+    for (group, first_row) in starts
+        .iter()
+        .take(meta.metadata().num_row_groups())
+        .enumerate()
+    {
         let mut stream = row_group_stream(reader.store(), key, &meta, group, None, mask.clone())?;
-        let mut at = starts[group];
-        while let Some(batch) = stream.try_next().await.map_err(|e| ReadError::from_parquet(key, e))? {
+        let mut at = *first_row;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .map_err(|e| ReadError::from_parquet(key, e))?
+        {
             let keep = filter.mask(&batch, key)?;
-            hits.extend((0..keep.len()).filter(|i| keep.value(*i)).map(|i| at + i as u64));
+            hits.extend(
+                (0..keep.len())
+                    .filter(|i| keep.value(*i))
+                    .map(|i| at + i as u64),
+            );
             at += batch.num_rows() as u64;
         }
     }
@@ -125,8 +152,17 @@ pub(crate) async fn filtered_page(
         read_ranges(reader.store(), key, &meta, ranges, ProjectionMask::all()).await
     });
     let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
-    let schema = batches.first().map(RecordBatch::schema).unwrap_or_else(logs_schema);
-    Ok(ParquetPage::new(Some(&schema), &batches, page, limit, total))
+    let schema = batches
+        .first()
+        .map(RecordBatch::schema)
+        .unwrap_or_else(logs_schema);
+    Ok(ParquetPage::new(
+        Some(&schema),
+        &batches,
+        page,
+        limit,
+        total,
+    ))
 }
 
 /// Encodes the kept rows of a batch as NDJSON lines.
@@ -135,7 +171,8 @@ fn encode(batch: &RecordBatch, filter: &LogFilter, key: &Path) -> Result<Option<
         batch.clone()
     } else {
         let keep = filter.mask(batch, key)?;
-        arrow_select::filter::filter_record_batch(batch, &keep).map_err(|e| ReadError::decode(key, e.to_string()))?
+        arrow_select::filter::filter_record_batch(batch, &keep)
+            .map_err(|e| ReadError::decode(key, e.to_string()))?
     };
     if batch.num_rows() == 0 {
         return Ok(None);
@@ -164,12 +201,17 @@ pub(crate) async fn ndjson(
             if file_rows(meta) == 0 {
                 continue;
             }
-            let groups = (0..meta.metadata().num_row_groups())
-                .map(|g| row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all()));
+            let groups = (0..meta.metadata().num_row_groups()).map(|g| {
+                row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all())
+            });
             let mut batches = futures::stream::iter(groups)
                 .map(|stream| async move {
                     match stream {
-                        Ok(s) => s.map_err(|e| ReadError::from_parquet(key, e)).try_collect::<Vec<_>>().await,
+                        Ok(s) => {
+                            s.map_err(|e| ReadError::from_parquet(key, e))
+                                .try_collect::<Vec<_>>()
+                                .await
+                        }
                         Err(e) => Err(e),
                     }
                 })
@@ -204,5 +246,7 @@ pub(crate) async fn ndjson(
             }
         }
     });
-    Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    Ok(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
 }

@@ -20,7 +20,7 @@ use parquet::errors::ParquetError;
 
 pub use attempt::AttemptReader;
 pub use cache::MetadataCache;
-pub use file::{FOOTER_PREFETCH, StoreFile, load_metadata};
+pub use file::{FOOTER_PREFETCH, StoreFile, StoreQuirks, load_metadata};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage, locate};
 
@@ -72,14 +72,22 @@ impl ReadError {
     /// A store error about `key` (a missing object becomes `MissingFile`).
     pub fn store(key: &Path, source: object_store::Error) -> Self {
         match source {
-            object_store::Error::NotFound { .. } => Self::MissingFile { key: key.to_string() },
-            source => Self::Store { key: key.to_string(), source },
+            object_store::Error::NotFound { .. } => Self::MissingFile {
+                key: key.to_string(),
+            },
+            source => Self::Store {
+                key: key.to_string(),
+                source,
+            },
         }
     }
 
     /// A decoding error about `key`.
     pub fn decode(key: &Path, reason: impl Into<String>) -> Self {
-        Self::Decode { key: key.to_string(), reason: reason.into() }
+        Self::Decode {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
     }
 
     /// A Parquet reader error: I/O errors stay store errors.
@@ -109,13 +117,19 @@ pub struct ReadService {
     index: Arc<dyn RunIndex>,
     store: ArtifactStore,
     cache: MetadataCache,
+    quirks: Arc<StoreQuirks>,
 }
 
 impl ReadService {
     /// A service over a run index and an artifact store, with a metadata
     /// cache of `cache_bytes`.
     pub fn new(index: Arc<dyn RunIndex>, store: ArtifactStore, cache_bytes: u64) -> Self {
-        Self { index, store, cache: MetadataCache::new(cache_bytes) }
+        Self {
+            index,
+            store,
+            cache: MetadataCache::new(cache_bytes),
+            quirks: Arc::default(),
+        }
     }
 
     /// The run index.
@@ -129,13 +143,21 @@ impl ReadService {
     }
 
     /// Searches a DAG's runs (endpoint 1).
-    pub async fn search_runs(&self, company: &Company, dag_id: DagId, search: &RunSearch) -> Result<RunPage, ReadError> {
+    pub async fn search_runs(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        search: &RunSearch,
+    ) -> Result<RunPage, ReadError> {
         Ok(self.index.search_runs(company, dag_id, search).await?)
     }
 
     /// One run's summary (endpoint 2).
     pub async fn get_run(&self, company: &Company, run: &RunRef) -> Result<RunSummary, ReadError> {
-        self.index.get_run(company, run).await?.ok_or(ReadError::NotFound("run"))
+        self.index
+            .get_run(company, run)
+            .await?
+            .ok_or(ReadError::NotFound("run"))
     }
 
     /// Both event files, read concurrently (endpoint 3).
@@ -145,14 +167,22 @@ impl ReadService {
             let key = folder.event_file(file);
             async move {
                 let key = key?;
-                match attempt::whole_file(self.store.object_store(), &key, EVENT_ROW_CAP).await {
+                match attempt::whole_file(
+                    self.store.object_store(),
+                    &key,
+                    EVENT_ROW_CAP,
+                    &self.quirks,
+                )
+                .await
+                {
                     Ok(page) => Ok(Some(page)),
                     Err(ReadError::MissingFile { .. }) => Ok(None),
                     Err(e) => Err(e),
                 }
             }
         };
-        let (queue_data, event) = try_join(read(EventFile::QueueData), read(EventFile::Event)).await?;
+        let (queue_data, event) =
+            try_join(read(EventFile::QueueData), read(EventFile::Event)).await?;
         if queue_data.is_none() && event.is_none() {
             return Err(ReadError::NotFound("event"));
         }
@@ -169,12 +199,21 @@ impl ReadService {
         attempt: u32,
     ) -> Result<AttemptReader, ReadError> {
         let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
-        AttemptReader::open(Arc::clone(self.store.object_store()), self.cache.clone(), folder).await
+        AttemptReader::open(
+            Arc::clone(self.store.object_store()),
+            self.cache.clone(),
+            Arc::clone(&self.quirks),
+            folder,
+        )
+        .await
     }
 
     /// Checks that both stores answer (for `/readyz`).
     pub async fn ready(&self) -> Result<(), String> {
-        self.index.ping().await.map_err(|e| format!("run index: {e}"))?;
+        self.index
+            .ping()
+            .await
+            .map_err(|e| format!("run index: {e}"))?;
         let probe = Path::from("dagtrail-readiness-probe");
         match self.store.object_store().head(&probe).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),

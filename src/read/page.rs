@@ -40,19 +40,35 @@ pub struct ParquetPage {
 
 impl ParquetPage {
     /// Builds a page from the batches holding its rows.
-    pub fn new(schema: Option<&Schema>, batches: &[RecordBatch], page: u64, limit: u32, total: u64) -> Self {
+    pub fn new(
+        schema: Option<&Schema>,
+        batches: &[RecordBatch],
+        page: u64,
+        limit: u32,
+        total: u64,
+    ) -> Self {
         let columns = schema
             .map(|s| {
                 s.fields()
                     .iter()
-                    .map(|f| ColumnInfo { name: f.name().clone(), data_type: type_name(f.data_type()) })
+                    .map(|f| ColumnInfo {
+                        name: f.name().clone(),
+                        data_type: type_name(f.data_type()),
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let rows: Vec<JsonRow> = batches.iter().flat_map(batch_to_rows).collect();
         let offset = page.saturating_mul(u64::from(limit));
         let has_more = offset.saturating_add(rows.len() as u64) < total && !rows.is_empty();
-        Self { columns, rows, page, limit, total, has_more }
+        Self {
+            columns,
+            rows,
+            page,
+            limit,
+            total,
+            has_more,
+        }
     }
 }
 
@@ -64,7 +80,7 @@ pub fn locate(file_rows: &[u64], offset: u64, limit: u64) -> Vec<(usize, Range<u
     let mut out = Vec::new();
     for (i, n) in file_rows.iter().enumerate() {
         let file_end = start + n;
-        if file_end > offset && start < end {
+        if *n > 0 && file_end > offset && start < end {
             let lo = offset.max(start) - start;
             let hi = end.min(file_end) - start;
             out.push((i, lo..hi));
@@ -84,8 +100,14 @@ mod tests {
     #[test]
     fn pages_straddle_files() {
         assert_eq!(locate(&[100, 100, 50], 0, 50), vec![(0, 0..50)]);
-        assert_eq!(locate(&[100, 100, 50], 80, 50), vec![(0, 80..100), (1, 0..30)]);
-        assert_eq!(locate(&[100, 0, 100], 90, 20), vec![(0, 90..100), (2, 0..10)]);
+        assert_eq!(
+            locate(&[100, 100, 50], 80, 50),
+            vec![(0, 80..100), (1, 0..30)]
+        );
+        assert_eq!(
+            locate(&[100, 0, 100], 90, 20),
+            vec![(0, 90..100), (2, 0..10)]
+        );
         assert_eq!(locate(&[100, 100, 50], 240, 50), vec![(2, 40..50)]);
         assert!(locate(&[100, 100, 50], 250, 50).is_empty());
         assert!(locate(&[], 0, 50).is_empty());

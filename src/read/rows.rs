@@ -43,7 +43,10 @@ pub fn file_rows(meta: &ArrowReaderMetadata) -> u64 {
 pub fn projection(meta: &ArrowReaderMetadata, names: Option<&[&str]>) -> ProjectionMask {
     match names {
         None => ProjectionMask::all(),
-        Some(names) => ProjectionMask::columns(meta.metadata().file_metadata().schema_descr(), names.iter().copied()),
+        Some(names) => ProjectionMask::columns(
+            meta.metadata().file_metadata().schema_descr(),
+            names.iter().copied(),
+        ),
     }
 }
 
@@ -64,7 +67,9 @@ pub fn row_group_stream(
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }
-    builder.build().map_err(|e| ReadError::decode(key, e.to_string()))
+    builder
+        .build()
+        .map_err(|e| ReadError::decode(key, e.to_string()))
 }
 
 /// Reads the rows in `ranges` (file-local, sorted, not overlapping).

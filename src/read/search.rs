@@ -25,16 +25,23 @@ fn int_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<Vec<i64>, R
     let column = batch
         .column_by_name(name)
         .ok_or_else(|| ReadError::decode(key, format!("index has no {name} column")))?;
-    let column = arrow_cast::cast(column, &DataType::Int64).map_err(|e| ReadError::decode(key, e.to_string()))?;
+    let column = arrow_cast::cast(column, &DataType::Int64)
+        .map_err(|e| ReadError::decode(key, e.to_string()))?;
     let column = column.as_primitive::<Int64Type>();
     if column.null_count() > 0 {
-        return Err(ReadError::decode(key, format!("index column {name} holds nulls")));
+        return Err(ReadError::decode(
+            key,
+            format!("index column {name} holds nulls"),
+        ));
     }
     Ok(column.values().to_vec())
 }
 
 /// The (`_file`, `_row`) of every indexed row containing `keyword`, in order.
-pub(crate) async fn matching_rows(reader: &AttemptReader, keyword: &str) -> Result<Vec<(i64, i64)>, ReadError> {
+pub(crate) async fn matching_rows(
+    reader: &AttemptReader,
+    keyword: &str,
+) -> Result<Vec<(i64, i64)>, ReadError> {
     let key = reader.folder_index();
     let meta = reader.footer(&key).await?;
     let lowercase_stored = reader.metadata().searchable_lowercase;
@@ -51,11 +58,16 @@ pub(crate) async fn matching_rows(reader: &AttemptReader, keyword: &str) -> Resu
                 let mut stream = stream?;
                 let finder = Finder::new(needle.as_bytes());
                 let mut hits = Vec::new();
-                while let Some(batch) = stream.try_next().await.map_err(|e| ReadError::from_parquet(&key, e))? {
-                    let text = batch
-                        .column_by_name("_searchable")
-                        .ok_or_else(|| ReadError::decode(&key, "index has no _searchable column"))?;
-                    let text = arrow_cast::cast(text, &DataType::Utf8).map_err(|e| ReadError::decode(&key, e.to_string()))?;
+                while let Some(batch) = stream
+                    .try_next()
+                    .await
+                    .map_err(|e| ReadError::from_parquet(&key, e))?
+                {
+                    let text = batch.column_by_name("_searchable").ok_or_else(|| {
+                        ReadError::decode(&key, "index has no _searchable column")
+                    })?;
+                    let text = arrow_cast::cast(text, &DataType::Utf8)
+                        .map_err(|e| ReadError::decode(&key, e.to_string()))?;
                     let text = text.as_string::<i32>();
                     let files = int_column(&batch, "_file", &key)?;
                     let rows = int_column(&batch, "_row", &key)?;
@@ -92,17 +104,30 @@ pub(crate) async fn fetch_rows(
     let mut by_file: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     for (file, row) in wanted {
         let (Ok(file), Ok(row)) = (usize::try_from(*file), u64::try_from(*row)) else {
-            return Err(ReadError::decode(&reader.folder_index(), "negative _file or _row"));
+            return Err(ReadError::decode(
+                &reader.folder_index(),
+                "negative _file or _row",
+            ));
         };
         by_file.entry(file).or_default().push(row);
     }
     let reads = by_file.into_iter().map(|(file, mut rows)| async move {
-        let key = keys
-            .get(file)
-            .ok_or_else(|| ReadError::decode(&reader.folder_index(), format!("_file {file} is not a data file of this attempt")))?;
+        let key = keys.get(file).ok_or_else(|| {
+            ReadError::decode(
+                &reader.folder_index(),
+                format!("_file {file} is not a data file of this attempt"),
+            )
+        })?;
         rows.sort_unstable();
         let meta = reader.footer(key).await?;
-        read_ranges(reader.store(), key, &meta, &to_ranges(&rows), ProjectionMask::all()).await
+        read_ranges(
+            reader.store(),
+            key,
+            &meta,
+            &to_ranges(&rows),
+            ProjectionMask::all(),
+        )
+        .await
     });
     Ok(try_join_all(reads).await?.into_iter().flatten().collect())
 }

@@ -68,16 +68,24 @@ pub struct ServeArgs {
 }
 
 fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVerifier> {
-    let sources = [secret.is_some(), args.jwt_public_key.is_some(), args.jwks_url.is_some()];
+    let sources = [
+        secret.is_some(),
+        args.jwt_public_key.is_some(),
+        args.jwks_url.is_some(),
+    ];
     let source = match sources.iter().filter(|s| **s).count() {
-        0 => bail!("no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"),
+        0 => bail!(
+            "no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"
+        ),
         1 => match (secret, &args.jwt_public_key, &args.jwks_url) {
             (Some(s), _, _) => KeySource::Secret(s),
             (_, Some(p), _) => KeySource::PublicKeyFile(p.clone()),
             (_, _, Some(u)) => KeySource::JwksUrl(u.clone()),
             _ => bail!("no way to verify tokens"),
         },
-        _ => bail!("set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL"),
+        _ => bail!(
+            "set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL"
+        ),
     };
     Ok(TokenVerifier::new(VerifierConfig {
         source,
@@ -111,13 +119,22 @@ async fn shutdown_signal() {
 }
 
 /// Seeds the stores with the demo when empty; returns where to look.
-async fn seed_demo(storage: &Storage) -> anyhow::Result<Option<(dagtrail::model::Company, dagtrail::model::DagId)>> {
+async fn seed_demo(
+    storage: &Storage,
+) -> anyhow::Result<Option<(dagtrail::model::Company, dagtrail::model::DagId)>> {
     let options = DemoOptions::small(chrono::Utc::now().date_naive());
-    let recorder = Recorder::new(storage.index.clone(), storage.store.clone(), WriterOptions::default());
+    let recorder = Recorder::new(
+        storage.index.clone(),
+        storage.store.clone(),
+        WriterOptions::default(),
+    );
     if !already_written(&recorder, &options).await? {
         eprintln!("writing demo data (first start only)...");
         let summary = generate(&recorder, &options, &ProgressBar::new(0)).await?;
-        eprintln!("wrote {} runs with {} data rows", summary.runs, summary.data_rows);
+        eprintln!(
+            "wrote {} runs with {} data rows",
+            summary.runs, summary.data_rows
+        );
     }
     Ok(first_dag(&options)?)
 }
@@ -137,22 +154,40 @@ async fn print_try_it(
     let runs = storage.index.search_runs(company, dag, &search).await?;
     let base = format!("http://{addr}/api/v1");
     println!();
-    println!("dagtrail is serving {} (company {company}) at http://{addr}", dag);
+    println!(
+        "dagtrail is serving {} (company {company}) at http://{addr}",
+        dag
+    );
     println!("  docs:    http://{addr}/docs");
     println!("  token:   export TOKEN={token}");
     println!();
-    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'", today - chrono::Duration::days(30));
+    println!(
+        "curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'",
+        today - chrono::Duration::days(30)
+    );
     if let Some(run) = runs.items.first() {
-        let run_id: String = url::form_urlencoded::byte_serialize(run.run_id.as_bytes()).collect::<String>().replace('+', "%20");
+        let run_id: String = url::form_urlencoded::byte_serialize(run.run_id.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
         let run_url = format!("{base}/dags/{dag}/runs/{}/{run_id}", run.date);
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?limit=5'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?keyword=m%C3%BCnchen&limit=5'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/errors?limit=5'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/logs?level=ERROR,CRITICAL&limit=5'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: application/x-ndjson' '{run_url}/phases/extract/logs?keyword=slow'");
+        println!(
+            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?limit=5'"
+        );
+        println!(
+            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?keyword=m%C3%BCnchen&limit=5'"
+        );
+        println!(
+            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/errors?limit=5'"
+        );
+        println!(
+            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/logs?level=ERROR,CRITICAL&limit=5'"
+        );
+        println!(
+            "curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: application/x-ndjson' '{run_url}/phases/extract/logs?keyword=slow'"
+        );
     }
     println!();
     Ok(())
@@ -166,9 +201,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         secret = Some(Secret::new(made_up));
     }
     let verifier = verifier(&args, secret.clone())?;
-    let storage = args.storage.open().await.context("cannot open the stores")?;
-    let demo_dag = if args.demo { seed_demo(&storage).await? } else { None };
-    let reads = ReadService::new(storage.index.clone(), storage.store.clone(), args.cache_bytes);
+    let storage = args
+        .storage
+        .open()
+        .await
+        .context("cannot open the stores")?;
+    let demo_dag = if args.demo {
+        seed_demo(&storage).await?
+    } else {
+        None
+    };
+    let reads = ReadService::new(
+        storage.index.clone(),
+        storage.store.clone(),
+        args.cache_bytes,
+    );
     let limits = Limits {
         max_date_range_days: args.max_date_range_days,
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
@@ -181,10 +228,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, index = %redact_url(&args.storage.database_url()), store = %storage.store.base_url(), "listening");
     if let (Some((company, dag)), Some(secret)) = (demo_dag, &secret) {
-        print_try_it(&storage, addr, secret, &args.jwt_company_claim, &company, dag).await?;
+        print_try_it(
+            &storage,
+            addr,
+            secret,
+            &args.jwt_company_claim,
+            &company,
+            dag,
+        )
+        .await?;
     } else {
         println!("dagtrail listening on http://{addr} (docs at http://{addr}/docs)");
     }
-    serve(listener, app, shutdown_signal(), Duration::from_secs(args.shutdown_grace_secs)).await?;
+    serve(
+        listener,
+        app,
+        shutdown_signal(),
+        Duration::from_secs(args.shutdown_grace_secs),
+    )
+    .await?;
     Ok(())
 }

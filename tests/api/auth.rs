@@ -1,0 +1,403 @@
+//! Contract 4.4: every way a token can be wrong is a 401 with the problem
+//! body and the right challenge; the company claim is configurable and may
+//! be a number; PEM keys and JWKS work; HS/RS confusion and `none` fail.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use base64::Engine as _;
+use chrono::Utc;
+use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::settings::Secret;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+use crate::support::{SECRET, TestApp, call, embedded};
+
+const RSA_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/rsa_private.pem");
+const RSA_PUBLIC: &str = "tests/fixtures/keys/rsa_public.pem";
+const EC_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ec_private.pem");
+const EC_PUBLIC: &str = "tests/fixtures/keys/ec_public.pem";
+const ED_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ed_private.pem");
+const ED_PUBLIC: &str = "tests/fixtures/keys/ed_public.pem";
+
+fn claims(company: Value) -> Value {
+    json!({"id_company": company, "exp": Utc::now().timestamp() + 600})
+}
+
+fn hs(claims: &Value, secret: &[u8]) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret).unwrap(),
+    )
+    .unwrap()
+}
+
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+async fn status_of(
+    app: &TestApp,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, Value) {
+    let uri = format!("/api/v1/dags/{}/runs/2026-11-27/x", app.dag);
+    let reply = call(&app.router, &uri, token, headers).await;
+    let challenge = reply.header("www-authenticate").to_owned();
+    let body = if reply.body.is_empty() {
+        Value::Null
+    } else {
+        reply.json()
+    };
+    (reply.status, challenge, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_token_is_401() {
+    let app = embedded().await;
+    let company = app.company.as_str().to_owned();
+    let now = Utc::now().timestamp();
+    let rsa = std::fs::read(RSA_PUBLIC).unwrap();
+    let cases: Vec<(&str, String)> = vec![
+        ("garbage", "not-a-token".into()),
+        ("garbage base64", "eyJ!!!.eyJ!!!.sig".into()),
+        (
+            "wrong secret",
+            hs(&claims(json!(company)), b"another-secret"),
+        ),
+        (
+            "expired",
+            hs(
+                &json!({"id_company": company, "exp": now - 3600}),
+                SECRET.as_bytes(),
+            ),
+        ),
+        (
+            "no exp",
+            hs(&json!({"id_company": company}), SECRET.as_bytes()),
+        ),
+        (
+            "nbf in the future",
+            hs(
+                &json!({"id_company": company, "exp": now + 3600, "nbf": now + 1800}),
+                SECRET.as_bytes(),
+            ),
+        ),
+        (
+            "no company",
+            hs(&json!({"exp": now + 600}), SECRET.as_bytes()),
+        ),
+        (
+            "company of the wrong type",
+            hs(&claims(json!(true)), SECRET.as_bytes()),
+        ),
+        ("company empty", hs(&claims(json!("")), SECRET.as_bytes())),
+        ("company '..'", hs(&claims(json!("..")), SECRET.as_bytes())),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT"})),
+                b64(&claims(json!(company)))
+            ),
+        ),
+        (
+            "HS256 signed with the RSA public key",
+            hs(&claims(json!(company)), &rsa),
+        ),
+        (
+            "RS256 token against an HMAC config",
+            encode(
+                &Header::new(Algorithm::RS256),
+                &claims(json!(company)),
+                &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+            )
+            .unwrap(),
+        ),
+        (
+            "oversized",
+            hs(
+                &json!({"id_company": company, "exp": now + 600, "pad": "x".repeat(10_000)}),
+                SECRET.as_bytes(),
+            ),
+        ),
+    ];
+    for (what, token) in cases {
+        let (status, challenge, body) = status_of(&app, Some(&token), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(challenge, "Bearer error=\"invalid_token\"", "{what}");
+        assert_eq!(body["status"], 401, "{what}");
+        assert_eq!(body["title"], "Unauthorized", "{what}");
+    }
+    // No token at all, or another scheme: a bare challenge.
+    for headers in [vec![], vec![("authorization", "Basic dXNlcjpwYXNz")]] {
+        let (status, challenge, body) = status_of(&app, None, &headers).await;
+        assert_eq!(
+            (status, challenge.as_str()),
+            (StatusCode::UNAUTHORIZED, "Bearer")
+        );
+        assert_eq!(body["status"], 401);
+    }
+    // 401 comes before validation: a bad token with bad parameters is still 401.
+    let reply = call(
+        &app.router,
+        "/api/v1/dags/not-a-uuid/runs?limit=0",
+        Some("x"),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    // A good token gets through to the handler.
+    let (status, _, _) = status_of(&app, Some(&app.token()), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn verifier(
+    source: KeySource,
+    algorithms: Option<Vec<&str>>,
+    claim: &str,
+    iss: Option<&str>,
+    aud: Option<&str>,
+) -> TokenVerifier {
+    TokenVerifier::new(VerifierConfig {
+        source,
+        algorithms: algorithms.map(|a| a.into_iter().map(str::to_owned).collect()),
+        issuer: iss.map(str::to_owned),
+        audience: aud.map(str::to_owned),
+        company_claim: claim.to_owned(),
+    })
+    .unwrap()
+}
+
+async fn verify(v: &TokenVerifier, token: &str) -> Result<String, String> {
+    v.verify(token)
+        .await
+        .map(|c| c.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn public_keys_algorithms_issuer_audience_and_claim_name() {
+    let now = Utc::now().timestamp();
+    let rsa = verifier(
+        KeySource::PublicKeyFile(RSA_PUBLIC.into()),
+        None,
+        "tenant",
+        Some("https://idp"),
+        Some("dagtrail"),
+    );
+    let good = json!({"tenant": 4711, "exp": now + 600, "iss": "https://idp", "aud": "dagtrail"});
+    let rs = |alg: Algorithm, c: &Value| {
+        encode(
+            &Header::new(alg),
+            c,
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        verify(&rsa, &rs(Algorithm::RS256, &good)).await.unwrap(),
+        "4711"
+    );
+    assert_eq!(
+        verify(&rsa, &rs(Algorithm::PS384, &good)).await.unwrap(),
+        "4711"
+    );
+    let wrong_iss =
+        json!({"tenant": "x", "exp": now + 600, "iss": "https://evil", "aud": "dagtrail"});
+    assert!(
+        verify(&rsa, &rs(Algorithm::RS256, &wrong_iss))
+            .await
+            .is_err()
+    );
+    let wrong_aud = json!({"tenant": "x", "exp": now + 600, "iss": "https://idp", "aud": "other"});
+    assert!(
+        verify(&rsa, &rs(Algorithm::RS256, &wrong_aud))
+            .await
+            .is_err()
+    );
+    let pem = std::fs::read(RSA_PUBLIC).unwrap();
+    assert!(
+        verify(&rsa, &hs(&good, &pem)).await.is_err(),
+        "HS/RS confusion"
+    );
+    let only_rs512 = verifier(
+        KeySource::PublicKeyFile(RSA_PUBLIC.into()),
+        Some(vec!["RS512"]),
+        "tenant",
+        None,
+        None,
+    );
+    assert!(
+        verify(&only_rs512, &rs(Algorithm::RS256, &good))
+            .await
+            .is_err(),
+        "algorithm not configured"
+    );
+    assert!(
+        verify(&only_rs512, &rs(Algorithm::RS512, &good))
+            .await
+            .is_ok()
+    );
+    assert!(
+        TokenVerifier::new(VerifierConfig {
+            source: KeySource::PublicKeyFile(RSA_PUBLIC.into()),
+            algorithms: Some(vec!["HS256".into()]),
+            issuer: None,
+            audience: None,
+            company_claim: "id_company".into(),
+        })
+        .is_err(),
+        "HS256 does not fit an RSA key"
+    );
+    let ec = verifier(
+        KeySource::PublicKeyFile(EC_PUBLIC.into()),
+        None,
+        "id_company",
+        None,
+        None,
+    );
+    let es = encode(
+        &Header::new(Algorithm::ES256),
+        &claims(json!("acme")),
+        &EncodingKey::from_ec_pem(EC_PRIVATE).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verify(&ec, &es).await.unwrap(), "acme");
+    let ed = verifier(
+        KeySource::PublicKeyFile(ED_PUBLIC.into()),
+        None,
+        "id_company",
+        None,
+        None,
+    );
+    let eddsa = encode(
+        &Header::new(Algorithm::EdDSA),
+        &claims(json!("acme")),
+        &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verify(&ed, &eddsa).await.unwrap(), "acme");
+    assert!(verify(&ec, &eddsa).await.is_err());
+    let hmac = verifier(
+        KeySource::Secret(Secret::new("s")),
+        None,
+        "id_company",
+        None,
+        None,
+    );
+    assert!(verify(&hmac, &es).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pem = std::fs::read_to_string(RSA_PUBLIC).unwrap();
+    let der = pem::parse(pem.as_bytes()).unwrap();
+    // n and e of the RSA public key, from its SubjectPublicKeyInfo.
+    let (n, e) = rsa_components(der.contents());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&fetches);
+    let jwks = json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = jwks.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let v = verifier(
+        KeySource::JwksUrl(format!("http://{addr}/jwks")),
+        None,
+        "id_company",
+        None,
+        None,
+    );
+    let sign = |kid: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        encode(
+            &header,
+            &claims(json!("acme")),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
+    assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "keys are cached");
+    assert!(verify(&v, &sign("k2")).await.is_err());
+    assert!(verify(&v, &sign("k3")).await.is_err());
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "unknown kids refetch at most once per interval"
+    );
+    let mut no_kid = Header::new(Algorithm::RS256);
+    no_kid.kid = None;
+    let token = encode(
+        &no_kid,
+        &claims(json!("acme")),
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+    )
+    .unwrap();
+    assert!(verify(&v, &token).await.is_err());
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// Reads the modulus and exponent out of an RSA SubjectPublicKeyInfo DER
+/// (enough ASN.1 for a test), base64url-encoded as a JWK wants them.
+fn rsa_components(spki: &[u8]) -> (String, String) {
+    fn read_len(d: &[u8], i: &mut usize) -> usize {
+        let first = d[*i] as usize;
+        *i += 1;
+        if first < 0x80 {
+            return first;
+        }
+        let bytes = first & 0x7f;
+        let mut len = 0;
+        for _ in 0..bytes {
+            len = (len << 8) | d[*i] as usize;
+            *i += 1;
+        }
+        len
+    }
+    fn integer(d: &[u8], i: &mut usize) -> Vec<u8> {
+        assert_eq!(d[*i], 0x02);
+        *i += 1;
+        let len = read_len(d, i);
+        let mut v = d[*i..*i + len].to_vec();
+        *i += len;
+        while v.len() > 1 && v[0] == 0 {
+            v.remove(0);
+        }
+        v
+    }
+    // SEQUENCE { SEQUENCE { OID, NULL }, BIT STRING { unused-bits byte, RSAPublicKey } }
+    let mut i = 0;
+    assert_eq!(spki[i], 0x30);
+    i += 1;
+    let _ = read_len(spki, &mut i);
+    assert_eq!(spki[i], 0x30);
+    i += 1;
+    let algorithm = read_len(spki, &mut i);
+    i += algorithm;
+    assert_eq!(spki[i], 0x03);
+    i += 1;
+    let _ = read_len(spki, &mut i);
+    i += 1;
+    assert_eq!(spki[i], 0x30);
+    i += 1;
+    let _ = read_len(spki, &mut i);
+    let n = integer(spki, &mut i);
+    let e = integer(spki, &mut i);
+    let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    (b(&n), b(&e))
+}

@@ -1,0 +1,12 @@
+//! API tests: the real router (`oneshot`) over real storage, on the
+//! embedded default and on PostgreSQL + the S3-compatible server.
+
+// Tests fail loudly on purpose: an unexpected error is the failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod docs;
+mod foreign;
+mod phases;
+mod runs;
+mod support;

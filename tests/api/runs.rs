@@ -1,0 +1,318 @@
+//! Endpoints 1 and 2 (contract 4.1): filters, pages, tenancy, validation.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::support::TestApp;
+
+fn ids(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["run_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn search_filters_and_pages(app: TestApp) {
+    let base = format!(
+        "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+        app.dag
+    );
+    let all = app.get(&base).await;
+    assert_eq!(all.status, StatusCode::OK);
+    let body = all.json();
+    assert_eq!(body["total"], 2);
+    assert_eq!(
+        (
+            body["page"].as_u64(),
+            body["limit"].as_u64(),
+            body["has_more"].as_bool()
+        ),
+        (Some(0), Some(20), Some(false))
+    );
+    let first = &body["items"][0];
+    for key in [
+        "dag_id",
+        "date",
+        "run_id",
+        "created_at",
+        "updated_at",
+        "event",
+        "extract",
+        "transform",
+        "load",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing from {first}");
+    }
+    let run = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["run_id"] == app.run.run_id.as_str())
+        .unwrap();
+    assert_eq!(run["extract"]["status"]["success"], true);
+    assert_eq!(run["extract"]["attempt"], 1);
+    assert!(
+        run["extract"].get("data").is_none(),
+        "inline rows are not returned"
+    );
+    assert_eq!(run["transform"]["status"]["success"], Value::Null);
+    assert_eq!(run["load"], Value::Null);
+    assert!(run["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let q = |extra: &str| format!("{base}&{extra}");
+    assert_eq!(
+        ids(&app.get(&q("transform_status=pending")).await.json()).len(),
+        2
+    );
+    assert_eq!(
+        ids(&app.get(&q("transform_status=success")).await.json()).len(),
+        0
+    );
+    assert_eq!(
+        ids(&app
+            .get(&q("extract_status=success&load_status=pending"))
+            .await
+            .json())
+        .len(),
+        2
+    );
+    assert_eq!(
+        ids(&app.get(&q("extract_status=failed")).await.json()).len(),
+        0
+    );
+    // Keywords search the phase object's JSON, inline rows included; literal and Unicode-aware.
+    assert_eq!(
+        ids(&app
+            .get(&q(
+                "extract_keyword=%C3%9CN%C3%8FC%C3%96D%C3%89%2050%25_off"
+            ))
+            .await
+            .json()),
+        [app.run.run_id.as_str()]
+    );
+    assert_eq!(
+        ids(&app.get(&q("extract_keyword=50%25")).await.json()),
+        [app.run.run_id.as_str()]
+    );
+    assert_eq!(
+        ids(&app.get(&q("extract_keyword=0%25_o")).await.json()).len(),
+        1,
+        "% and _ are literal"
+    );
+    assert_eq!(
+        ids(&app.get(&q("extract_keyword=5__%20off")).await.json()).len(),
+        0,
+        "_ does not match any character"
+    );
+    assert_eq!(
+        ids(&app.get(&q("event_keyword=manual")).await.json()),
+        [app.run.run_id.as_str()]
+    );
+    assert_eq!(
+        ids(&app.get(&q("run_ids=%20a/b%20,,a/b,zzz")).await.json()),
+        ["a/b"]
+    );
+    let page = app.get(&q("limit=1&page=1")).await.json();
+    assert_eq!(
+        (
+            ids(&page).len(),
+            page["total"].as_u64(),
+            page["has_more"].as_bool()
+        ),
+        (1, Some(2), Some(false))
+    );
+    let page = app.get(&q("limit=1&page=0")).await.json();
+    assert_eq!(page["has_more"], true);
+    let past = app.get(&q("limit=1&page=50")).await.json();
+    assert_eq!(
+        (
+            ids(&past).len(),
+            past["total"].as_u64(),
+            past["has_more"].as_bool()
+        ),
+        (0, Some(2), Some(false))
+    );
+    let outside = app
+        .get(&format!(
+            "/api/v1/dags/{}/runs?date_from=2026-12-01&date_to=2026-12-31",
+            app.dag
+        ))
+        .await
+        .json();
+    assert_eq!(outside["total"], 0);
+}
+
+async fn tenants_never_see_each_other(app: TestApp) {
+    let base = format!(
+        "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+        app.dag
+    );
+    let other = app.call(&base, Some(&app.other_token()), &[]).await.json();
+    assert_eq!(
+        other["total"], 1,
+        "same dag_id, other company: only its own run"
+    );
+    assert_eq!(other["items"][0]["run_id"], app.run.run_id.as_str());
+    let slash = format!("/api/v1/dags/{}/runs/2026-11-27/a%2Fb", app.dag);
+    assert_eq!(app.get(&slash).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(&slash, Some(&app.other_token()), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Same run id under both companies: each sees its own phase.
+    let mine = app
+        .get(&format!("{}/phases/extract", app.run_url()))
+        .await
+        .json();
+    let theirs = app
+        .call(
+            &format!("{}/phases/extract", app.run_url()),
+            Some(&app.other_token()),
+            &[],
+        )
+        .await
+        .json();
+    assert_eq!(mine["rows"][0]["data_rows"], 250);
+    assert_eq!(theirs["rows"][0]["data_rows"], 3);
+    let theirs = app
+        .call(
+            &format!("{}/phases/extract/errors", app.run_url()),
+            Some(&app.other_token()),
+            &[],
+        )
+        .await
+        .json();
+    assert_eq!(
+        theirs["total"], 0,
+        "the other company's attempt has no errors; ours has 7"
+    );
+    for path in ["/event", "/phases/transform"] {
+        let reply = app
+            .call(
+                &format!("{}{path}", app.run_url()),
+                Some(&app.other_token()),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+async fn run_summary_and_not_found(app: TestApp) {
+    let reply = app.get(&app.run_url()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["run_id"], app.run.run_id.as_str());
+    assert_eq!(body["date"], "2026-11-27");
+    assert_eq!(body["event"]["attempt"], 1);
+    assert!(
+        body["extract"]["s3_data_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/extract/attempt=1/")
+    );
+    let missing = app
+        .get(&format!("/api/v1/dags/{}/runs/2026-11-27/nope", app.dag))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header("content-type"), "application/problem+json");
+    let problem = missing.json();
+    assert_eq!(problem["status"], 404);
+    assert_eq!(problem["title"], "Run not found");
+    assert_eq!(
+        problem["instance"],
+        format!("/api/v1/dags/{}/runs/2026-11-27/nope", app.dag)
+    );
+}
+
+async fn bad_parameters_are_422(app: TestApp) {
+    let base = format!("/api/v1/dags/{}/runs", app.dag);
+    let cases = [
+        ("?date_to=2026-11-30", "date_from", "missing"),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-31",
+            "date_to",
+            "date_parsing",
+        ),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-30&limit=0",
+            "limit",
+            "greater_than_equal",
+        ),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-30&limit=101",
+            "limit",
+            "less_than_equal",
+        ),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-30&limit=ten",
+            "limit",
+            "int_parsing",
+        ),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-30&page=-1",
+            "page",
+            "greater_than_equal",
+        ),
+        (
+            "?date_from=2026-11-01&date_to=2026-11-30&extract_status=done",
+            "extract_status",
+            "literal_error",
+        ),
+    ];
+    for (query, name, kind) in cases {
+        let reply = app.get(&format!("{base}{query}")).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        let body = reply.json();
+        let issue = &body["detail"][0];
+        assert_eq!(
+            issue["loc"],
+            serde_json::json!(["query", name]),
+            "{query}: {body}"
+        );
+        assert_eq!(issue["type"], kind, "{query}: {body}");
+    }
+    let many: Vec<String> = (0..101).map(|i| format!("r{i}")).collect();
+    let reply = app
+        .get(&format!(
+            "{base}?date_from=2026-11-01&date_to=2026-11-30&run_ids={}",
+            many.join(",")
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = "k".repeat(300);
+    let reply = app
+        .get(&format!(
+            "{base}?date_from=2026-11-01&date_to=2026-11-30&load_keyword={long}"
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Bad date ranges are ErrorResponse, not HTTPValidationError.
+    for query in [
+        "?date_from=2026-11-30&date_to=2026-11-01",
+        "?date_from=2020-01-01&date_to=2026-11-30",
+    ] {
+        let reply = app.get(&format!("{base}{query}")).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(reply.header("content-type"), "application/problem+json");
+        assert_eq!(reply.json()["status"], 422);
+    }
+    let reply = app
+        .get("/api/v1/dags/not-a-uuid/runs?date_from=2026-11-01&date_to=2026-11-30")
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.json()["detail"][0]["loc"],
+        serde_json::json!(["path", "dag_id"])
+    );
+}
+
+both_backends!(
+    search_filters_and_pages,
+    tenants_never_see_each_other,
+    run_summary_and_not_found,
+    bad_parameters_are_422
+);

@@ -1,0 +1,384 @@
+//! The app under test: the real router over real storage (SQLite + a temp
+//! folder, or PostgreSQL + the S3-compatible server), seeded through the
+//! same `Recorder` the CLI uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::{NaiveDate, TimeZone, Utc};
+use dagtrail::artifacts::ArtifactStore;
+use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
+use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::http::{AppState, Limits, router};
+use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
+use dagtrail::read::ReadService;
+use dagtrail::record::Recorder;
+use dagtrail::runindex::{self, IndexOptions, RunIndex};
+use dagtrail::settings::Secret;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const SECRET: &str = "test-secret-with-enough-length-0123456789";
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+}
+
+/// Where the test data lives.
+pub enum Backend {
+    Embedded(tempfile::TempDir),
+    Services,
+}
+
+/// The app, its tenants and the runs seeded for them.
+pub struct TestApp {
+    pub router: Router,
+    pub company: Company,
+    pub other: Company,
+    pub dag: DagId,
+    pub run: RunRef,
+    pub _backend: Backend,
+}
+
+pub fn token(company: &str) -> String {
+    dagtrail::auth::token::mint_hs256(
+        &Secret::new(SECRET),
+        "id_company",
+        &Company::new(company).unwrap(),
+        Duration::from_secs(600),
+    )
+    .unwrap()
+}
+
+impl TestApp {
+    pub fn token(&self) -> String {
+        token(self.company.as_str())
+    }
+
+    pub fn other_token(&self) -> String {
+        token(self.other.as_str())
+    }
+
+    /// `/api/v1/dags/{dag}/runs/{date}/{run_id}` of the main run.
+    pub fn run_url(&self) -> String {
+        format!(
+            "/api/v1/dags/{}/runs/2026-11-27/{}",
+            self.dag,
+            encode(self.run.run_id.as_str())
+        )
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(uri, Some(&self.token()), &[]).await
+    }
+
+    pub async fn call(&self, uri: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        call(&self.router, uri, token, headers).await
+    }
+}
+
+pub async fn call(
+    router: &Router,
+    uri: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = Request::builder().method(Method::GET).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Percent-encodes a path segment the way a client would.
+pub fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn data(first: i64, n: usize) -> RecordBatch {
+    let ids: Vec<i64> = (first..first + n as i64).collect();
+    let names: Vec<String> = ids
+        .iter()
+        .map(|i| match i {
+            42 => "Ünïcödé 50%_off".to_owned(),
+            77 => "Zoë 500 off".to_owned(),
+            _ => format!("row {i}"),
+        })
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(ids)) as ArrayRef,
+            Arc::new(StringArray::from(names)),
+        ],
+    )
+    .unwrap()
+}
+
+fn strings(columns: Vec<(&str, Vec<String>)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns
+        .into_iter()
+        .map(|(_, v)| Arc::new(StringArray::from(v)) as ArrayRef)
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+/// Log rows: 3 levels cycling, a keyword every 10th row.
+pub const LOG_ROWS: usize = 1500;
+
+fn logs() -> RecordBatch {
+    let levels = ["INFO", "ERROR", "DEBUG"];
+    strings(vec![
+        (
+            "ts",
+            (0..LOG_ROWS)
+                .map(|i| format!("2026-11-27T10:{:02}:{:02}Z", (i / 60) % 60, i % 60))
+                .collect(),
+        ),
+        (
+            "level",
+            (0..LOG_ROWS).map(|i| levels[i % 3].to_owned()).collect(),
+        ),
+        ("logger", vec!["etl".to_owned(); LOG_ROWS]),
+        (
+            "message",
+            (0..LOG_ROWS)
+                .map(|i| {
+                    if i % 10 == 0 {
+                        format!("Slow Source {i}")
+                    } else {
+                        format!("line {i}")
+                    }
+                })
+                .collect(),
+        ),
+    ])
+}
+
+async fn seed(
+    index: Arc<dyn RunIndex>,
+    store: ArtifactStore,
+    company: &Company,
+    other: &Company,
+    dag: DagId,
+) -> (RunRef, RunRef) {
+    let options = WriterOptions {
+        rows_per_file: 100,
+        log_rows_per_file: 1000,
+        row_group_rows: 40,
+        page_rows: 10,
+        ..WriterOptions::default()
+    };
+    let recorder = Recorder::new(index, store, options);
+    let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
+    let run = RunRef::new(
+        dag,
+        day,
+        RunId::new("manual__2026-11-27T10:00:00+00:00 x%").unwrap(),
+    );
+    let slash_run = RunRef::new(dag, day, RunId::new("a/b").unwrap());
+    let ok = PhaseOutcome {
+        success: Some(true),
+        message: "extracted 250 rows".into(),
+        ..PhaseOutcome::default()
+    };
+    for (company, run, rows) in [
+        (company, &run, 250usize),
+        (company, &slash_run, 5),
+        (other, &run, 3),
+    ] {
+        let mut rec = recorder
+            .begin(company, run, Phase::Extract, 1)
+            .await
+            .unwrap();
+        let mut first = 0;
+        while first < rows {
+            let n = (rows - first).min(70);
+            rec.write_data(&data(first as i64, n)).await.unwrap();
+            first += n;
+        }
+        if rows == 250 {
+            rec.write_errors(&strings(vec![
+                (
+                    "error_title",
+                    (0..7).map(|i| format!("Bad row {i}")).collect(),
+                ),
+                ("error_status", vec!["422".to_owned(); 7]),
+                ("error_detail", vec!["negative".to_owned(); 7]),
+                ("occurred_at", vec!["2026-11-27T10:00:05Z".to_owned(); 7]),
+            ]))
+            .await
+            .unwrap();
+            rec.write_logs(&logs()).await.unwrap();
+        }
+        rec.commit(&ok, at).await.unwrap();
+    }
+    let queue = strings(vec![
+        ("message_id", vec!["m-1".into()]),
+        ("body", vec!["{\"a\": 1}".into()]),
+    ]);
+    let event = strings(vec![("trigger", vec!["manual".into()])]);
+    recorder
+        .record_event(company, &run, &[queue], &[event], &ok, at)
+        .await
+        .unwrap();
+    // A transform that is still running (attempt 1, no data).
+    let rec = recorder
+        .begin(company, &run, Phase::Transform, 1)
+        .await
+        .unwrap();
+    rec.commit(
+        &PhaseOutcome {
+            success: None,
+            message: "running".into(),
+            ..PhaseOutcome::default()
+        },
+        at,
+    )
+    .await
+    .unwrap();
+    (run, slash_run)
+}
+
+fn verifier() -> TokenVerifier {
+    TokenVerifier::new(VerifierConfig {
+        source: KeySource::Secret(Secret::new(SECRET)),
+        algorithms: None,
+        issuer: None,
+        audience: None,
+        company_claim: "id_company".into(),
+    })
+    .unwrap()
+}
+
+/// The app over the embedded default in a temp folder.
+pub async fn embedded() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let index = runindex::open(
+        &format!("sqlite://{}", dir.path().join("runs.db").display()),
+        &IndexOptions::default(),
+    )
+    .await
+    .unwrap();
+    let store = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
+    build(index, store, Backend::Embedded(dir)).await
+}
+
+fn required(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{variable} is required under CI=true (scripts/test sets it)"
+            );
+            eprintln!("skipping: {variable} unset (run scripts/test)");
+            None
+        }
+    }
+}
+
+/// The app over PostgreSQL and the S3-compatible server, or `None` (skip)
+/// outside CI when they are not configured.
+pub async fn services() -> Option<TestApp> {
+    let db = required("DAGTRAIL_TEST_DATABASE_URL")?;
+    let s3 = required("DAGTRAIL_TEST_S3_URL")?;
+    let index = runindex::open(&db, &IndexOptions::default()).await.unwrap();
+    let prefix = &Uuid::new_v4().simple().to_string()[..8];
+    let store = ArtifactStore::open(&format!("{}/a{prefix}", s3.trim_end_matches('/'))).unwrap();
+    Some(build(index, store, Backend::Services).await)
+}
+
+async fn build(index: Arc<dyn RunIndex>, store: ArtifactStore, backend: Backend) -> TestApp {
+    // Short, unique names: tests share one database and one bucket.
+    let company = Company::new(format!("a{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();
+    let other = Company::new(format!("b{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();
+    let dag = DagId(Uuid::new_v4());
+    let (run, _) = seed(Arc::clone(&index), store.clone(), &company, &other, dag).await;
+    let reads = ReadService::new(index, store, 16 * 1024 * 1024);
+    let state = AppState::new(reads, verifier(), Limits::default());
+    TestApp {
+        router: router(state),
+        company,
+        other,
+        dag,
+        run,
+        _backend: backend,
+    }
+}
+
+/// Runs each named `async fn(TestApp)` against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$name($crate::support::embedded().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_and_s3() {
+                    let Some(app) = $crate::support::services().await else { return };
+                    super::$name(app).await;
+                }
+            }
+        )*
+    };
+}
