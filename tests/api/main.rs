@@ -6,7 +6,9 @@
 
 mod auth;
 mod docs;
+mod faults;
 mod foreign;
 mod phases;
 mod runs;
+mod serve;
 mod support;

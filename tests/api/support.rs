@@ -344,6 +344,41 @@ pub async fn services() -> Option<TestApp> {
     Some(build(index, store, Backend::Services).await)
 }
 
+/// The embedded app, with the store and limits the router reads through
+/// replaced (seeding still writes to the plain folder). For fault tests.
+pub async fn embedded_with(
+    wrap: impl FnOnce(ArtifactStore) -> ArtifactStore,
+    index_url: Option<&str>,
+    limits: Limits,
+) -> TestApp {
+    let mut app = embedded().await;
+    let Backend::Embedded(dir) = &app._backend else {
+        unreachable!()
+    };
+    let store = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
+    let url = index_url.map_or_else(
+        || format!("sqlite://{}", dir.path().join("runs.db").display()),
+        str::to_owned,
+    );
+    let options = IndexOptions {
+        migrate: false,
+        acquire_timeout: Duration::from_secs(2),
+        ..IndexOptions::default()
+    };
+    let index = runindex::open(&url, &options).await.unwrap();
+    let reads = ReadService::new(index, wrap(store), 16 * 1024 * 1024);
+    app.router = router(AppState::new(reads, verifier(), limits));
+    app
+}
+
+/// The artifacts folder of an embedded app.
+pub fn artifacts_dir(app: &TestApp) -> std::path::PathBuf {
+    let Backend::Embedded(dir) = &app._backend else {
+        unreachable!()
+    };
+    dir.path().join("artifacts")
+}
+
 async fn build(index: Arc<dyn RunIndex>, store: ArtifactStore, backend: Backend) -> TestApp {
     // Short, unique names: tests share one database and one bucket.
     let company = Company::new(format!("a{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();

@@ -1,0 +1,151 @@
+//! Contract 4.3's server-side failures: 502 when the run index fails, when
+//! a promised file is missing or cannot be decoded (naming its key), 504
+//! when the store is too slow; other requests keep working.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use dagtrail::artifacts::{ArtifactStore, FileKind, RunFolder};
+use dagtrail::http::Limits;
+use dagtrail::model::Phase;
+use object_store::throttle::{ThrottleConfig, ThrottledStore};
+
+use crate::support::{artifacts_dir, embedded, embedded_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_corrupt_files_are_502_with_their_key() {
+    let app = embedded().await;
+    let folder = RunFolder::new(&app.company, &app.run)
+        .unwrap()
+        .attempt(Phase::Extract, 1)
+        .unwrap();
+    let root = artifacts_dir(&app);
+    let data_1 = folder.numbered(FileKind::Data, 1);
+    std::fs::remove_file(root.join(data_1.as_ref())).unwrap();
+    let logs_0 = folder.numbered(FileKind::Logs, 0);
+    std::fs::write(root.join(logs_0.as_ref()), b"PAR1 this is not parquet PAR1").unwrap();
+
+    let missing = app
+        .get(&format!(
+            "{}/phases/extract/data?page=2&limit=50",
+            app.run_url()
+        ))
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(missing.header("content-type"), "application/problem+json");
+    let detail = missing.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains(data_1.as_ref()), "{detail}");
+    assert!(
+        !detail.contains(root.to_str().unwrap()),
+        "no server paths in the detail: {detail}"
+    );
+
+    let corrupt = app
+        .get(&format!("{}/phases/extract/logs", app.run_url()))
+        .await;
+    assert_eq!(corrupt.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        corrupt.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains(logs_0.as_ref())
+    );
+    let corrupt_stream = app
+        .call(
+            &format!("{}/phases/extract/logs", app.run_url()),
+            Some(&app.token()),
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(
+        corrupt_stream.status,
+        StatusCode::BAD_GATEWAY,
+        "footers are checked before the first byte"
+    );
+
+    // What does not touch the broken files keeps working.
+    assert_eq!(
+        app.get(&format!("{}/phases/extract/data?page=0", app.run_url()))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("{}/phases/extract/errors", app.run_url()))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(app.get(&app.run_url()).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_store_is_504_within_the_limit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let slow = |store: ArtifactStore| {
+        let config = ThrottleConfig {
+            wait_get_per_call: Duration::from_secs(5),
+            ..ThrottleConfig::default()
+        };
+        let throttled = ThrottledStore::new(Arc::clone(store.object_store()), config);
+        ArtifactStore::from_object_store(Arc::new(throttled), store.base_url())
+    };
+    let app = embedded_with(slow, None, limits).await;
+    let started = std::time::Instant::now();
+    let reply = app
+        .get(&format!("{}/phases/extract/data", app.run_url()))
+        .await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(reply.json()["status"], 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered within the limit, not after the store"
+    );
+    assert_eq!(
+        app.get(&app.run_url()).await.status,
+        StatusCode::OK,
+        "the run index still answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_run_index_is_502_run_lookup_failed() {
+    // Nothing listens on port 9 of loopback: every query fails.
+    let app = embedded_with(
+        |s| s,
+        Some("postgres://nobody@127.0.0.1:9/none"),
+        Limits::default(),
+    )
+    .await;
+    let reply = app
+        .get(&format!(
+            "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+            app.dag
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    let body = reply.json();
+    assert_eq!(body["title"], "Run lookup failed");
+    assert!(
+        !body["detail"].as_str().unwrap().contains("nobody"),
+        "no connection details leak"
+    );
+    assert_eq!(
+        app.get(&app.run_url()).await.status,
+        StatusCode::BAD_GATEWAY
+    );
+    // The artifact endpoints do not need the run index.
+    assert_eq!(
+        app.get(&format!("{}/phases/extract", app.run_url()))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let ready = app.call("/readyz", None, &[]).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json()["failing"], "run index");
+}
