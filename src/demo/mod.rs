@@ -127,6 +127,8 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
     let mut rng = fastrand::Rng::with_seed(options.seed);
     let days = i64::from(options.days.max(1));
     let first_day = options.end_date - Duration::days(days - 1);
+    // Runs of today never start in the future.
+    let now = chrono::Utc::now();
     let mut planned = Vec::new();
     for c in 0..options.companies {
         let company = Company::new(company_name(c))?;
@@ -136,11 +138,17 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
             for k in 0..options.runs {
                 let runs = options.runs.max(1) as i64;
                 let date = first_day + Duration::days(k as i64 * days / runs);
-                let hour = (k % 24) as u32;
+                let max_hour = if date == now.date_naive() {
+                    chrono::Timelike::hour(&now)
+                } else {
+                    23
+                };
+                let hour = ((k % 24) as u32).min(max_hour);
                 let start = date
                     .and_hms_micro_opt(hour, rng.u32(0..60), rng.u32(0..60), rng.u32(0..1_000_000))
                     .unwrap_or_default()
-                    .and_utc();
+                    .and_utc()
+                    .min(now);
                 let run_id = if k == 1 {
                     // Spaces and `%` exercise the key encoding end to end.
                     format!("manual__backfill {} 100% orders", date.format("%Y-%m"))

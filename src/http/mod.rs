@@ -89,6 +89,12 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs(doc))
         .merge(health::router(state))
         .fallback(observe::not_found)
+        // A bug that panics answers a problem body instead of dropping the
+        // connection (and is logged); the layer sits inside `observe` so the
+        // request is still logged with its status.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            observe::panic_response,
+        ))
         .layer(axum::middleware::from_fn(observe::observe))
         .layer(observe::request_id_layers())
 }

@@ -79,3 +79,28 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
 pub(super) async fn not_found() -> Response {
     super::error::ApiError::NotFound("route").into_response()
 }
+
+/// The answer to a handler that panicked: a 500 problem body, the panic
+/// logged (a bug, never expected).
+pub(super) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = %message, "handler panicked");
+    let body = super::error::ErrorResponse {
+        problem_type: "about:blank".to_owned(),
+        title: "Internal error".to_owned(),
+        status: 500,
+        detail: "the server failed to handle this request; it has been logged".to_owned(),
+        instance: String::new(),
+    };
+    let mut response = (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        Json(body.clone()),
+    )
+        .into_response();
+    response.extensions_mut().insert(PendingProblem(body));
+    response
+}

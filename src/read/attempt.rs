@@ -13,7 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::cache::MetadataCache;
-use super::file::{StoreQuirks, load_metadata};
+use super::file::{StoreQuirks, decode_small_file, load_metadata, load_metadata_and_small_file};
 use super::logs::{self, LogFilter};
 use super::page::{ParquetPage, locate};
 use super::rows::{file_rows, read_ranges};
@@ -41,8 +41,18 @@ pub(crate) async fn whole_file(
     cap: u32,
     quirks: &StoreQuirks,
 ) -> Result<ParquetPage, ReadError> {
-    let meta = load_metadata(store, key, quirks).await?;
+    let (meta, whole) = load_metadata_and_small_file(store, key, quirks).await?;
     let total = file_rows(&meta);
+    if let Some(bytes) = whole {
+        let batches = decode_small_file(key, bytes, &meta, cap as usize)?;
+        return Ok(ParquetPage::new(
+            Some(meta.schema()),
+            &batches,
+            0,
+            cap,
+            total,
+        ));
+    }
     let batches = read_ranges(
         store,
         key,
@@ -73,21 +83,29 @@ impl AttemptReader {
         let metadata = match cache.attempt(key.as_ref()) {
             Some(m) => m,
             None => {
-                let footer = match load_metadata(&store, &key, &quirks).await {
-                    Ok(footer) => footer,
-                    Err(ReadError::MissingFile { .. }) => {
-                        return Err(ReadError::NotFound("phase attempt"));
+                let (footer, whole) =
+                    match load_metadata_and_small_file(&store, &key, &quirks).await {
+                        Ok(found) => found,
+                        Err(ReadError::MissingFile { .. }) => {
+                            return Err(ReadError::NotFound("phase attempt"));
+                        }
+                        Err(e) => return Err(e),
+                    };
+                let all = 0..file_rows(&footer);
+                let batches = match whole {
+                    // The footer's prefetch held the whole (small) file.
+                    Some(bytes) => decode_small_file(&key, bytes, &footer, 2)?,
+                    None => {
+                        read_ranges(
+                            &store,
+                            &key,
+                            &footer,
+                            std::slice::from_ref(&all),
+                            ProjectionMask::all(),
+                        )
+                        .await?
                     }
-                    Err(e) => return Err(e),
                 };
-                let batches = read_ranges(
-                    &store,
-                    &key,
-                    &footer,
-                    std::slice::from_ref(&(0..file_rows(&footer))),
-                    ProjectionMask::all(),
-                )
-                .await?;
                 let batch = arrow_select::concat::concat_batches(footer.schema(), &batches)
                     .map_err(|e| ReadError::decode(&key, e.to_string()))?;
                 let parsed = AttemptMetadata::from_batch(&batch)

@@ -142,8 +142,20 @@ pub async fn load_metadata(
     key: &Path,
     quirks: &StoreQuirks,
 ) -> Result<ArrowReaderMetadata, ReadError> {
+    Ok(load_metadata_and_small_file(store, key, quirks).await?.0)
+}
+
+/// Like [`load_metadata`], and also returns the whole file when the
+/// prefetch already held all of it (small files: metadata, events), so
+/// reading its rows costs no further request.
+pub async fn load_metadata_and_small_file(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    quirks: &StoreQuirks,
+) -> Result<(ArrowReaderMetadata, Option<Bytes>), ReadError> {
     let decode = |e: ParquetError| ReadError::decode(key, e.to_string());
     let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH, quirks).await?;
+    let whole = (bytes.len() as u64 == size).then(|| bytes.clone());
     let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
     loop {
         match reader.try_parse_sized(&bytes, size) {
@@ -163,5 +175,26 @@ pub async fn load_metadata(
         }
     }
     let metadata = reader.finish().map_err(decode)?;
-    ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new()).map_err(decode)
+    let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
+        .map_err(decode)?;
+    Ok((metadata, whole))
+}
+
+/// Decodes every row of a file held in memory.
+pub fn decode_small_file(
+    key: &Path,
+    bytes: Bytes,
+    metadata: &ArrowReaderMetadata,
+    max_rows: usize,
+) -> Result<Vec<arrow_array::RecordBatch>, ReadError> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+        bytes,
+        metadata.clone(),
+    )
+    .with_limit(max_rows)
+    .build()
+    .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ReadError::decode(key, e.to_string()))
 }

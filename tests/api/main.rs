@@ -9,6 +9,7 @@ mod docs;
 mod faults;
 mod foreign;
 mod phases;
+mod requests;
 mod runs;
 mod serve;
 mod support;

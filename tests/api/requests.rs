@@ -1,0 +1,63 @@
+//! Object-store requests per API call: the store is never listed, a warm
+//! data page costs one (coalesced) GET, a cold one at most three.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use dagtrail::artifacts::ArtifactStore;
+use dagtrail::artifacts::counting::CountingStore;
+use dagtrail::http::Limits;
+
+use crate::support::embedded_with;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_pages_cost_few_requests_and_never_list() {
+    let counter: Arc<Mutex<Option<CountingStore>>> = Arc::default();
+    let slot = Arc::clone(&counter);
+    let wrap = move |store: ArtifactStore| {
+        let counting = CountingStore::new(Arc::clone(store.object_store()));
+        *slot.lock().unwrap() = Some(counting.clone());
+        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
+    };
+    let app = embedded_with(wrap, None, Limits::default()).await;
+    let counting = counter.lock().unwrap().clone().unwrap();
+    let page = |p: u32| format!("{}/phases/extract/data?page={p}&limit=20", app.run_url());
+
+    let cold = app.get(&page(7)).await;
+    assert_eq!(cold.status, StatusCode::OK);
+    let c = counting.counts();
+    assert_eq!(c.lists, 0, "never LIST");
+    assert!(
+        c.reads() <= 3,
+        "cold page: metadata + footer + pages, got {c:?}"
+    );
+
+    counting.reset();
+    let warm = app.get(&page(6)).await;
+    assert_eq!(warm.status, StatusCode::OK);
+    let c = counting.counts();
+    assert_eq!(
+        (c.gets, c.heads, c.lists),
+        (1, 0, 0),
+        "warm page: one coalesced GET, got {c:?}"
+    );
+
+    counting.reset();
+    let meta = app.get(&format!("{}/phases/extract", app.run_url())).await;
+    assert_eq!(meta.status, StatusCode::OK);
+    assert_eq!(counting.counts().reads(), 0, "committed metadata is cached");
+
+    counting.reset();
+    app.get(&format!(
+        "{}/phases/extract/data?keyword=zo%C3%AB",
+        app.run_url()
+    ))
+    .await;
+    app.get(&format!(
+        "{}/phases/extract/logs?level=ERROR",
+        app.run_url()
+    ))
+    .await;
+    app.get(&format!("{}/event", app.run_url())).await;
+    assert_eq!(counting.counts().lists, 0, "never LIST");
+}
