@@ -1,6 +1,7 @@
 //! The `dagtrail` command: parses the command line and dispatches to one
 //! subcommand module. Everything else lives in the library.
 
+mod bench;
 mod demo;
 mod ingest;
 mod ingest_event;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure the read paths side by side with DuckDB.
+    Bench(bench::BenchArgs),
     /// Fill the configured stores with realistic demo runs.
     Demo(demo::DemoArgs),
     /// Record one phase attempt from NDJSON, CSV or Parquet files.
@@ -44,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Bench(args) => bench::run_bench(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::IngestEvent(args) => ingest_event::run(args).await,

@@ -1,0 +1,88 @@
+"""The DuckDB side of `dagtrail bench`: the same work as each scenario of
+ours, done the way the original service did it (DuckDB over the Parquet
+files). Reads one JSON request per line on stdin, runs it once, and
+answers one JSON line: {"ms": elapsed, "rows": rows returned}.
+
+Requests: {"scenario": NAME, "attempt": FOLDER, "params": {...}}.
+Started by `dagtrail bench`; needs `pip install duckdb`.
+"""
+import glob
+import json
+import sys
+import time
+
+import duckdb
+
+con = duckdb.connect()
+con.execute("SET threads TO 2")
+
+
+def files(folder, stem):
+    return sorted(glob.glob(f"{folder}/{stem}_*.parquet"))
+
+
+def lit(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def plist(paths):
+    return "[" + ", ".join(lit(p) for p in paths) + "]"
+
+
+def data_page(folder, p):
+    data = plist(files(folder, "data"))
+    return con.execute(
+        f"SELECT * FROM read_parquet({data}, hive_partitioning=false) LIMIT {p['limit']} OFFSET {p['offset']}"
+    ).fetchall()
+
+
+def keyword(folder, p):
+    index = lit(f"{folder}/index.parquet")
+    kw = lit("%" + p["keyword"].replace("%", "\\%").replace("_", "\\_") + "%")
+    total = con.execute(
+        f"SELECT count(*) FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\'"
+    ).fetchone()[0]
+    hits = con.execute(
+        f"SELECT _file, _row FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\' "
+        f"ORDER BY _file, _row LIMIT {p['limit']} OFFSET {p['offset']}"
+    ).fetchall()
+    rows = []
+    by_file = {}
+    for f, r in hits:
+        by_file.setdefault(f, []).append(r)
+    data = files(folder, "data")
+    for f, rs in sorted(by_file.items()):
+        wanted = ", ".join(str(r) for r in rs)
+        rows += con.execute(
+            f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({lit(data[f])}, file_row_number=true, hive_partitioning=false) "
+            f"WHERE file_row_number IN ({wanted}) ORDER BY file_row_number"
+        ).fetchall()
+    return rows + [total]
+
+
+def logs_page(folder, p):
+    logs = plist(files(folder, "logs"))
+    levels = ", ".join(lit(l) for l in p["levels"])
+    kw = lit("%" + p["keyword"] + "%")
+    where = f"level IN ({levels}) AND message ILIKE {kw}"
+    total = con.execute(f"SELECT count(*) FROM read_parquet({logs}, hive_partitioning=false) WHERE {where}").fetchone()[0]
+    rows = con.execute(
+        f"SELECT * FROM read_parquet({logs}, hive_partitioning=false) WHERE {where} LIMIT {p['limit']} OFFSET {p['offset']}"
+    ).fetchall()
+    return rows + [total]
+
+
+def ndjson(folder, p):
+    logs = plist(files(folder, "logs"))
+    con.execute(f"COPY (SELECT * FROM read_parquet({logs}, hive_partitioning=false)) TO {lit(p['out'])} (FORMAT json)")
+    return []
+
+
+SCENARIOS = {"data_page": data_page, "keyword": keyword, "logs_page": logs_page, "ndjson": ndjson}
+
+for line in sys.stdin:
+    req = json.loads(line)
+    started = time.perf_counter()
+    rows = SCENARIOS[req["scenario"]](req["attempt"], req.get("params", {}))
+    elapsed = (time.perf_counter() - started) * 1000
+    print(json.dumps({"ms": elapsed, "rows": len(rows)}), flush=True)

@@ -1,0 +1,421 @@
+//! `dagtrail bench`: our read paths side by side with DuckDB on the same
+//! files, in one run, alternating the two, reporting medians and the
+//! ratio ours/DuckDB (ratios, not absolute times, are what we track on
+//! noisy machines). Also: latency over HTTP, object-store requests per
+//! call, NDJSON peak memory, HTTP load at 64 connections, and run search
+//! on PostgreSQL with and without our indexes.
+
+mod duckdb;
+mod load;
+mod runindex;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::artifacts::counting::{CountingStore, RequestCounts};
+use crate::artifacts::writer::WriterOptions;
+use crate::artifacts::{ArtifactStore, RunFolder};
+use crate::demo::{DemoOptions, first_dag, generate};
+use crate::model::{Company, Phase, RunRef};
+use crate::read::{AttemptReader, LogFilter, ReadService};
+use crate::record::Recorder;
+use crate::runindex::RunSearch;
+use crate::settings::StorageSettings;
+
+pub use self::duckdb::DuckDb;
+pub use self::load::{LoadResult, run_load};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Where the benchmark data lives (made on first use, then reused).
+    pub data_dir: PathBuf,
+    /// Small data and few repetitions: seconds, for CI.
+    pub quick: bool,
+    /// Repetitions of each scenario per side.
+    pub reps: usize,
+    /// Seconds of HTTP load per endpoint.
+    pub load_secs: u64,
+    /// Concurrent connections of the load.
+    pub connections: usize,
+    /// `bench/duckdb_side.py`.
+    pub duckdb_script: PathBuf,
+    /// PostgreSQL for the run-index scenarios (skipped when `None`).
+    pub database_url: Option<String>,
+    /// Runs in the PostgreSQL run-index scenario.
+    pub index_runs: u64,
+}
+
+/// Sizes of the data set.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    rows: usize,
+    rows_per_file: usize,
+    log_rows: usize,
+}
+
+impl BenchOptions {
+    fn sizes(&self) -> Sizes {
+        if self.quick {
+            Sizes {
+                rows: 20_000,
+                rows_per_file: 2_000,
+                log_rows: 100_000,
+            }
+        } else {
+            Sizes {
+                rows: 1_000_000,
+                rows_per_file: 100_000,
+                log_rows: 5_000_000,
+            }
+        }
+    }
+}
+
+/// One scenario's medians.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Scenario name.
+    pub scenario: String,
+    /// Our median in-process (service layer), ms.
+    pub ours_ms: f64,
+    /// Our median over HTTP on loopback, ms.
+    pub http_ms: Option<f64>,
+    /// DuckDB's median, ms.
+    pub duckdb_ms: Option<f64>,
+    /// The target, as the issue states it.
+    pub target: String,
+    /// What else was measured.
+    pub note: String,
+}
+
+impl Timing {
+    fn ratio(&self) -> Option<f64> {
+        self.duckdb_ms.map(|d| self.ours_ms / d)
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Side-by-side timings.
+    pub timings: Vec<Timing>,
+    /// Object-store requests per call: (what, cold, warm).
+    pub requests: Vec<(String, RequestCounts, RequestCounts)>,
+    /// HTTP load results.
+    pub load: Vec<LoadResult>,
+    /// Run-index lines (already formatted).
+    pub index: Vec<String>,
+    /// Data set description.
+    pub data: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+async fn time_ms<T, F: std::future::Future<Output = T>>(f: F) -> (f64, T) {
+    let started = Instant::now();
+    let out = f.await;
+    (started.elapsed().as_secs_f64() * 1000.0, out)
+}
+
+/// The benchmark's data: made with the demo generator at benchmark size
+/// on first use, then reused.
+async fn ensure_data(
+    options: &BenchOptions,
+) -> anyhow::Result<(ReadService, Company, RunRef, PathBuf)> {
+    let sizes = options.sizes();
+    let settings = StorageSettings::embedded(&options.data_dir);
+    let storage = settings.open().await?;
+    let demo = DemoOptions {
+        companies: 1,
+        dags: 1,
+        runs: 1,
+        days: 1,
+        end_date: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default(),
+        rows_per_phase: sizes.rows,
+        log_rows_per_phase: sizes.log_rows,
+        error_rows_per_phase: 1000,
+        steps: vec![Phase::Extract],
+        seed: 7,
+        concurrency: 1,
+    };
+    let (company, dag) = first_dag(&demo)?.context("no demo run planned")?;
+    let search = RunSearch::new(demo.end_date, demo.end_date);
+    let mut runs = storage.index.search_runs(&company, dag, &search).await?;
+    if runs.items.is_empty() {
+        eprintln!(
+            "bench: writing {} data rows in files of {} and {} log rows (first run only)...",
+            sizes.rows, sizes.rows_per_file, sizes.log_rows
+        );
+        let writer = WriterOptions {
+            rows_per_file: sizes.rows_per_file,
+            ..WriterOptions::default()
+        };
+        let recorder = Recorder::new(storage.index.clone(), storage.store.clone(), writer);
+        generate(&recorder, &demo, &indicatif::ProgressBar::new(0)).await?;
+        runs = storage.index.search_runs(&company, dag, &search).await?;
+    }
+    let run = runs.items.first().context("the bench run is missing")?;
+    let run = RunRef::new(
+        run.dag_id,
+        run.date,
+        crate::model::RunId::new(run.run_id.clone())?,
+    );
+    let folder = RunFolder::new(&company, &run)?.attempt(Phase::Extract, 1)?;
+    let on_disk = options.data_dir.join("artifacts").join(folder.folder());
+    let reads = ReadService::new(storage.index, storage.store, 256 * 1024 * 1024);
+    Ok((reads, company, run, on_disk))
+}
+
+/// Runs every scenario.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    let sizes = options.sizes();
+    let (reads, company, run, folder) = ensure_data(options).await?;
+    let mut duck = DuckDb::start(&options.duckdb_script)
+        .context("cannot start the DuckDB worker (pip install duckdb)")?;
+    let reader = reads.attempt(&company, &run, Phase::Extract, 1).await?;
+    let meta = reader.metadata().clone();
+    let mut report = Report {
+        data: format!(
+            "one phase of {} data rows in {} files, {} log rows in {} file(s), {} error rows",
+            meta.data_rows, meta.data_files, meta.log_count, meta.log_files, meta.error_count
+        ),
+        ..Report::default()
+    };
+    let http = load::Server::start(reads.clone()).await?;
+    let base = http.run_url(&run);
+    let token = http.token(&company)?;
+
+    let deep_page = (sizes.rows as u64 * 9 / 10) / 50;
+    let common = reader.search_data("münchen", 0, 50).await?.total;
+    let common_page = (common * 9 / 10) / 50;
+    let scenarios: Vec<(&str, String, serde_json::Value, String, &str)> = vec![
+        (
+            "data page 0, limit 50",
+            "data_page".into(),
+            json!({"offset": 0, "limit": 50}),
+            format!("{base}/phases/extract/data?limit=50"),
+            "ratio ≤ 0.5",
+        ),
+        (
+            "data page at offset 90%, limit 50",
+            "data_page".into(),
+            json!({"offset": deep_page * 50, "limit": 50}),
+            format!("{base}/phases/extract/data?limit=50&page={deep_page}"),
+            "ratio ≤ 0.1, and ≤ 1.5 × our page 0",
+        ),
+        (
+            "keyword, rare (`12345`), page 0",
+            "keyword".into(),
+            json!({"keyword": "12345", "offset": 0, "limit": 50}),
+            format!("{base}/phases/extract/data?limit=50&keyword=12345"),
+            "ratio ≤ 0.5",
+        ),
+        (
+            "keyword, common (`münchen`, ~10%), page at 90%",
+            "keyword".into(),
+            json!({"keyword": "münchen", "offset": common_page * 50, "limit": 50}),
+            format!("{base}/phases/extract/data?limit=50&keyword=m%C3%BCnchen&page={common_page}"),
+            "ratio ≤ 1.0",
+        ),
+        (
+            "logs page, level ERROR + keyword `rejected`",
+            "logs_page".into(),
+            json!({"levels": ["ERROR"], "keyword": "rejected", "offset": 0, "limit": 50}),
+            format!("{base}/phases/extract/logs?limit=50&level=ERROR&keyword=rejected"),
+            "ratio ≤ 0.5",
+        ),
+    ];
+    for (name, duck_scenario, params, url, target) in scenarios {
+        let ours = |name: &str| {
+            let reader: AttemptReader = reader.clone();
+            let params = params.clone();
+            let name = name.to_owned();
+            async move {
+                let limit = params["limit"].as_u64().unwrap_or(50) as u32;
+                let page = params["offset"].as_u64().unwrap_or(0) / u64::from(limit);
+                match name.as_str() {
+                    n if n.starts_with("data page") => reader.data_page(page, limit).await,
+                    n if n.starts_with("keyword") => {
+                        reader
+                            .search_data(params["keyword"].as_str().unwrap_or(""), page, limit)
+                            .await
+                    }
+                    _ => {
+                        let filter =
+                            LogFilter::new(Some(["ERROR".to_owned()].into()), Some("rejected"));
+                        reader.logs_page(&filter, page, limit).await
+                    }
+                }
+            }
+        };
+        // Warm both sides once (footer caches, DuckDB's file handles).
+        ours(name).await?;
+        duck.run(&duck_scenario, &folder, params.clone())?;
+        let (mut o, mut h, mut d) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..options.reps {
+            d.push(duck.run(&duck_scenario, &folder, params.clone())?.0);
+            let (ms, page) = time_ms(ours(name)).await;
+            page?;
+            o.push(ms);
+            h.push(http.time_get(&url, &token).await?);
+        }
+        report.timings.push(Timing {
+            scenario: name.to_owned(),
+            ours_ms: median(o),
+            http_ms: Some(median(h)),
+            duckdb_ms: Some(median(d)),
+            target: target.to_owned(),
+            note: String::new(),
+        });
+    }
+
+    // NDJSON: our server in its own process (for its peak RSS) against DuckDB's COPY.
+    let exe = std::env::current_exe()?;
+    let ndjson = load::ndjson_in_child(&exe, &options.data_dir, &base, &company).await?;
+    let out = std::env::temp_dir().join(format!("dagtrail-bench-{}.ndjson", std::process::id()));
+    let (duck_ms, _) = duck.run("ndjson", &folder, json!({"out": out}))?;
+    let _ = std::fs::remove_file(&out);
+    report.timings.push(Timing {
+        scenario: format!("NDJSON of all {} log rows", meta.log_count),
+        ours_ms: ndjson.ms,
+        http_ms: Some(ndjson.ms),
+        duckdb_ms: Some(duck_ms),
+        target: "ratio ≤ 1.0, peak RSS < 100 MiB".into(),
+        note: format!(
+            "{} lines; server peak RSS {:.1} MiB (idle before: {:.1} MiB)",
+            ndjson.lines, ndjson.peak_rss_mib, ndjson.base_rss_mib
+        ),
+    });
+
+    // Requests per call, cold (fresh caches) then warm.
+    let counting = CountingStore::new(Arc::clone(reads.store().object_store()));
+    let counted = ReadService::new(
+        reads.index().clone(),
+        ArtifactStore::from_object_store(Arc::new(counting.clone()), reads.store().base_url()),
+        64 * 1024 * 1024,
+    );
+    for (what, page) in [
+        ("data page 0 (local folder)", 0u64),
+        ("data page at 90% (local folder)", deep_page),
+    ] {
+        counting.reset();
+        counted
+            .attempt(&company, &run, Phase::Extract, 1)
+            .await?
+            .data_page(page, 50)
+            .await?;
+        let cold = counting.counts();
+        counting.reset();
+        counted
+            .attempt(&company, &run, Phase::Extract, 1)
+            .await?
+            .data_page(page.saturating_sub(1), 50)
+            .await?;
+        report
+            .requests
+            .push((what.to_owned(), cold, counting.counts()));
+    }
+
+    report.load.push(
+        run_load(
+            "run summary",
+            &base,
+            &token,
+            options.connections,
+            Duration::from_secs(options.load_secs),
+        )
+        .await?,
+    );
+    report.load.push(
+        run_load(
+            "data page 0",
+            &format!("{base}/phases/extract/data?limit=50"),
+            &token,
+            options.connections,
+            Duration::from_secs(options.load_secs),
+        )
+        .await?,
+    );
+
+    if let Some(url) = &options.database_url {
+        report.index = runindex::measure(url, options.index_runs, options.reps).await?;
+    }
+    Ok(report)
+}
+
+impl Report {
+    /// The results as Markdown (the body of `docs/PERFORMANCE.md`'s table section).
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("Data: {}.\n\n", self.data));
+        out.push_str("| scenario | ours in-process (ms) | ours over HTTP (ms) | DuckDB (ms) | ratio ours/DuckDB | target | notes |\n|---|---:|---:|---:|---:|---|---|\n");
+        let page0 = self.timings.first().map(|t| t.ours_ms);
+        for t in &self.timings {
+            let mut note = t.note.clone();
+            if t.scenario.contains("offset 90%")
+                && let Some(p0) = page0
+            {
+                note = format!("{:.2} × our page 0", t.ours_ms / p0);
+            }
+            out.push_str(&format!(
+                "| {} | {:.2} | {} | {} | {} | {} | {} |\n",
+                t.scenario,
+                t.ours_ms,
+                t.http_ms.map_or("-".into(), |v| format!("{v:.2}")),
+                t.duckdb_ms.map_or("-".into(), |v| format!("{v:.2}")),
+                t.ratio().map_or("-".into(), |v| format!("**{v:.3}**")),
+                t.target,
+                note
+            ));
+        }
+        out.push_str("\nObject-store requests per API call (GET / HEAD / LIST):\n\n| call | cold | warm |\n|---|---|---|\n");
+        for (what, cold, warm) in &self.requests {
+            out.push_str(&format!(
+                "| {what} | {} / {} / {} | {} / {} / {} |\n",
+                cold.gets, cold.heads, cold.lists, warm.gets, warm.heads, warm.lists
+            ));
+        }
+        out.push_str("\nHTTP load on loopback (in-process load generator, keep-alive connections):\n\n| endpoint | connections | seconds | requests | req/s | p50 (ms) | p99 (ms) | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for l in &self.load {
+            out.push_str(&format!(
+                "| {} | {} | {:.1} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+                l.name,
+                l.connections,
+                l.seconds,
+                l.requests,
+                l.per_second,
+                l.p50_ms,
+                l.p99_ms,
+                l.errors
+            ));
+        }
+        if !self.index.is_empty() {
+            out.push_str("\nRun index (PostgreSQL):\n\n");
+            for line in &self.index {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// The default location of `bench/duckdb_side.py` (next to `Cargo.toml`).
+pub fn default_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bench")
+        .join("duckdb_side.py")
+}

@@ -1,0 +1,182 @@
+//! Run search on PostgreSQL: `index_runs` runs with three inline rows per
+//! phase, and a tenth as many with the full 100 inline rows, searched by
+//! keyword with our indexes and with index scans switched off (the same
+//! query as a sequential scan), plus what the inline rows cost in size.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::model::{Company, DagId, Phase};
+use crate::runindex::postgres::PostgresIndex;
+use crate::runindex::{IndexOptions, RunIndex, RunSearch};
+
+const DAG: Uuid = Uuid::from_u128(0x6265_6e63_685f_7275_6e73_0000_0000_0001);
+
+fn phase_sql(phase: &str, rows: u32) -> String {
+    format!(
+        "jsonb_build_object('status', jsonb_build_object('success', i % 17 <> 0, 'message', '{phase} ' || (i % 5000) || ' rows from orders', 'total', i % 5000), \
+         's3_data_path', 's3://bench/acme/runs/' || i || '/{phase}/attempt=1/', 'attempt', 1, \
+         'started_at', '2026-01-01T00:00:00.000Z', 'finished_at', '2026-01-01T00:01:00.000Z', \
+         'data', (SELECT jsonb_agg(jsonb_build_object('order_id', i * 1000 + k, \
+                   'customer', (ARRAY['Zoë Müller','José Núñez','Acme Corp','Søren Kierkegård','Ōsaka Shōji'])[1 + (i + k) % 5], \
+                   'ref', 'REF-' || ((i * 7919 + k * 104729) % 1000003), 'amount', ((i + k) % 100000) / 100.0)) \
+                  FROM generate_series(1, {rows}) k))"
+    )
+}
+
+async fn fill(index: &PostgresIndex, company: &str, runs: u64, inline: u32) -> anyhow::Result<()> {
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM etl.logs WHERE id_company = $1")
+        .bind(company)
+        .fetch_one(index.pool())
+        .await?;
+    if have as u64 >= runs {
+        return Ok(());
+    }
+    eprintln!("bench: loading {runs} runs with {inline} inline rows per phase into PostgreSQL...");
+    let chunk = 50_000u64;
+    let mut start = have as u64;
+    while start < runs {
+        let end = (start + chunk).min(runs);
+        let sql = format!(
+            "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+             SELECT $1, $2, DATE '2025-01-01' + (i % 365)::int, 'scheduled__' || i, \
+               jsonb_build_object('event', {}, 'extract', {}, 'transform', {}, 'load', {}), \
+               TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second', TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second' \
+             FROM generate_series($3::bigint, $4::bigint) i ON CONFLICT DO NOTHING",
+            phase_sql("event", 1),
+            phase_sql("extract", inline),
+            phase_sql("transform", inline),
+            phase_sql("load", inline)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(company)
+            .bind(DAG)
+            .bind(start as i64)
+            .bind(end as i64 - 1)
+            .execute(index.pool())
+            .await?;
+        start = end;
+        eprintln!("bench:   {start}/{runs}");
+    }
+    sqlx::query("ANALYZE etl.logs")
+        .execute(index.pool())
+        .await?;
+    Ok(())
+}
+
+async fn time_search(
+    index: &dyn RunIndex,
+    company: &Company,
+    keyword: &str,
+    reps: usize,
+) -> anyhow::Result<(f64, u64)> {
+    let mut search = RunSearch::new(
+        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
+        NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
+    );
+    search.keywords = vec![(Phase::Extract, keyword.to_owned())];
+    let mut times = Vec::new();
+    let mut total = 0;
+    index.search_runs(company, DagId(DAG), &search).await?;
+    for _ in 0..reps {
+        let started = Instant::now();
+        total = index.search_runs(company, DagId(DAG), &search).await?.total;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok((times[times.len() / 2], total))
+}
+
+/// Loads the runs (once) and measures; returns Markdown lines.
+pub async fn measure(url: &str, runs: u64, reps: usize) -> anyhow::Result<Vec<String>> {
+    let options = IndexOptions {
+        max_connections: 4,
+        ..IndexOptions::default()
+    };
+    let index = PostgresIndex::connect(url, &options)
+        .await
+        .context("cannot open the bench database")?;
+    let few = Company::new("bench-few-inline")?;
+    let full = Company::new("bench-full-inline")?;
+    let full_runs = (runs / 10).max(1);
+    let empty: i64 = sqlx::query_scalar("SELECT count(*) FROM etl.logs")
+        .fetch_one(index.pool())
+        .await?;
+    if empty == 0 {
+        // Trigram indexes build far faster in bulk than row by row.
+        for phase in ["event", "extract", "transform", "load"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP INDEX IF EXISTS etl.logs_{phase}_trgm"
+            )))
+            .execute(index.pool())
+            .await?;
+        }
+    }
+    fill(&index, few.as_str(), runs, 3).await?;
+    fill(&index, full.as_str(), full_runs, 100).await?;
+    let started = Instant::now();
+    index.migrate().await?;
+    let index_build = started.elapsed().as_secs_f64();
+    let seq_url = format!(
+        "{url}{}options=-c%20enable_indexscan%3Doff%20-c%20enable_bitmapscan%3Doff",
+        if url.contains('?') { "&" } else { "?" }
+    );
+    let seq = PostgresIndex::connect(
+        &seq_url,
+        &IndexOptions {
+            migrate: false,
+            ..options.clone()
+        },
+    )
+    .await?;
+    let mut lines = vec![
+        "| data | keyword | with our indexes p50 (ms) | sequential scan p50 (ms) | speed-up | matches |".to_owned(),
+        "|---|---|---:|---:|---:|---:|".to_owned(),
+    ];
+    for (company, n, what) in [
+        (&few, runs, "3 inline rows per phase"),
+        (&full, full_runs, "100 inline rows per phase"),
+    ] {
+        for keyword in ["ref-123456", "søren"] {
+            let (fast, total) = time_search(&index, company, keyword, reps).await?;
+            let (slow, total_seq) = time_search(&seq, company, keyword, reps.min(3)).await?;
+            anyhow::ensure!(
+                total == total_seq,
+                "the two plans disagree: {total} vs {total_seq}"
+            );
+            lines.push(format!(
+                "| {n} runs, {what} | `{keyword}` | {fast:.1} | {slow:.1} | {:.0}× | {total} |",
+                slow / fast
+            ));
+        }
+    }
+    let sizes = sqlx::query(
+        "SELECT id_company, count(*) AS runs, avg(pg_column_size(log))::bigint AS bytes FROM etl.logs \
+         WHERE id_company IN ($1, $2) GROUP BY id_company ORDER BY id_company",
+    )
+    .bind(few.as_str())
+    .bind(full.as_str())
+    .fetch_all(index.pool())
+    .await?;
+    lines.push(String::new());
+    for row in sizes {
+        let company: String = row.try_get("id_company")?;
+        let count: i64 = row.try_get("runs")?;
+        let bytes: i64 = row.try_get("bytes")?;
+        lines.push(format!("- `{company}`: {count} runs, `log` averages {bytes} bytes stored (compressed jsonb) per run."));
+    }
+    let table: String = sqlx::query_scalar("SELECT pg_size_pretty(pg_table_size('etl.logs'))")
+        .fetch_one(index.pool())
+        .await?;
+    let indexes: String = sqlx::query_scalar("SELECT pg_size_pretty(pg_indexes_size('etl.logs'))")
+        .fetch_one(index.pool())
+        .await?;
+    lines.push(format!(
+        "- table {table}, indexes {indexes} (trigram indexes rebuilt in {index_build:.0} s)."
+    ));
+    Ok(lines)
+}

@@ -1,0 +1,63 @@
+//! `dagtrail bench`: our read paths side by side with DuckDB.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use dagtrail::bench::{BenchOptions, default_script, run};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where the benchmark data is made (once) and reused.
+    #[arg(long, default_value = "./dagtrail-bench")]
+    data_dir: PathBuf,
+    /// Small data and few repetitions: seconds, for CI.
+    #[arg(long)]
+    quick: bool,
+    /// Repetitions of each scenario per side [default: 3 with --quick, else 9].
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Seconds of HTTP load per endpoint [default: 1 with --quick, else 10].
+    #[arg(long)]
+    load_secs: Option<u64>,
+    /// Concurrent connections of the HTTP load.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// The DuckDB side's script.
+    #[arg(long, default_value_os_t = default_script())]
+    duckdb_script: PathBuf,
+    /// PostgreSQL for the run-index scenarios (a database the bench may fill).
+    #[arg(long, env = "DAGTRAIL_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Runs loaded for the run-index scenarios [default: 20,000 with --quick, else 1,000,000].
+    #[arg(long)]
+    index_runs: Option<u64>,
+    /// Write the results here as Markdown (besides printing them).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let options = BenchOptions {
+        data_dir: args
+            .data_dir
+            .join(if args.quick { "quick" } else { "full" }),
+        quick: args.quick,
+        reps: args.reps.unwrap_or(if args.quick { 3 } else { 9 }).max(1),
+        load_secs: args.load_secs.unwrap_or(if args.quick { 1 } else { 10 }),
+        connections: args.connections,
+        duckdb_script: args.duckdb_script,
+        database_url: args.database_url,
+        index_runs: args
+            .index_runs
+            .unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
+    };
+    let report = run(&options).await.context("the benchmark failed")?;
+    let markdown = report.markdown();
+    println!("{markdown}");
+    if let Some(out) = args.out {
+        std::fs::write(&out, &markdown)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
