@@ -492,3 +492,128 @@ mod tests {
         );
     }
 }
+
+/// A column prepared for row-by-row JSON writing: common types are written
+/// straight from the Arrow buffers, the rest through [`column_to_json`].
+enum Writer<'a> {
+    Text(&'a arrow_array::StringArray),
+    Int(&'a arrow_array::Int64Array),
+    Int32(&'a arrow_array::Int32Array),
+    Bool(&'a arrow_array::BooleanArray),
+    Float(&'a arrow_array::Float64Array),
+    Values(Vec<Value>),
+}
+
+/// Appends every row of `batch` to `out` as NDJSON (one object per line),
+/// with the same values as [`batch_to_rows`] but without building them:
+/// the encoder behind the NDJSON log stream.
+pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
+    let schema = batch.schema();
+    let keys: Vec<Vec<u8>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut k = if i == 0 { b"{".to_vec() } else { b",".to_vec() };
+            k.extend(serde_json::to_vec(f.name()).unwrap_or_default());
+            k.push(b':');
+            k
+        })
+        .collect();
+    let writers: Vec<Writer<'_>> = batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8 => Writer::Text(c.as_string::<i32>()),
+            DataType::Int64 => Writer::Int(c.as_primitive::<Int64Type>()),
+            DataType::Int32 => Writer::Int32(c.as_primitive::<Int32Type>()),
+            DataType::Boolean => Writer::Bool(c.as_boolean()),
+            DataType::Float64 => Writer::Float(c.as_primitive::<Float64Type>()),
+            _ => Writer::Values(column_to_json(c.as_ref())),
+        })
+        .collect();
+    for row in 0..batch.num_rows() {
+        if keys.is_empty() {
+            out.push(b'{');
+        }
+        for (key, writer) in keys.iter().zip(&writers) {
+            out.extend_from_slice(key);
+            let written = match writer {
+                Writer::Text(a) if a.is_valid(row) => {
+                    serde_json::to_writer(&mut *out, a.value(row))
+                }
+                Writer::Int(a) if a.is_valid(row) => {
+                    serde_json::to_writer(&mut *out, &a.value(row))
+                }
+                Writer::Int32(a) if a.is_valid(row) => {
+                    serde_json::to_writer(&mut *out, &a.value(row))
+                }
+                Writer::Bool(a) if a.is_valid(row) => {
+                    serde_json::to_writer(&mut *out, &a.value(row))
+                }
+                Writer::Float(a) if a.is_valid(row) => {
+                    serde_json::to_writer(&mut *out, &float(a.value(row)))
+                }
+                Writer::Values(v) => {
+                    serde_json::to_writer(&mut *out, v.get(row).unwrap_or(&Value::Null))
+                }
+                _ => {
+                    out.extend_from_slice(b"null");
+                    Ok(())
+                }
+            };
+            if written.is_err() {
+                out.extend_from_slice(b"null");
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(test)]
+mod ndjson_tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn ndjson_matches_the_row_objects() {
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new(
+                    "ts",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    true,
+                ),
+                Field::new("msg", DataType::Utf8, true),
+                Field::new("n", DataType::Int64, true),
+                Field::new("f", DataType::Float64, true),
+            ])),
+            vec![
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_764_201_603_120_000), None])
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from(vec![Some("a \"quoted\"\nline ü"), None])),
+                Arc::new(Int64Array::from(vec![Some(-3), None])),
+                Arc::new(Float64Array::from(vec![Some(f64::INFINITY), Some(0.5)])),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_ndjson(&batch, &mut out);
+        let lines: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let rows: Vec<Value> = batch_to_rows(&batch)
+            .into_iter()
+            .map(Value::Object)
+            .collect();
+        assert_eq!(lines, rows);
+    }
+}

@@ -19,7 +19,8 @@ use super::page::ParquetPage;
 use super::rows::{
     file_rows, projection, read_ranges, row_group_starts, row_group_stream, to_ranges,
 };
-use crate::artifacts::json_values::batch_to_rows;
+use super::text::Needle;
+use crate::artifacts::json_values::write_ndjson;
 use crate::artifacts::schemas::logs_schema;
 
 /// Which log rows to keep.
@@ -57,26 +58,22 @@ impl LogFilter {
         let levels = levels.as_string::<i32>();
         let messages = text("message")?;
         let messages = messages.as_string::<i32>();
-        let finder = self
-            .keyword
-            .as_deref()
-            .map(|k| memchr::memmem::Finder::new(k.as_bytes()));
+        let needle = self.keyword.as_deref().map(Needle::new);
         Ok((0..batch.num_rows())
             .map(|i| {
                 let level_ok = match &self.levels {
                     None => true,
                     Some(set) => {
-                        levels.is_valid(i) && set.contains(&levels.value(i).to_ascii_uppercase())
+                        levels.is_valid(i)
+                            && set.iter().any(|l| l.eq_ignore_ascii_case(levels.value(i)))
                     }
                 };
-                let keyword_ok = match &finder {
-                    None => true,
-                    Some(f) => {
-                        messages.is_valid(i)
-                            && f.find(messages.value(i).to_lowercase().as_bytes())
-                                .is_some()
-                    }
-                };
+                // The cheap level test first; the keyword only where it passed.
+                let keyword_ok = level_ok
+                    && match &needle {
+                        None => true,
+                        Some(n) => messages.is_valid(i) && n.in_any_case(messages.value(i)),
+                    };
                 Some(level_ok && keyword_ok)
             })
             .collect())
@@ -178,10 +175,7 @@ fn encode(batch: &RecordBatch, filter: &LogFilter, key: &Path) -> Result<Option<
         return Ok(None);
     }
     let mut out = Vec::with_capacity(batch.num_rows() * 128);
-    for row in batch_to_rows(&batch) {
-        serde_json::to_writer(&mut out, &row).map_err(|e| ReadError::decode(key, e.to_string()))?;
-        out.push(b'\n');
-    }
+    write_ndjson(&batch, &mut out);
     Ok(Some(Bytes::from(out)))
 }
 

@@ -10,6 +10,7 @@ mod logs;
 mod page;
 mod rows;
 mod search;
+mod text;
 
 use std::sync::Arc;
 

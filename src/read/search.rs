@@ -10,13 +10,13 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use futures::{StreamExt, TryStreamExt, future::try_join_all};
-use memchr::memmem::Finder;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 
 use super::ReadError;
 use super::attempt::AttemptReader;
 use super::rows::{projection, read_ranges, row_group_stream, to_ranges};
+use super::text::Needle;
 
 /// Row groups of the index scanned at once.
 const CONCURRENT_SCANS: usize = 4;
@@ -38,6 +38,7 @@ fn int_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<Vec<i64>, R
 }
 
 /// The (`_file`, `_row`) of every indexed row containing `keyword`, in order.
+/// Row groups are scanned as separate tasks, so the scan uses every core.
 pub(crate) async fn matching_rows(
     reader: &AttemptReader,
     keyword: &str,
@@ -45,18 +46,18 @@ pub(crate) async fn matching_rows(
     let key = reader.folder_index();
     let meta = reader.footer(&key).await?;
     let lowercase_stored = reader.metadata().searchable_lowercase;
-    let needle = keyword.to_lowercase();
+    let needle = Needle::new(keyword);
     let mask = projection(&meta, Some(&["_file", "_row", "_searchable"]));
     let groups = meta.metadata().num_row_groups();
-    let store = reader.store();
+    let store = reader.store().clone();
     let per_group: Vec<Vec<(i64, i64)>> = futures::stream::iter(0..groups)
         .map(|group| {
-            let stream = row_group_stream(store, &key, &meta, group, None, mask.clone());
-            let key = key.clone();
+            let stream = row_group_stream(&store, &key, &meta, group, None, mask.clone());
+            let task_key = key.clone();
             let needle = needle.clone();
-            async move {
+            let task = tokio::spawn(async move {
+                let key = task_key;
                 let mut stream = stream?;
-                let finder = Finder::new(needle.as_bytes());
                 let mut hits = Vec::new();
                 while let Some(batch) = stream
                     .try_next()
@@ -69,24 +70,26 @@ pub(crate) async fn matching_rows(
                     let text = arrow_cast::cast(text, &DataType::Utf8)
                         .map_err(|e| ReadError::decode(&key, e.to_string()))?;
                     let text = text.as_string::<i32>();
+                    let matched: Vec<usize> = if lowercase_stored {
+                        needle.rows_in_lowercased(text)
+                    } else {
+                        (0..text.len())
+                            .filter(|i| text.is_valid(*i) && needle.in_any_case(text.value(*i)))
+                            .collect()
+                    };
+                    if matched.is_empty() {
+                        continue;
+                    }
                     let files = int_column(&batch, "_file", &key)?;
                     let rows = int_column(&batch, "_row", &key)?;
-                    for i in 0..text.len() {
-                        if text.is_null(i) {
-                            continue;
-                        }
-                        let value = text.value(i);
-                        let found = if lowercase_stored {
-                            finder.find(value.as_bytes()).is_some()
-                        } else {
-                            finder.find(value.to_lowercase().as_bytes()).is_some()
-                        };
-                        if found {
-                            hits.push((files[i], rows[i]));
-                        }
-                    }
+                    hits.extend(matched.into_iter().map(|i| (files[i], rows[i])));
                 }
                 Ok::<_, ReadError>(hits)
+            });
+            let key = key.clone();
+            async move {
+                task.await
+                    .map_err(|e| ReadError::decode(&key, format!("scan task failed: {e}")))?
             }
         })
         .buffered(CONCURRENT_SCANS)
