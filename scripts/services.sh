@@ -45,6 +45,7 @@ start_postgres() {
     || { cat "$services_dir/pg/log" >&2; return 1; }
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE dagtrail_test' >/dev/null
   export DAGTRAIL_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/dagtrail_test"
+  export DAGTRAIL_TEST_PG_PORT="$port"
   echo "services: PostgreSQL on 127.0.0.1:$port" >&2
 }
 

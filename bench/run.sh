@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the benchmark harness (see docs/PERFORMANCE.md): our read paths side
+# by side with DuckDB, on data made by `dagtrail demo` (kept in
+# ./dagtrail-bench and reused), and run search on a throwaway PostgreSQL.
+#
+#   bench/run.sh            full size, release build (about 20 minutes the first time)
+#   bench/run.sh --quick    small data, debug build: seconds (CI runs this)
+#
+# Extra arguments go to `dagtrail bench` (e.g. --out results.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+trap stop_services EXIT
+
+mode=(--release)
+quick=()
+if [ "${1:-}" = "--quick" ]; then
+  mode=()
+  quick=(--quick)
+  shift
+fi
+python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
+
+db_args=()
+if start_postgres; then
+  psql -q -h 127.0.0.1 -p "$DAGTRAIL_TEST_PG_PORT" -U postgres -c 'CREATE DATABASE dagtrail_bench' >/dev/null
+  db_args=(--database-url "postgres://postgres@127.0.0.1:$DAGTRAIL_TEST_PG_PORT/dagtrail_bench")
+else
+  echo "bench: PostgreSQL not available, skipping the run-index scenarios" >&2
+fi
+cargo run "${mode[@]}" --quiet -- bench "${quick[@]}" "${db_args[@]}" "$@"
