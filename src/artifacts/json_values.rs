@@ -501,7 +501,39 @@ enum Writer<'a> {
     Int32(&'a arrow_array::Int32Array),
     Bool(&'a arrow_array::BooleanArray),
     Float(&'a arrow_array::Float64Array),
+    UtcMicros(&'a arrow_array::TimestampMicrosecondArray),
     Values(Vec<Value>),
+}
+
+/// Writes a UTC timestamp as [`column_to_json`] does (RFC 3339, `Z`,
+/// fraction of 0, 3 or 6 digits), without building a string first.
+fn write_utc_micros(out: &mut Vec<u8>, micros: i64) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let Some(t) = DateTime::from_timestamp_micros(micros) else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    let (date, time) = (t.date_naive(), t.time());
+    use chrono::{Datelike as _, Timelike as _};
+    write!(
+        out,
+        "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )?;
+    let fraction = micros.rem_euclid(1_000_000);
+    if fraction == 0 {
+    } else if fraction % 1000 == 0 {
+        write!(out, ".{:03}", fraction / 1000)?;
+    } else {
+        write!(out, ".{fraction:06}")?;
+    }
+    out.extend_from_slice(b"Z\"");
+    Ok(())
 }
 
 /// Appends every row of `batch` to `out` as NDJSON (one object per line),
@@ -529,6 +561,9 @@ pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
             DataType::Int32 => Writer::Int32(c.as_primitive::<Int32Type>()),
             DataType::Boolean => Writer::Bool(c.as_boolean()),
             DataType::Float64 => Writer::Float(c.as_primitive::<Float64Type>()),
+            DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if is_utc(tz) => {
+                Writer::UtcMicros(c.as_primitive::<TimestampMicrosecondType>())
+            }
             _ => Writer::Values(column_to_json(c.as_ref())),
         })
         .collect();
@@ -553,6 +588,9 @@ pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
                 }
                 Writer::Float(a) if a.is_valid(row) => {
                     serde_json::to_writer(&mut *out, &float(a.value(row)))
+                }
+                Writer::UtcMicros(a) if a.is_valid(row) => {
+                    write_utc_micros(out, a.value(row)).map_err(serde_json::Error::io)
                 }
                 Writer::Values(v) => {
                     serde_json::to_writer(&mut *out, v.get(row).unwrap_or(&Value::Null))
@@ -581,6 +619,13 @@ mod ndjson_tests {
 
     #[test]
     fn ndjson_matches_the_row_objects() {
+        let ts = vec![
+            Some(1_764_201_603_120_000),
+            None,
+            Some(1_764_201_603_000_000),
+            Some(-1),
+            Some(1_764_201_603_123_456),
+        ];
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new(
@@ -593,13 +638,28 @@ mod ndjson_tests {
                 Field::new("f", DataType::Float64, true),
             ])),
             vec![
-                Arc::new(
-                    TimestampMicrosecondArray::from(vec![Some(1_764_201_603_120_000), None])
-                        .with_timezone("UTC"),
-                ),
-                Arc::new(StringArray::from(vec![Some("a \"quoted\"\nline ü"), None])),
-                Arc::new(Int64Array::from(vec![Some(-3), None])),
-                Arc::new(Float64Array::from(vec![Some(f64::INFINITY), Some(0.5)])),
+                Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                Arc::new(StringArray::from(vec![
+                    Some("a \"quoted\"\nline ü"),
+                    None,
+                    Some(""),
+                    Some("x"),
+                    None,
+                ])),
+                Arc::new(Int64Array::from(vec![
+                    Some(-3),
+                    None,
+                    Some(0),
+                    Some(1),
+                    None,
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(f64::INFINITY),
+                    Some(0.5),
+                    None,
+                    Some(1e300),
+                    None,
+                ])),
             ],
         )
         .unwrap();

@@ -89,29 +89,39 @@ async fn matching_in_file(
     let meta = reader.footer(key).await?;
     let starts = row_group_starts(&meta);
     let mask = projection(&meta, Some(&["level", "message"]));
-    let mut hits = Vec::new();
-    for (group, first_row) in starts
-        .iter()
-        .take(meta.metadata().num_row_groups())
-        .enumerate()
-    {
-        let mut stream = row_group_stream(reader.store(), key, &meta, group, None, mask.clone())?;
-        let mut at = *first_row;
-        while let Some(batch) = stream
-            .try_next()
-            .await
-            .map_err(|e| ReadError::from_parquet(key, e))?
-        {
-            let keep = filter.mask(&batch, key)?;
-            hits.extend(
-                (0..keep.len())
-                    .filter(|i| keep.value(*i))
-                    .map(|i| at + i as u64),
-            );
-            at += batch.num_rows() as u64;
-        }
-    }
-    Ok(hits)
+    // Row groups are filtered as separate tasks, so every core works.
+    let groups: Vec<Vec<u64>> = futures::stream::iter(0..meta.metadata().num_row_groups())
+        .map(|group| {
+            let stream = row_group_stream(reader.store(), key, &meta, group, None, mask.clone());
+            let (task_key, filter, first_row) = (key.clone(), filter.clone(), starts[group]);
+            let task = tokio::spawn(async move {
+                let mut stream = stream?;
+                let mut hits = Vec::new();
+                let mut at = first_row;
+                while let Some(batch) = stream
+                    .try_next()
+                    .await
+                    .map_err(|e| ReadError::from_parquet(&task_key, e))?
+                {
+                    let keep = filter.mask(&batch, &task_key)?;
+                    hits.extend(
+                        (0..keep.len())
+                            .filter(|i| keep.value(*i))
+                            .map(|i| at + i as u64),
+                    );
+                    at += batch.num_rows() as u64;
+                }
+                Ok::<_, ReadError>(hits)
+            });
+            async move {
+                task.await
+                    .map_err(|e| ReadError::decode(key, format!("filter task failed: {e}")))?
+            }
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
+    Ok(groups.into_iter().flatten().collect())
 }
 
 /// A page of the log rows that pass the filter.
