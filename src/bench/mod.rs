@@ -47,8 +47,10 @@ pub struct BenchOptions {
     pub duckdb_script: PathBuf,
     /// PostgreSQL for the run-index scenarios (skipped when `None`).
     pub database_url: Option<String>,
-    /// Runs in the PostgreSQL run-index scenario.
+    /// Runs with a few inline rows in the PostgreSQL run-index scenario.
     pub index_runs: u64,
+    /// Runs with the full 100 inline rows per phase.
+    pub full_inline_runs: u64,
 }
 
 /// Sizes of the data set.
@@ -351,7 +353,15 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     );
 
     if let Some(url) = &options.database_url {
-        report.index = runindex::measure(url, options.index_runs, options.reps).await?;
+        // What is measured so far is printed first: the index part is long.
+        eprintln!("{}", report.markdown());
+        report.index = runindex::measure(
+            url,
+            options.index_runs,
+            options.full_inline_runs,
+            options.reps,
+        )
+        .await?;
     }
     Ok(report)
 }

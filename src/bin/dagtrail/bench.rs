@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Runs loaded for the run-index scenarios [default: 20,000 with --quick, else 1,000,000].
     #[arg(long)]
     index_runs: Option<u64>,
+    /// Runs with the full 100 inline rows per phase [default: a tenth of --index-runs].
+    #[arg(long)]
+    full_inline_runs: Option<u64>,
     /// Write the results here as Markdown (besides printing them).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -51,6 +54,13 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         index_runs: args
             .index_runs
             .unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
+        full_inline_runs: 0,
+    };
+    let options = BenchOptions {
+        full_inline_runs: args
+            .full_inline_runs
+            .unwrap_or((options.index_runs / 10).max(1)),
+        ..options
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();

@@ -40,13 +40,21 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The server logs a line per request; the other commands only warnings
+    // (the bench also runs a server, whose request lines would drown it).
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn,sqlx::query=error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("DAGTRAIL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_env("DAGTRAIL_LOG")
+                .unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Bench(args) => bench::run_bench(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Ingest(args) => ingest::run(args).await,
