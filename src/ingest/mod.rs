@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use tokio::sync::mpsc;
 
-pub use self::csv::CsvBatches;
+pub use self::csv::{CsvBatches, open_csv};
 pub use self::ndjson::NdjsonBatches;
-pub use self::parquet_file::ParquetBatches;
+pub use self::parquet_file::{ParquetBatches, open_parquet};
 
 /// Rows per batch handed to the writer.
 pub const BATCH_ROWS: usize = 8_192;
@@ -49,6 +49,45 @@ pub enum IngestError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// Batches of an Arrow reader, with errors naming the file; the first
+/// error ends the stream (shared by the CSV and Parquet inputs).
+pub struct NamedBatches<I> {
+    name: String,
+    inner: I,
+    failed: bool,
+}
+
+impl<I> NamedBatches<I> {
+    fn new(name: String, inner: I) -> Self {
+        Self {
+            name,
+            inner,
+            failed: false,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>> Iterator
+    for NamedBatches<I>
+{
+    type Item = Result<RecordBatch, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.inner.next()?;
+        Some(next.map_err(|e| {
+            self.failed = true;
+            // arrow-csv's messages carry the line number.
+            IngestError::BadFile {
+                file: self.name.clone(),
+                reason: e.to_string(),
+            }
+        }))
+    }
 }
 
 /// The formats `ingest` reads.
@@ -132,10 +171,8 @@ impl Input {
                 INFER_ROWS,
                 BATCH_ROWS,
             )?),
-            InputFormat::Csv => {
-                Box::new(CsvBatches::open(name, &self.path, INFER_ROWS, BATCH_ROWS)?)
-            }
-            InputFormat::Parquet => Box::new(ParquetBatches::new(name, file, BATCH_ROWS)?),
+            InputFormat::Csv => Box::new(open_csv(name, &self.path, INFER_ROWS, BATCH_ROWS)?),
+            InputFormat::Parquet => Box::new(open_parquet(name, file, BATCH_ROWS)?),
         })
     }
 
