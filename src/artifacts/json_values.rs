@@ -508,32 +508,53 @@ enum Writer<'a> {
 /// Writes a UTC timestamp as [`column_to_json`] does (RFC 3339, `Z`,
 /// fraction of 0, 3 or 6 digits), without building a string first.
 fn write_utc_micros(out: &mut Vec<u8>, micros: i64) -> std::io::Result<()> {
-    use std::io::Write as _;
+    use chrono::{Datelike as _, Timelike as _};
     let Some(t) = DateTime::from_timestamp_micros(micros) else {
         out.extend_from_slice(b"null");
         return Ok(());
     };
     let (date, time) = (t.date_naive(), t.time());
-    use chrono::{Datelike as _, Timelike as _};
-    write!(
-        out,
-        "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        date.year(),
-        date.month(),
-        date.day(),
-        time.hour(),
-        time.minute(),
-        time.second()
-    )?;
-    let fraction = micros.rem_euclid(1_000_000);
-    if fraction == 0 {
-    } else if fraction % 1000 == 0 {
-        write!(out, ".{:03}", fraction / 1000)?;
-    } else {
-        write!(out, ".{fraction:06}")?;
+    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+        // Outside four-digit years: the general (slower) formatter.
+        let text = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        return serde_json::to_writer(out, &text).map_err(std::io::Error::other);
+    };
+    // Digits written by hand: `write!` with padding was a third of the
+    // NDJSON stream's time in profiles.
+    out.push(b'"');
+    push_digits(out, year, 4);
+    out.push(b'-');
+    push_digits(out, date.month(), 2);
+    out.push(b'-');
+    push_digits(out, date.day(), 2);
+    out.push(b'T');
+    push_digits(out, time.hour(), 2);
+    out.push(b':');
+    push_digits(out, time.minute(), 2);
+    out.push(b':');
+    push_digits(out, time.second(), 2);
+    let fraction = u32::try_from(micros.rem_euclid(1_000_000)).unwrap_or(0);
+    if fraction != 0 {
+        out.push(b'.');
+        if fraction % 1000 == 0 {
+            push_digits(out, fraction / 1000, 3);
+        } else {
+            push_digits(out, fraction, 6);
+        }
     }
     out.extend_from_slice(b"Z\"");
     Ok(())
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded).
+fn push_digits(out: &mut Vec<u8>, mut value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let width = width.min(digits.len());
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
 }
 
 /// Appends every row of `batch` to `out` as NDJSON (one object per line),
