@@ -221,11 +221,7 @@ impl AttemptReader {
             .await
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
-        let schema = match (batches.first(), keys.first()) {
-            (Some(b), _) => Some(b.schema()),
-            (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
-            (None, None) => fallback_schema,
-        };
+        let schema = self.page_schema(&batches, keys, fallback_schema).await?;
         Ok(ParquetPage::new(
             schema.as_deref(),
             &batches,
@@ -233,6 +229,21 @@ impl AttemptReader {
             limit,
             total,
         ))
+    }
+
+    /// The columns of a page: its rows' schema, else the first file's
+    /// (an empty page still shows its columns), else `fallback`.
+    async fn page_schema(
+        &self,
+        batches: &[RecordBatch],
+        keys: &[Path],
+        fallback: Option<Arc<Schema>>,
+    ) -> Result<Option<Arc<Schema>>, ReadError> {
+        Ok(match (batches.first(), keys.first()) {
+            (Some(b), _) => Some(b.schema()),
+            (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
+            (None, None) => fallback,
+        })
     }
 
     /// A page of data rows, the data files read as one sequence (endpoint 5).
@@ -262,11 +273,7 @@ impl AttemptReader {
         let wanted = &wanted[..wanted.len().min(limit as usize)];
         let keys = self.keys(FileKind::Data, self.metadata.data_files);
         let batches = search::fetch_rows(self, &keys, wanted).await?;
-        let schema = match (batches.first(), keys.first()) {
-            (Some(b), _) => Some(b.schema()),
-            (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
-            (None, None) => None,
-        };
+        let schema = self.page_schema(&batches, &keys, None).await?;
         Ok(ParquetPage::new(
             schema.as_deref(),
             &batches,
