@@ -6,6 +6,7 @@
 services_dir=""
 pg_bin=""
 pg_data=""
+fault_pg_data=""
 s3_pid=""
 
 free_port() {
@@ -49,6 +50,39 @@ start_postgres() {
   echo "services: PostgreSQL on 127.0.0.1:$port" >&2
 }
 
+# A second, separate cluster that fault tests may stop and start while the
+# other tests keep using the first. Exports DAGTRAIL_TEST_FAULT_PG_URL and
+# DAGTRAIL_TEST_FAULT_PG_CTL, a script taking `stop` or `start`.
+start_fault_postgres() {
+  [ -n "$pg_bin" ] || return 1
+  services_workdir
+  local port; port=$(free_port)
+  local dir="$services_dir/pg-fault"
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  fault_pg_data="$dir/data"
+  as_pg "$pg_bin/initdb -D $fault_pg_data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >"$services_dir/pg-fault-initdb.log" 2>&1 \
+    || { cat "$services_dir/pg-fault-initdb.log" >&2; return 1; }
+  local ctl="$services_dir/fault-pg-ctl.sh"
+  cat >"$ctl" <<SCRIPT
+#!/usr/bin/env bash
+# stop: fast shutdown (clients are disconnected); start: same port, same data.
+set -euo pipefail
+run() { if [ "\$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "\$*"; else bash -c "\$*"; fi; }
+case "\$1" in
+  stop) run "$pg_bin/pg_ctl -D $fault_pg_data -m fast -w stop" >/dev/null ;;
+  start) run "$pg_bin/pg_ctl -D $fault_pg_data -l $dir/log -w -o \\"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off\\" start" >/dev/null ;;
+  *) echo "usage: \$0 stop|start" >&2; exit 2 ;;
+esac
+SCRIPT
+  chmod 755 "$ctl"
+  bash "$ctl" start || { cat "$dir/log" >&2; return 1; }
+  psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE DATABASE dagtrail_fault' >/dev/null
+  export DAGTRAIL_TEST_FAULT_PG_URL="postgres://postgres@127.0.0.1:$port/dagtrail_fault"
+  export DAGTRAIL_TEST_FAULT_PG_CTL="$ctl"
+  echo "services: fault-test PostgreSQL on 127.0.0.1:$port" >&2
+}
+
 start_s3() {
   if ! command -v s3s-fs >/dev/null 2>&1; then
     echo "services: s3s-fs not found (cargo install s3s-fs@0.14.1 --features binary --locked)" >&2
@@ -73,5 +107,6 @@ start_s3() {
 stop_services() {
   if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
   if [ -n "$pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
+  if [ -n "$fault_pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $fault_pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
   if [ -n "$services_dir" ]; then rm -rf "$services_dir"; fi
 }

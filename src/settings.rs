@@ -26,6 +26,11 @@ pub struct StorageSettings {
     /// Create the run index's table and indexes when they are missing.
     #[arg(long, env = "DAGTRAIL_MIGRATE", default_value_t = true, action = ArgAction::Set)]
     pub migrate: bool,
+    /// Longest wait for a run-index connection; the index's default when
+    /// unset. `serve` keeps it under its request timeout, so that a database
+    /// that is down is reported as such (502) rather than as a timeout.
+    #[arg(skip)]
+    pub acquire_timeout: Option<std::time::Duration>,
 }
 
 /// Opening the configured storage failed.
@@ -61,6 +66,7 @@ impl StorageSettings {
             database_url: None,
             store_url: None,
             migrate: true,
+            acquire_timeout: None,
         }
     }
 
@@ -81,9 +87,11 @@ impl StorageSettings {
     /// Opens both stores.
     pub async fn open(&self) -> Result<Storage, StorageError> {
         let url = self.database_url();
+        let defaults = IndexOptions::default();
         let options = IndexOptions {
             migrate: self.migrate,
-            ..IndexOptions::default()
+            acquire_timeout: self.acquire_timeout.unwrap_or(defaults.acquire_timeout),
+            ..defaults
         };
         let index = runindex::open(&url, &options)
             .await

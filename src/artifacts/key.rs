@@ -169,6 +169,11 @@ impl AttemptFolder {
         format!("{}/", self.prefix)
     }
 
+    /// The folder as an object-store prefix, for listing its files.
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
     fn file(&self, name: &str) -> Path {
         // `child` encodes the characters object_store dislikes; our file
         // names contain none of them, so the name is kept as it is.

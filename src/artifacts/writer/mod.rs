@@ -16,6 +16,7 @@ use std::sync::Arc;
 use arrow_array::{Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -237,6 +238,7 @@ impl AttemptWriter {
                 });
             }
         }
+        clear_leftovers(&object_store, &folder).await?;
         let props = options.properties();
         let errors = RollingFiles::new(
             Arc::clone(&object_store),
@@ -460,6 +462,40 @@ impl AttemptWriter {
             }
         }
     }
+}
+
+/// Deletes what a writer that died before its commit left in the attempt's
+/// folder. Readers never see those files (there is no `metadata.parquet`),
+/// but a shorter re-run would otherwise leave stale `data_NNN` files beside
+/// its own, and anyone listing the folder would be misled.
+async fn clear_leftovers(
+    store: &Arc<dyn ObjectStore>,
+    folder: &AttemptFolder,
+) -> Result<(), WriteError> {
+    let store_error = |key: &Path, source| WriteError::Store {
+        key: key.to_string(),
+        source,
+    };
+    let leftovers: Vec<Path> = store
+        .list(Some(folder.prefix()))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(|source| store_error(folder.prefix(), source))?;
+    if !leftovers.is_empty() {
+        tracing::warn!(
+            folder = %folder.prefix(),
+            files = leftovers.len(),
+            "deleting files of an attempt that was never committed"
+        );
+    }
+    for key in leftovers {
+        match store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(source) => return Err(store_error(&key, source)),
+        }
+    }
+    Ok(())
 }
 
 /// Writes one small Parquet file in a single PUT (metadata, event files).

@@ -201,8 +201,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         secret = Some(Secret::new(made_up));
     }
     let verifier = verifier(&args, secret.clone())?;
-    let storage = args
-        .storage
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let mut storage_settings = args.storage.clone();
+    storage_settings.acquire_timeout = Some((timeout / 2).min(Duration::from_secs(5)));
+    let storage = storage_settings
         .open()
         .await
         .context("cannot open the stores")?;
@@ -218,7 +220,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let limits = Limits {
         max_date_range_days: args.max_date_range_days,
-        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+        timeout,
         max_streams: args.max_streams,
     };
     let app = router(AppState::new(reads, verifier, limits));

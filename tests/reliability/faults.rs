@@ -1,0 +1,178 @@
+//! Stores that go away or slow down under a running `dagtrail serve`:
+//! answers come within the configured timeout (502/504, never a hang),
+//! `/readyz` says which store fails, and the server recovers by itself.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    DelayProxy, FaultPostgres, S3Server, Server, Stores, free_port, get, seed, token,
+};
+
+const TIMEOUT_SECS: u64 = 2;
+
+/// How long a failing answer may take: the timeout plus scheduling slack.
+fn bound() -> Duration {
+    Duration::from_secs(TIMEOUT_SECS) + Duration::from_millis(1500)
+}
+
+async fn timed(client: &reqwest::Client, url: &str, token: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let (status, body) = get(client, url, token).await;
+    (status, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_then_back() {
+    let Some(pg) = FaultPostgres::get() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores {
+        database_url: pg.url.clone(),
+        store_url: dir.path().join("artifacts").display().to_string(),
+    };
+    let seeded = seed(&stores, 120, 50).await;
+    let mut env = stores.env();
+    env.push(("DAGTRAIL_TIMEOUT_SECS", TIMEOUT_SECS.to_string()));
+    let server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let token = token(&seeded.company);
+    let search = server.url(&seeded.search_path());
+    let summary = server.url(&seeded.run_path());
+    let phase = server.url(&format!("{}/phases/extract", seeded.run_path()));
+    assert_eq!(get(&client, &search, &token).await.0, 200);
+
+    pg.stop();
+    let result = std::panic::AssertUnwindSafe(async {
+        for url in [&search, &summary] {
+            let (status, body, took) = timed(&client, url, &token).await;
+            assert_eq!(status, 502, "{url}: {body}");
+            assert!(body.contains("Run lookup failed"), "{body}");
+            assert!(took < bound(), "{url} took {took:?}");
+            eprintln!("postgres down: {url} answered 502 in {took:?}");
+        }
+        let (status, body) = get(&client, &server.url("/readyz"), "").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("run index"), "{body}");
+        // What needs only the artifact store keeps working.
+        assert_eq!(get(&client, &phase, &token).await.0, 200);
+    });
+    let down = futures::FutureExt::catch_unwind(result).await;
+    pg.start();
+    if let Err(panic) = down {
+        std::panic::resume_unwind(panic);
+    }
+
+    // No restart of the server: the very next requests succeed.
+    for url in [&search, &summary] {
+        let (status, body, took) = timed(&client, url, &token).await;
+        assert_eq!(status, 200, "{url} after PostgreSQL came back: {body}");
+        eprintln!("postgres back: {url} answered 200 in {took:?}");
+    }
+    assert_eq!(get(&client, &server.url("/readyz"), "").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_slow_then_stopped_then_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut s3) = S3Server::start(&dir.path().join("s3")) else {
+        return;
+    };
+    // s3s-fs keeps objects as plain files: seeding through a folder store
+    // on its bucket directory is writing to the bucket.
+    let seeding = Stores {
+        database_url: format!("sqlite://{}", dir.path().join("runs.db").display()),
+        store_url: dir.path().join("s3").join("faults").display().to_string(),
+    };
+    let seeded = seed(&seeding, 300, 50).await;
+    let proxy = DelayProxy::start(([127, 0, 0, 1], s3.port).into()).await;
+    let mut env = Stores {
+        database_url: seeding.database_url.clone(),
+        store_url: "s3://faults".into(),
+    }
+    .env();
+    env.extend(S3Server::env(&format!("http://{}", proxy.addr)));
+    env.push(("DAGTRAIL_TIMEOUT_SECS", TIMEOUT_SECS.to_string()));
+    let server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let token = token(&seeded.company);
+    // Every page is a new range of the data file, so each one goes to S3.
+    let mut page = 0;
+    let mut data_page = || {
+        page += 1;
+        server.url(&format!(
+            "{}/phases/extract/data?page={page}&limit=10",
+            seeded.run_path()
+        ))
+    };
+    let summary = server.url(&seeded.run_path());
+    let ready = server.url("/readyz");
+    let (status, body) = get(&client, &data_page(), &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(&client, &ready, "").await.0, 200);
+
+    // Slow: every chunk back from S3 waits longer than the request may.
+    proxy.set_delay(Duration::from_secs(TIMEOUT_SECS + 2));
+    let (status, body, took) = timed(&client, &data_page(), &token).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(took < bound(), "slow store answered after {took:?}");
+    eprintln!("s3 slow: data page answered 504 in {took:?}");
+    let (status, body) = get(&client, &ready, "").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(get(&client, &summary, &token).await.0, 200);
+    proxy.set_delay(Duration::ZERO);
+    let (status, body) = get(&client, &data_page(), &token).await;
+    assert_eq!(status, 200, "after the store sped up again: {body}");
+
+    // Stopped.
+    s3.stop();
+    let (status, body, took) = timed(&client, &data_page(), &token).await;
+    assert!(status == 502 || status == 504, "{status}: {body}");
+    assert!(took < bound(), "stopped store answered after {took:?}");
+    eprintln!("s3 stopped: data page answered {status} in {took:?}");
+    let (status, body) = get(&client, &ready, "").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("artifact store") || body.contains("timeout"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&client, &summary, &token).await.0,
+        200,
+        "the run index does not need S3"
+    );
+
+    // Back: recovery without restarting the server.
+    s3.resume();
+    let started = Instant::now();
+    let (status, body) = get(&client, &data_page(), &token).await;
+    assert_eq!(status, 200, "after S3 came back: {body}");
+    eprintln!("s3 back: data page answered 200 in {:?}", started.elapsed());
+    assert_eq!(get(&client, &ready, "").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_for_s3_is_answered_in_time() {
+    // A store address that refuses connections from the start.
+    let dir = tempfile::tempdir().unwrap();
+    let seeding = Stores::embedded(dir.path());
+    let seeded = seed(&seeding, 10, 10).await;
+    let mut env = Stores {
+        database_url: seeding.database_url.clone(),
+        store_url: "s3://nowhere".into(),
+    }
+    .env();
+    env.extend(S3Server::env(&format!("http://127.0.0.1:{}", free_port())));
+    env.push(("DAGTRAIL_TIMEOUT_SECS", TIMEOUT_SECS.to_string()));
+    let server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let (status, body, took) = timed(
+        &client,
+        &server.url(&format!("{}/phases/extract", seeded.run_path())),
+        &token(&seeded.company),
+    )
+    .await;
+    assert!(status == 502 || status == 504, "{status}: {body}");
+    assert!(took < bound(), "answered after {took:?}");
+    assert!(!body.contains("dagtrail-secret"), "{body}");
+}

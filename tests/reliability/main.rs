@@ -1,0 +1,12 @@
+//! Reliability tests: real `dagtrail serve` processes against stores that
+//! fail, slow down, stop and come back; signals mid-work; a writer killed
+//! mid-attempt; two servers over one PostgreSQL and one bucket.
+
+// Tests fail loudly on purpose: an unexpected error is the failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod faults;
+mod scale_out;
+mod shutdown;
+mod support;
+mod writer;

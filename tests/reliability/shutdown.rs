@@ -1,0 +1,157 @@
+//! SIGTERM with work in flight: the listener closes at once, what was
+//! accepted is finished (or, past the grace period, ended), and the process
+//! exits 0 within the bound.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Server, Stores, seed, token};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_ndjson_stream_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let seeded = seed(&stores, 10, 300_000).await;
+    let mut env = stores.env();
+    env.push(("DAGTRAIL_SHUTDOWN_GRACE_SECS", "20".into()));
+    let mut server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(server.url(&format!("{}/phases/extract/logs", seeded.run_path())))
+        .bearer_auth(token(&seeded.company))
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut body = Vec::new();
+    body.extend_from_slice(&stream.chunk().await.unwrap().unwrap());
+
+    server.sigterm();
+    // The listener closes: a new connection is refused (give the signal a
+    // moment to arrive).
+    let started = Instant::now();
+    loop {
+        let fresh = reqwest::Client::new();
+        if fresh.get(server.url("/healthz")).send().await.is_err() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still accepting after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The stream in flight runs to its end.
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    let lines = body.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+    let mut count = 0;
+    for line in lines {
+        serde_json::from_slice::<serde_json::Value>(line).unwrap();
+        count += 1;
+    }
+    assert_eq!(count, seeded.log_rows, "every log row arrived whole");
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_past_the_grace_period_ends_the_stream_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let seeded = seed(&stores, 10, 300_000).await;
+    let mut env = stores.env();
+    env.push(("DAGTRAIL_SHUTDOWN_GRACE_SECS", "1".into()));
+    let mut server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(server.url(&format!("{}/phases/extract/logs", seeded.run_path())))
+        .bearer_auth(token(&seeded.company))
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.unwrap().is_some());
+    // A client that stopped reading: backpressure holds the stream open.
+    let started = Instant::now();
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    let took = started.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(5), "exited after {took:?}");
+    // The client sees an ended body, not a complete one: a chunked response
+    // cut short is an error, so nobody mistakes it for all the rows.
+    let mut ended = false;
+    loop {
+        match stream.chunk().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    assert!(ended, "the cut stream must not look complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_burst_answers_what_was_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let seeded = seed(&stores, 2_000, 2_000).await;
+    let mut server = Server::start(&stores.env());
+    let token = token(&seeded.company);
+    let urls: Vec<String> = [
+        seeded.search_path(),
+        seeded.run_path(),
+        format!("{}/phases/extract/data?page=3&limit=100", seeded.run_path()),
+        format!("{}/phases/extract/logs?level=ERROR", seeded.run_path()),
+    ]
+    .iter()
+    .map(|p| server.url(p))
+    .collect();
+    // 32 clients send back to back until the server stops taking requests.
+    let mut clients = Vec::new();
+    for c in 0..32 {
+        let urls = urls.clone();
+        let token = token.clone();
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut answered = 0u32;
+            for i in c.. {
+                let reply = match client
+                    .get(&urls[i % urls.len()])
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                {
+                    Ok(reply) => reply,
+                    // Not accepted: the listener is closed, the client knows.
+                    Err(_) => return answered,
+                };
+                // Accepted: it must be answered whole and right.
+                assert_eq!(reply.status(), 200);
+                let body = reply
+                    .bytes()
+                    .await
+                    .expect("an accepted request is answered whole");
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+                answered += 1;
+            }
+            answered
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status}");
+    let mut answered = 0;
+    for client in clients {
+        answered += client.await.unwrap();
+    }
+    eprintln!("burst: {answered} requests answered whole, then SIGTERM; exit 0");
+    assert!(answered > 0);
+}

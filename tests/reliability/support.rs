@@ -1,0 +1,458 @@
+//! Real processes for the reliability tests: `dagtrail serve`, an s3s-fs
+//! server the test owns, the PostgreSQL cluster reserved for fault tests,
+//! and a delaying TCP proxy. Data is seeded through the library's
+//! `Recorder`, the same writer the CLI uses.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::{NaiveDate, TimeZone, Utc};
+use dagtrail::artifacts::ArtifactStore;
+use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
+use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
+use dagtrail::record::Recorder;
+use dagtrail::runindex::{self, IndexOptions};
+use dagtrail::settings::Secret;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+pub const SECRET: &str = "reliability-secret-with-enough-length-0123";
+
+/// A bearer token for `company`.
+pub fn token(company: &Company) -> String {
+    dagtrail::auth::token::mint_hs256(
+        &Secret::new(SECRET),
+        "id_company",
+        company,
+        Duration::from_secs(3600),
+    )
+    .unwrap()
+}
+
+/// An environment variable the scripts set; `None` (skip) outside CI when
+/// unset, a failure under `CI=true`.
+pub fn required(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{variable} is required under CI=true (scripts/test sets it)"
+            );
+            eprintln!("skipping: {variable} unset (run scripts/test)");
+            None
+        }
+    }
+}
+
+/// Where a server's run index and artifacts live.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    pub database_url: String,
+    pub store_url: String,
+}
+
+impl Stores {
+    /// SQLite and a folder inside `dir`.
+    pub fn embedded(dir: &Path) -> Self {
+        Self {
+            database_url: format!("sqlite://{}", dir.join("dagtrail.db").display()),
+            store_url: dir.join("artifacts").display().to_string(),
+        }
+    }
+
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DAGTRAIL_DATABASE_URL", self.database_url.clone()),
+            ("DAGTRAIL_STORE_URL", self.store_url.clone()),
+        ]
+    }
+}
+
+/// One seeded run: the tenant, the run and the URL of the run.
+#[derive(Clone, Debug)]
+pub struct Seeded {
+    pub company: Company,
+    pub run: RunRef,
+    pub log_rows: usize,
+}
+
+impl Seeded {
+    pub fn run_path(&self) -> String {
+        format!(
+            "/api/v1/dags/{}/runs/{}/{}",
+            self.run.dag_id, self.run.date, self.run.run_id
+        )
+    }
+
+    pub fn search_path(&self) -> String {
+        format!(
+            "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+            self.run.dag_id
+        )
+    }
+}
+
+fn column(name: &str, values: Vec<String>) -> (Field, ArrayRef) {
+    (
+        Field::new(name, DataType::Utf8, true),
+        Arc::new(StringArray::from(values)) as ArrayRef,
+    )
+}
+
+/// Records an extract attempt with `data_rows` rows and `log_rows` log lines
+/// for a new company, through the library's writer.
+pub async fn seed(stores: &Stores, data_rows: usize, log_rows: usize) -> Seeded {
+    let index = runindex::open(&stores.database_url, &IndexOptions::default())
+        .await
+        .unwrap();
+    let store = ArtifactStore::open(&stores.store_url).unwrap();
+    let recorder = Recorder::new(index, store, WriterOptions::default());
+    let company = Company::new(format!("r{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();
+    let run = RunRef::new(
+        DagId(Uuid::new_v4()),
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        RunId::new("scheduled__2026-11-27").unwrap(),
+    );
+    let mut rec = recorder
+        .begin(&company, &run, Phase::Extract, 1)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = (0..data_rows as i64).collect();
+    let names = ids.iter().map(|i| format!("row {i}")).collect();
+    let (name_field, name_array) = column("name", names);
+    rec.write_data(
+        &RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int64, false),
+                name_field,
+            ])),
+            vec![Arc::new(Int64Array::from(ids)) as ArrayRef, name_array],
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let levels = ["INFO", "WARNING", "ERROR", "DEBUG"];
+    let mut first = 0;
+    while first < log_rows {
+        let n = (log_rows - first).min(100_000);
+        let rows = first..first + n;
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = [
+            column(
+                "ts",
+                rows.clone()
+                    .map(|i| format!("2026-11-27T10:{:02}:{:02}Z", (i / 60) % 60, i % 60))
+                    .collect(),
+            ),
+            column(
+                "level",
+                rows.clone().map(|i| levels[i % 4].to_owned()).collect(),
+            ),
+            column("logger", vec!["etl.extract".to_owned(); n]),
+            column(
+                "message",
+                rows.map(|i| format!("fetched page {i} of the source API"))
+                    .collect(),
+            ),
+        ]
+        .into_iter()
+        .unzip();
+        rec.write_logs(&RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap())
+            .await
+            .unwrap();
+        first += n;
+    }
+    let outcome = PhaseOutcome {
+        success: Some(true),
+        message: format!("extracted {data_rows} rows"),
+        ..PhaseOutcome::default()
+    };
+    rec.commit(
+        &outcome,
+        Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
+    )
+    .await
+    .unwrap();
+    Seeded {
+        company,
+        run,
+        log_rows,
+    }
+}
+
+/// A `dagtrail serve` process on a free loopback port.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `dagtrail serve` with these extra environment variables and
+    /// waits until it listens.
+    pub fn start(env: &[(&str, String)]) -> Self {
+        Self::start_on("127.0.0.1:0", env)
+    }
+
+    pub fn start_on(listen: &str, env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
+        command
+            .args(["serve", "--listen", listen])
+            .env("DAGTRAIL_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        // Keep draining so that the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = stdout.read_to_end(&mut sink);
+        });
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .parse()
+            .unwrap();
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, failing after `limit`.
+    pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An s3s-fs server owned by one test, so that it can be stopped and
+/// started again (same port, same files) without disturbing other tests.
+pub struct S3Server {
+    root: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl S3Server {
+    /// `None` (skip) outside CI when s3s-fs is not installed.
+    pub fn start(root: &Path) -> Option<Self> {
+        // scripts/test sets this when s3s-fs runs; it says s3s-fs is there.
+        required("DAGTRAIL_TEST_S3_URL")?;
+        std::fs::create_dir_all(root.join("faults")).unwrap();
+        let mut server = Self {
+            root: root.to_owned(),
+            port: free_port(),
+            child: None,
+        };
+        server.resume();
+        Some(server)
+    }
+
+    pub fn resume(&mut self) {
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--access-key",
+                "dagtrail",
+                "--secret-key",
+                "dagtrail-secret",
+            ])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The environment a process needs to reach this server through
+    /// `endpoint` (the server itself, or a proxy in front of it).
+    pub fn env(endpoint: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "dagtrail".into()),
+            ("AWS_SECRET_ACCESS_KEY", "dagtrail-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", endpoint.into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The PostgreSQL cluster reserved for fault tests, which they may stop.
+pub struct FaultPostgres {
+    pub url: String,
+    ctl: String,
+}
+
+impl FaultPostgres {
+    pub fn get() -> Option<Self> {
+        Some(Self {
+            url: required("DAGTRAIL_TEST_FAULT_PG_URL")?,
+            ctl: required("DAGTRAIL_TEST_FAULT_PG_CTL")?,
+        })
+    }
+
+    fn run(&self, what: &str) {
+        let status = Command::new("bash")
+            .arg(&self.ctl)
+            .arg(what)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{} {what}", self.ctl);
+    }
+
+    pub fn stop(&self) {
+        self.run("stop");
+    }
+
+    pub fn start(&self) {
+        self.run("start");
+    }
+}
+
+/// A TCP proxy on loopback that holds every chunk coming back from the
+/// upstream for `delay` milliseconds: a slow store.
+pub struct DelayProxy {
+    pub addr: SocketAddr,
+    delay_ms: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DelayProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let delay = Arc::clone(&delay_ms);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let delay = Arc::clone(&delay);
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let up = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                        let _ = server_write.shutdown().await;
+                    });
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match server_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let ms = delay.load(Ordering::Relaxed);
+                        if ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    up.abort();
+                });
+            }
+        });
+        Self {
+            addr,
+            delay_ms,
+            task,
+        }
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// GETs `url` with the token; the status and the body.
+pub async fn get(client: &reqwest::Client, url: &str, token: &str) -> (u16, String) {
+    let reply = client.get(url).bearer_auth(token).send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.text().await.unwrap_or_default())
+}
