@@ -83,6 +83,43 @@ pub fn logs_schema() -> SchemaRef {
     ]))
 }
 
+/// Checks that a file written by any tool can be read as `expected` (the
+/// errors or logs schema): every required column is there, and every
+/// column of `expected` that is there has a type of the same kind (any
+/// string type for a string, any integer for an integer, any timestamp, or
+/// a string, for a timestamp). Extra columns are allowed. The reason names
+/// the first column that does not fit.
+pub fn check_conforms(expected: &Schema, actual: &Schema) -> Result<(), String> {
+    fn kind_fits(expected: &DataType, actual: &DataType) -> bool {
+        let stringy = |t: &DataType| {
+            matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
+        };
+        match expected {
+            DataType::Utf8 => stringy(actual),
+            DataType::Int32 | DataType::Int64 => actual.is_integer(),
+            DataType::Timestamp(..) => matches!(actual, DataType::Timestamp(..)) || stringy(actual),
+            other => other == actual,
+        }
+    }
+    for field in expected.fields() {
+        match actual.field_with_name(field.name()) {
+            Ok(found) if kind_fits(field.data_type(), found.data_type()) => {}
+            Ok(found) => {
+                return Err(format!(
+                    "column {} is {}, the contract says {}",
+                    field.name(),
+                    found.data_type(),
+                    field.data_type()
+                ));
+            }
+            Err(_) if field.is_nullable() => {}
+            Err(_) => return Err(format!("required column {} is missing", field.name())),
+        }
+    }
+    Ok(())
+}
+
 /// A `metadata.parquet` file did not hold what the contract says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("metadata: {0}")]

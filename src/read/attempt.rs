@@ -19,7 +19,7 @@ use super::page::{ParquetPage, locate};
 use super::rows::{file_rows, read_ranges};
 use super::{ReadError, search};
 use crate::artifacts::key::{AttemptFolder, FileKind};
-use crate::artifacts::schemas::{AttemptMetadata, errors_schema, logs_schema};
+use crate::artifacts::schemas::{AttemptMetadata, check_conforms, errors_schema, logs_schema};
 
 /// Footers fetched at once when a request needs several files' row counts.
 const CONCURRENT_FOOTERS: usize = 8;
@@ -186,6 +186,21 @@ impl AttemptReader {
         &self.store
     }
 
+    /// The footers of errors or logs files, each checked against the
+    /// contract's `schema` (a file in another shape is a 502 naming it).
+    pub(crate) async fn footers_conforming(
+        &self,
+        keys: &[Path],
+        schema: &Schema,
+    ) -> Result<Vec<ArrowReaderMetadata>, ReadError> {
+        let footers = self.footers(keys).await?;
+        for (key, meta) in keys.iter().zip(&footers) {
+            check_conforms(schema, meta.schema())
+                .map_err(|reason| ReadError::decode(key, reason))?;
+        }
+        Ok(footers)
+    }
+
     /// Reads rows `[offset, offset + limit)` of a sequence of files.
     async fn page_of(
         &self,
@@ -286,7 +301,12 @@ impl AttemptReader {
     /// A page of error rows (endpoint 6).
     pub async fn errors_page(&self, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
         let keys = self.keys(FileKind::Errors, self.metadata.error_files);
-        let rows: Vec<u64> = self.footers(&keys).await?.iter().map(file_rows).collect();
+        let rows: Vec<u64> = self
+            .footers_conforming(&keys, &errors_schema())
+            .await?
+            .iter()
+            .map(file_rows)
+            .collect();
         self.page_of(&keys, &rows, Some(errors_schema()), page, limit)
             .await
     }
@@ -305,8 +325,9 @@ impl AttemptReader {
         limit: u32,
     ) -> Result<ParquetPage, ReadError> {
         let keys = self.log_keys();
+        let footers = self.footers_conforming(&keys, &logs_schema()).await?;
         if filter.is_empty() {
-            let rows: Vec<u64> = self.footers(&keys).await?.iter().map(file_rows).collect();
+            let rows: Vec<u64> = footers.iter().map(file_rows).collect();
             return self
                 .page_of(&keys, &rows, Some(logs_schema()), page, limit)
                 .await;

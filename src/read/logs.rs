@@ -198,7 +198,7 @@ pub(crate) async fn ndjson(
     filter: LogFilter,
 ) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static, ReadError> {
     let keys = reader.log_keys();
-    let footers = reader.footers(&keys).await?;
+    let footers = reader.footers_conforming(&keys, &logs_schema()).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, ReadError>>(4);
     tokio::spawn(async move {
         for (key, meta) in keys.iter().zip(&footers) {

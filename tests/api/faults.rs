@@ -149,3 +149,73 @@ async fn a_failing_run_index_is_502_run_lookup_failed() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.json()["failing"], "run index");
 }
+
+fn parquet_bytes(batch: &arrow_array::RecordBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_data_and_wrongly_shaped_errors_and_logs_are_502_with_their_key() {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    let app = embedded().await;
+    let folder = RunFolder::new(&app.company, &app.run)
+        .unwrap()
+        .attempt(Phase::Extract, 1)
+        .unwrap();
+    let root = artifacts_dir(&app);
+    // A data file cut in half, as by a copy that did not finish.
+    let data_0 = folder.numbered(FileKind::Data, 0);
+    let path = root.join(data_0.as_ref());
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    // Errors and logs files that are Parquet, but not in their schemas.
+    let wrong = parquet_bytes(
+        &RecordBatch::try_from_iter([(
+            "error_title",
+            Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+        )])
+        .unwrap(),
+    );
+    let errors_0 = folder.numbered(FileKind::Errors, 0);
+    let logs_0 = folder.numbered(FileKind::Logs, 0);
+    std::fs::write(root.join(errors_0.as_ref()), &wrong).unwrap();
+    std::fs::write(root.join(logs_0.as_ref()), &wrong).unwrap();
+
+    for (path, key) in [
+        ("/phases/extract/data", data_0.as_ref()),
+        ("/phases/extract/errors", errors_0.as_ref()),
+        ("/phases/extract/logs", logs_0.as_ref()),
+        (
+            "/phases/extract/logs?level=ERROR&keyword=slow",
+            logs_0.as_ref(),
+        ),
+    ] {
+        let reply = app.get(&format!("{}{path}", app.run_url())).await;
+        assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{path}");
+        let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(key), "{path}: {detail}");
+    }
+    let stream = app
+        .call(
+            &format!("{}/phases/extract/logs", app.run_url()),
+            Some(&app.token()),
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(stream.status, StatusCode::BAD_GATEWAY);
+    // The second data file and everything else still answer.
+    assert_eq!(
+        app.get(&format!(
+            "{}/phases/extract/data?page=2&limit=50",
+            app.run_url()
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(app.get(&app.run_url()).await.status, StatusCode::OK);
+}
