@@ -152,6 +152,18 @@ impl Query {
             );
             return None;
         }
+        // No stored text can hold NUL (PostgreSQL refuses it in text, run
+        // ids forbid control characters), so a NUL is a client error here
+        // rather than a database error later.
+        if raw.contains('\0') {
+            self.issue(
+                name,
+                "string_pattern_mismatch",
+                "String should not contain NUL characters",
+                json!(raw),
+            );
+            return None;
+        }
         Some(raw)
     }
 

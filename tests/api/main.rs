@@ -8,6 +8,8 @@ mod auth;
 mod docs;
 mod faults;
 mod foreign;
+mod isolation;
+mod limits;
 mod phases;
 mod requests;
 mod runs;

@@ -1,0 +1,112 @@
+//! Limits: oversized and hostile parameters are 422 before any work, and
+//! concurrent NDJSON streams past the configured number are 503.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use dagtrail::http::Limits;
+use tower::ServiceExt;
+
+use crate::support::{TestApp, embedded, embedded_with};
+
+async fn status(app: &TestApp, uri: &str) -> StatusCode {
+    app.get(uri).await.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_hostile_parameters_are_422() {
+    let app = embedded().await;
+    let search = format!(
+        "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+        app.dag
+    );
+    let run = app.run_url();
+    let long = "k".repeat(257);
+    let ids_101: Vec<String> = (0..101).map(|i| format!("r{i}")).collect();
+    let ids_101 = ids_101.join(",");
+    let huge_list = "x,".repeat(20_000);
+    for uri in [
+        format!("{search}&limit=101"),
+        format!("{search}&limit=0"),
+        format!("{search}&limit=99999999999999999999"),
+        format!("{search}&page=-1"),
+        format!("{search}&extract_keyword={long}"),
+        format!("{search}&load_keyword=%00"),
+        format!("{search}&run_ids={ids_101}"),
+        format!("{search}&run_ids={huge_list}"),
+        format!("{search}&run_ids=a%00b"),
+        "/api/v1/dags/00000000-0000-0000-0000-000000000000/runs?date_from=1900-01-01&date_to=2100-01-01".into(),
+        format!("{run}/phases/extract/data?limit=1001"),
+        format!("{run}/phases/extract/data?attempt=0"),
+        format!("{run}/phases/extract/data?attempt=99999999999"),
+        format!("{run}/phases/extract/data?page=1000000001"),
+        format!("{run}/phases/extract/data?keyword={long}"),
+        format!("{run}/phases/extract/data?keyword=%00"),
+        format!("{run}/phases/extract/logs?keyword={long}"),
+        format!("{run}/phases/extract/logs?level=INFO&level={long}"),
+        format!("{run}/phases/nonsense"),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}: {}",
+            &uri[..uri.len().min(160)],
+            String::from_utf8_lossy(&reply.body)
+        );
+        // FastAPI's shape, or the contract's problem body for a date range.
+        let body = reply.json();
+        assert!(body["detail"].is_array() || body["status"] == 422, "{body}");
+    }
+    // Far past the end is an empty page, not an error or an overflow.
+    let far = app
+        .get(&format!(
+            "{run}/phases/extract/data?page=1000000000&limit=1000"
+        ))
+        .await;
+    assert_eq!(far.status, StatusCode::OK);
+    assert_eq!(far.json()["rows"], serde_json::json!([]));
+    assert_eq!(
+        status(&app, &format!("{search}&limit=100")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_past_the_limit_are_503_and_free_their_slot_when_done() {
+    let limits = Limits {
+        max_streams: 2,
+        ..Limits::default()
+    };
+    let app = embedded_with(|s| s, None, limits).await;
+    let uri = format!("{}/phases/extract/logs", app.run_url());
+    let open = || {
+        let request = Request::get(&uri)
+            .header("authorization", format!("Bearer {}", app.token()))
+            .header("accept", "application/x-ndjson")
+            .body(Body::empty())
+            .unwrap();
+        app.router.clone().oneshot(request)
+    };
+    // Two streams open, their bodies not read yet: they hold both slots.
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Pages are not streams: they still answer.
+    assert_eq!(status(&app, &uri).await, StatusCode::OK);
+    drop(first);
+    drop(second);
+    // The slot is released when the stream ends.
+    let mut fourth = None;
+    for _ in 0..50 {
+        let reply = open().await.unwrap();
+        if reply.status() == StatusCode::OK {
+            fourth = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(fourth.is_some(), "a finished stream gives its slot back");
+}
