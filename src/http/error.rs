@@ -42,7 +42,6 @@ pub struct ValidationIssue {
     #[serde(rename = "type")]
     pub kind: String,
     /// The value received (null when missing).
-    #[schema(value_type = Object)]
     pub input: Value,
 }
 

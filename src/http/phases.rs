@@ -50,7 +50,7 @@ pub struct PageParams {
     #[param(minimum = 1, default = 1)]
     attempt: Option<u32>,
     /// 0-indexed page.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000, default = 0)]
     page: Option<u64>,
     /// Page size.
     #[param(minimum = 1, maximum = 1000, default = 50)]
@@ -63,7 +63,7 @@ pub struct PageParams {
 #[expect(dead_code, reason = "documents the parameter that the handler reads")]
 pub struct DataParams {
     /// Case-insensitive literal substring of a row's values (through index.parquet).
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     keyword: Option<String>,
 }
 
@@ -73,9 +73,10 @@ pub struct DataParams {
 #[expect(dead_code, reason = "documents the parameters that the handler reads")]
 pub struct LogParams {
     /// A level or a comma-separated list of levels (DEBUG, INFO, WARNING, ERROR, CRITICAL), case-insensitive.
+    #[param(max_length = 200, pattern = "^\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*(,\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*)*$")]
     level: Option<String>,
     /// Case-insensitive literal substring of `message`.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     keyword: Option<String>,
 }
 
@@ -103,7 +104,7 @@ fn paging(q: &mut Query) -> Paging {
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
     ),
     responses(
         (status = 200, description = "The event files (null when absent)", body = EventResponse),
@@ -139,7 +140,7 @@ pub async fn event(
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
         ("phase" = String, Path, description = "extract, transform or load", pattern = "^(extract|transform|load)$"),
         AttemptParams,
     ),
@@ -180,7 +181,7 @@ pub async fn phase(
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
         ("phase" = String, Path, description = "extract, transform or load", pattern = "^(extract|transform|load)$"),
         PageParams,
         DataParams,
@@ -234,7 +235,7 @@ pub async fn data(
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
         ("phase" = String, Path, description = "extract, transform or load", pattern = "^(extract|transform|load)$"),
         PageParams,
     ),
@@ -311,7 +312,7 @@ fn parse_levels(q: &mut Query) -> Option<HashSet<String>> {
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
         ("phase" = String, Path, description = "extract, transform or load", pattern = "^(extract|transform|load)$"),
         PageParams,
         LogParams,

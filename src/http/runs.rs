@@ -143,21 +143,22 @@ pub struct SearchRunsParams {
     #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
     load_status: Option<String>,
     /// Case-insensitive literal substring of the event phase's JSON text.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     event_keyword: Option<String>,
     /// Same, for the extract phase (includes its first 100 rows).
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     extract_keyword: Option<String>,
     /// Same, for the transform phase.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     transform_keyword: Option<String>,
     /// Same, for the load phase.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     load_keyword: Option<String>,
     /// Comma-separated run_id allowlist (at most 100; trimmed, empties and duplicates ignored).
+    #[param(max_length = 26_000, pattern = "^[^\\u0000]*$")]
     run_ids: Option<String>,
     /// 0-based page.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 42_949_672, default = 0)]
     page: Option<u32>,
     /// Page size.
     #[param(minimum = 1, maximum = 100, default = 20)]
@@ -238,7 +239,10 @@ pub fn parse_search(mut q: Query, max_range_days: u32) -> Result<RunSearch, ApiE
     responses(
         (status = 200, description = "Runs matching the filters", body = SearchRunsResponse),
         (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameter (HTTPValidationError) or date range (ErrorResponse)", body = HTTPValidationError),
+        (status = 422, description = "Invalid parameter (HTTPValidationError) or date range (ErrorResponse)", content(
+            (HTTPValidationError = "application/json"),
+            (ErrorResponse = "application/problem+json"),
+        )),
         (status = 502, description = "Run lookup failed", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 504, description = "The run index did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
@@ -276,7 +280,7 @@ pub async fn search_runs(
     params(
         ("dag_id" = uuid::Uuid, Path, description = "DAG/ETL UUID"),
         ("date" = String, Path, format = Date, description = "Run partition date (YYYY-MM-DD)"),
-        ("run_id" = String, Path, description = "Airflow run_id (URL-encoded)"),
+        ("run_id" = String, Path, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$", description = "Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`"),
     ),
     responses(
         (status = 200, description = "Run found", body = SearchRunResult),
