@@ -123,30 +123,37 @@ pub struct LoadResult {
     pub errors: usize,
 }
 
-/// Sends GETs from `connections` concurrent clients for `duration`.
+/// Sends GETs from `connections` concurrent clients for `duration`, each
+/// client going round the `urls` from its own starting point (so a mix of
+/// endpoints is in flight at every moment). A request counts as an error
+/// unless it is a 200 read to its end.
 pub async fn run_load(
     name: &str,
-    url: &str,
+    urls: &[String],
     token: &str,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(!urls.is_empty(), "no URLs to load");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..connections)
-        .map(|_| {
+        .map(|c| {
             let client = client.clone();
-            let url = url.to_owned();
+            let urls = urls.to_vec();
             let token = token.to_owned();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
+                let mut next = c;
                 while Instant::now() < deadline {
+                    let url = &urls[next % urls.len()];
+                    next += 1;
                     let t = Instant::now();
-                    match client.get(&url).bearer_auth(&token).send().await {
+                    match client.get(url).bearer_auth(&token).send().await {
                         Ok(r) if r.status().is_success() => match r.bytes().await {
                             Ok(_) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
                             Err(_) => errors += 1,

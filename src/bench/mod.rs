@@ -8,6 +8,7 @@
 mod duckdb;
 mod load;
 mod runindex;
+pub mod soak;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -334,7 +335,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     report.load.push(
         run_load(
             "run summary",
-            &base,
+            std::slice::from_ref(&base),
             &token,
             options.connections,
             Duration::from_secs(options.load_secs),
@@ -344,7 +345,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     report.load.push(
         run_load(
             "data page 0",
-            &format!("{base}/phases/extract/data?limit=50"),
+            &[format!("{base}/phases/extract/data?limit=50")],
             &token,
             options.connections,
             Duration::from_secs(options.load_secs),

@@ -73,7 +73,10 @@ pub struct DataParams {
 #[expect(dead_code, reason = "documents the parameters that the handler reads")]
 pub struct LogParams {
     /// A level or a comma-separated list of levels (DEBUG, INFO, WARNING, ERROR, CRITICAL), case-insensitive.
-    #[param(max_length = 200, pattern = "^\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*(,\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*)*$")]
+    #[param(
+        max_length = 200,
+        pattern = "^\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*(,\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*)*$"
+    )]
     level: Option<String>,
     /// Case-insensitive literal substring of `message`.
     #[param(max_length = 256, pattern = "^[^\\u0000]*$")]

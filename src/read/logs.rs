@@ -17,7 +17,8 @@ use super::ReadError;
 use super::attempt::AttemptReader;
 use super::page::ParquetPage;
 use super::rows::{
-    file_rows, projection, read_ranges, row_group_starts, row_group_stream, to_ranges,
+    RowGroupStream, file_rows, projection, read_ranges, row_group_starts, row_group_stream,
+    to_ranges,
 };
 use super::text::Needle;
 use crate::artifacts::json_values::write_ndjson;
@@ -209,7 +210,7 @@ pub(crate) async fn ndjson(
                 row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all())
             });
             let mut batches = futures::stream::iter(groups)
-                .map(|stream| async move {
+                .map(|stream: Result<RowGroupStream, ReadError>| async move {
                     match stream {
                         Ok(s) => {
                             s.map_err(|e| ReadError::from_parquet(key, e))

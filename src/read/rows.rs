@@ -7,12 +7,19 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use futures::{StreamExt, TryStreamExt};
+use std::panic::AssertUnwindSafe;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::stream::CatchUnwind;
+use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
 use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
+use parquet::errors::ParquetError;
 
 use super::ReadError;
 use super::file::StoreFile;
@@ -51,6 +58,13 @@ pub fn projection(meta: &ArrowReaderMetadata, names: Option<&[&str]>) -> Project
 }
 
 /// A stream over the selected rows of one row group.
+///
+/// The Parquet decoder trusts sizes and offsets read from the file, and on
+/// some corrupt files it panics instead of failing (found by the
+/// `parquet_files` fuzz target). The stream is polled under
+/// `catch_unwind`, so such a file ends its stream with an error, which the
+/// caller reports as a 502 naming the file, and nothing else is disturbed:
+/// the decoder's state is dropped with the stream.
 pub fn row_group_stream(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
@@ -58,7 +72,7 @@ pub fn row_group_stream(
     group: usize,
     selection: Option<RowSelection>,
     mask: ProjectionMask,
-) -> Result<ParquetRecordBatchStream<StoreFile>, ReadError> {
+) -> Result<RowGroupStream, ReadError> {
     let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, meta.clone())
         .with_row_groups(vec![group])
@@ -67,9 +81,40 @@ pub fn row_group_stream(
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }
-    builder
+    let stream = builder
         .build()
-        .map_err(|e| ReadError::decode(key, e.to_string()))
+        .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    Ok(RowGroupStream {
+        inner: AssertUnwindSafe(stream).catch_unwind(),
+    })
+}
+
+/// The batches of one row group, as [`row_group_stream`] decodes them; a
+/// panic of the decoder comes out as an error, and ends the stream.
+pub struct RowGroupStream {
+    inner: CatchUnwind<AssertUnwindSafe<ParquetRecordBatchStream<StoreFile>>>,
+}
+
+impl Stream for RowGroupStream {
+    type Item = Result<RecordBatch, ParquetError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx).map(|polled| {
+            polled.map(|item| item.unwrap_or_else(|panic| Err(decoder_panicked(panic.as_ref()))))
+        })
+    }
+}
+
+/// The error that stands for a panic of the Parquet decoder.
+pub fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_owned());
+    ParquetError::General(format!(
+        "the Parquet decoder failed on this file ({message})"
+    ))
 }
 
 /// Reads the rows in `ranges` (file-local, sorted, not overlapping).

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod ingest;
 mod ingest_event;
+mod load;
 mod migrate;
 mod serve;
 mod token;
@@ -26,6 +27,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fill the configured stores with realistic demo runs.
     Demo(demo::DemoArgs),
+    /// Load a running server with a mix of every endpoint; watch its memory.
+    Load(load::LoadArgs),
     /// Record one phase attempt from NDJSON, CSV or Parquet files.
     Ingest(ingest::IngestArgs),
     /// Record a run's event (queue_data and event files).
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run_bench(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Load(args) => load::run(args).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::IngestEvent(args) => ingest_event::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,

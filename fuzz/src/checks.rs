@@ -1,0 +1,300 @@
+//! What the fuzz targets check, shared with the regression test that
+//! replays `fuzz/regressions/` on stable (`tests/fuzz_regressions.rs`).
+//!
+//! * [`query_params`]: any query string and path segments, through the
+//!   real router, never make a 5xx or a panic.
+//! * [`parquet_files`]: any bytes in place of one file of a committed
+//!   attempt (data, index, errors, logs or metadata), read through every
+//!   read path, give rows or a typed error, never a panic.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema};
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use bytes::Bytes;
+use chrono::{NaiveDate, TimeZone, Utc};
+use dagtrail::artifacts::ArtifactStore;
+use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
+use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::http::{AppState, Limits, router};
+use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
+use dagtrail::read::{LogFilter, ReadService};
+use dagtrail::record::Recorder;
+use dagtrail::runindex::{self, IndexOptions, RunIndex};
+use dagtrail::settings::Secret;
+use futures::StreamExt;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use tower::ServiceExt;
+
+const SECRET: &str = "fuzz-secret-with-enough-length-0123456789";
+
+struct World {
+    runtime: tokio::runtime::Runtime,
+    index: Arc<dyn RunIndex>,
+    files: Vec<(Path, Bytes)>,
+    router: Router,
+    token: String,
+    company: Company,
+    run: RunRef,
+    _dir: tempfile::TempDir,
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let arrays = columns.into_iter().map(|(_, a)| a).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("a valid batch")
+}
+
+fn strings(values: impl Iterator<Item = String>) -> ArrayRef {
+    Arc::new(StringArray::from(values.collect::<Vec<_>>()))
+}
+
+/// One committed attempt (3 data files, errors, logs) in memory, written by
+/// the real writer, and the router over it.
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (index, files, router, company, run) = runtime.block_on(async {
+            let index = runindex::open(
+                &format!("sqlite://{}", dir.path().join("runs.db").display()),
+                &IndexOptions::default(),
+            )
+            .await
+            .expect("the run index");
+            let memory = Arc::new(InMemory::new());
+            let store = ArtifactStore::from_object_store(memory.clone(), "memory://");
+            let options = WriterOptions {
+                rows_per_file: 40,
+                row_group_rows: 16,
+                page_rows: 4,
+                ..WriterOptions::default()
+            };
+            let recorder = Recorder::new(Arc::clone(&index), store.clone(), options);
+            let company = Company::new("fuzz").expect("a company");
+            let run = RunRef::new(
+                DagId(uuid::Uuid::nil()),
+                NaiveDate::from_ymd_opt(2026, 11, 27).expect("a date"),
+                RunId::new("manual__fuzz").expect("a run id"),
+            );
+            let mut rec = recorder
+                .begin(&company, &run, Phase::Extract, 1)
+                .await
+                .expect("begin");
+            rec.write_data(&batch(vec![
+                (
+                    "id",
+                    Arc::new(Int64Array::from_iter_values(0..100)) as ArrayRef,
+                ),
+                ("name", strings((0..100).map(|i| format!("row {i} Zürich")))),
+            ]))
+            .await
+            .expect("data");
+            rec.write_errors(&batch(vec![
+                ("error_title", strings((0..5).map(|i| format!("bad {i}")))),
+                ("error_status", strings((0..5).map(|_| "422".to_owned()))),
+                (
+                    "error_detail",
+                    strings((0..5).map(|_| "negative".to_owned())),
+                ),
+                (
+                    "occurred_at",
+                    strings((0..5).map(|_| "2026-11-27T10:00:00Z".to_owned())),
+                ),
+            ]))
+            .await
+            .expect("errors");
+            rec.write_logs(&batch(vec![
+                (
+                    "ts",
+                    strings((0..50).map(|_| "2026-11-27T10:00:00Z".to_owned())),
+                ),
+                (
+                    "level",
+                    strings((0..50).map(|i| ["INFO", "ERROR"][i % 2].to_owned())),
+                ),
+                ("logger", strings((0..50).map(|_| "etl".to_owned()))),
+                ("message", strings((0..50).map(|i| format!("message {i}")))),
+            ]))
+            .await
+            .expect("logs");
+            let outcome = PhaseOutcome {
+                success: Some(true),
+                message: "ok".into(),
+                ..PhaseOutcome::default()
+            };
+            rec.commit(
+                &outcome,
+                Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0)
+                    .single()
+                    .expect("a time"),
+            )
+            .await
+            .expect("commit");
+            let mut files = Vec::new();
+            let mut listing = memory.list(None);
+            while let Some(meta) = listing.next().await {
+                let meta = meta.expect("listed");
+                let bytes = memory
+                    .get(&meta.location)
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("bytes");
+                files.push((meta.location, bytes));
+            }
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+            let verifier = TokenVerifier::new(VerifierConfig {
+                source: KeySource::Secret(Secret::new(SECRET)),
+                algorithms: None,
+                issuer: None,
+                audience: None,
+                company_claim: "id_company".into(),
+            })
+            .expect("a verifier");
+            let reads = ReadService::new(Arc::clone(&index), store, 1 << 20);
+            let router = router(AppState::new(reads, verifier, Limits::default()));
+            (index, files, router, company, run)
+        });
+        let token = dagtrail::auth::token::mint_hs256(
+            &Secret::new(SECRET),
+            "id_company",
+            &company,
+            Duration::from_secs(365 * 24 * 3600),
+        )
+        .expect("a token");
+        World {
+            runtime,
+            index,
+            files,
+            router,
+            token,
+            company,
+            run,
+            _dir: dir,
+        }
+    })
+}
+
+/// The committed attempt's files (key and bytes): a seed corpus.
+pub fn seed_files() -> Vec<(String, Vec<u8>)> {
+    world()
+        .files
+        .iter()
+        .map(|(k, b)| (k.to_string(), b.to_vec()))
+        .collect()
+}
+
+async fn status_of(router: &Router, uri: &str, token: &str, ndjson: bool) -> Option<u16> {
+    let mut request = Request::get(uri).header("authorization", format!("Bearer {token}"));
+    if ndjson {
+        request = request.header("accept", "application/x-ndjson");
+    }
+    // An URI that `http` refuses never reaches the server's router.
+    let request = request.body(Body::empty()).ok()?;
+    let response = router.clone().oneshot(request).await.ok()?;
+    let status = response.status().as_u16();
+    let _ = axum::body::to_bytes(response.into_body(), 64 << 20).await;
+    Some(status)
+}
+
+/// Fuzzed text as the query string and the path segments of every endpoint.
+pub fn query_params(data: &[u8]) {
+    let world = world();
+    let text = String::from_utf8_lossy(data);
+    let (segment, query) = text.split_once('\n').unwrap_or((&text, &text));
+    let run = format!(
+        "/api/v1/dags/{}/runs/2026-11-27/{}",
+        world.run.dag_id, world.run.run_id
+    );
+    let uris = [
+        format!("/api/v1/dags/{}/runs?{query}", world.run.dag_id),
+        format!("{run}?{query}"),
+        format!("{run}/event?{query}"),
+        format!("{run}/phases/extract?{query}"),
+        format!("{run}/phases/extract/data?{query}"),
+        format!("{run}/phases/extract/errors?{query}"),
+        format!("{run}/phases/extract/logs?{query}"),
+        format!("/api/v1/dags/{segment}/runs/{segment}/{segment}/phases/{segment}/data?{query}"),
+        format!(
+            "/api/v1/dags/{}/runs/2026-11-27/{segment}/phases/extract/data",
+            world.run.dag_id
+        ),
+    ];
+    world.runtime.block_on(async {
+        for (i, uri) in uris.iter().enumerate() {
+            let ndjson = i == 6 && data.first().is_some_and(|b| b % 2 == 0);
+            if let Some(status) = status_of(&world.router, uri, &world.token, ndjson).await {
+                assert!(status < 500, "{uri} answered {status}");
+            }
+        }
+    });
+}
+
+/// `data[0]` picks the file of the attempt to replace; the rest is its new
+/// content. Every read path then runs over the attempt.
+pub fn parquet_files(data: &[u8]) {
+    let Some((&pick, content)) = data.split_first() else {
+        return;
+    };
+    let world = world();
+    let target = usize::from(pick) % world.files.len();
+    world.runtime.block_on(async {
+        let memory = Arc::new(InMemory::new());
+        for (i, (key, bytes)) in world.files.iter().enumerate() {
+            let bytes = if i == target {
+                Bytes::copy_from_slice(content)
+            } else {
+                bytes.clone()
+            };
+            memory
+                .put(key, PutPayload::from_bytes(bytes))
+                .await
+                .expect("an in-memory put");
+        }
+        let store = ArtifactStore::from_object_store(memory, "memory://");
+        // A new service each time: its caches must not hold the last input.
+        let reads = ReadService::new(Arc::clone(&world.index), store, 1 << 20);
+        let Ok(attempt) = reads
+            .attempt(&world.company, &world.run, Phase::Extract, 1)
+            .await
+        else {
+            return;
+        };
+        let _ = attempt.metadata_page();
+        for (page, limit) in [(0, 50), (1, 30), (2, 40), (0, 1000)] {
+            let _ = attempt.data_page(page, limit).await;
+        }
+        let _ = attempt.search_data("zürich", 0, 10).await;
+        let _ = attempt.search_data("row 9", 1, 5).await;
+        let _ = attempt.errors_page(0, 50).await;
+        let _ = attempt.logs_page(&LogFilter::new(None, None), 0, 50).await;
+        let levels: HashSet<String> = ["ERROR".to_owned()].into();
+        let filter = LogFilter::new(Some(levels), Some("message 1"));
+        let _ = attempt.logs_page(&filter, 0, 10).await;
+        if let Ok(stream) = attempt.logs_ndjson(filter).await {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                if item.is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = reads.event(&world.company, &world.run).await;
+    });
+}
