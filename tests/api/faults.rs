@@ -6,21 +6,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use dagtrail::artifacts::{ArtifactStore, FileKind, RunFolder};
+use dagtrail::artifacts::{ArtifactStore, AttemptFolder, FileKind, RunFolder};
 use dagtrail::http::Limits;
 use dagtrail::model::Phase;
 use object_store::throttle::{ThrottleConfig, ThrottledStore};
 
 use crate::support::{artifacts_dir, embedded, embedded_with};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_and_corrupt_files_are_502_with_their_key() {
+/// The embedded app, the folder of its run's extract attempt, and the
+/// artifacts folder on disk (to break files in).
+async fn extract_attempt() -> (crate::support::TestApp, AttemptFolder, std::path::PathBuf) {
     let app = embedded().await;
     let folder = RunFolder::new(&app.company, &app.run)
         .unwrap()
         .attempt(Phase::Extract, 1)
         .unwrap();
     let root = artifacts_dir(&app);
+    (app, folder, root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_corrupt_files_are_502_with_their_key() {
+    let (app, folder, root) = extract_attempt().await;
     let data_1 = folder.numbered(FileKind::Data, 1);
     std::fs::remove_file(root.join(data_1.as_ref())).unwrap();
     let logs_0 = folder.numbered(FileKind::Logs, 0);
@@ -161,12 +168,7 @@ fn parquet_bytes(batch: &arrow_array::RecordBatch) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_data_and_wrongly_shaped_errors_and_logs_are_502_with_their_key() {
     use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-    let app = embedded().await;
-    let folder = RunFolder::new(&app.company, &app.run)
-        .unwrap()
-        .attempt(Phase::Extract, 1)
-        .unwrap();
-    let root = artifacts_dir(&app);
+    let (app, folder, root) = extract_attempt().await;
     // A data file cut in half, as by a copy that did not finish.
     let data_0 = folder.numbered(FileKind::Data, 0);
     let path = root.join(data_0.as_ref());

@@ -25,6 +25,10 @@ use serde_json::Value;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+#[path = "../common/services.rs"]
+mod services;
+use services::required;
+
 pub const SECRET: &str = "test-secret-with-enough-length-0123456789";
 
 /// A response, read whole.
@@ -317,20 +321,6 @@ pub async fn embedded() -> TestApp {
     .unwrap();
     let store = ArtifactStore::open(dir.path().join("artifacts").to_str().unwrap()).unwrap();
     build(index, store, Backend::Embedded(dir)).await
-}
-
-fn required(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{variable} is required under CI=true (scripts/test sets it)"
-            );
-            eprintln!("skipping: {variable} unset (run scripts/test)");
-            None
-        }
-    }
 }
 
 /// The app over PostgreSQL and the S3-compatible server, or `None` (skip)

@@ -6,16 +6,18 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, Stores, seed, token};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_during_a_long_ndjson_stream_finishes_it() {
+/// A server over 300,000 log lines with this grace period, and an NDJSON
+/// stream of them opened (its first chunk read, so it is in flight).
+async fn streaming(
+    grace_secs: u64,
+) -> (tempfile::TempDir, Server, reqwest::Response, Vec<u8>, usize) {
     let dir = tempfile::tempdir().unwrap();
     let stores = Stores::embedded(dir.path());
     let seeded = seed(&stores, 10, 300_000).await;
     let mut env = stores.env();
-    env.push(("DAGTRAIL_SHUTDOWN_GRACE_SECS", "20".into()));
-    let mut server = Server::start(&env);
-    let client = reqwest::Client::new();
-    let mut stream = client
+    env.push(("DAGTRAIL_SHUTDOWN_GRACE_SECS", grace_secs.to_string()));
+    let server = Server::start(&env);
+    let mut stream = reqwest::Client::new()
         .get(server.url(&format!("{}/phases/extract/logs", seeded.run_path())))
         .bearer_auth(token(&seeded.company))
         .header("accept", "application/x-ndjson")
@@ -23,9 +25,13 @@ async fn sigterm_during_a_long_ndjson_stream_finishes_it() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    let mut body = Vec::new();
-    body.extend_from_slice(&stream.chunk().await.unwrap().unwrap());
+    let first = stream.chunk().await.unwrap().unwrap().to_vec();
+    (dir, server, stream, first, seeded.log_rows)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_ndjson_stream_finishes_it() {
+    let (_dir, mut server, mut stream, mut body, log_rows) = streaming(20).await;
     server.sigterm();
     // The listener closes: a new connection is refused (give the signal a
     // moment to arrive).
@@ -51,29 +57,14 @@ async fn sigterm_during_a_long_ndjson_stream_finishes_it() {
         serde_json::from_slice::<serde_json::Value>(line).unwrap();
         count += 1;
     }
-    assert_eq!(count, seeded.log_rows, "every log row arrived whole");
+    assert_eq!(count, log_rows, "every log row arrived whole");
     let status = server.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "exit status {status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_past_the_grace_period_ends_the_stream_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = Stores::embedded(dir.path());
-    let seeded = seed(&stores, 10, 300_000).await;
-    let mut env = stores.env();
-    env.push(("DAGTRAIL_SHUTDOWN_GRACE_SECS", "1".into()));
-    let mut server = Server::start(&env);
-    let client = reqwest::Client::new();
-    let mut stream = client
-        .get(server.url(&format!("{}/phases/extract/logs", seeded.run_path())))
-        .bearer_auth(token(&seeded.company))
-        .header("accept", "application/x-ndjson")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    assert!(stream.chunk().await.unwrap().is_some());
+    let (_dir, mut server, mut stream, _, _) = streaming(1).await;
     // A client that stopped reading: backpressure holds the stream open.
     let started = Instant::now();
     server.sigterm();

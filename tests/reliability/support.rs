@@ -24,6 +24,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
+#[path = "../common/services.rs"]
+mod services;
+pub use services::required;
+
 pub const SECRET: &str = "reliability-secret-with-enough-length-0123";
 
 /// A bearer token for `company`.
@@ -35,22 +39,6 @@ pub fn token(company: &Company) -> String {
         Duration::from_secs(3600),
     )
     .unwrap()
-}
-
-/// An environment variable the scripts set; `None` (skip) outside CI when
-/// unset, a failure under `CI=true`.
-pub fn required(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{variable} is required under CI=true (scripts/test sets it)"
-            );
-            eprintln!("skipping: {variable} unset (run scripts/test)");
-            None
-        }
-    }
 }
 
 /// Where a server's run index and artifacts live.

@@ -13,28 +13,18 @@ use dagtrail::model::{Company, DagId};
 use dagtrail::runindex::{self, IndexOptions, RunIndex};
 use uuid::Uuid;
 
-fn required(service: &str, variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{service} is required under CI=true: set {variable} (scripts/test does)"
-            );
-            eprintln!("skipping: {service} not configured ({variable} unset; run scripts/test)");
-            None
-        }
-    }
-}
+#[path = "../common/services.rs"]
+mod services;
+use services::required;
 
 /// The PostgreSQL URL, or `None` (skip) outside CI.
 pub fn postgres_url() -> Option<String> {
-    required("PostgreSQL", "DAGTRAIL_TEST_DATABASE_URL")
+    required("DAGTRAIL_TEST_DATABASE_URL")
 }
 
 /// The S3 store URL and the server's data folder, or `None` (skip) outside CI.
 pub fn s3() -> Option<(String, Option<std::path::PathBuf>)> {
-    let url = required("the S3-compatible server", "DAGTRAIL_TEST_S3_URL")?;
+    let url = required("DAGTRAIL_TEST_S3_URL")?;
     let root = std::env::var_os("DAGTRAIL_TEST_S3_ROOT").map(std::path::PathBuf::from);
     Some((url, root))
 }
