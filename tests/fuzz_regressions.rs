@@ -65,3 +65,17 @@ fn parquet_files_cut_and_flipped() {
         }
     }
 }
+
+/// The decoder panic that fuzzing found is contained: the page is a decode
+/// error naming the file (a 502 in the API), not a panic (a 500).
+#[test]
+fn a_decoder_panic_is_a_decode_error_naming_the_file() {
+    let input = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/parquet_files/decoder-panic-page-size-past-chunk"),
+    )
+    .unwrap();
+    let error = checks::first_data_page(&input).unwrap_err();
+    assert!(error.contains("data_000.parquet"), "{error}");
+    assert!(error.contains("the Parquet decoder failed"), "{error}");
+}

@@ -246,6 +246,27 @@ pub fn query_params(data: &[u8]) {
     });
 }
 
+/// A read service over the fuzz attempt with file number `pick` (modulo
+/// the number of files) replaced by `content`; a new service each time, so
+/// that its caches hold nothing of an earlier input.
+async fn service_with(world: &World, pick: u8, content: &[u8]) -> ReadService {
+    let target = usize::from(pick) % world.files.len();
+    let memory = Arc::new(InMemory::new());
+    for (i, (key, bytes)) in world.files.iter().enumerate() {
+        let bytes = if i == target {
+            Bytes::copy_from_slice(content)
+        } else {
+            bytes.clone()
+        };
+        memory
+            .put(key, PutPayload::from_bytes(bytes))
+            .await
+            .expect("an in-memory put");
+    }
+    let store = ArtifactStore::from_object_store(memory, "memory://");
+    ReadService::new(Arc::clone(&world.index), store, 1 << 20)
+}
+
 /// `data[0]` picks the file of the attempt to replace; the rest is its new
 /// content. Every read path then runs over the attempt.
 pub fn parquet_files(data: &[u8]) {
@@ -253,23 +274,8 @@ pub fn parquet_files(data: &[u8]) {
         return;
     };
     let world = world();
-    let target = usize::from(pick) % world.files.len();
     world.runtime.block_on(async {
-        let memory = Arc::new(InMemory::new());
-        for (i, (key, bytes)) in world.files.iter().enumerate() {
-            let bytes = if i == target {
-                Bytes::copy_from_slice(content)
-            } else {
-                bytes.clone()
-            };
-            memory
-                .put(key, PutPayload::from_bytes(bytes))
-                .await
-                .expect("an in-memory put");
-        }
-        let store = ArtifactStore::from_object_store(memory, "memory://");
-        // A new service each time: its caches must not hold the last input.
-        let reads = ReadService::new(Arc::clone(&world.index), store, 1 << 20);
+        let reads = service_with(world, pick, content).await;
         let Ok(attempt) = reads
             .attempt(&world.company, &world.run, Phase::Extract, 1)
             .await
@@ -297,4 +303,23 @@ pub fn parquet_files(data: &[u8]) {
         }
         let _ = reads.event(&world.company, &world.run).await;
     });
+}
+
+/// The first data page (limit 50) over the attempt that `data` makes, as
+/// [`parquet_files`] reads it: `Err` holds the error's text.
+pub fn first_data_page(data: &[u8]) -> Result<(), String> {
+    let (&pick, content) = data.split_first().ok_or("empty input")?;
+    let world = world();
+    world.runtime.block_on(async {
+        let reads = service_with(world, pick, content).await;
+        let attempt = reads
+            .attempt(&world.company, &world.run, Phase::Extract, 1)
+            .await
+            .map_err(|e| e.to_string())?;
+        attempt
+            .data_page(0, 50)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
