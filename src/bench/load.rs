@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 
+use super::soak::proc_status_kib;
 use crate::auth::token::mint_hs256;
 use crate::auth::{KeySource, TokenVerifier, VerifierConfig};
+use crate::http::params::encode_segment;
 use crate::http::{AppState, Limits, router, serve};
 use crate::model::{Company, RunRef};
 use crate::read::ReadService;
@@ -79,9 +81,7 @@ impl Server {
 
     /// The run's URL on this server.
     pub fn run_url(&self, run: &RunRef) -> String {
-        let run_id: String = url::form_urlencoded::byte_serialize(run.run_id.as_str().as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
+        let run_id = encode_segment(run.run_id.as_str());
         format!(
             "http://{}/api/v1/dags/{}/runs/{}/{run_id}",
             self.addr, run.dag_id, run.date
@@ -205,16 +205,7 @@ pub struct NdjsonRun {
 }
 
 fn rss_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    proc_status_kib(pid, field).map_or(f64::NAN, |kib| kib as f64 / 1024.0)
 }
 
 /// Starts `dagtrail serve` on the bench data in its own process, streams

@@ -9,6 +9,7 @@ use chrono::{Days, Utc};
 use serde_json::Value;
 
 use super::load::{LoadResult, run_load};
+use crate::http::params::encode_segment;
 
 /// The endpoint mix for one DAG: the run search (plain and by keyword), and
 /// for its newest run the summary, event, phase, data pages (first, deeper,
@@ -34,9 +35,7 @@ pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<
         .with_context(|| format!("no runs of DAG {dag} in the last 365 days"))?;
     let date = first["date"].as_str().context("a run without a date")?;
     let run_id = first["run_id"].as_str().context("a run without a run_id")?;
-    let encoded: String = url::form_urlencoded::byte_serialize(run_id.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
+    let encoded = encode_segment(run_id);
     let run = format!("{base}/api/v1/dags/{dag}/runs/{date}/{encoded}");
     Ok(vec![
         search.clone(),
@@ -78,12 +77,13 @@ impl MemoryTrace {
     }
 }
 
-/// The resident set size of `pid`, in KiB (Linux `/proc`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
+/// A KiB figure of `pid`'s `/proc/<pid>/status` (Linux): `field` is
+/// `"VmRSS:"` (resident now) or `"VmHWM:"` (resident at its peak).
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
@@ -102,7 +102,7 @@ pub async fn load_watching(
         let started = Instant::now();
         let Some(pid) = pid else { return trace };
         loop {
-            if let Some(kib) = rss_kib(pid) {
+            if let Some(kib) = proc_status_kib(pid, "VmRSS:") {
                 trace.samples.push((started.elapsed().as_secs_f64(), kib));
             }
             tokio::select! {

@@ -310,3 +310,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
         }
     }
 }
+
+/// Percent-encodes one path segment (a `run_id`, say) the way a client
+/// must send it: what [`PathParams`] decodes back. For the URLs the CLI
+/// prints and the load generators send.
+pub fn encode_segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

@@ -301,14 +301,14 @@ impl AttemptReader {
     /// A page of error rows (endpoint 6).
     pub async fn errors_page(&self, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
         let keys = self.keys(FileKind::Errors, self.metadata.error_files);
+        let schema = errors_schema();
         let rows: Vec<u64> = self
-            .footers_conforming(&keys, &errors_schema())
+            .footers_conforming(&keys, &schema)
             .await?
             .iter()
             .map(file_rows)
             .collect();
-        self.page_of(&keys, &rows, Some(errors_schema()), page, limit)
-            .await
+        self.page_of(&keys, &rows, Some(schema), page, limit).await
     }
 
     /// The logs files' keys.
@@ -325,12 +325,11 @@ impl AttemptReader {
         limit: u32,
     ) -> Result<ParquetPage, ReadError> {
         let keys = self.log_keys();
-        let footers = self.footers_conforming(&keys, &logs_schema()).await?;
+        let schema = logs_schema();
+        let footers = self.footers_conforming(&keys, &schema).await?;
         if filter.is_empty() {
             let rows: Vec<u64> = footers.iter().map(file_rows).collect();
-            return self
-                .page_of(&keys, &rows, Some(logs_schema()), page, limit)
-                .await;
+            return self.page_of(&keys, &rows, Some(schema), page, limit).await;
         }
         logs::filtered_page(self, &keys, filter, page, limit).await
     }

@@ -4,14 +4,12 @@
 //! are fetched concurrently.
 
 use std::ops::Range;
-use std::sync::Arc;
-
-use arrow_array::RecordBatch;
 use std::panic::AssertUnwindSafe;
-
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use arrow_array::RecordBatch;
 use futures::stream::CatchUnwind;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
@@ -106,7 +104,7 @@ impl Stream for RowGroupStream {
 }
 
 /// The error that stands for a panic of the Parquet decoder.
-pub fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
+fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -141,9 +141,7 @@ pub async fn call(
 
 /// Percent-encodes a path segment the way a client would.
 pub fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    dagtrail::http::params::encode_segment(segment)
 }
 
 fn data(first: i64, n: usize) -> RecordBatch {

@@ -41,6 +41,9 @@ pub struct BenchArgs {
 }
 
 pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let index_runs = args
+        .index_runs
+        .unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
     let options = BenchOptions {
         data_dir: args
             .data_dir
@@ -51,16 +54,8 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         connections: args.connections,
         duckdb_script: args.duckdb_script,
         database_url: args.database_url,
-        index_runs: args
-            .index_runs
-            .unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
-        full_inline_runs: 0,
-    };
-    let options = BenchOptions {
-        full_inline_runs: args
-            .full_inline_runs
-            .unwrap_or((options.index_runs / 10).max(1)),
-        ..options
+        index_runs,
+        full_inline_runs: args.full_inline_runs.unwrap_or((index_runs / 10).max(1)),
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();

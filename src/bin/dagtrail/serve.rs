@@ -10,6 +10,7 @@ use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, first_dag, generate};
+use dagtrail::http::params::encode_segment;
 use dagtrail::http::{AppState, Limits, router, serve};
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -166,9 +167,7 @@ async fn print_try_it(
         today - chrono::Duration::days(30)
     );
     if let Some(run) = runs.items.first() {
-        let run_id: String = url::form_urlencoded::byte_serialize(run.run_id.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
+        let run_id = encode_segment(&run.run_id);
         let run_url = format!("{base}/dags/{dag}/runs/{}/{run_id}", run.date);
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");
@@ -193,7 +192,7 @@ async fn print_try_it(
     Ok(())
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let mut secret = args.jwt_secret.clone();
     if args.demo && secret.is_none() && args.jwt_public_key.is_none() && args.jwks_url.is_none() {
         let made_up = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
@@ -202,9 +201,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let verifier = verifier(&args, secret.clone())?;
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
-    let mut storage_settings = args.storage.clone();
-    storage_settings.acquire_timeout = Some((timeout / 2).min(Duration::from_secs(5)));
-    let storage = storage_settings
+    args.storage.acquire_timeout = Some((timeout / 2).min(Duration::from_secs(5)));
+    let storage = args
+        .storage
         .open()
         .await
         .context("cannot open the stores")?;
