@@ -2,6 +2,8 @@
 //! accepted is finished (or, past the grace period, ended), and the process
 //! exits 0 within the bound.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{Server, Stores, seed, token};
@@ -105,10 +107,12 @@ async fn sigterm_during_a_burst_answers_what_was_accepted() {
     .map(|p| server.url(p))
     .collect();
     // 32 clients send back to back until the server stops taking requests.
+    let progress = Arc::new(AtomicU32::new(0));
     let mut clients = Vec::new();
     for c in 0..32 {
         let urls = urls.clone();
         let token = token.clone();
+        let progress = progress.clone();
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut answered = 0u32;
@@ -131,11 +135,17 @@ async fn sigterm_during_a_burst_answers_what_was_accepted() {
                     .expect("an accepted request is answered whole");
                 serde_json::from_slice::<serde_json::Value>(&body).unwrap();
                 answered += 1;
+                progress.fetch_add(1, Ordering::Relaxed);
             }
             answered
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIGTERM once the burst is under way; a fixed sleep is not enough on a
+    // loaded CI machine, where a debug server may not answer anything in it.
+    let started = Instant::now();
+    while progress.load(Ordering::Relaxed) < 64 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.sigterm();
     let status = server.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "exit status {status}");
