@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark harness (see docs/PERFORMANCE.md): our read paths side
 # by side with DuckDB, on data made by `dagtrail demo` (kept in
-# ./dagtrail-bench and reused), and run search on a throwaway PostgreSQL.
+# ./dagtrail-bench and reused), run search on a throwaway PostgreSQL, and
+# request counts on the local folder and on a throwaway s3s-fs.
 #
 #   bench/run.sh            full size, release build (about 20 minutes the first time)
 #   bench/run.sh --quick    small data, debug build: seconds (CI runs this)
@@ -28,4 +29,10 @@ if start_postgres; then
 else
   echo "bench: PostgreSQL not available, skipping the run-index scenarios" >&2
 fi
-cargo run "${mode[@]}" --quiet -- bench "${quick[@]}" "${db_args[@]}" "$@"
+s3_args=()
+if start_s3; then
+  s3_args=(--s3-url "$DAGTRAIL_TEST_S3_URL/bench")
+else
+  echo "bench: s3s-fs not available, counting requests on the local folder only" >&2
+fi
+cargo run "${mode[@]}" --quiet -- bench "${quick[@]}" "${db_args[@]}" "${s3_args[@]}" "$@"

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 
 use crate::artifacts::counting::{CountingStore, RequestCounts};
@@ -48,6 +50,9 @@ pub struct BenchOptions {
     pub duckdb_script: PathBuf,
     /// PostgreSQL for the run-index scenarios (skipped when `None`).
     pub database_url: Option<String>,
+    /// An S3-compatible store to count requests on too (`None`: the local
+    /// folder only).
+    pub s3_url: Option<String>,
     /// Runs with a few inline rows in the PostgreSQL run-index scenario.
     pub index_runs: u64,
     /// Runs with the full 100 inline rows per phase.
@@ -303,33 +308,23 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         ),
     });
 
-    // Requests per call, cold (fresh caches) then warm.
-    let counting = CountingStore::new(Arc::clone(reads.store().object_store()));
-    let counted = ReadService::new(
-        reads.index().clone(),
-        ArtifactStore::from_object_store(Arc::new(counting.clone()), reads.store().base_url()),
-        64 * 1024 * 1024,
-    );
-    for (what, page) in [
-        ("data page 0 (local folder)", 0u64),
-        ("data page at 90% (local folder)", deep_page),
-    ] {
-        counting.reset();
-        counted
-            .attempt(&company, &run, Phase::Extract, 1)
-            .await?
-            .data_page(page, 50)
-            .await?;
-        let cold = counting.counts();
-        counting.reset();
-        counted
-            .attempt(&company, &run, Phase::Extract, 1)
-            .await?
-            .data_page(page.saturating_sub(1), 50)
-            .await?;
+    // Requests per call, cold (fresh caches) then warm, on each store.
+    let mut stores = vec![("local folder", Arc::clone(reads.store().object_store()))];
+    if let Some(url) = &options.s3_url {
+        let s3 = ArtifactStore::open(url).with_context(|| format!("cannot open {url}"))?;
+        let prefix = RunFolder::new(&company, &run)?.attempt(Phase::Extract, 1)?;
+        copy_folder(
+            reads.store().object_store(),
+            s3.object_store(),
+            prefix.prefix(),
+        )
+        .await?;
+        stores.push(("S3-compatible server", Arc::clone(s3.object_store())));
+    }
+    for (name, store) in stores {
         report
             .requests
-            .push((what.to_owned(), cold, counting.counts()));
+            .extend(count_requests(&reads, store, name, &company, &run, deep_page).await?);
     }
 
     report.load.push(
@@ -365,6 +360,73 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         .await?;
     }
     Ok(report)
+}
+
+/// Copies every object under `prefix` that `to` lacks (same key, same size).
+async fn copy_folder(
+    from: &Arc<dyn ObjectStore>,
+    to: &Arc<dyn ObjectStore>,
+    prefix: &object_store::path::Path,
+) -> anyhow::Result<()> {
+    let objects: Vec<_> = from.list(Some(prefix)).try_collect().await?;
+    for object in objects {
+        match to.head(&object.location).await {
+            Ok(there) if there.size == object.size => continue,
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        eprintln!(
+            "bench: copying {} ({} bytes) to S3",
+            object.location, object.size
+        );
+        let bytes = from.get(&object.location).await?.bytes().await?;
+        to.put(&object.location, bytes.into()).await?;
+    }
+    Ok(())
+}
+
+/// GET/HEAD/LIST requests of a data page at page 0 and deep, cold (fresh
+/// caches) then warm (the same page again: footers and metadata are
+/// cached, pages are not).
+async fn count_requests(
+    reads: &ReadService,
+    store: Arc<dyn ObjectStore>,
+    store_name: &str,
+    company: &Company,
+    run: &RunRef,
+    deep_page: u64,
+) -> anyhow::Result<Vec<(String, RequestCounts, RequestCounts)>> {
+    let counting = CountingStore::new(store);
+    let mut lines = Vec::new();
+    // 90% is the first row of a file; 95% lies deep inside a row group,
+    // far from the dictionary pages at the start of each column chunk.
+    let mid_group = deep_page * 95 / 90;
+    for (what, page) in [
+        ("data page 0", 0u64),
+        ("data page at 90%", deep_page),
+        ("data page at 95%", mid_group),
+    ] {
+        let counted = ReadService::new(
+            reads.index().clone(),
+            ArtifactStore::from_object_store(Arc::new(counting.clone()), reads.store().base_url()),
+            64 * 1024 * 1024,
+        );
+        counting.reset();
+        counted
+            .attempt(company, run, Phase::Extract, 1)
+            .await?
+            .data_page(page, 50)
+            .await?;
+        let cold = counting.counts();
+        counting.reset();
+        counted
+            .attempt(company, run, Phase::Extract, 1)
+            .await?
+            .data_page(page, 50)
+            .await?;
+        lines.push((format!("{what} ({store_name})"), cold, counting.counts()));
+    }
+    Ok(lines)
 }
 
 impl Report {

@@ -91,6 +91,46 @@ async fn time_search(
     Ok((times[times.len() / 2], total))
 }
 
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the two statements a keyword search
+/// runs (the count and the page), as the evidence for where its time goes.
+async fn explain(
+    index: &PostgresIndex,
+    company: &Company,
+    keyword: &str,
+) -> anyhow::Result<Vec<String>> {
+    let filter = "FROM etl.logs WHERE id_company = $1 AND dag_id = $2 \
+         AND date >= DATE '2025-01-01' AND date <= DATE '2025-12-31' \
+         AND ((log->'extract')::text) ILIKE $3";
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "`EXPLAIN (ANALYZE, BUFFERS)` of the search for `{keyword}` in `{company}` (count, then page):"
+        ),
+        String::new(),
+        "```".to_owned(),
+    ];
+    for statement in [
+        format!("SELECT count(*) {filter}"),
+        format!(
+            "SELECT dag_id, date, run_id, created_at, updated_at, (log->'extract') - 'data' AS extract \
+             {filter} ORDER BY date DESC, created_at DESC, run_id DESC LIMIT 20"
+        ),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, BUFFERS) {statement}"
+        )))
+        .bind(company.as_str())
+        .bind(DAG)
+        .bind(crate::runindex::keyword::ilike_contains(keyword))
+        .fetch_all(index.pool())
+        .await?;
+        lines.extend(plan);
+        lines.push(String::new());
+    }
+    lines.push("```".to_owned());
+    Ok(lines)
+}
+
 /// Loads the runs (once) and measures; returns Markdown lines.
 pub async fn measure(
     url: &str,
@@ -171,6 +211,7 @@ pub async fn measure(
             ));
         }
     }
+    lines.extend(explain(&index, &few, "ref-123456").await?);
     let sizes = sqlx::query(
         "SELECT id_company, count(*) AS runs, avg(pg_column_size(log))::bigint AS bytes FROM etl.logs \
          WHERE id_company IN ($1, $2) GROUP BY id_company ORDER BY id_company",

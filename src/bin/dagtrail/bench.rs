@@ -29,6 +29,11 @@ pub struct BenchArgs {
     /// PostgreSQL for the run-index scenarios (a database the bench may fill).
     #[arg(long, env = "DAGTRAIL_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// An S3-compatible store (s3://bucket/prefix; credentials and endpoint
+    /// from the usual AWS_* variables) to count requests on as well: the
+    /// bench copies its attempt there.
+    #[arg(long, env = "DAGTRAIL_BENCH_S3_URL")]
+    s3_url: Option<String>,
     /// Runs loaded for the run-index scenarios [default: 20,000 with --quick, else 1,000,000].
     #[arg(long)]
     index_runs: Option<u64>,
@@ -54,6 +59,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         connections: args.connections,
         duckdb_script: args.duckdb_script,
         database_url: args.database_url,
+        s3_url: args.s3_url,
         index_runs,
         full_inline_runs: args.full_inline_runs.unwrap_or((index_runs / 10).max(1)),
     };
