@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, future::try_join_all};
+use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection};
 use tokio::sync::mpsc;
 
 use super::ReadError;
@@ -47,38 +49,118 @@ impl LogFilter {
         self.levels.is_none() && self.keyword.is_none()
     }
 
+    /// Whether row `i` of a `level` column passes the level filter.
+    fn level_ok(&self, levels: &StringArray, i: usize) -> bool {
+        match &self.levels {
+            None => true,
+            Some(set) => {
+                levels.is_valid(i) && set.iter().any(|l| l.eq_ignore_ascii_case(levels.value(i)))
+            }
+        }
+    }
+
     /// Which rows of a batch (holding `level` and `message`) to keep.
     fn mask(&self, batch: &RecordBatch, key: &Path) -> Result<BooleanArray, ReadError> {
-        let text = |name: &str| -> Result<Arc<dyn Array>, ReadError> {
-            let c = batch
-                .column_by_name(name)
-                .ok_or_else(|| ReadError::decode(key, format!("logs file has no {name} column")))?;
-            arrow_cast::cast(c, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
-        };
-        let levels = text("level")?;
+        let levels = text_column(batch, "level", key)?;
         let levels = levels.as_string::<i32>();
-        let messages = text("message")?;
+        let messages = text_column(batch, "message", key)?;
         let messages = messages.as_string::<i32>();
         let needle = self.keyword.as_deref().map(Needle::new);
         Ok((0..batch.num_rows())
             .map(|i| {
-                let level_ok = match &self.levels {
-                    None => true,
-                    Some(set) => {
-                        levels.is_valid(i)
-                            && set.iter().any(|l| l.eq_ignore_ascii_case(levels.value(i)))
-                    }
-                };
                 // The cheap level test first; the keyword only where it passed.
-                let keyword_ok = level_ok
-                    && match &needle {
-                        None => true,
-                        Some(n) => messages.is_valid(i) && n.in_any_case(messages.value(i)),
-                    };
-                Some(level_ok && keyword_ok)
+                let keep = self.level_ok(levels, i)
+                    && needle
+                        .as_ref()
+                        .is_none_or(|n| messages.is_valid(i) && n.in_any_case(messages.value(i)));
+                Some(keep)
             })
             .collect())
     }
+}
+
+/// A text column of a batch as `Utf8` (files from other writers may use
+/// large or view strings, or dictionaries).
+fn text_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<ArrayRef, ReadError> {
+    let c = batch
+        .column_by_name(name)
+        .ok_or_else(|| ReadError::decode(key, format!("logs file has no {name} column")))?;
+    arrow_cast::cast(c, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
+}
+
+/// The rows (group-local) of one column's stream whose value passes `test`,
+/// where the stream yields the rows listed in `rows` (all rows when `None`).
+async fn rows_passing(
+    mut stream: RowGroupStream,
+    name: &str,
+    key: &Path,
+    rows: Option<&[u64]>,
+    test: impl Fn(&StringArray, usize) -> bool,
+) -> Result<Vec<u64>, ReadError> {
+    let mut hits = Vec::new();
+    let mut at = 0usize;
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .map_err(|e| ReadError::from_parquet(key, e))?
+    {
+        let column = text_column(&batch, name, key)?;
+        let column = column.as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            if test(column, i) {
+                let row = match rows {
+                    None => Some((at + i) as u64),
+                    Some(rows) => rows.get(at + i).copied(),
+                };
+                hits.extend(row);
+            }
+        }
+        at += batch.num_rows();
+    }
+    Ok(hits)
+}
+
+/// Rows of one row group (group-local numbers) that pass the filter. With
+/// a level filter the small `level` column is read first, and `message`
+/// only for the rows whose level passed: its pages without such rows are
+/// not fetched, and the others decode only those rows.
+async fn matching_in_group(
+    store: Arc<dyn ObjectStore>,
+    key: Path,
+    meta: ArrowReaderMetadata,
+    group: usize,
+    filter: LogFilter,
+) -> Result<Vec<u64>, ReadError> {
+    let level_rows = match &filter.levels {
+        None => None,
+        Some(_) => {
+            let mask = projection(&meta, Some(&["level"]));
+            let stream = row_group_stream(&store, &key, &meta, group, None, mask)?;
+            Some(rows_passing(stream, "level", &key, None, |c, i| filter.level_ok(c, i)).await?)
+        }
+    };
+    let Some(keyword) = filter.keyword.as_deref() else {
+        return Ok(level_rows.unwrap_or_default());
+    };
+    let selection = match &level_rows {
+        Some(rows) if rows.is_empty() => return Ok(Vec::new()),
+        Some(rows) => {
+            let group_rows = meta.metadata().row_group(group).num_rows();
+            let group_rows = usize::try_from(group_rows).unwrap_or(0);
+            let ranges = to_ranges(rows)
+                .into_iter()
+                .map(|r| r.start as usize..r.end as usize);
+            Some(RowSelection::from_consecutive_ranges(ranges, group_rows))
+        }
+        None => None,
+    };
+    let needle = Needle::new(keyword);
+    let mask = projection(&meta, Some(&["message"]));
+    let stream = row_group_stream(&store, &key, &meta, group, selection, mask)?;
+    rows_passing(stream, "message", &key, level_rows.as_deref(), |c, i| {
+        c.is_valid(i) && needle.in_any_case(c.value(i))
+    })
+    .await
 }
 
 /// Rows of one file (file-local numbers) that pass the filter.
@@ -89,34 +171,22 @@ async fn matching_in_file(
 ) -> Result<Vec<u64>, ReadError> {
     let meta = reader.footer(key).await?;
     let starts = row_group_starts(&meta);
-    let mask = projection(&meta, Some(&["level", "message"]));
     // Row groups are filtered as separate tasks, so every core works.
     let groups: Vec<Vec<u64>> = futures::stream::iter(0..meta.metadata().num_row_groups())
         .map(|group| {
-            let stream = row_group_stream(reader.store(), key, &meta, group, None, mask.clone());
-            let (task_key, filter, first_row) = (key.clone(), filter.clone(), starts[group]);
-            let task = tokio::spawn(async move {
-                let mut stream = stream?;
-                let mut hits = Vec::new();
-                let mut at = first_row;
-                while let Some(batch) = stream
-                    .try_next()
-                    .await
-                    .map_err(|e| ReadError::from_parquet(&task_key, e))?
-                {
-                    let keep = filter.mask(&batch, &task_key)?;
-                    hits.extend(
-                        (0..keep.len())
-                            .filter(|i| keep.value(*i))
-                            .map(|i| at + i as u64),
-                    );
-                    at += batch.num_rows() as u64;
-                }
-                Ok::<_, ReadError>(hits)
-            });
+            let task = tokio::spawn(matching_in_group(
+                Arc::clone(reader.store()),
+                key.clone(),
+                meta.clone(),
+                group,
+                filter.clone(),
+            ));
+            let first_row = starts[group];
             async move {
-                task.await
-                    .map_err(|e| ReadError::decode(key, format!("filter task failed: {e}")))?
+                let rows = task
+                    .await
+                    .map_err(|e| ReadError::decode(key, format!("filter task failed: {e}")))??;
+                Ok::<_, ReadError>(rows.into_iter().map(|r| first_row + r).collect::<Vec<_>>())
             }
         })
         .buffered(4)

@@ -190,6 +190,12 @@ async fn errors_and_logs(app: TestApp) {
     // Every 10th row has the keyword; INFO is every 3rd: rows 0, 30, 60, ...
     assert_eq!(kw["total"], 50);
     assert_eq!(column(&kw, "message")[0], "Slow Source 150");
+    let kw_only = app
+        .get(&logs("keyword=SLOW%20source&limit=3&page=1"))
+        .await
+        .json();
+    assert_eq!(kw_only["total"], LOG_ROWS / 10);
+    assert_eq!(column(&kw_only, "message")[0], "Slow Source 30");
     let bad = app.get(&logs("level=LOUD")).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json()["detail"][0]["loc"], json!(["query", "level"]));
