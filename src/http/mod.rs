@@ -23,6 +23,10 @@ use self::error::ApiError;
 use crate::auth::TokenVerifier;
 use crate::read::{ReadError, ReadService};
 
+/// Matches a run search counts by default: enough for 50 pages of 20, and
+/// cheap even when most of a million runs match (see docs/PERFORMANCE.md).
+pub const DEFAULT_SEARCH_COUNT_LIMIT: u64 = 1_000;
+
 /// Limits of the service.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -32,6 +36,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// NDJSON streams served at once.
     pub max_streams: usize,
+    /// Matches a run search counts before it reports a lower bound
+    /// (`None`: always count them all).
+    pub search_count_limit: Option<u64>,
 }
 
 impl Default for Limits {
@@ -40,6 +47,7 @@ impl Default for Limits {
             max_date_range_days: 366,
             timeout: Duration::from_secs(30),
             max_streams: 16,
+            search_count_limit: Some(DEFAULT_SEARCH_COUNT_LIMIT),
         }
     }
 }

@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ErrorResponse, HTTPValidationError};
 use super::params::{PathParams, Query};
+use super::{AppState, Limits};
 use crate::model::Phase;
 use crate::runindex::{MAX_RUN_IDS, RunSearch, RunSummary, StatusFilter, parse_run_ids};
 
@@ -115,8 +115,13 @@ pub struct SearchRunsResponse {
     pub page: u32,
     /// Page size.
     pub limit: u32,
-    /// Runs matching over all pages.
+    /// Runs matching over all pages; when `total_exact` is false, a lower
+    /// bound (counting stopped at the server's search count limit, 1,000
+    /// by default).
     pub total: u64,
+    /// Whether `total` is exact. An extension of the contract: false only
+    /// when more runs match than the server counts (`DAGTRAIL_SEARCH_COUNT_LIMIT`).
+    pub total_exact: bool,
     /// Whether a later page holds more runs.
     pub has_more: bool,
 }
@@ -166,7 +171,8 @@ pub struct SearchRunsParams {
 }
 
 /// Parses and validates the search parameters.
-pub fn parse_search(mut q: Query, max_range_days: u32) -> Result<RunSearch, ApiError> {
+pub fn parse_search(mut q: Query, limits: &Limits) -> Result<RunSearch, ApiError> {
+    let max_range_days = limits.max_date_range_days;
     const STATUSES: &[&str] = &["all", "success", "failed", "pending"];
     let date_from = q.date("date_from");
     let date_to = q.date("date_to");
@@ -222,6 +228,7 @@ pub fn parse_search(mut q: Query, max_range_days: u32) -> Result<RunSearch, ApiE
         run_ids,
         page: u32::try_from(page).unwrap_or(0),
         limit: u32::try_from(limit).unwrap_or(20),
+        count_limit: limits.search_count_limit,
     })
 }
 
@@ -254,18 +261,17 @@ pub async fn search_runs(
     path: PathParams,
     query: Query,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
-    let search = parse_search(query, state.limits.max_date_range_days)?;
+    let search = parse_search(query, &state.limits)?;
     let page = state
         .timed(state.reads.search_runs(&company, path.dag_id, &search))
         .await?;
-    let offset = u64::from(search.page) * u64::from(search.limit);
-    let has_more = offset + (page.items.len() as u64) < page.total && !page.items.is_empty();
     Ok(Json(SearchRunsResponse {
         items: page.items.into_iter().map(SearchRunResult::from).collect(),
         page: search.page,
         limit: search.limit,
         total: page.total,
-        has_more,
+        total_exact: page.total_exact,
+        has_more: page.has_more,
     }))
 }
 

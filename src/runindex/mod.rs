@@ -78,6 +78,10 @@ pub struct RunSearch {
     pub page: u32,
     /// Page size.
     pub limit: u32,
+    /// Stop counting matches here (`None`: count them all). Above it the
+    /// page's `total` is a lower bound: an exact count rechecks every
+    /// matching run, which over a million runs takes seconds.
+    pub count_limit: Option<u64>,
 }
 
 impl RunSearch {
@@ -91,6 +95,7 @@ impl RunSearch {
             run_ids: Vec::new(),
             page: 0,
             limit: 20,
+            count_limit: None,
         }
     }
 
@@ -176,8 +181,44 @@ impl PhaseObjects {
 pub struct RunPage {
     /// The runs of the requested page, newest first.
     pub items: Vec<RunSummary>,
-    /// Runs matching the filters, over all pages.
+    /// Runs matching the filters, over all pages (a lower bound when
+    /// `total_exact` is false).
     pub total: u64,
+    /// Whether `total` is the exact count (false: counting stopped at the
+    /// search's `count_limit`).
+    pub total_exact: bool,
+    /// Whether a later page holds more runs (known from the page query,
+    /// which fetches one run more than the page, not from the count).
+    pub has_more: bool,
+}
+
+impl RunPage {
+    /// The page from the rows the page query returned (up to `limit + 1`)
+    /// and the count query's result (at most `count_limit + 1`).
+    pub(crate) fn new(mut items: Vec<RunSummary>, counted: i64, search: &RunSearch) -> Self {
+        let limit = usize::try_from(search.limit).unwrap_or(usize::MAX);
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        let counted = u64::try_from(counted).unwrap_or(0);
+        let (total, total_exact) = match search.count_limit {
+            Some(cap) if counted > cap => {
+                // The runs up to the end of a non-empty page are known to
+                // match, even past the cap.
+                let seen = match items.len() {
+                    0 => 0,
+                    n => u64::try_from(search.offset()).unwrap_or(0) + n as u64,
+                };
+                (cap.max(seen), false)
+            }
+            _ => (counted, true),
+        };
+        Self {
+            items,
+            total,
+            total_exact,
+            has_more,
+        }
+    }
 }
 
 /// The run index: search, read and record runs, always within one company.

@@ -134,15 +134,21 @@ impl RunIndex for PostgresIndex {
         dag_id: DagId,
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
-        let mut count = QueryBuilder::new("SELECT count(*) FROM etl.logs");
+        let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
         push_filters(&mut count, company, dag_id, search);
+        if let Some(cap) = search.count_limit {
+            count
+                .push(" LIMIT ")
+                .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
+        }
+        count.push(") AS matching");
         let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl.logs"));
         push_filters(&mut page, company, dag_id, search);
         page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
-            .push_bind(i64::from(search.limit))
+            .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
             .push_bind(search.offset());
-        let (total, rows) = tokio::try_join!(
+        let (counted, rows) = tokio::try_join!(
             count.build_query_scalar::<i64>().fetch_one(&self.pool),
             page.build().fetch_all(&self.pool),
         )?;
@@ -150,10 +156,7 @@ impl RunIndex for PostgresIndex {
             .iter()
             .map(summary_from_row)
             .collect::<Result<_, _>>()?;
-        Ok(RunPage {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        Ok(RunPage::new(items, counted, search))
     }
 
     async fn get_run(

@@ -110,3 +110,34 @@ async fn streams_past_the_limit_are_503_and_free_their_slot_when_done() {
     }
     assert!(fourth.is_some(), "a finished stream gives its slot back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_counts_up_to_the_count_limit() {
+    let limits = Limits {
+        search_count_limit: Some(1),
+        ..Limits::default()
+    };
+    let app = embedded_with(|s| s, None, limits).await;
+    let search = |app: &TestApp, q: &str| {
+        format!(
+            "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30&{q}",
+            app.dag
+        )
+    };
+    let shape = |v: &serde_json::Value| {
+        (
+            v["items"].as_array().map(Vec::len),
+            v["total"].as_u64(),
+            v["total_exact"].as_bool(),
+            v["has_more"].as_bool(),
+        )
+    };
+    // Two runs match; one is counted, so the total is a lower bound.
+    let first = app.get(&search(&app, "limit=1")).await.json();
+    assert_eq!(shape(&first), (Some(1), Some(1), Some(false), Some(true)));
+    let second = app.get(&search(&app, "limit=1&page=1")).await.json();
+    assert_eq!(shape(&second), (Some(1), Some(2), Some(false), Some(false)));
+    let unlimited = embedded().await;
+    let exact = unlimited.get(&search(&unlimited, "limit=1")).await.json();
+    assert_eq!(shape(&exact), (Some(1), Some(2), Some(true), Some(true)));
+}

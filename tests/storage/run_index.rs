@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
-use dagtrail::runindex::{RunIndex, RunSearch, StatusFilter, parse_run_ids};
+use dagtrail::runindex::{RunIndex, RunPage, RunSearch, StatusFilter, parse_run_ids};
 use serde_json::{Value, json};
 
 use crate::support::{fresh_company, fresh_dag, postgres_index, sqlite_index};
@@ -405,6 +405,71 @@ async fn concurrent_phases(index: Arc<dyn RunIndex>) {
             assert_eq!(o["status"]["message"], phase.as_str());
         }
     }
+}
+
+/// With a count limit, `total` is exact up to it and a lower bound above
+/// it; `has_more` stays right on every page either way.
+async fn count_limit(index: Arc<dyn RunIndex>) {
+    let company = fresh_company();
+    let dag = fresh_dag();
+    for i in 0..25 {
+        let r = run(dag, 1 + i % 3, &format!("run-{i:02}"));
+        let o = object(
+            Some(true),
+            "extract",
+            json!([{"ref": format!("match {i}")}]),
+        );
+        index
+            .record_phase(&company, &r, Phase::Extract, &o, at(1, 0))
+            .await
+            .unwrap();
+    }
+    let search = |page: u32, cap: Option<u64>| {
+        let mut s = range();
+        s.keywords = vec![(Phase::Extract, "MATCH".to_owned())];
+        s.limit = 5;
+        s.page = page;
+        s.count_limit = cap;
+        s
+    };
+    let page = |p: u32, cap: Option<u64>| {
+        let index = Arc::clone(&index);
+        let company = company.clone();
+        async move {
+            index
+                .search_runs(&company, dag, &search(p, cap))
+                .await
+                .unwrap()
+        }
+    };
+    let shape = |p: &RunPage| (p.items.len(), p.total, p.total_exact, p.has_more);
+    assert_eq!(shape(&page(0, None).await), (5, 25, true, true));
+    assert_eq!(shape(&page(0, Some(25)).await), (5, 25, true, true));
+    assert_eq!(shape(&page(0, Some(24)).await), (5, 24, false, true));
+    assert_eq!(shape(&page(0, Some(10)).await), (5, 10, false, true));
+    // Past the cap, the rows shown are counted; the last page knows it is last.
+    assert_eq!(shape(&page(3, Some(10)).await), (5, 20, false, true));
+    assert_eq!(shape(&page(4, Some(10)).await), (5, 25, false, false));
+    assert_eq!(shape(&page(4, None).await), (5, 25, true, false));
+    assert_eq!(shape(&page(5, Some(10)).await), (0, 10, false, false));
+    // The same runs in the same order with and without the cap.
+    let capped = page(2, Some(3)).await.items;
+    let exact = page(2, None).await.items;
+    assert_eq!(capped, exact);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_count_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    count_limit(sqlite_index(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_count_limit() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    count_limit(index).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

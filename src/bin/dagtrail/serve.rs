@@ -11,7 +11,7 @@ use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, first_dag, generate};
 use dagtrail::http::params::encode_segment;
-use dagtrail::http::{AppState, Limits, router, serve};
+use dagtrail::http::{AppState, DEFAULT_SEARCH_COUNT_LIMIT, Limits, router, serve};
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Widest run search, in days.
     #[arg(long, env = "DAGTRAIL_MAX_DATE_RANGE_DAYS", default_value_t = 366)]
     max_date_range_days: u32,
+    /// Matches a run search counts before it reports `total` as a lower
+    /// bound (`total_exact: false`); 0 counts them all.
+    #[arg(long, env = "DAGTRAIL_SEARCH_COUNT_LIMIT", default_value_t = DEFAULT_SEARCH_COUNT_LIMIT)]
+    search_count_limit: u64,
     /// Time limit of one request's work against the stores, in seconds (then 504).
     #[arg(long, env = "DAGTRAIL_TIMEOUT_SECS", default_value_t = 30)]
     timeout_secs: u64,
@@ -221,6 +225,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_date_range_days: args.max_date_range_days,
         timeout,
         max_streams: args.max_streams,
+        search_count_limit: Some(args.search_count_limit).filter(|n| *n > 0),
     };
     let app = router(AppState::new(reads, verifier, limits));
     let listener = tokio::net::TcpListener::bind(args.listen)
