@@ -117,8 +117,10 @@ pub struct Report {
     pub requests: Vec<(String, RequestCounts, RequestCounts)>,
     /// HTTP load results.
     pub load: Vec<LoadResult>,
-    /// Run-index lines (already formatted).
+    /// Run-index lines for PostgreSQL (already formatted).
     pub index: Vec<String>,
+    /// Run-index lines for SQLite (already formatted).
+    pub sqlite_index: Vec<String>,
     /// Data set description.
     pub data: String,
 }
@@ -348,6 +350,13 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         .await?,
     );
 
+    report.sqlite_index = runindex::measure_sqlite(
+        &options.data_dir.join("runindex-bench.db"),
+        options.index_runs,
+        options.full_inline_runs,
+        options.reps.min(3),
+    )
+    .await?;
     if let Some(url) = &options.database_url {
         // What is measured so far is printed first: the index part is long.
         eprintln!("{}", report.markdown());
@@ -474,6 +483,13 @@ impl Report {
                 l.p99_ms,
                 l.errors
             ));
+        }
+        if !self.sqlite_index.is_empty() {
+            out.push_str("\nRun index (SQLite, the embedded default):\n\n");
+            for line in &self.sqlite_index {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
         if !self.index.is_empty() {
             out.push_str("\nRun index (PostgreSQL):\n\n");

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::http::DEFAULT_SEARCH_COUNT_LIMIT;
 use crate::model::{Company, DagId, Phase};
 use crate::runindex::postgres::PostgresIndex;
+use crate::runindex::sqlite::SqliteIndex;
 use crate::runindex::{IndexOptions, RunIndex, RunSearch};
 
 const DAG: Uuid = Uuid::from_u128(0x6265_6e63_685f_7275_6e73_0000_0000_0001);
@@ -92,6 +93,113 @@ async fn time_search(
     }
     times.sort_by(|a, b| a.total_cmp(b));
     Ok((times[times.len() / 2], total))
+}
+
+/// A phase object in SQLite's JSON functions, the same values as
+/// [`phase_sql`] (`ks` holds 1..=100).
+fn sqlite_phase_sql(phase: &str, rows: u32) -> String {
+    format!(
+        "json_object('status', json_object('success', json(CASE WHEN i % 17 <> 0 THEN 'true' ELSE 'false' END), \
+           'message', '{phase} ' || (i % 5000) || ' rows from orders', 'total', i % 5000), \
+         's3_data_path', 's3://bench/acme/runs/' || i || '/{phase}/attempt=1/', 'attempt', 1, \
+         'started_at', '2026-01-01T00:00:00.000Z', 'finished_at', '2026-01-01T00:01:00.000Z', \
+         'data', (SELECT json_group_array(json_object('order_id', i * 1000 + k, \
+                   'customer', CASE (i + k) % 5 WHEN 0 THEN 'Zoë Müller' WHEN 1 THEN 'José Núñez' WHEN 2 THEN 'Acme Corp' \
+                                 WHEN 3 THEN 'Søren Kierkegård' ELSE 'Ōsaka Shōji' END, \
+                   'ref', 'REF-' || ((i * 7919 + k * 104729) % 1000003), 'amount', ((i + k) % 100000) / 100.0)) \
+                  FROM ks WHERE k <= {rows}))"
+    )
+}
+
+async fn fill_sqlite(
+    index: &SqliteIndex,
+    company: &str,
+    runs: u64,
+    inline: u32,
+) -> anyhow::Result<()> {
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM etl_logs WHERE id_company = ?")
+        .bind(company)
+        .fetch_one(index.pool())
+        .await?;
+    if have as u64 >= runs {
+        return Ok(());
+    }
+    eprintln!("bench: loading {runs} runs with {inline} inline rows per phase into SQLite...");
+    let chunk = 50_000u64;
+    let mut start = have as u64;
+    while start < runs {
+        let end = (start + chunk).min(runs);
+        let sql = format!(
+            "WITH RECURSIVE n(i) AS (SELECT ?3 UNION ALL SELECT i + 1 FROM n WHERE i < ?4), \
+               ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < 100) \
+             INSERT OR IGNORE INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+             SELECT ?1, ?2, date('2025-01-01', '+' || (i % 365) || ' days'), 'scheduled__' || i, \
+               json_object('event', json({}), 'extract', json({}), 'transform', json({}), 'load', json({})), \
+               strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds'), \
+               strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds') \
+             FROM n",
+            sqlite_phase_sql("event", 1),
+            sqlite_phase_sql("extract", inline),
+            sqlite_phase_sql("transform", inline),
+            sqlite_phase_sql("load", inline)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(company)
+            .bind(DAG.to_string())
+            .bind(start as i64)
+            .bind(end as i64 - 1)
+            .execute(index.pool())
+            .await?;
+        start = end;
+        eprintln!("bench:   {start}/{runs}");
+    }
+    sqlx::query("ANALYZE").execute(index.pool()).await?;
+    Ok(())
+}
+
+/// The same searches on the embedded default (SQLite, in `path`): it has
+/// no text index, so every keyword search reads the DAG's runs in the
+/// date range.
+pub async fn measure_sqlite(
+    path: &std::path::Path,
+    runs: u64,
+    full_runs: u64,
+    reps: usize,
+) -> anyhow::Result<Vec<String>> {
+    let url = format!("sqlite://{}", path.display());
+    let index = SqliteIndex::connect(&url, &IndexOptions::default())
+        .await
+        .context("cannot open the bench SQLite file")?;
+    let few = Company::new("bench-few-inline")?;
+    let full = Company::new("bench-full-inline")?;
+    fill_sqlite(&index, few.as_str(), runs, 3).await?;
+    fill_sqlite(&index, full.as_str(), full_runs, 100).await?;
+    let mut lines = vec![
+        format!("| data | keyword | matches | count limit {DEFAULT_SEARCH_COUNT_LIMIT} (default) p50 (ms) | exact count p50 (ms) |"),
+        "|---|---|---:|---:|---:|".to_owned(),
+    ];
+    for (company, n, what) in [
+        (&few, runs, "3 inline rows per phase"),
+        (&full, full_runs, "100 inline rows per phase"),
+    ] {
+        for keyword in ["ref-123456", "søren"] {
+            let limit = Some(DEFAULT_SEARCH_COUNT_LIMIT);
+            let (capped, _) = time_search(&index, company, keyword, limit, reps).await?;
+            let (exact, total) = time_search(&index, company, keyword, None, reps).await?;
+            lines.push(format!(
+                "| {n} runs, {what} | `{keyword}` | {total} | {capped:.1} | {exact:.1} |"
+            ));
+        }
+    }
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    lines.push(String::new());
+    lines.push(format!(
+        "- SQLite file {:.0} MB for {} + {} runs.",
+        bytes as f64 / 1e6,
+        runs,
+        full_runs
+    ));
+    Ok(lines)
 }
 
 /// `EXPLAIN (ANALYZE, BUFFERS)` of the two statements a keyword search
