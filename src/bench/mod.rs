@@ -484,18 +484,19 @@ impl Report {
                 l.errors
             ));
         }
-        if !self.sqlite_index.is_empty() {
-            out.push_str("\nRun index (SQLite, the embedded default):\n\n");
-            for line in &self.sqlite_index {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        if !self.index.is_empty() {
-            out.push_str("\nRun index (PostgreSQL):\n\n");
-            for line in &self.index {
-                out.push_str(line);
-                out.push('\n');
+        for (title, lines) in [
+            (
+                "Run index (SQLite, the embedded default)",
+                &self.sqlite_index,
+            ),
+            ("Run index (PostgreSQL)", &self.index),
+        ] {
+            if !lines.is_empty() {
+                out.push_str(&format!("\n{title}:\n\n"));
+                for line in lines {
+                    out.push_str(line);
+                    out.push('\n');
+                }
             }
         }
         out

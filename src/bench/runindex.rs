@@ -30,40 +30,58 @@ fn phase_sql(phase: &str, rows: u32) -> String {
     )
 }
 
+/// Inserts runs `have..runs` with `insert(first, last)` (inclusive), in
+/// chunks of 50,000, printing progress.
+async fn load_in_chunks<F, Fut>(
+    what: &str,
+    have: i64,
+    runs: u64,
+    inline: u32,
+    mut insert: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
+    let mut start = u64::try_from(have).unwrap_or(0);
+    if start >= runs {
+        return Ok(());
+    }
+    eprintln!("bench: loading {runs} runs with {inline} inline rows per phase into {what}...");
+    while start < runs {
+        let end = (start + 50_000).min(runs);
+        insert(start as i64, end as i64 - 1).await?;
+        start = end;
+        eprintln!("bench:   {start}/{runs}");
+    }
+    Ok(())
+}
+
 async fn fill(index: &PostgresIndex, company: &str, runs: u64, inline: u32) -> anyhow::Result<()> {
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM etl.logs WHERE id_company = $1")
         .bind(company)
         .fetch_one(index.pool())
         .await?;
-    if have as u64 >= runs {
-        return Ok(());
-    }
-    eprintln!("bench: loading {runs} runs with {inline} inline rows per phase into PostgreSQL...");
-    let chunk = 50_000u64;
-    let mut start = have as u64;
-    while start < runs {
-        let end = (start + chunk).min(runs);
-        let sql = format!(
-            "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
-             SELECT $1, $2, DATE '2025-01-01' + (i % 365)::int, 'scheduled__' || i, \
-               jsonb_build_object('event', {}, 'extract', {}, 'transform', {}, 'load', {}), \
-               TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second', TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second' \
-             FROM generate_series($3::bigint, $4::bigint) i ON CONFLICT DO NOTHING",
-            phase_sql("event", 1),
-            phase_sql("extract", inline),
-            phase_sql("transform", inline),
-            phase_sql("load", inline)
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+    let sql = format!(
+        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+         SELECT $1, $2, DATE '2025-01-01' + (i % 365)::int, 'scheduled__' || i, \
+           jsonb_build_object('event', {}, 'extract', {}, 'transform', {}, 'load', {}), \
+           TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second', TIMESTAMPTZ '2025-01-01' + i * INTERVAL '1 second' \
+         FROM generate_series($3::bigint, $4::bigint) i ON CONFLICT DO NOTHING",
+        phase_sql("event", 1),
+        phase_sql("extract", inline),
+        phase_sql("transform", inline),
+        phase_sql("load", inline)
+    );
+    load_in_chunks("PostgreSQL", have, runs, inline, |first, last| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(company)
             .bind(DAG)
-            .bind(start as i64)
-            .bind(end as i64 - 1)
-            .execute(index.pool())
-            .await?;
-        start = end;
-        eprintln!("bench:   {start}/{runs}");
-    }
+            .bind(first)
+            .bind(last);
+        async move { query.execute(index.pool()).await.map(drop) }
+    })
+    .await?;
     sqlx::query("ANALYZE etl.logs")
         .execute(index.pool())
         .await?;
@@ -95,6 +113,25 @@ async fn time_search(
     Ok((times[times.len() / 2], total))
 }
 
+/// The searches measured: a rare and a common keyword over each data set.
+fn cases<'a>(
+    few: &'a Company,
+    runs: u64,
+    full: &'a Company,
+    full_runs: u64,
+) -> Vec<(&'a Company, String, &'static str)> {
+    let mut out = Vec::new();
+    for (company, data) in [
+        (few, format!("{runs} runs, 3 inline rows per phase")),
+        (full, format!("{full_runs} runs, 100 inline rows per phase")),
+    ] {
+        for keyword in ["ref-123456", "søren"] {
+            out.push((company, data.clone(), keyword));
+        }
+    }
+    out
+}
+
 /// A phase object in SQLite's JSON functions, the same values as
 /// [`phase_sql`] (`ks` holds 1..=100).
 fn sqlite_phase_sql(phase: &str, rows: u32) -> String {
@@ -121,38 +158,29 @@ async fn fill_sqlite(
         .bind(company)
         .fetch_one(index.pool())
         .await?;
-    if have as u64 >= runs {
-        return Ok(());
-    }
-    eprintln!("bench: loading {runs} runs with {inline} inline rows per phase into SQLite...");
-    let chunk = 50_000u64;
-    let mut start = have as u64;
-    while start < runs {
-        let end = (start + chunk).min(runs);
-        let sql = format!(
-            "WITH RECURSIVE n(i) AS (SELECT ?3 UNION ALL SELECT i + 1 FROM n WHERE i < ?4), \
-               ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < 100) \
-             INSERT OR IGNORE INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
-             SELECT ?1, ?2, date('2025-01-01', '+' || (i % 365) || ' days'), 'scheduled__' || i, \
-               json_object('event', json({}), 'extract', json({}), 'transform', json({}), 'load', json({})), \
-               strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds'), \
-               strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds') \
-             FROM n",
-            sqlite_phase_sql("event", 1),
-            sqlite_phase_sql("extract", inline),
-            sqlite_phase_sql("transform", inline),
-            sqlite_phase_sql("load", inline)
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT ?3 UNION ALL SELECT i + 1 FROM n WHERE i < ?4), \
+           ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < 100) \
+         INSERT OR IGNORE INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+         SELECT ?1, ?2, date('2025-01-01', '+' || (i % 365) || ' days'), 'scheduled__' || i, \
+           json_object('event', json({}), 'extract', json({}), 'transform', json({}), 'load', json({})), \
+           strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds'), \
+           strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-01', '+' || i || ' seconds') \
+         FROM n",
+        sqlite_phase_sql("event", 1),
+        sqlite_phase_sql("extract", inline),
+        sqlite_phase_sql("transform", inline),
+        sqlite_phase_sql("load", inline)
+    );
+    load_in_chunks("SQLite", have, runs, inline, |first, last| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(company)
             .bind(DAG.to_string())
-            .bind(start as i64)
-            .bind(end as i64 - 1)
-            .execute(index.pool())
-            .await?;
-        start = end;
-        eprintln!("bench:   {start}/{runs}");
-    }
+            .bind(first)
+            .bind(last);
+        async move { query.execute(index.pool()).await.map(drop) }
+    })
+    .await?;
     sqlx::query("ANALYZE").execute(index.pool()).await?;
     Ok(())
 }
@@ -175,21 +203,18 @@ pub async fn measure_sqlite(
     fill_sqlite(&index, few.as_str(), runs, 3).await?;
     fill_sqlite(&index, full.as_str(), full_runs, 100).await?;
     let mut lines = vec![
-        format!("| data | keyword | matches | count limit {DEFAULT_SEARCH_COUNT_LIMIT} (default) p50 (ms) | exact count p50 (ms) |"),
+        format!(
+            "| data | keyword | matches | count limit {DEFAULT_SEARCH_COUNT_LIMIT} (default) p50 (ms) | exact count p50 (ms) |"
+        ),
         "|---|---|---:|---:|---:|".to_owned(),
     ];
-    for (company, n, what) in [
-        (&few, runs, "3 inline rows per phase"),
-        (&full, full_runs, "100 inline rows per phase"),
-    ] {
-        for keyword in ["ref-123456", "søren"] {
-            let limit = Some(DEFAULT_SEARCH_COUNT_LIMIT);
-            let (capped, _) = time_search(&index, company, keyword, limit, reps).await?;
-            let (exact, total) = time_search(&index, company, keyword, None, reps).await?;
-            lines.push(format!(
-                "| {n} runs, {what} | `{keyword}` | {total} | {capped:.1} | {exact:.1} |"
-            ));
-        }
+    for (company, data, keyword) in cases(&few, runs, &full, full_runs) {
+        let limit = Some(DEFAULT_SEARCH_COUNT_LIMIT);
+        let (capped, _) = time_search(&index, company, keyword, limit, reps).await?;
+        let (exact, total) = time_search(&index, company, keyword, None, reps).await?;
+        lines.push(format!(
+            "| {data} | `{keyword}` | {total} | {capped:.1} | {exact:.1} |"
+        ));
     }
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     lines.push(String::new());
@@ -302,27 +327,24 @@ pub async fn measure(
     )
     .await?;
     let mut lines = vec![
-        format!("| data | keyword | matches | with our indexes, count limit {DEFAULT_SEARCH_COUNT_LIMIT} (default) p50 (ms) | with our indexes, exact count p50 (ms) | sequential scan, exact count p50 (ms) | speed-up (exact count) |"),
+        format!(
+            "| data | keyword | matches | with our indexes, count limit {DEFAULT_SEARCH_COUNT_LIMIT} (default) p50 (ms) | with our indexes, exact count p50 (ms) | sequential scan, exact count p50 (ms) | speed-up (exact count) |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|".to_owned(),
     ];
-    for (company, n, what) in [
-        (&few, runs, "3 inline rows per phase"),
-        (&full, full_runs, "100 inline rows per phase"),
-    ] {
-        for keyword in ["ref-123456", "søren"] {
-            let limit = Some(DEFAULT_SEARCH_COUNT_LIMIT);
-            let (capped, _) = time_search(&index, company, keyword, limit, reps).await?;
-            let (fast, total) = time_search(&index, company, keyword, None, reps).await?;
-            let (slow, total_seq) = time_search(&seq, company, keyword, None, reps.min(3)).await?;
-            anyhow::ensure!(
-                total == total_seq,
-                "the two plans disagree: {total} vs {total_seq}"
-            );
-            lines.push(format!(
-                "| {n} runs, {what} | `{keyword}` | {total} | {capped:.1} | {fast:.1} | {slow:.1} | {:.0}× |",
-                slow / fast
-            ));
-        }
+    for (company, data, keyword) in cases(&few, runs, &full, full_runs) {
+        let limit = Some(DEFAULT_SEARCH_COUNT_LIMIT);
+        let (capped, _) = time_search(&index, company, keyword, limit, reps).await?;
+        let (fast, total) = time_search(&index, company, keyword, None, reps).await?;
+        let (slow, total_seq) = time_search(&seq, company, keyword, None, reps.min(3)).await?;
+        anyhow::ensure!(
+            total == total_seq,
+            "the two plans disagree: {total} vs {total_seq}"
+        );
+        lines.push(format!(
+            "| {data} | `{keyword}` | {total} | {capped:.1} | {fast:.1} | {slow:.1} | {:.0}× |",
+            slow / fast
+        ));
     }
     lines.extend(explain(&index, &few, "ref-123456").await?);
     let sizes = sqlx::query(
