@@ -53,6 +53,9 @@ pub struct BenchOptions {
     /// An S3-compatible store to count requests on too (`None`: the local
     /// folder only).
     pub s3_url: Option<String>,
+    /// Whether to measure run search (SQLite, and PostgreSQL when
+    /// `database_url` is set).
+    pub run_index: bool,
     /// Runs with a few inline rows in the PostgreSQL run-index scenario.
     pub index_runs: u64,
     /// Runs with the full 100 inline rows per phase.
@@ -350,6 +353,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         .await?,
     );
 
+    if !options.run_index {
+        return Ok(report);
+    }
     report.sqlite_index = runindex::measure_sqlite(
         &options.data_dir.join("runindex-bench.db"),
         options.index_runs,

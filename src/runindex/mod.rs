@@ -78,9 +78,9 @@ pub struct RunSearch {
     pub page: u32,
     /// Page size.
     pub limit: u32,
-    /// Stop counting matches here (`None`: count them all). Above it the
-    /// page's `total` is a lower bound: an exact count rechecks every
-    /// matching run, which over a million runs takes seconds.
+    /// Count matches at least up to here, then stop (`None`: count them
+    /// all). Past it the page's `total` is a lower bound: an exact count
+    /// rechecks every matching run, which over a million runs takes seconds.
     pub count_limit: Option<u64>,
 }
 
@@ -194,13 +194,19 @@ pub struct RunPage {
 
 impl RunPage {
     /// The page from the rows the page query returned (up to `limit + 1`)
-    /// and the count query's result (at most `count_limit + 1`).
-    pub(crate) fn new(mut items: Vec<RunSummary>, counted: i64, search: &RunSearch) -> Self {
+    /// and the count: exact when `counted_up_to` is `None` or not
+    /// exceeded, else a count that stopped past `counted_up_to`.
+    pub(crate) fn new(
+        mut items: Vec<RunSummary>,
+        counted: i64,
+        counted_up_to: Option<u64>,
+        search: &RunSearch,
+    ) -> Self {
         let limit = usize::try_from(search.limit).unwrap_or(usize::MAX);
         let has_more = items.len() > limit;
         items.truncate(limit);
         let counted = u64::try_from(counted).unwrap_or(0);
-        let (total, total_exact) = match search.count_limit {
+        let (total, total_exact) = match counted_up_to {
             Some(cap) if counted > cap => {
                 // The runs up to the end of a non-empty page are known to
                 // match, even past the cap.

@@ -174,7 +174,7 @@ impl RunIndex for SqliteIndex {
             .iter()
             .map(summary_from_row)
             .collect::<Result<_, _>>()?;
-        Ok(RunPage::new(items, counted, search))
+        Ok(RunPage::new(items, counted, search.count_limit, search))
     }
 
     async fn get_run(

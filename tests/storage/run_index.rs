@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
-use dagtrail::runindex::{RunIndex, RunPage, RunSearch, StatusFilter, parse_run_ids};
+use dagtrail::runindex::{RunIndex, RunSearch, StatusFilter, parse_run_ids};
 use serde_json::{Value, json};
 
 use crate::support::{fresh_company, fresh_dag, postgres_index, sqlite_index};
@@ -442,20 +442,117 @@ async fn count_limit(index: Arc<dyn RunIndex>) {
                 .unwrap()
         }
     };
-    let shape = |p: &RunPage| (p.items.len(), p.total, p.total_exact, p.has_more);
-    assert_eq!(shape(&page(0, None).await), (5, 25, true, true));
-    assert_eq!(shape(&page(0, Some(25)).await), (5, 25, true, true));
-    assert_eq!(shape(&page(0, Some(24)).await), (5, 24, false, true));
-    assert_eq!(shape(&page(0, Some(10)).await), (5, 10, false, true));
-    // Past the cap, the rows shown are counted; the last page knows it is last.
-    assert_eq!(shape(&page(3, Some(10)).await), (5, 20, false, true));
-    assert_eq!(shape(&page(4, Some(10)).await), (5, 25, false, false));
-    assert_eq!(shape(&page(4, None).await), (5, 25, true, false));
-    assert_eq!(shape(&page(5, Some(10)).await), (0, 10, false, false));
-    // The same runs in the same order with and without the cap.
-    let capped = page(2, Some(3)).await.items;
-    let exact = page(2, None).await.items;
-    assert_eq!(capped, exact);
+    let exact = page(0, None).await;
+    assert_eq!((exact.total, exact.total_exact), (25, true));
+    for cap in [1, 10, 24, 25, 1000] {
+        for p in 0..=5 {
+            let uncapped = page(p, None).await;
+            let capped = page(p, Some(cap)).await;
+            // The same runs, in the same order, with the same has_more.
+            assert_eq!(
+                (&capped.items, capped.has_more),
+                (&uncapped.items, uncapped.has_more)
+            );
+            if capped.total_exact {
+                assert_eq!(capped.total, 25, "cap {cap}, page {p}");
+            } else {
+                // A lower bound: at least the cap and the runs shown so far.
+                let seen = if capped.items.is_empty() {
+                    0
+                } else {
+                    5 * u64::from(p) + capped.items.len() as u64
+                };
+                assert!(
+                    cap < 25,
+                    "cap {cap} is not exceeded, yet the count is not exact"
+                );
+                assert!(
+                    capped.total >= cap.max(seen) && capped.total <= 25,
+                    "cap {cap}, page {p}: {}",
+                    capped.total
+                );
+            }
+        }
+    }
+}
+
+/// More matches than the search collects keys of (1,000 on PostgreSQL):
+/// pages walk the newest-first index, and counts follow the count limit.
+async fn many_matches(index: Arc<dyn RunIndex>) {
+    const RUNS: u32 = 1_050;
+    let company = fresh_company();
+    let dag = fresh_dag();
+    for i in 0..RUNS {
+        let r = run(dag, 1 + i % 3, &format!("run-{i:04}"));
+        let o = object(
+            Some(i % 2 == 0),
+            "extract",
+            json!([{"ref": format!("hit {i}")}]),
+        );
+        let when = at(1, 0) + chrono::Duration::seconds(i64::from(i));
+        index
+            .record_phase(&company, &r, Phase::Extract, &o, when)
+            .await
+            .unwrap();
+    }
+    let search = |page: u32, cap: Option<u64>| {
+        let mut s = range();
+        s.keywords = vec![(Phase::Extract, "HIT".to_owned())];
+        s.limit = 20;
+        s.page = page;
+        s.count_limit = cap;
+        s
+    };
+    // Newest first: date desc (day 3 holds i % 3 == 2), then created_at desc.
+    let mut expected: Vec<u32> = (0..RUNS).collect();
+    expected.sort_by_key(|i| std::cmp::Reverse((i % 3, *i)));
+    for (page, cap) in [
+        (0, None),
+        (0, Some(1000)),
+        (17, Some(1000)),
+        (52, Some(5000)),
+        (52, None),
+    ] {
+        let got = index
+            .search_runs(&company, dag, &search(page, cap))
+            .await
+            .unwrap();
+        let want: Vec<String> = expected
+            .iter()
+            .skip(page as usize * 20)
+            .take(20)
+            .map(|i| format!("run-{i:04}"))
+            .collect();
+        let ids: Vec<String> = got.items.iter().map(|r| r.run_id.clone()).collect();
+        assert_eq!(ids, want, "page {page}, cap {cap:?}");
+        assert_eq!(got.has_more, page < 52, "page {page}");
+        match cap {
+            Some(1000) => assert!(!got.total_exact && got.total >= 1000 && got.total <= 1050),
+            _ => assert_eq!((got.total, got.total_exact), (1050, true), "cap {cap:?}"),
+        }
+    }
+    // Status filters go through the same paths.
+    let mut failed = search(0, Some(1000));
+    failed.statuses = vec![(Phase::Extract, StatusFilter::Failed)];
+    let got = index.search_runs(&company, dag, &failed).await.unwrap();
+    assert_eq!(
+        (got.total, got.total_exact, got.items.len()),
+        (525, true, 20)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_many_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    many_matches(sqlite_index(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_many_matches() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    many_matches(index).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// bench copies its attempt there.
     #[arg(long, env = "DAGTRAIL_BENCH_S3_URL")]
     s3_url: Option<String>,
+    /// Skip the run-index scenarios (SQLite and PostgreSQL): the artifact
+    /// scenarios alone take minutes, the run index at full size much longer.
+    #[arg(long)]
+    no_run_index: bool,
     /// Runs loaded for the run-index scenarios [default: 20,000 with --quick, else 1,000,000].
     #[arg(long)]
     index_runs: Option<u64>,
@@ -60,6 +64,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         duckdb_script: args.duckdb_script,
         database_url: args.database_url,
         s3_url: args.s3_url,
+        run_index: !args.no_run_index,
         index_runs,
         full_inline_runs: args.full_inline_runs.unwrap_or((index_runs / 10).max(1)),
     };
