@@ -238,10 +238,9 @@ impl RunIndex for PostgresIndex {
             .iter()
             .map(summary_from_row)
             .collect::<Result<_, _>>()?;
-        let counted_up_to = match search.count_limit {
-            None => None,
-            Some(_) => Some(counted_up_to.unwrap_or(FEW as u64)),
-        };
+        let counted_up_to = search
+            .count_limit
+            .map(|_| counted_up_to.unwrap_or(FEW as u64));
         Ok(RunPage::new(items, counted, counted_up_to, search))
     }
 
