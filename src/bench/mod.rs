@@ -426,20 +426,18 @@ async fn count_requests(
             ArtifactStore::from_object_store(Arc::new(counting.clone()), reads.store().base_url()),
             64 * 1024 * 1024,
         );
-        counting.reset();
-        counted
-            .attempt(company, run, Phase::Extract, 1)
-            .await?
-            .data_page(page, 50)
-            .await?;
-        let cold = counting.counts();
-        counting.reset();
-        counted
-            .attempt(company, run, Phase::Extract, 1)
-            .await?
-            .data_page(page, 50)
-            .await?;
-        lines.push((format!("{what} ({store_name})"), cold, counting.counts()));
+        // The first call is cold, the second warm.
+        let mut counts = Vec::with_capacity(2);
+        for _ in 0..2 {
+            counting.reset();
+            counted
+                .attempt(company, run, Phase::Extract, 1)
+                .await?
+                .data_page(page, 50)
+                .await?;
+            counts.push(counting.counts());
+        }
+        lines.push((format!("{what} ({store_name})"), counts[0], counts[1]));
     }
     Ok(lines)
 }
