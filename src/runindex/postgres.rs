@@ -18,6 +18,10 @@ const MIGRATION: &str = include_str!("migrations/postgres.sql");
 /// `CREATE EXTENSION IF NOT EXISTS` alone races.
 const MIGRATION_LOCK: i64 = 0x6461_6774_7261_696c; // "dagtrail"
 
+/// Matches a search collects the keys of before it pages by walking the
+/// newest-first index instead.
+pub(crate) const FEW: i64 = 1_000;
+
 /// Selects a run's columns with each phase object stripped of `data`.
 const SUMMARY_COLUMNS: &str = "dag_id, date, run_id, created_at, updated_at, \
      (log->'event') - 'data' AS event, (log->'extract') - 'data' AS extract, \
@@ -62,13 +66,7 @@ impl PostgresIndex {
         tx.commit().await?;
         Ok(())
     }
-}
 
-/// Matches a search collects the keys of before it pages by walking the
-/// newest-first index instead.
-const FEW: i64 = 1_000;
-
-impl PostgresIndex {
     /// The page (with one run more, for `has_more`) out of a search's
     /// matching keys: sorted by the database, so the order is its own
     /// (`run_id` compares by the database's collation), then fetched by
@@ -180,10 +178,10 @@ impl RunIndex for PostgresIndex {
         // (it guesses a few hundred of a million), so left to itself it
         // answers a page of a common keyword by rechecking every match and
         // sorting them all: 37 s over a million runs. The search first
-        // collects the keys of up to FEW matches, in no order (cheap either
-        // way: an index scan that stops early). Few matches: the page is
-        // those keys, sorted, fetched by primary key. Many: the page walks
-        // the newest-first index and stops when the page is full.
+        // collects the keys of up to FEW matches, in no order, so the scan
+        // stops at FEW + 1. Few matches: the page is those keys, sorted,
+        // fetched by primary key. Many: the page walks the newest-first
+        // index and stops when the page is full.
         let mut keys = QueryBuilder::new("SELECT date, run_id FROM etl.logs");
         push_filters(&mut keys, company, dag_id, search);
         keys.push(" LIMIT ").push_bind(FEW + 1);
@@ -214,10 +212,13 @@ impl RunIndex for PostgresIndex {
             Ok::<_, sqlx::Error>(rows)
         };
         // FEW + 1 keys already say "more than FEW"; count further only when
-        // the search asks to.
-        let counted_up_to = search.count_limit.filter(|cap| *cap > FEW as u64);
+        // the search asks to (no limit, or a limit above FEW).
+        let (count_further, counted_up_to) = match search.count_limit {
+            Some(cap) if cap <= FEW as u64 => (false, Some(FEW as u64)),
+            limit => (true, limit),
+        };
         let count = async {
-            if search.count_limit.is_some() && counted_up_to.is_none() {
+            if !count_further {
                 return Ok(found);
             }
             let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
@@ -238,9 +239,6 @@ impl RunIndex for PostgresIndex {
             .iter()
             .map(summary_from_row)
             .collect::<Result<_, _>>()?;
-        let counted_up_to = search
-            .count_limit
-            .map(|_| counted_up_to.unwrap_or(FEW as u64));
         Ok(RunPage::new(items, counted, counted_up_to, search))
     }
 
