@@ -285,7 +285,13 @@ impl TokenVerifier {
         }
         let mut validation = Validation::new(header.alg);
         validation.algorithms = algorithms;
-        validation.set_required_spec_claims(&["exp"]);
+        // A configured issuer or audience must also be present: the crate
+        // checks `iss`/`aud` only when the token carries them, so without
+        // this a token that leaves them out would pass the check.
+        let mut required = vec!["exp"];
+        required.extend(self.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.leeway = 30;

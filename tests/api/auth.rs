@@ -2,6 +2,9 @@
 //! body and the right challenge; the company claim is configurable and may
 //! be a number; PEM keys and JWKS work; HS/RS confusion and `none` fail.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
 use axum::http::StatusCode;
 use base64::Engine as _;
 use chrono::Utc;
@@ -10,10 +13,12 @@ use dagtrail::settings::Secret;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use crate::support::{SECRET, TestApp, call, embedded};
+use crate::support::{SECRET, TestApp, call, embedded, embedded_verified_by};
 
 const RSA_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/rsa_private.pem");
 const RSA_PUBLIC: &str = "tests/fixtures/keys/rsa_public.pem";
+/// An RSA key the service is never told of.
+const RSA_OTHER_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/rsa_other_private.pem");
 const EC_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ec_private.pem");
 const EC_PUBLIC: &str = "tests/fixtures/keys/ec_public.pem";
 const ED_PRIVATE: &[u8] = include_bytes!("../fixtures/keys/ed_private.pem");
@@ -150,6 +155,129 @@ async fn every_bad_token_is_401() {
     // A good token gets through to the handler.
     let (status, _, _) = status_of(&app, Some(&app.token()), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The same matrix through the router when tokens are verified with public
+/// keys, with an issuer and an audience required: a PEM file, and a JWKS
+/// (where the `kid` picks the key). A good token reads the run, so every
+/// 401 below is the token's fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_token_is_401_with_public_keys_issuer_and_audience() {
+    let (jwks_url, _) = serve_jwks().await;
+    let pem = std::fs::read(RSA_PUBLIC).unwrap();
+    for (config, source) in [
+        ("PEM", KeySource::PublicKeyFile(RSA_PUBLIC.into())),
+        ("JWKS", KeySource::JwksUrl(jwks_url)),
+    ] {
+        let app = embedded_verified_by(verifier(
+            source,
+            None,
+            "id_company",
+            Some("https://idp"),
+            Some("dagtrail"),
+        ))
+        .await;
+        let now = Utc::now().timestamp();
+        let good = json!({
+            "id_company": app.company.as_str(), "exp": now + 600,
+            "iss": "https://idp", "aud": "dagtrail",
+        });
+        let with = |field: &str, value: Value| {
+            let mut claims = good.clone();
+            match value {
+                Value::Null => claims.as_object_mut().unwrap().remove(field),
+                value => claims.as_object_mut().unwrap().insert(field.into(), value),
+            };
+            claims
+        };
+        let sign = |alg: Algorithm, kid: Option<&str>, key: EncodingKey, claims: &Value| {
+            let mut header = Header::new(alg);
+            header.kid = kid.map(str::to_owned);
+            encode(&header, claims, &key).unwrap()
+        };
+        let rsa = || EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap();
+        let rs = |claims: &Value| sign(Algorithm::RS256, Some("k1"), rsa(), claims);
+        let mut cases: Vec<(&str, String)> = vec![
+            ("wrong issuer", rs(&with("iss", json!("https://evil")))),
+            ("no issuer", rs(&with("iss", Value::Null))),
+            ("wrong audience", rs(&with("aud", json!("other")))),
+            ("no audience", rs(&with("aud", Value::Null))),
+            ("expired", rs(&with("exp", json!(now - 3600)))),
+            ("nbf in the future", rs(&with("nbf", json!(now + 1800)))),
+            ("no company", rs(&with("id_company", Value::Null))),
+            (
+                "company of the wrong type",
+                rs(&with("id_company", json!([app.company.as_str()]))),
+            ),
+            (
+                "wrong key",
+                sign(
+                    Algorithm::RS256,
+                    Some("k1"),
+                    EncodingKey::from_rsa_pem(RSA_OTHER_PRIVATE).unwrap(),
+                    &good,
+                ),
+            ),
+            (
+                "HS256 signed with the RSA public key",
+                sign(
+                    Algorithm::HS256,
+                    Some("k1"),
+                    EncodingKey::from_secret(&pem).unwrap(),
+                    &good,
+                ),
+            ),
+            (
+                "ES256 with another kind of key",
+                sign(
+                    Algorithm::ES256,
+                    Some("k1"),
+                    EncodingKey::from_ec_pem(EC_PRIVATE).unwrap(),
+                    &good,
+                ),
+            ),
+            (
+                "alg none",
+                format!(
+                    "{}.{}.",
+                    b64(&json!({"alg": "none", "typ": "JWT", "kid": "k1"})),
+                    b64(&good)
+                ),
+            ),
+            ("signature of another token", {
+                let other = rs(&with("id_company", json!(app.other.as_str())));
+                let real = rs(&good);
+                let (head, _) = real.rsplit_once('.').unwrap();
+                let (_, signature) = other.rsplit_once('.').unwrap();
+                format!("{head}.{signature}")
+            }),
+        ];
+        if config == "JWKS" {
+            cases.push(("kid the key set does not have", {
+                sign(Algorithm::RS256, Some("k2"), rsa(), &good)
+            }));
+            cases.push(("no kid", sign(Algorithm::RS256, None, rsa(), &good)));
+        }
+        for (what, token) in cases {
+            let reply = call(&app.router, &app.run_url(), Some(&token), &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{config}: {what}");
+            assert_eq!(
+                reply.header("www-authenticate"),
+                "Bearer error=\"invalid_token\"",
+                "{config}: {what}"
+            );
+            assert_eq!(
+                reply.header("content-type"),
+                "application/problem+json",
+                "{config}: {what}"
+            );
+            let body = reply.json();
+            assert_eq!(body["status"], 401, "{config}: {what}");
+            assert_eq!(body["title"], "Unauthorized", "{config}: {what}");
+        }
+        let reply = call(&app.router, &app.run_url(), Some(&rs(&good)), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{config}: the good token");
+    }
 }
 
 fn verifier(
@@ -291,33 +419,8 @@ async fn public_keys_algorithms_issuer_audience_and_claim_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let pem = std::fs::read_to_string(RSA_PUBLIC).unwrap();
-    let der = pem::parse(pem.as_bytes()).unwrap();
-    // n and e of the RSA public key, from its SubjectPublicKeyInfo.
-    let (n, e) = rsa_components(der.contents());
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&fetches);
-    let jwks = json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
-    let app = axum::Router::new().route(
-        "/jwks",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = jwks.clone();
-            async move { axum::Json(body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let v = verifier(
-        KeySource::JwksUrl(format!("http://{addr}/jwks")),
-        None,
-        "id_company",
-        None,
-        None,
-    );
+    let (url, fetches) = serve_jwks().await;
+    let v = verifier(KeySource::JwksUrl(url), None, "id_company", None, None);
     let sign = |kid: &str| {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid.to_owned());
@@ -330,11 +433,11 @@ async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
     };
     assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
     assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
-    assert_eq!(fetches.load(Ordering::SeqCst), 1, "keys are cached");
+    assert_eq!(fetches.load(SeqCst), 1, "keys are cached");
     assert!(verify(&v, &sign("k2")).await.is_err());
     assert!(verify(&v, &sign("k3")).await.is_err());
     assert_eq!(
-        fetches.load(Ordering::SeqCst),
+        fetches.load(SeqCst),
         1,
         "unknown kids refetch at most once per interval"
     );
@@ -347,6 +450,30 @@ async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
     )
     .unwrap();
     assert!(verify(&v, &token).await.is_err());
+}
+
+/// Serves a JWKS with the test RSA key as `k1` on loopback; returns its URL
+/// and how often it was fetched.
+async fn serve_jwks() -> (String, Arc<AtomicUsize>) {
+    let pem = std::fs::read_to_string(RSA_PUBLIC).unwrap();
+    let der = pem::parse(pem.as_bytes()).unwrap();
+    // n and e of the RSA public key, from its SubjectPublicKeyInfo.
+    let (n, e) = rsa_components(der.contents());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&fetches);
+    let jwks = json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            counter.fetch_add(1, SeqCst);
+            let body = jwks.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/jwks"), fetches)
 }
 
 /// Reads the modulus and exponent out of an RSA SubjectPublicKeyInfo DER

@@ -339,6 +339,21 @@ pub async fn embedded_with(
     index_url: Option<&str>,
     limits: Limits,
 ) -> TestApp {
+    embedded_reopened(wrap, index_url, limits, verifier()).await
+}
+
+/// The embedded app, verifying tokens with `verifier` instead of the shared
+/// secret (the data is still seeded for `company`).
+pub async fn embedded_verified_by(verifier: TokenVerifier) -> TestApp {
+    embedded_reopened(|s| s, None, Limits::default(), verifier).await
+}
+
+async fn embedded_reopened(
+    wrap: impl FnOnce(ArtifactStore) -> ArtifactStore,
+    index_url: Option<&str>,
+    limits: Limits,
+    verifier: TokenVerifier,
+) -> TestApp {
     let mut app = embedded().await;
     let Backend::Embedded(dir) = &app._backend else {
         unreachable!()
@@ -355,7 +370,7 @@ pub async fn embedded_with(
     };
     let index = runindex::open(&url, &options).await.unwrap();
     let reads = ReadService::new(index, wrap(store), 16 * 1024 * 1024);
-    app.router = router(AppState::new(reads, verifier(), limits));
+    app.router = router(AppState::new(reads, verifier, limits));
     app
 }
 
