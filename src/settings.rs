@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{ArgAction, Args};
 
 use crate::artifacts::store::{ArtifactStore, OpenStoreError};
-use crate::runindex::{self, IndexError, IndexOptions, RunIndex};
+use crate::runindex::{self, DEFAULT_MAX_CONNECTIONS, IndexError, IndexOptions, RunIndex};
 
 /// Where the run index and the artifacts live.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +26,16 @@ pub struct StorageSettings {
     /// Create the run index's table and indexes when they are missing.
     #[arg(long, env = "DAGTRAIL_MIGRATE", default_value_t = true, action = ArgAction::Set)]
     pub migrate: bool,
+    /// Most run-index connections this process holds open. Every process
+    /// has its own pool: the sum over all processes must stay under the
+    /// database's connection limit.
+    #[arg(
+        long,
+        env = "DAGTRAIL_DB_MAX_CONNECTIONS",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub db_max_connections: u32,
     /// Longest wait for a run-index connection; the index's default when
     /// unset. `serve` keeps it under its request timeout, so that a database
     /// that is down is reported as such (502) rather than as a timeout.
@@ -66,6 +76,7 @@ impl StorageSettings {
             database_url: None,
             store_url: None,
             migrate: true,
+            db_max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: None,
         }
     }
@@ -91,7 +102,7 @@ impl StorageSettings {
         let options = IndexOptions {
             migrate: self.migrate,
             acquire_timeout: self.acquire_timeout.unwrap_or(defaults.acquire_timeout),
-            ..defaults
+            max_connections: self.db_max_connections,
         };
         let index = runindex::open(&url, &options)
             .await
@@ -155,6 +166,28 @@ mod tests {
             "postgres://app:***@db:5432/runs"
         );
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    #[test]
+    fn the_pool_size_is_at_least_one() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            storage: StorageSettings,
+        }
+        use clap::Parser as _;
+        let parse = |n: &str| {
+            Cli::try_parse_from(["dagtrail", "--db-max-connections", n])
+                .map(|cli| cli.storage.db_max_connections)
+        };
+        assert_eq!(parse("3").ok(), Some(3));
+        assert!(parse("0").is_err());
+        assert_eq!(
+            Cli::try_parse_from(["dagtrail"])
+                .ok()
+                .map(|cli| cli.storage.db_max_connections),
+            Some(DEFAULT_MAX_CONNECTIONS)
+        );
     }
 
     #[test]

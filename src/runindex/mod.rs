@@ -273,6 +273,9 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     async fn ping(&self) -> Result<(), IndexError>;
 }
 
+/// Connections a run-index pool holds at most unless configured.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 /// Settings for opening the run index.
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
@@ -289,7 +292,7 @@ impl Default for IndexOptions {
         Self {
             migrate: true,
             acquire_timeout: std::time::Duration::from_secs(5),
-            max_connections: 10,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

@@ -38,7 +38,11 @@ impl PostgresIndex {
     /// and migrates when asked.
     pub async fn connect(url: &str, options: &IndexOptions) -> Result<Self, IndexError> {
         let connect: PgConnectOptions = url.parse()?;
-        let connect = connect.application_name("dagtrail");
+        // Name the connections in pg_stat_activity, unless the URL does.
+        let connect = match connect.get_application_name() {
+            Some(_) => connect,
+            None => connect.application_name("dagtrail"),
+        };
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -234,6 +238,9 @@ impl RunIndex for PostgresIndex {
                 .fetch_one(&self.pool)
                 .await
         };
+        // Concurrent, yet never holding one connection while waiting for
+        // another (the page returns its connection when done; the count
+        // holds none while it waits), so a small pool cannot deadlock.
         let (rows, counted) = tokio::try_join!(walk, count)?;
         let items = rows
             .iter()

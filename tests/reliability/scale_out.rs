@@ -126,3 +126,63 @@ async fn two_servers_answer_alike_during_ingest_and_after_one_stops() {
     }
     assert_eq!(get(&client, &b.url(&transform), &token).await, from_a);
 }
+
+/// A process holds at most `DAGTRAIL_DB_MAX_CONNECTIONS` run-index
+/// connections however many requests wait: what lets DEPLOYMENT.md size
+/// processes × pool against the database's connection limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_holds_at_most_its_configured_connections() {
+    let Some(database_url) = required("DAGTRAIL_TEST_DATABASE_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores {
+        database_url: database_url.clone(),
+        store_url: dir.path().join("artifacts").display().to_string(),
+    };
+    let seeded = seed(&stores, 100, 10).await;
+    // The server's own connections, told apart from every other test's.
+    let name = format!(
+        "dagtrail-pool-{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    );
+    let separator = if database_url.contains('?') { '&' } else { '?' };
+    let named = Stores {
+        database_url: format!("{database_url}{separator}application_name={name}"),
+        ..stores
+    };
+    let mut env = named.env();
+    env.push(("DAGTRAIL_DB_MAX_CONNECTIONS", "2".into()));
+    let server = Server::start(&env);
+    let watcher = sqlx::PgPool::connect(&database_url).await.unwrap();
+    let held = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&name)
+        .fetch_one(&watcher)
+        .await
+        .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let token = token(&seeded.company);
+    let url = server.url(&format!(
+        "{}&extract_keyword=extracted",
+        seeded.search_path()
+    ));
+    let requests = futures::future::join_all((0..48).map(|_| get(&client, &url, &token)));
+    tokio::pin!(requests);
+    let mut most = 0;
+    let answers = loop {
+        tokio::select! {
+            answers = &mut requests => break answers,
+            () = tokio::time::sleep(Duration::from_millis(10)) => most = most.max(held().await),
+        }
+    };
+    most = most.max(held().await);
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+    }
+    // 48 requests at once grow the pool to its limit, and no further.
+    assert_eq!(most, 2, "connections held by the server");
+}

@@ -9,7 +9,11 @@ use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
 use dagtrail::runindex::{RunIndex, RunSearch, StatusFilter, parse_run_ids};
 use serde_json::{Value, json};
 
-use crate::support::{fresh_company, fresh_dag, postgres_index, sqlite_index};
+use dagtrail::runindex::IndexOptions;
+
+use crate::support::{
+    fresh_company, fresh_dag, postgres_index, postgres_index_with, sqlite_index, sqlite_index_with,
+};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
@@ -478,7 +482,9 @@ async fn count_limit(index: Arc<dyn RunIndex>) {
 
 /// More matches than the search collects keys of (1,000 on PostgreSQL):
 /// pages walk the newest-first index, and counts follow the count limit.
-async fn many_matches(index: Arc<dyn RunIndex>) {
+/// `narrow` is the same index through a one-connection pool: concurrent
+/// searches that count exactly must still each get their answer.
+async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
     const RUNS: u32 = 1_050;
     let company = fresh_company();
     let dag = fresh_dag();
@@ -531,6 +537,19 @@ async fn many_matches(index: Arc<dyn RunIndex>) {
             _ => assert_eq!((got.total, got.total_exact), (1050, true), "cap {cap:?}"),
         }
     }
+    let exact = |page| {
+        let (index, narrow, company) = (&index, &narrow, &company);
+        async move {
+            let s = search(page, None);
+            let wide = index.search_runs(company, dag, &s).await.unwrap();
+            (wide, narrow.search_runs(company, dag, &s).await)
+        }
+    };
+    for (wide, narrow) in futures::future::join_all([0, 1, 17, 52].map(exact)).await {
+        let narrow = narrow.expect("a one-connection pool answers concurrent searches");
+        assert_eq!((narrow.total, narrow.has_more), (wide.total, wide.has_more));
+        assert_eq!(narrow.items, wide.items);
+    }
     // Status filters go through the same paths.
     let mut failed = search(0, Some(1000));
     failed.statuses = vec![(Phase::Extract, StatusFilter::Failed)];
@@ -544,7 +563,17 @@ async fn many_matches(index: Arc<dyn RunIndex>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_many_matches() {
     let dir = tempfile::tempdir().unwrap();
-    many_matches(sqlite_index(&dir).await).await;
+    let narrow = sqlite_index_with(&dir, &one_connection()).await;
+    many_matches(sqlite_index(&dir).await, narrow).await;
+}
+
+/// A pool of one connection that gives up waiting for it after 2 s.
+fn one_connection() -> IndexOptions {
+    IndexOptions {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(2),
+        ..IndexOptions::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -552,7 +581,10 @@ async fn postgres_many_matches() {
     let Some(index) = postgres_index().await else {
         return;
     };
-    many_matches(index).await;
+    let Some(narrow) = postgres_index_with(&one_connection()).await else {
+        return;
+    };
+    many_matches(index, narrow).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,20 +44,27 @@ pub fn fresh_dag() -> DagId {
 
 /// A SQLite run index in a temp folder.
 pub async fn sqlite_index(dir: &tempfile::TempDir) -> Arc<dyn RunIndex> {
+    sqlite_index_with(dir, &IndexOptions::default()).await
+}
+
+/// The SQLite run index in a temp folder, opened with `options`.
+pub async fn sqlite_index_with(
+    dir: &tempfile::TempDir,
+    options: &IndexOptions,
+) -> Arc<dyn RunIndex> {
     let url = format!("sqlite://{}", dir.path().join("runs.db").display());
-    runindex::open(&url, &IndexOptions::default())
-        .await
-        .unwrap()
+    runindex::open(&url, options).await.unwrap()
 }
 
 /// The PostgreSQL run index, or `None` (skip) outside CI.
 pub async fn postgres_index() -> Option<Arc<dyn RunIndex>> {
+    postgres_index_with(&IndexOptions::default()).await
+}
+
+/// The PostgreSQL run index opened with `options`, or `None` (skip) outside CI.
+pub async fn postgres_index_with(options: &IndexOptions) -> Option<Arc<dyn RunIndex>> {
     let url = postgres_url()?;
-    Some(
-        runindex::open(&url, &IndexOptions::default())
-            .await
-            .unwrap(),
-    )
+    Some(runindex::open(&url, options).await.unwrap())
 }
 
 /// An S3 store under a fresh prefix, or `None` (skip) outside CI.
