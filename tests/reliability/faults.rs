@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    DelayProxy, FaultPostgres, S3Server, Server, Stores, free_port, get, seed, token,
+    DelayProxy, FaultPostgres, S3Server, Server, Stores, free_port, get, required, seed, token,
 };
 
 const TIMEOUT_SECS: u64 = 2;
@@ -70,6 +70,71 @@ async fn postgres_stopped_then_back() {
         eprintln!("postgres back: {url} answered 200 in {took:?}");
     }
     assert_eq!(get(&client, &server.url("/readyz"), "").await.0, 200);
+}
+
+/// A partition, not a shutdown: PostgreSQL's connections stay open but
+/// nothing comes back (no FIN, no RST; sqlx sets no TCP keepalive). The
+/// request timeout still bounds every answer, and when the partition heals
+/// the server answers again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_partitioned_then_healed() {
+    let Some(database_url) = required("DAGTRAIL_TEST_DATABASE_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let direct = Stores {
+        database_url,
+        store_url: dir.path().join("artifacts").display().to_string(),
+    };
+    let seeded = seed(&direct, 120, 50).await;
+    let mut proxied = url::Url::parse(&direct.database_url).unwrap();
+    let upstream = (
+        proxied.host_str().unwrap().to_owned(),
+        proxied.port().unwrap_or(5432),
+    );
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = DelayProxy::start(upstream).await;
+    proxied.set_host(Some("127.0.0.1")).unwrap();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let mut env = Stores {
+        database_url: proxied.to_string(),
+        ..direct
+    }
+    .env();
+    env.push(("DAGTRAIL_TIMEOUT_SECS", TIMEOUT_SECS.to_string()));
+    env.push(("DAGTRAIL_MIGRATE", "false".into()));
+    let server = Server::start(&env);
+    let client = reqwest::Client::new();
+    let token = token(&seeded.company);
+    let search = server.url(&seeded.search_path());
+    let summary = server.url(&seeded.run_path());
+    let phase = server.url(&format!("{}/phases/extract", seeded.run_path()));
+    let ready = server.url("/readyz");
+    assert_eq!(get(&client, &search, &token).await.0, 200);
+
+    // Nothing comes back for far longer than a request may take.
+    proxy.set_delay(Duration::from_secs(600));
+    for url in [&search, &summary, &search] {
+        let (status, body, took) = timed(&client, url, &token).await;
+        assert!(status == 502 || status == 504, "{url}: {status} {body}");
+        assert!(took < bound(), "{url} took {took:?}");
+        eprintln!("postgres partitioned: {url} answered {status} in {took:?}");
+    }
+    let (status, body) = get(&client, &ready, "").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(get(&client, &phase, &token).await.0, 200);
+
+    // Healed: what was held arrives, and the next requests are answered.
+    proxy.set_delay(Duration::ZERO);
+    for url in [&search, &summary, &search, &ready] {
+        let (status, body, took) = timed(&client, url, &token).await;
+        assert_eq!(status, 200, "{url} after the partition healed: {body}");
+        eprintln!("postgres healed: {url} answered 200 in {took:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -375,7 +375,8 @@ impl FaultPostgres {
 }
 
 /// A TCP proxy on loopback that holds every chunk coming back from the
-/// upstream for `delay` milliseconds: a slow store.
+/// upstream for `delay` milliseconds: a slow store, or with a long delay a
+/// partitioned one (connections stay open, nothing comes back).
 pub struct DelayProxy {
     pub addr: SocketAddr,
     delay_ms: Arc<AtomicU64>,
@@ -407,9 +408,13 @@ impl DelayProxy {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        let ms = delay.load(Ordering::Relaxed);
-                        if ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        // Held until the delay, as it is now, has passed:
+                        // setting it to zero releases what is held, as
+                        // packets held in a partition arrive when it heals.
+                        let held = Instant::now();
+                        while held.elapsed().as_millis() < u128::from(delay.load(Ordering::Relaxed))
+                        {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                         if client_write.write_all(&buf[..n]).await.is_err() {
                             break;
