@@ -8,6 +8,32 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, Stores, seed, token};
 
+/// An idle server on an empty embedded store: health, a search with its
+/// request id, then SIGTERM and exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_server_answers_then_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&Stores::embedded(dir.path()).env());
+    let client = reqwest::Client::new();
+    let health = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let company = dagtrail::model::Company::new("acme").unwrap();
+    let runs = client
+        .get(server.url(
+            "/api/v1/dags/9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f/runs?date_from=2026-11-01&date_to=2026-11-30",
+        ))
+        .bearer_auth(token(&company))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.status(), 200);
+    let request_id = runs.headers().get("x-request-id").map(|v| v.len());
+    assert!(request_id.is_some_and(|len| len > 0), "x-request-id");
+    server.sigterm();
+    let status = server.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "exit status {status}");
+}
+
 /// A server over 300,000 log lines with this grace period, and an NDJSON
 /// stream of them opened (its first chunk read, so it is in flight).
 async fn streaming(
