@@ -27,10 +27,7 @@ async fn postgres_stopped_then_back() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let stores = Stores {
-        database_url: pg.url.clone(),
-        store_url: dir.path().join("artifacts").display().to_string(),
-    };
+    let stores = Stores::postgres(&pg.url, dir.path());
     let seeded = seed(&stores, 120, 50).await;
     let mut env = stores.env();
     env.push(("DAGTRAIL_TIMEOUT_SECS", TIMEOUT_SECS.to_string()));
@@ -82,10 +79,7 @@ async fn postgres_partitioned_then_healed() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let direct = Stores {
-        database_url,
-        store_url: dir.path().join("artifacts").display().to_string(),
-    };
+    let direct = Stores::postgres(&database_url, dir.path());
     let seeded = seed(&direct, 120, 50).await;
     let mut proxied = url::Url::parse(&direct.database_url).unwrap();
     let upstream = (

@@ -136,10 +136,7 @@ async fn a_server_holds_at_most_its_configured_connections() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let stores = Stores {
-        database_url: database_url.clone(),
-        store_url: dir.path().join("artifacts").display().to_string(),
-    };
+    let stores = Stores::postgres(&database_url, dir.path());
     let seeded = seed(&stores, 100, 10).await;
     // The server's own connections, told apart from every other test's.
     let name = format!(

@@ -57,6 +57,14 @@ impl Stores {
         }
     }
 
+    /// This PostgreSQL and a folder inside `dir`.
+    pub fn postgres(database_url: &str, dir: &Path) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            store_url: dir.join("artifacts").display().to_string(),
+        }
+    }
+
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DAGTRAIL_DATABASE_URL", self.database_url.clone()),
