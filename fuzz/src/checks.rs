@@ -165,6 +165,7 @@ fn world() -> &'static World {
                 issuer: None,
                 audience: None,
                 company_claim: "id_company".into(),
+                jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
             })
             .expect("a verifier");
             let reads = ReadService::new(Arc::clone(&index), store, 1 << 20);

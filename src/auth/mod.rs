@@ -4,4 +4,6 @@
 pub mod token;
 pub mod verify;
 
-pub use verify::{AuthError, ConfigError, KeySource, TokenVerifier, VerifierConfig};
+pub use verify::{
+    AuthError, ConfigError, JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig,
+};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::model::Company;
 use crate::settings::Secret;
@@ -20,7 +20,8 @@ use crate::settings::Secret;
 /// Longest token accepted, in bytes: far above any real token, far below
 /// what would cost anything to reject.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Shortest interval between two JWKS refetches caused by unknown `kid`s.
+/// Shortest interval between two JWKS refetches caused by unknown `kid`s,
+/// unless configured.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Why a request is not authenticated.
@@ -85,6 +86,9 @@ pub struct VerifierConfig {
     pub audience: Option<String>,
     /// Claim that names the company.
     pub company_claim: String,
+    /// Shortest interval between two JWKS fetches caused by unknown `kid`s
+    /// (bounds what tokens with made-up `kid`s cost the key server).
+    pub jwks_refetch_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,10 +146,7 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
         .collect()
 }
 
-struct JwksCache {
-    keys: HashMap<String, (DecodingKey, Vec<Algorithm>)>,
-    fetched: Option<Instant>,
-}
+type JwksKeys = HashMap<String, (DecodingKey, Vec<Algorithm>)>;
 
 enum Keys {
     Static(DecodingKey, Vec<Algorithm>),
@@ -153,7 +154,14 @@ enum Keys {
         url: String,
         client: reqwest::Client,
         allowed: Option<Vec<Algorithm>>,
-        cache: Mutex<JwksCache>,
+        /// The keys last fetched; read by every request, written after a
+        /// fetch, never held across one.
+        keys: RwLock<JwksKeys>,
+        /// When the last fetch started; held while a fetch runs, so there
+        /// is one fetch at a time and requests with known `kid`s never wait
+        /// for it.
+        fetched: Mutex<Option<Instant>>,
+        refetch_interval: Duration,
     },
 }
 
@@ -231,10 +239,9 @@ impl TokenVerifier {
                     url: url.clone(),
                     client,
                     allowed: configured,
-                    cache: Mutex::new(JwksCache {
-                        keys: HashMap::new(),
-                        fetched: None,
-                    }),
+                    keys: RwLock::new(HashMap::new()),
+                    fetched: Mutex::new(None),
+                    refetch_interval: config.jwks_refetch_interval,
                 }
             }
         };
@@ -333,35 +340,39 @@ impl TokenVerifier {
             url,
             client,
             allowed,
-            cache,
+            keys,
+            fetched,
+            refetch_interval,
         } = self.keys.as_ref()
         else {
             return Err(invalid("no JWKS configured"));
         };
         let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
-        let mut cache = cache.lock().await;
-        if !cache.keys.contains_key(kid) {
-            let due = cache
-                .fetched
-                .is_none_or(|t| t.elapsed() >= JWKS_REFETCH_INTERVAL);
-            if due {
-                cache.fetched = Some(Instant::now());
+        let known = |keys: &JwksKeys| keys.get(kid).cloned();
+        let mut found = known(&*keys.read().await);
+        if found.is_none() {
+            let mut fetched = fetched.lock().await;
+            // Another request may have fetched while this one waited.
+            found = known(&*keys.read().await);
+            let due = fetched.is_none_or(|t| t.elapsed() >= *refetch_interval);
+            if found.is_none() && due {
+                *fetched = Some(Instant::now());
                 match fetch_jwks(client, url, allowed.as_deref()).await {
-                    Ok(keys) => cache.keys = keys,
+                    Ok(fresh) => {
+                        found = known(&fresh);
+                        *keys.write().await = fresh;
+                    }
                     Err(e) => tracing::warn!(url = %url, error = %e, "cannot fetch the JWKS"),
                 }
             }
         }
-        let (key, algs) = cache
-            .keys
-            .get(kid)
-            .ok_or_else(|| invalid(format!("unknown kid {kid:?}")))?;
+        let (key, algs) = found.ok_or_else(|| invalid(format!("unknown kid {kid:?}")))?;
         if !algs.contains(&alg) {
             return Err(invalid(format!(
                 "algorithm {alg:?} is not allowed for kid {kid:?}"
             )));
         }
-        Ok((key.clone(), algs.clone()))
+        Ok((key, algs))
     }
 }
 

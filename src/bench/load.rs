@@ -41,6 +41,7 @@ impl Server {
             issuer: None,
             audience: None,
             company_claim: "id_company".into(),
+            jwks_refetch_interval: crate::auth::JWKS_REFETCH_INTERVAL,
         })?;
         let limits = Limits {
             max_streams: 256,

@@ -3,7 +3,8 @@
 //! be a number; PEM keys and JWKS work; HS/RS confusion and `none` fail.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -12,6 +13,7 @@ use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::settings::Secret;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::support::{SECRET, TestApp, call, embedded, embedded_verified_by};
 
@@ -163,7 +165,7 @@ async fn every_bad_token_is_401() {
 /// 401 below is the token's fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_token_is_401_with_public_keys_issuer_and_audience() {
-    let (jwks_url, _) = serve_jwks().await;
+    let jwks_url = serve_jwks().await.url;
     let pem = std::fs::read(RSA_PUBLIC).unwrap();
     for (config, source) in [
         ("PEM", KeySource::PublicKeyFile(RSA_PUBLIC.into())),
@@ -293,6 +295,7 @@ fn verifier(
         issuer: iss.map(str::to_owned),
         audience: aud.map(str::to_owned),
         company_claim: claim.to_owned(),
+        jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
     })
     .unwrap()
 }
@@ -374,6 +377,7 @@ async fn public_keys_algorithms_issuer_audience_and_claim_name() {
             issuer: None,
             audience: None,
             company_claim: "id_company".into(),
+            jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
         })
         .is_err(),
         "HS256 does not fit an RSA key"
@@ -419,7 +423,7 @@ async fn public_keys_algorithms_issuer_audience_and_claim_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
-    let (url, fetches) = serve_jwks().await;
+    let JwksServer { url, fetches, .. } = serve_jwks().await;
     let v = verifier(KeySource::JwksUrl(url), None, "id_company", None, None);
     let sign = |kid: &str| {
         let mut header = Header::new(Algorithm::RS256);
@@ -452,28 +456,101 @@ async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
     assert!(verify(&v, &token).await.is_err());
 }
 
-/// Serves a JWKS with the test RSA key as `k1` on loopback; returns its URL
-/// and how often it was fetched.
-async fn serve_jwks() -> (String, Arc<AtomicUsize>) {
+/// A refetch of the key set (caused by an unknown `kid`) that hangs does
+/// not hold up tokens whose `kid` is known; the unknown one waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_kids_do_not_wait_for_a_jwks_refetch() {
+    let jwks = serve_jwks().await;
+    let v = TokenVerifier::new(VerifierConfig {
+        source: KeySource::JwksUrl(jwks.url.clone()),
+        algorithms: None,
+        issuer: None,
+        audience: None,
+        company_claim: "id_company".into(),
+        jwks_refetch_interval: Duration::ZERO,
+    })
+    .unwrap();
+    let sign = |kid: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        encode(
+            &header,
+            &claims(json!("acme")),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
+    jwks.hold.store(true, SeqCst);
+    let unknown = tokio::spawn({
+        let (v, token) = (v.clone(), sign("k9"));
+        async move { verify(&v, &token).await }
+    });
+    while jwks.fetches.load(SeqCst) < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The refetch hangs until the gate opens; a known kid answers anyway.
+    let known = tokio::time::timeout(Duration::from_secs(20), verify(&v, &sign("k1"))).await;
+    assert_eq!(
+        known.expect("a known kid waited for the refetch").unwrap(),
+        "acme"
+    );
+    assert!(
+        !unknown.is_finished(),
+        "the refetch ended before its gate opened: the JWKS client gave up \
+         (5 s) while the known kid waited for it"
+    );
+    jwks.gate.add_permits(1);
+    assert!(unknown.await.unwrap().is_err(), "k9 is not in the set");
+}
+
+/// A JWKS with the test RSA key as `k1`, served on loopback.
+struct JwksServer {
+    url: String,
+    /// How often it was asked for the keys.
+    fetches: Arc<AtomicUsize>,
+    /// While set, each answer waits for a permit of `gate`.
+    hold: Arc<AtomicBool>,
+    gate: Arc<Semaphore>,
+}
+
+async fn serve_jwks() -> JwksServer {
     let pem = std::fs::read_to_string(RSA_PUBLIC).unwrap();
     let der = pem::parse(pem.as_bytes()).unwrap();
     // n and e of the RSA public key, from its SubjectPublicKeyInfo.
     let (n, e) = rsa_components(der.contents());
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&fetches);
+    let server = JwksServer {
+        url: String::new(),
+        fetches: Arc::new(AtomicUsize::new(0)),
+        hold: Arc::new(AtomicBool::new(false)),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    let (fetches, hold, gate) = (
+        Arc::clone(&server.fetches),
+        Arc::clone(&server.hold),
+        Arc::clone(&server.gate),
+    );
     let jwks = json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": n, "e": e}]});
     let app = axum::Router::new().route(
         "/jwks",
         axum::routing::get(move || {
-            counter.fetch_add(1, SeqCst);
-            let body = jwks.clone();
-            async move { axum::Json(body) }
+            fetches.fetch_add(1, SeqCst);
+            let (body, hold, gate) = (jwks.clone(), hold.load(SeqCst), Arc::clone(&gate));
+            async move {
+                if hold {
+                    gate.acquire().await.unwrap().forget();
+                }
+                axum::Json(body)
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/jwks"), fetches)
+    JwksServer {
+        url: format!("http://{addr}/jwks"),
+        ..server
+    }
 }
 
 /// Reads the modulus and exponent out of an RSA SubjectPublicKeyInfo DER

@@ -304,6 +304,7 @@ fn verifier() -> TokenVerifier {
         issuer: None,
         audience: None,
         company_claim: "id_company".into(),
+        jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
     })
     .unwrap()
 }

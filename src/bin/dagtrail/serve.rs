@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
-use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, first_dag, generate};
 use dagtrail::http::params::encode_segment;
 use dagtrail::http::{AppState, DEFAULT_SEARCH_COUNT_LIMIT, Limits, router, serve};
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// JWKS endpoint (keys cached, refetched on an unknown kid).
     #[arg(long, env = "DAGTRAIL_JWKS_URL")]
     jwks_url: Option<String>,
+    /// Shortest time between two JWKS fetches caused by tokens with an
+    /// unknown kid, in seconds.
+    #[arg(long, env = "DAGTRAIL_JWKS_REFETCH_SECS", default_value_t = JWKS_REFETCH_INTERVAL.as_secs())]
+    jwks_refetch_secs: u64,
     /// Allowed algorithms, comma-separated [default: from the key kind].
     #[arg(long, env = "DAGTRAIL_JWT_ALGORITHMS", value_delimiter = ',')]
     jwt_algorithms: Option<Vec<String>>,
@@ -98,6 +102,7 @@ fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVer
         issuer: args.jwt_issuer.clone(),
         audience: args.jwt_audience.clone(),
         company_claim: args.jwt_company_claim.clone(),
+        jwks_refetch_interval: Duration::from_secs(args.jwks_refetch_secs),
     })?)
 }
 
