@@ -425,16 +425,7 @@ async fn public_keys_algorithms_issuer_audience_and_claim_name() {
 async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
     let JwksServer { url, fetches, .. } = serve_jwks().await;
     let v = verifier(KeySource::JwksUrl(url), None, "id_company", None, None);
-    let sign = |kid: &str| {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.to_owned());
-        encode(
-            &header,
-            &claims(json!("acme")),
-            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
-        )
-        .unwrap()
-    };
+    let sign = acme_rs256;
     assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
     assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
     assert_eq!(fetches.load(SeqCst), 1, "keys are cached");
@@ -470,16 +461,7 @@ async fn known_kids_do_not_wait_for_a_jwks_refetch() {
         jwks_refetch_interval: Duration::ZERO,
     })
     .unwrap();
-    let sign = |kid: &str| {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.to_owned());
-        encode(
-            &header,
-            &claims(json!("acme")),
-            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
-        )
-        .unwrap()
-    };
+    let sign = acme_rs256;
     assert_eq!(verify(&v, &sign("k1")).await.unwrap(), "acme");
     jwks.hold.store(true, SeqCst);
     let unknown = tokio::spawn({
@@ -502,6 +484,18 @@ async fn known_kids_do_not_wait_for_a_jwks_refetch() {
     );
     jwks.gate.add_permits(1);
     assert!(unknown.await.unwrap().is_err(), "k9 is not in the set");
+}
+
+/// A token for company `acme`, signed with the test RSA key under `kid`.
+fn acme_rs256(kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    encode(
+        &header,
+        &claims(json!("acme")),
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+    )
+    .unwrap()
 }
 
 /// A JWKS with the test RSA key as `k1`, served on loopback.
