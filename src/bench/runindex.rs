@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::http::DEFAULT_SEARCH_COUNT_LIMIT;
 use crate::model::{Company, DagId, Phase};
-use crate::runindex::postgres::{FEW, PostgresIndex};
+use crate::runindex::postgres::{PostgresIndex, match_keys};
 use crate::runindex::sqlite::SqliteIndex;
 use crate::runindex::{IndexOptions, RunIndex, RunSearch};
 
@@ -88,6 +88,17 @@ async fn fill(index: &PostgresIndex, company: &str, runs: u64, inline: u32) -> a
     Ok(())
 }
 
+/// The measured search: `keyword` in the extract phase over the loaded year.
+fn keyword_search(keyword: &str, count_limit: Option<u64>) -> RunSearch {
+    let mut search = RunSearch::new(
+        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
+        NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
+    );
+    search.keywords = vec![(Phase::Extract, keyword.to_owned())];
+    search.count_limit = count_limit;
+    search
+}
+
 async fn time_search(
     index: &dyn RunIndex,
     company: &Company,
@@ -95,12 +106,7 @@ async fn time_search(
     count_limit: Option<u64>,
     reps: usize,
 ) -> anyhow::Result<(f64, u64)> {
-    let mut search = RunSearch::new(
-        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
-        NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
-    );
-    search.keywords = vec![(Phase::Extract, keyword.to_owned())];
-    search.count_limit = count_limit;
+    let search = keyword_search(keyword, count_limit);
     let mut times = Vec::new();
     let mut total = 0;
     index.search_runs(company, DagId(DAG), &search).await?;
@@ -228,16 +234,14 @@ pub async fn measure_sqlite(
 }
 
 /// `EXPLAIN (ANALYZE, BUFFERS)` of the statement where a rare keyword's
-/// search spends its time: collecting the keys of up to `FEW + 1` matches
-/// (the page is then those keys fetched by primary key).
+/// search spends its time: collecting the keys of the matches (the page is
+/// then those keys fetched by primary key). The statement is the search's
+/// own ([`match_keys`]), so the plan shown is the plan the service runs.
 async fn explain(
     index: &PostgresIndex,
     company: &Company,
     keyword: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let filter = "FROM etl.logs WHERE id_company = $1 AND dag_id = $2 \
-         AND date >= DATE '2025-01-01' AND date <= DATE '2025-12-31' \
-         AND ((log->'extract')::text) ILIKE $3";
     let mut lines = vec![
         String::new(),
         format!(
@@ -246,15 +250,11 @@ async fn explain(
         String::new(),
         "```".to_owned(),
     ];
-    let statement = format!("SELECT date, run_id {filter} LIMIT {}", FEW + 1);
-    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN (ANALYZE, BUFFERS) {statement}"
-    )))
-    .bind(company.as_str())
-    .bind(DAG)
-    .bind(crate::runindex::keyword::ilike_contains(keyword))
-    .fetch_all(index.pool())
-    .await?;
+    let search = keyword_search(keyword, Some(DEFAULT_SEARCH_COUNT_LIMIT));
+    let plan: Vec<String> = match_keys("EXPLAIN (ANALYZE, BUFFERS) ", company, DagId(DAG), &search)
+        .build_query_scalar()
+        .fetch_all(index.pool())
+        .await?;
     lines.extend(plan);
     lines.push("```".to_owned());
     Ok(lines)

@@ -20,7 +20,7 @@ const MIGRATION_LOCK: i64 = 0x6461_6774_7261_696c; // "dagtrail"
 
 /// Matches a search collects the keys of before it pages by walking the
 /// newest-first index instead.
-pub(crate) const FEW: i64 = 1_000;
+const FEW: i64 = 1_000;
 
 /// Selects a run's columns with each phase object stripped of `data`.
 const SUMMARY_COLUMNS: &str = "dag_id, date, run_id, created_at, updated_at, \
@@ -106,6 +106,77 @@ impl PostgresIndex {
             .fetch_all(&self.pool)
             .await
     }
+
+    /// The page of a search with more than FEW matches (`found` = FEW + 1),
+    /// walking the newest-first index until the page is full, and the
+    /// count as far as the search asks: (rows, count, counted up to).
+    async fn walk_newest_first(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        search: &RunSearch,
+        found: i64,
+    ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
+        let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl.logs"));
+        push_filters(&mut page, company, dag_id, search);
+        page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
+            .push_bind(i64::from(search.limit) + 1)
+            .push(" OFFSET ")
+            .push_bind(search.offset());
+        let walk = async {
+            let mut tx = self.pool.begin().await?;
+            // The newest-first index in order, never a bitmap of every match.
+            sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
+                .execute(&mut *tx)
+                .await?;
+            let rows = page.build().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(rows)
+        };
+        // FEW + 1 keys already say "more than FEW"; count further only when
+        // the search asks to (no limit, or a limit above FEW).
+        let (count_further, counted_up_to) = match search.count_limit {
+            Some(cap) if cap <= FEW as u64 => (false, Some(FEW as u64)),
+            limit => (true, limit),
+        };
+        let count = async {
+            if !count_further {
+                return Ok(found);
+            }
+            let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
+            push_filters(&mut count, company, dag_id, search);
+            if let Some(cap) = counted_up_to {
+                count
+                    .push(" LIMIT ")
+                    .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
+            }
+            count.push(") AS matching");
+            count
+                .build_query_scalar::<i64>()
+                .fetch_one(&self.pool)
+                .await
+        };
+        // Concurrent, yet never holding one connection while waiting for
+        // another (the page returns its connection when done; the count
+        // holds none while it waits), so a small pool cannot deadlock.
+        let (rows, counted) = tokio::try_join!(walk, count)?;
+        Ok((rows, counted, counted_up_to))
+    }
+}
+
+/// `{prefix}SELECT date, run_id` of up to FEW + 1 runs matching a search, in
+/// no order: the statement a search starts with (the bench EXPLAINs it with
+/// a prefix, so that it shows the plan of exactly this statement).
+pub(crate) fn match_keys(
+    prefix: &str,
+    company: &Company,
+    dag_id: DagId,
+    search: &RunSearch,
+) -> QueryBuilder<Postgres> {
+    let mut keys = QueryBuilder::new(format!("{prefix}SELECT date, run_id FROM etl.logs"));
+    push_filters(&mut keys, company, dag_id, search);
+    keys.push(" LIMIT ").push_bind(FEW + 1);
+    keys
 }
 
 fn push_filters(
@@ -186,62 +257,18 @@ impl RunIndex for PostgresIndex {
         // stops at FEW + 1. Few matches: the page is those keys, sorted,
         // fetched by primary key. Many: the page walks the newest-first
         // index and stops when the page is full.
-        let mut keys = QueryBuilder::new("SELECT date, run_id FROM etl.logs");
-        push_filters(&mut keys, company, dag_id, search);
-        keys.push(" LIMIT ").push_bind(FEW + 1);
-        let keys: Vec<(NaiveDate, String)> = keys.build_query_as().fetch_all(&self.pool).await?;
+        let keys: Vec<(NaiveDate, String)> = match_keys("", company, dag_id, search)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await?;
         let found = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-        if found <= FEW {
+        let (rows, counted, counted_up_to) = if found <= FEW {
             let rows = self.page_of_keys(company, dag_id, &keys, search).await?;
-            let items = rows
-                .iter()
-                .map(summary_from_row)
-                .collect::<Result<_, _>>()?;
-            return Ok(RunPage::new(items, found, None, search));
-        }
-        let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl.logs"));
-        push_filters(&mut page, company, dag_id, search);
-        page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
-            .push_bind(i64::from(search.limit) + 1)
-            .push(" OFFSET ")
-            .push_bind(search.offset());
-        let walk = async {
-            let mut tx = self.pool.begin().await?;
-            // The newest-first index in order, never a bitmap of every match.
-            sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
-                .execute(&mut *tx)
-                .await?;
-            let rows = page.build().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(rows)
+            (rows, found, None)
+        } else {
+            self.walk_newest_first(company, dag_id, search, found)
+                .await?
         };
-        // FEW + 1 keys already say "more than FEW"; count further only when
-        // the search asks to (no limit, or a limit above FEW).
-        let (count_further, counted_up_to) = match search.count_limit {
-            Some(cap) if cap <= FEW as u64 => (false, Some(FEW as u64)),
-            limit => (true, limit),
-        };
-        let count = async {
-            if !count_further {
-                return Ok(found);
-            }
-            let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
-            push_filters(&mut count, company, dag_id, search);
-            if let Some(cap) = counted_up_to {
-                count
-                    .push(" LIMIT ")
-                    .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
-            }
-            count.push(") AS matching");
-            count
-                .build_query_scalar::<i64>()
-                .fetch_one(&self.pool)
-                .await
-        };
-        // Concurrent, yet never holding one connection while waiting for
-        // another (the page returns its connection when done; the count
-        // holds none while it waits), so a small pool cannot deadlock.
-        let (rows, counted) = tokio::try_join!(walk, count)?;
         let items = rows
             .iter()
             .map(summary_from_row)

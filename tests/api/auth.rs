@@ -282,6 +282,23 @@ async fn every_bad_token_is_401_with_public_keys_issuer_and_audience() {
     }
 }
 
+fn config(
+    source: KeySource,
+    algorithms: Option<Vec<&str>>,
+    claim: &str,
+    iss: Option<&str>,
+    aud: Option<&str>,
+) -> VerifierConfig {
+    VerifierConfig {
+        source,
+        algorithms: algorithms.map(|a| a.into_iter().map(str::to_owned).collect()),
+        issuer: iss.map(str::to_owned),
+        audience: aud.map(str::to_owned),
+        company_claim: claim.to_owned(),
+        jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
+    }
+}
+
 fn verifier(
     source: KeySource,
     algorithms: Option<Vec<&str>>,
@@ -289,15 +306,7 @@ fn verifier(
     iss: Option<&str>,
     aud: Option<&str>,
 ) -> TokenVerifier {
-    TokenVerifier::new(VerifierConfig {
-        source,
-        algorithms: algorithms.map(|a| a.into_iter().map(str::to_owned).collect()),
-        issuer: iss.map(str::to_owned),
-        audience: aud.map(str::to_owned),
-        company_claim: claim.to_owned(),
-        jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
-    })
-    .unwrap()
+    TokenVerifier::new(config(source, algorithms, claim, iss, aud)).unwrap()
 }
 
 async fn verify(v: &TokenVerifier, token: &str) -> Result<String, String> {
@@ -371,14 +380,13 @@ async fn public_keys_algorithms_issuer_audience_and_claim_name() {
             .is_ok()
     );
     assert!(
-        TokenVerifier::new(VerifierConfig {
-            source: KeySource::PublicKeyFile(RSA_PUBLIC.into()),
-            algorithms: Some(vec!["HS256".into()]),
-            issuer: None,
-            audience: None,
-            company_claim: "id_company".into(),
-            jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
-        })
+        TokenVerifier::new(config(
+            KeySource::PublicKeyFile(RSA_PUBLIC.into()),
+            Some(vec!["HS256"]),
+            "id_company",
+            None,
+            None,
+        ))
         .is_err(),
         "HS256 does not fit an RSA key"
     );
@@ -453,12 +461,14 @@ async fn jwks_keys_are_fetched_cached_and_refetched_for_unknown_kids() {
 async fn known_kids_do_not_wait_for_a_jwks_refetch() {
     let jwks = serve_jwks().await;
     let v = TokenVerifier::new(VerifierConfig {
-        source: KeySource::JwksUrl(jwks.url.clone()),
-        algorithms: None,
-        issuer: None,
-        audience: None,
-        company_claim: "id_company".into(),
         jwks_refetch_interval: Duration::ZERO,
+        ..config(
+            KeySource::JwksUrl(jwks.url.clone()),
+            None,
+            "id_company",
+            None,
+            None,
+        )
     })
     .unwrap();
     let sign = acme_rs256;

@@ -143,9 +143,12 @@ async fn a_server_holds_at_most_its_configured_connections() {
         "dagtrail-pool-{}",
         &Uuid::new_v4().simple().to_string()[..8]
     );
-    let separator = if database_url.contains('?') { '&' } else { '?' };
+    let mut named_url = url::Url::parse(&database_url).unwrap();
+    named_url
+        .query_pairs_mut()
+        .append_pair("application_name", &name);
     let named = Stores {
-        database_url: format!("{database_url}{separator}application_name={name}"),
+        database_url: named_url.to_string(),
         ..stores
     };
     let mut env = named.env();

@@ -55,6 +55,17 @@ fn range() -> RunSearch {
     RunSearch::new(day(1), day(3))
 }
 
+/// `keyword` in the extract phase over `range()`: page `page` of `limit`,
+/// counting up to `cap`.
+fn extract_search(keyword: &str, limit: u32, page: u32, cap: Option<u64>) -> RunSearch {
+    let mut s = range();
+    s.keywords = vec![(Phase::Extract, keyword.to_owned())];
+    s.limit = limit;
+    s.page = page;
+    s.count_limit = cap;
+    s
+}
+
 async fn story(index: Arc<dyn RunIndex>) {
     let a = fresh_company();
     let b = fresh_company();
@@ -428,14 +439,7 @@ async fn count_limit(index: Arc<dyn RunIndex>) {
             .await
             .unwrap();
     }
-    let search = |page: u32, cap: Option<u64>| {
-        let mut s = range();
-        s.keywords = vec![(Phase::Extract, "MATCH".to_owned())];
-        s.limit = 5;
-        s.page = page;
-        s.count_limit = cap;
-        s
-    };
+    let search = |page: u32, cap: Option<u64>| extract_search("MATCH", 5, page, cap);
     let page = |p: u32, cap: Option<u64>| {
         let index = Arc::clone(&index);
         let company = company.clone();
@@ -501,14 +505,7 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
             .await
             .unwrap();
     }
-    let search = |page: u32, cap: Option<u64>| {
-        let mut s = range();
-        s.keywords = vec![(Phase::Extract, "HIT".to_owned())];
-        s.limit = 20;
-        s.page = page;
-        s.count_limit = cap;
-        s
-    };
+    let search = |page: u32, cap: Option<u64>| extract_search("HIT", 20, page, cap);
     // Newest first: date desc (day 3 holds i % 3 == 2), then created_at desc.
     let mut expected: Vec<u32> = (0..RUNS).collect();
     expected.sort_by_key(|i| std::cmp::Reverse((i % 3, *i)));
