@@ -7,6 +7,7 @@
 pub mod artifacts;
 pub mod auth;
 pub mod bench;
+pub mod casefold;
 pub mod demo;
 pub mod http;
 pub mod ingest;

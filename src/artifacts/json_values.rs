@@ -9,13 +9,17 @@
 //! loop; nested columns convert their child arrays once and slice them.
 
 use arrow_array::cast::AsArray;
+use arrow_array::timezone::Tz;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 use base64::Engine as _;
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, Offset as _, TimeZone as _};
 use serde_json::{Map, Number, Value};
+
+use super::parquet_types::SHOWN_TYPE;
+use super::temporal;
 
 /// One row as a JSON object, keyed by column name.
 pub type JsonRow = Map<String, Value>;
@@ -31,6 +35,16 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {
         }
     }
     rows
+}
+
+/// A column's type as shown in `ParquetPageResponse.columns`: the
+/// [`SHOWN_TYPE`] its field carries (`uuid`), else [`type_name`].
+pub fn column_type(field: &Field) -> String {
+    field
+        .metadata()
+        .get(SHOWN_TYPE)
+        .cloned()
+        .unwrap_or_else(|| type_name(field.data_type()))
 }
 
 /// The column's type as shown in `ParquetPageResponse.columns` (`int64`,
@@ -87,6 +101,9 @@ pub fn type_name(data_type: &DataType) -> String {
             ),
             other => format!("map<{}>", type_name(other)),
         },
+        DataType::Time32(unit) | DataType::Time64(unit) => format!("time[{}]", unit_name(*unit)),
+        DataType::Duration(unit) => format!("duration[{}]", unit_name(*unit)),
+        DataType::Interval(_) => "interval".into(),
         DataType::Dictionary(_, value) => type_name(value),
         DataType::RunEndEncoded(_, value) => type_name(value.data_type()),
         other => other.to_string().to_lowercase(),
@@ -138,40 +155,34 @@ fn timestamp(array: &dyn Array, unit: TimeUnit, tz: Option<&str>) -> Vec<Value> 
         TimeUnit::Microsecond => prim_i64::<TimestampMicrosecondType>(array),
         TimeUnit::Nanosecond => prim_i64::<TimestampNanosecondType>(array),
     };
-    let offset: Option<FixedOffset> = match tz {
+    // No zone in the file: the wall-clock time, without an offset that
+    // would claim to know one.
+    let zone: Option<Tz> = match tz {
         None => None,
-        Some(tz) if is_utc(tz) => FixedOffset::east_opt(0),
-        Some(tz) => tz.parse::<FixedOffset>().ok(),
+        Some(tz) if is_utc(tz) => None,
+        Some(tz) => tz.parse().ok(),
     };
-    let named_non_utc = tz.is_some_and(|tz| !is_utc(tz)) && offset.is_none();
-    if named_non_utc {
-        // A named zone (e.g. `Europe/Madrid`): chrono-tz is not pulled in for
-        // this rare case; arrow's own formatter resolves it.
-        return formatted(array);
-    }
+    let per = temporal::per_second(unit);
+    let offset = |v: i64| -> Option<i32> {
+        tz?;
+        let Some(zone) = &zone else {
+            // UTC, or a zone no database here knows: the instant in UTC.
+            return Some(0);
+        };
+        let nanos = u32::try_from(v.rem_euclid(per) * (1_000_000_000 / per)).unwrap_or(0);
+        // Outside chrono's calendar no zone rules apply: UTC.
+        Some(
+            DateTime::from_timestamp(v.div_euclid(per), nanos).map_or(0, |t| {
+                zone.offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc()
+            }),
+        )
+    };
     raw.into_iter()
         .map(|v| {
-            let Some(v) = v else { return Value::Null };
-            let utc: Option<DateTime<Utc>> = match unit {
-                TimeUnit::Second => DateTime::from_timestamp(v, 0),
-                TimeUnit::Millisecond => DateTime::from_timestamp_millis(v),
-                TimeUnit::Microsecond => DateTime::from_timestamp_micros(v),
-                TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(v)),
-            };
-            let Some(utc) = utc else { return Value::Null };
-            Value::String(match (tz, offset) {
-                (Some(tz), _) if is_utc(tz) => utc.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                (_, Some(offset)) => utc
-                    .with_timezone(&offset)
-                    .to_rfc3339_opts(SecondsFormat::AutoSi, false),
-                // No zone in the file: the wall-clock time, without an offset
-                // that would claim to know one.
-                _ => utc
-                    .naive_utc()
-                    .and_utc()
-                    .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-                    .trim_end_matches('Z')
-                    .to_owned(),
+            v.map_or(Value::Null, |v| {
+                Value::String(temporal::timestamp(v, unit, offset(v)))
             })
         })
         .collect()
@@ -185,13 +196,86 @@ where
 }
 
 /// Text as arrow's display formatter writes it, for the types the contract
-/// maps to strings without a stricter rule (decimals, times, intervals).
+/// maps to strings without a stricter rule (decimals, named time zones); a
+/// value it cannot format is null, never an error message in its place.
 fn formatted(array: &dyn Array) -> Vec<Value> {
-    let options = FormatOptions::default();
+    use std::fmt::Write as _;
+    let options = FormatOptions::default().with_display_error(false);
     match ArrayFormatter::try_new(array, &options) {
-        Ok(fmt) => nulls_or(array, |i| Value::String(fmt.value(i).to_string())),
+        Ok(fmt) => nulls_or(array, |i| {
+            let mut text = String::new();
+            match write!(text, "{}", fmt.value(i)) {
+                Ok(()) => Value::String(text),
+                Err(_) => Value::Null,
+            }
+        }),
         Err(_) => vec![Value::Null; array.len()],
     }
+}
+
+fn time_of_day(array: &dyn Array, unit: TimeUnit) -> Vec<Value> {
+    let value = |i: usize| -> i64 {
+        match (array.data_type(), unit) {
+            (DataType::Time32(_), TimeUnit::Second) => {
+                i64::from(array.as_primitive::<Time32SecondType>().value(i))
+            }
+            (DataType::Time32(_), _) => {
+                i64::from(array.as_primitive::<Time32MillisecondType>().value(i))
+            }
+            (_, TimeUnit::Microsecond) => array.as_primitive::<Time64MicrosecondType>().value(i),
+            _ => array.as_primitive::<Time64NanosecondType>().value(i),
+        }
+    };
+    nulls_or(array, |i| {
+        temporal::time_of_day(value(i), unit).map_or(Value::Null, Value::String)
+    })
+}
+
+fn interval(array: &dyn Array, unit: IntervalUnit) -> Vec<Value> {
+    let iso = |months: i32, days: i32, nanos: i128| {
+        Value::String(temporal::iso_duration(
+            i64::from(months),
+            i64::from(days),
+            nanos,
+        ))
+    };
+    match unit {
+        IntervalUnit::YearMonth => {
+            let a = array.as_primitive::<IntervalYearMonthType>();
+            nulls_or(array, |i| iso(a.value(i), 0, 0))
+        }
+        IntervalUnit::DayTime => {
+            let a = array.as_primitive::<IntervalDayTimeType>();
+            nulls_or(array, |i| {
+                let v = a.value(i);
+                iso(0, v.days, i128::from(v.milliseconds) * 1_000_000)
+            })
+        }
+        IntervalUnit::MonthDayNano => {
+            let a = array.as_primitive::<IntervalMonthDayNanoType>();
+            nulls_or(array, |i| {
+                let v = a.value(i);
+                iso(v.months, v.days, i128::from(v.nanoseconds))
+            })
+        }
+    }
+}
+
+fn duration(array: &dyn Array, unit: TimeUnit) -> Vec<Value> {
+    let nanos_per = i128::from(1_000_000_000 / temporal::per_second(unit));
+    let raw: Vec<Option<i64>> = match unit {
+        TimeUnit::Second => prim_i64::<DurationSecondType>(array),
+        TimeUnit::Millisecond => prim_i64::<DurationMillisecondType>(array),
+        TimeUnit::Microsecond => prim_i64::<DurationMicrosecondType>(array),
+        TimeUnit::Nanosecond => prim_i64::<DurationNanosecondType>(array),
+    };
+    raw.into_iter()
+        .map(|v| {
+            v.map_or(Value::Null, |v| {
+                Value::String(temporal::iso_duration(0, 0, i128::from(v) * nanos_per))
+            })
+        })
+        .collect()
 }
 
 fn binary(bytes: &[u8]) -> Value {
@@ -225,6 +309,17 @@ fn offsets_ranges<O: Copy + TryInto<usize>>(offsets: &[O]) -> Vec<(usize, usize)
             let start = w[0].try_into().unwrap_or(0);
             let end = w[1].try_into().unwrap_or(start);
             (start, end)
+        })
+        .collect()
+}
+
+fn view_ranges<O: Copy + TryInto<usize>>(offsets: &[O], sizes: &[O]) -> Vec<(usize, usize)> {
+    offsets
+        .iter()
+        .zip(sizes)
+        .map(|(o, n)| {
+            let start = (*o).try_into().unwrap_or(0);
+            (start, start + (*n).try_into().unwrap_or(0))
         })
         .collect()
 }
@@ -288,19 +383,18 @@ pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
         DataType::Date32 => {
             let a = array.as_primitive::<Date32Type>();
             nulls_or(array, |i| {
-                Date32Type::to_naive_date_opt(a.value(i)).map_or(Value::Null, |d| {
-                    Value::String(d.format("%Y-%m-%d").to_string())
-                })
+                Value::String(temporal::date(i64::from(a.value(i))))
             })
         }
         DataType::Date64 => {
             let a = array.as_primitive::<Date64Type>();
             nulls_or(array, |i| {
-                Date64Type::to_naive_date_opt(a.value(i)).map_or(Value::Null, |d| {
-                    Value::String(d.format("%Y-%m-%d").to_string())
-                })
+                Value::String(temporal::date(a.value(i).div_euclid(86_400_000)))
             })
         }
+        DataType::Time32(unit) | DataType::Time64(unit) => time_of_day(array, *unit),
+        DataType::Interval(unit) => interval(array, *unit),
+        DataType::Duration(unit) => duration(array, *unit),
         DataType::Timestamp(unit, tz) => timestamp(array, *unit, tz.as_deref()),
         DataType::List(_) => {
             let a = array.as_list::<i32>();
@@ -309,6 +403,22 @@ pub fn column_to_json(array: &dyn Array) -> Vec<Value> {
         DataType::LargeList(_) => {
             let a = array.as_list::<i64>();
             list_like(array, a.values(), offsets_ranges(a.value_offsets()))
+        }
+        DataType::ListView(_) => {
+            let a = array.as_list_view::<i32>();
+            list_like(
+                array,
+                a.values(),
+                view_ranges(a.value_offsets(), a.value_sizes()),
+            )
+        }
+        DataType::LargeListView(_) => {
+            let a = array.as_list_view::<i64>();
+            list_like(
+                array,
+                a.values(),
+                view_ranges(a.value_offsets(), a.value_sizes()),
+            )
         }
         DataType::FixedSizeList(_, size) => {
             let a = array.as_fixed_size_list();
@@ -509,16 +619,14 @@ enum Writer<'a> {
 /// fraction of 0, 3 or 6 digits), without building a string first.
 fn write_utc_micros(out: &mut Vec<u8>, micros: i64) -> std::io::Result<()> {
     use chrono::{Datelike as _, Timelike as _};
-    let Some(t) = DateTime::from_timestamp_micros(micros) else {
-        out.extend_from_slice(b"null");
-        return Ok(());
-    };
-    let (date, time) = (t.date_naive(), t.time());
-    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+    let year =
+        DateTime::from_timestamp_micros(micros).map(|t| (t, u32::try_from(t.date_naive().year())));
+    let Some((t, Ok(year @ 0..=9999))) = year else {
         // Outside four-digit years: the general (slower) formatter.
-        let text = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let text = temporal::timestamp(micros, TimeUnit::Microsecond, Some(0));
         return serde_json::to_writer(out, &text).map_err(std::io::Error::other);
     };
+    let (date, time) = (t.date_naive(), t.time());
     // Digits written by hand: `write!` with padding was a third of the
     // NDJSON stream's time in profiles.
     out.push(b'"');

@@ -6,10 +6,22 @@
 //! folder name and in an S3 key. `object_store::path::Path::from` would
 //! encode some characters a second time, so keys are made with
 //! [`Path::parse`], which keeps the text as it is.
+//!
+//! A segment whose encoding is longer than a file name may be (255 bytes
+//! on every common file system; a 250-byte run id of CJK text encodes to
+//! 750) is stored under a shortened name: its encoding's first bytes, then
+//! `%~`, then the first 128 bits of the SHA-256 of the segment, in hex
+//! (255 bytes in all). Plain encodings never contain `%~` (every `%` of
+//! theirs starts a `%XX`), so a shortened name cannot be another
+//! segment's, and the longest key (a 128-byte company and a 250-byte run
+//! id, both shortened) stays far below S3's 1,024 bytes. The contract is
+//! silent on lengths; this is the one place its layout is extended
+//! (`docs/ARCHITECTURE.md`).
 
 use chrono::NaiveDate;
 use object_store::path::Path;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use sha2::{Digest as _, Sha256};
 
 use crate::model::{Company, DagId, Phase, RunId, RunRef};
 
@@ -21,6 +33,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b':')
     .remove(b'+');
+
+/// The longest segment kept as its plain encoding: a file name's limit.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Marks a shortened segment: never part of a plain encoding.
+const SHORTENED: &str = "%~";
+
+/// Hex digits of the segment's SHA-256 in a shortened segment.
+const DIGEST_HEX: usize = 32;
 
 /// A key could not be built from the given parts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +64,22 @@ pub fn encode_segment(segment: &str) -> Result<String, KeyError> {
     if segment.is_empty() || segment == "." || segment == ".." {
         return Err(KeyError::InvalidSegment(segment.to_owned()));
     }
-    Ok(utf8_percent_encode(segment, SEGMENT).to_string())
+    let encoded = utf8_percent_encode(segment, SEGMENT).to_string();
+    if encoded.len() <= MAX_SEGMENT_BYTES {
+        return Ok(encoded);
+    }
+    let mut keep = MAX_SEGMENT_BYTES - SHORTENED.len() - DIGEST_HEX;
+    // Never cut a `%XX` in two.
+    while encoded[..keep].ends_with('%') || encoded[..keep - 1].ends_with('%') {
+        keep -= 1;
+    }
+    let digest = Sha256::digest(segment.as_bytes());
+    let hex: String = digest
+        .iter()
+        .take(DIGEST_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("{}{SHORTENED}{hex}", &encoded[..keep]))
 }
 
 fn parse_key(key: String) -> Result<Path, KeyError> {
@@ -237,6 +273,29 @@ mod tests {
         // `..` inside a longer run id is just text, and `/` is encoded.
         let key = run("../x").event_file(EventFile::Event).unwrap();
         assert!(key.as_ref().contains("/..%2Fx/event/"));
+    }
+
+    #[test]
+    fn long_segments_are_shortened_to_a_file_name() {
+        let long = format!("manual__{}X", "東京倉庫の再実行".repeat(10));
+        assert_eq!(long.len(), 249);
+        let name = encode_segment(&long).unwrap();
+        assert_eq!(name.len(), MAX_SEGMENT_BYTES);
+        assert!(name.starts_with("manual__%E6%9D%B1"), "{name}");
+        assert!(name.contains(SHORTENED));
+        // Deterministic, distinct for distinct segments, never cut inside %XX.
+        assert_eq!(encode_segment(&long).unwrap(), name);
+        let other = encode_segment(&format!("{long}Y")).unwrap();
+        assert_ne!(other, name);
+        let prefix = &name[..name.find(SHORTENED).unwrap()];
+        assert!(!prefix.ends_with('%') && prefix.rsplit('%').next().unwrap().len() >= 2);
+        for len in [85, 86, 87, 120] {
+            let name = encode_segment(&"é".repeat(len)).unwrap();
+            assert!(name.len() <= MAX_SEGMENT_BYTES);
+            assert!(Path::parse(&name).is_ok(), "{name}");
+        }
+        // An encoding of exactly 255 bytes is kept as it is.
+        assert_eq!(encode_segment(&"a".repeat(255)).unwrap(), "a".repeat(255));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 pub mod counting;
 pub mod json_values;
 pub mod key;
+pub mod parquet_types;
 pub mod schemas;
 pub mod store;
+pub mod temporal;
 pub mod writer;
 
 pub use key::{AttemptFolder, EventFile, FileKind, KeyError, RunFolder};

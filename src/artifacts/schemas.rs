@@ -266,15 +266,18 @@ impl AttemptMetadata {
                 .flatten())
         };
         let file_rows = {
-            let array = col("data_file_rows")?;
+            // Any list kind (polars writes `large_list`): in Parquet they
+            // are the same LIST type.
+            let item = Arc::new(Field::new("item", DataType::Int64, true));
+            let array = arrow_cast::cast(&col("data_file_rows")?, &DataType::List(item))
+                .map_err(|e| MetadataError(format!("column data_file_rows is not a list: {e}")))?;
             let list = array
                 .as_list_opt::<i32>()
                 .ok_or_else(|| MetadataError("column data_file_rows is not a list".into()))?;
             if list.is_null(0) {
                 Vec::new()
             } else {
-                let values = arrow_cast::cast(&list.value(0), &DataType::Int64)
-                    .map_err(|e| MetadataError(format!("column data_file_rows: {e}")))?;
+                let values = list.value(0);
                 let values = values.as_primitive::<Int64Type>();
                 if values.null_count() > 0 {
                     return Err(MetadataError("data_file_rows holds a null".into()));
@@ -359,6 +362,76 @@ mod tests {
         };
         let batch = meta.to_batch().unwrap();
         assert_eq!(AttemptMetadata::from_batch(&batch).unwrap(), meta);
+    }
+
+    #[test]
+    fn metadata_in_other_arrow_variants_reads_the_same() {
+        let meta = AttemptMetadata {
+            phase: "extract".into(),
+            attempt: 1,
+            success: Some(true),
+            message: "polars".into(),
+            total: 100,
+            started_at: None,
+            finished_at: None,
+            duration_ms: Some(5),
+            data_files: 2,
+            data_file_rows: vec![60, 40],
+            data_rows: 100,
+            error_files: 0,
+            log_files: 0,
+            error_count: 0,
+            log_count: 0,
+            error_log_count: 0,
+            searchable_lowercase: true,
+            writer: "polars".into(),
+        };
+        let batch = meta.to_batch().unwrap();
+        let item = |t: DataType| Arc::new(Field::new("item", t, true));
+        for (text, list, int) in [
+            (
+                DataType::LargeUtf8,
+                DataType::LargeList(item(DataType::Int64)),
+                DataType::Int64,
+            ),
+            (
+                DataType::Utf8View,
+                DataType::LargeList(item(DataType::UInt32)),
+                DataType::UInt16,
+            ),
+            (
+                DataType::Utf8,
+                DataType::FixedSizeList(item(DataType::Int16), 2),
+                DataType::Int32,
+            ),
+        ] {
+            let columns: Vec<ArrayRef> = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    let to = match c.data_type() {
+                        DataType::Utf8 => text.clone(),
+                        DataType::List(_) => list.clone(),
+                        DataType::Int32 | DataType::Int64 => int.clone(),
+                        other => other.clone(),
+                    };
+                    arrow_cast::cast(c, &to).unwrap()
+                })
+                .collect();
+            let fields: Vec<Field> = batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(&columns)
+                .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+                .collect();
+            let variant = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+            assert_eq!(
+                AttemptMetadata::from_batch(&variant).unwrap(),
+                meta,
+                "{list}"
+            );
+        }
     }
 
     #[test]

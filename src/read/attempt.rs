@@ -10,7 +10,6 @@ use futures::{Stream, StreamExt, TryStreamExt, future::try_join_all};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::cache::MetadataCache;
 use super::file::{StoreQuirks, decode_small_file, load_metadata, load_metadata_and_small_file};
@@ -19,6 +18,7 @@ use super::page::{ParquetPage, locate};
 use super::rows::{file_rows, read_ranges};
 use super::{ReadError, search};
 use crate::artifacts::key::{AttemptFolder, FileKind};
+use crate::artifacts::parquet_types::TypedFooter;
 use crate::artifacts::schemas::{AttemptMetadata, check_conforms, errors_schema, logs_schema};
 
 /// Footers fetched at once when a request needs several files' row counts.
@@ -146,7 +146,7 @@ impl AttemptReader {
     }
 
     /// A file's footer, from the cache or the store.
-    pub(crate) async fn footer(&self, key: &Path) -> Result<ArrowReaderMetadata, ReadError> {
+    pub(crate) async fn footer(&self, key: &Path) -> Result<TypedFooter, ReadError> {
         if let Some(m) = self.cache.footer(key.as_ref()) {
             return Ok(m);
         }
@@ -162,10 +162,7 @@ impl AttemptReader {
     }
 
     /// The footers of several files, fetched concurrently, in order.
-    pub(crate) async fn footers(
-        &self,
-        keys: &[Path],
-    ) -> Result<Vec<ArrowReaderMetadata>, ReadError> {
+    pub(crate) async fn footers(&self, keys: &[Path]) -> Result<Vec<TypedFooter>, ReadError> {
         // Owned keys and a cloned reader (all `Arc`s) keep the stream's
         // futures free of borrowed lifetimes, which `Send` handlers need.
         futures::stream::iter(keys.to_vec())
@@ -192,7 +189,7 @@ impl AttemptReader {
         &self,
         keys: &[Path],
         schema: &Schema,
-    ) -> Result<Vec<ArrowReaderMetadata>, ReadError> {
+    ) -> Result<Vec<TypedFooter>, ReadError> {
         let footers = self.footers(keys).await?;
         for (key, meta) in keys.iter().zip(&footers) {
             check_conforms(schema, meta.schema())
@@ -281,7 +278,13 @@ impl AttemptReader {
         page: u64,
         limit: u32,
     ) -> Result<ParquetPage, ReadError> {
-        let hits = search::matching_rows(self, keyword).await?;
+        // An attempt without data rows may have no index at all: there is
+        // nothing to search.
+        let hits = if self.metadata.data_rows == 0 {
+            Vec::new()
+        } else {
+            search::matching_rows(self, keyword).await?
+        };
         let total = hits.len() as u64;
         let offset = usize::try_from(page.saturating_mul(u64::from(limit))).unwrap_or(usize::MAX);
         let wanted = hits.get(offset..).unwrap_or(&[]);

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use crate::artifacts::parquet_types::TypedFooter;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
@@ -16,7 +16,7 @@ use crate::artifacts::schemas::AttemptMetadata;
 #[derive(Clone)]
 pub enum Cached {
     /// A Parquet file's footer and page index.
-    Footer(ArrowReaderMetadata),
+    Footer(TypedFooter),
     /// The row of a `metadata.parquet`.
     Attempt(Arc<AttemptMetadata>),
 }
@@ -59,7 +59,7 @@ impl MetadataCache {
     }
 
     /// A file's footer, when cached.
-    pub fn footer(&self, key: &str) -> Option<ArrowReaderMetadata> {
+    pub fn footer(&self, key: &str) -> Option<TypedFooter> {
         match self.inner.get(key)? {
             Cached::Footer(m) => Some(m),
             Cached::Attempt(_) => None,
@@ -75,7 +75,7 @@ impl MetadataCache {
     }
 
     /// Remembers a footer.
-    pub fn put_footer(&self, key: String, metadata: ArrowReaderMetadata) {
+    pub fn put_footer(&self, key: String, metadata: TypedFooter) {
         self.inner.insert(key, Cached::Footer(metadata));
     }
 

@@ -12,12 +12,13 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use super::ReadError;
+use crate::artifacts::parquet_types::TypedFooter;
 
 /// Bytes fetched from a file's end to read its footer: enough for the
 /// footer and page index of every file our writer makes, so a cold file
@@ -34,7 +35,7 @@ pub struct StoreFile {
 
 impl StoreFile {
     /// A reader for `key` whose metadata was loaded before.
-    pub fn new(store: Arc<dyn ObjectStore>, key: Path, metadata: &ArrowReaderMetadata) -> Self {
+    pub fn new(store: Arc<dyn ObjectStore>, key: Path, metadata: &TypedFooter) -> Self {
         Self {
             store,
             key,
@@ -141,7 +142,7 @@ pub async fn load_metadata(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     quirks: &StoreQuirks,
-) -> Result<ArrowReaderMetadata, ReadError> {
+) -> Result<TypedFooter, ReadError> {
     Ok(load_metadata_and_small_file(store, key, quirks).await?.0)
 }
 
@@ -152,7 +153,7 @@ pub async fn load_metadata_and_small_file(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     quirks: &StoreQuirks,
-) -> Result<(ArrowReaderMetadata, Option<Bytes>), ReadError> {
+) -> Result<(TypedFooter, Option<Bytes>), ReadError> {
     let decode = |e: ParquetError| ReadError::decode(key, e.to_string());
     let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH, quirks).await?;
     let whole = (bytes.len() as u64 == size).then(|| bytes.clone());
@@ -175,8 +176,7 @@ pub async fn load_metadata_and_small_file(
         }
     }
     let metadata = reader.finish().map_err(decode)?;
-    let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
-        .map_err(decode)?;
+    let metadata = TypedFooter::new(metadata).map_err(decode)?;
     Ok((metadata, whole))
 }
 
@@ -184,17 +184,21 @@ pub async fn load_metadata_and_small_file(
 pub fn decode_small_file(
     key: &Path,
     bytes: Bytes,
-    metadata: &ArrowReaderMetadata,
+    metadata: &TypedFooter,
     max_rows: usize,
 ) -> Result<Vec<arrow_array::RecordBatch>, ReadError> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
         bytes,
-        metadata.clone(),
+        metadata.reader().clone(),
     )
     .with_limit(max_rows)
     .build()
     .map_err(|e| ReadError::decode(key, e.to_string()))?;
     reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ReadError::decode(key, e.to_string()))
+        .map(|batch| {
+            batch
+                .and_then(|b| metadata.convert(b))
+                .map_err(|e| ReadError::decode(key, e.to_string()))
+        })
+        .collect()
 }

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt, TryStreamExt, future::try_join_all};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection};
+use parquet::arrow::arrow_reader::RowSelection;
 use tokio::sync::mpsc;
 
 use super::ReadError;
@@ -24,6 +24,7 @@ use super::rows::{
 };
 use super::text::Needle;
 use crate::artifacts::json_values::write_ndjson;
+use crate::artifacts::parquet_types::TypedFooter;
 use crate::artifacts::schemas::logs_schema;
 
 /// Which log rows to keep.
@@ -31,7 +32,7 @@ use crate::artifacts::schemas::logs_schema;
 pub struct LogFilter {
     /// Upper-case levels to keep (`None`: all).
     pub levels: Option<HashSet<String>>,
-    /// Lower-cased keyword the message must contain.
+    /// Keyword the message must contain (case-insensitively).
     pub keyword: Option<String>,
 }
 
@@ -40,7 +41,7 @@ impl LogFilter {
     pub fn new(levels: Option<HashSet<String>>, keyword: Option<&str>) -> Self {
         Self {
             levels,
-            keyword: keyword.filter(|k| !k.is_empty()).map(str::to_lowercase),
+            keyword: keyword.filter(|k| !k.is_empty()).map(str::to_owned),
         }
     }
 
@@ -127,7 +128,7 @@ async fn rows_passing(
 async fn matching_in_group(
     store: Arc<dyn ObjectStore>,
     key: Path,
-    meta: ArrowReaderMetadata,
+    meta: TypedFooter,
     group: usize,
     filter: LogFilter,
 ) -> Result<Vec<u64>, ReadError> {

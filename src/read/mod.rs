@@ -72,14 +72,14 @@ pub enum ReadError {
 impl ReadError {
     /// A store error about `key` (a missing object becomes `MissingFile`).
     pub fn store(key: &Path, source: object_store::Error) -> Self {
-        match source {
-            object_store::Error::NotFound { .. } => Self::MissingFile {
+        if names_nothing(&source) {
+            return Self::MissingFile {
                 key: key.to_string(),
-            },
-            source => Self::Store {
-                key: key.to_string(),
-                source,
-            },
+            };
+        }
+        Self::Store {
+            key: key.to_string(),
+            source,
         }
     }
 
@@ -101,6 +101,29 @@ impl ReadError {
             other => Self::decode(key, other.to_string()),
         }
     }
+}
+
+/// Whether a store error says that nothing exists under the name: not
+/// found, or a local folder's refusal of the name itself (too long, or a
+/// part of it that is a file). Whatever the store says about a name,
+/// reading something that does not exist is a 404, never a 502.
+fn names_nothing(error: &object_store::Error) -> bool {
+    if matches!(error, object_store::Error::NotFound { .. }) {
+        return true;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::NotADirectory
+                    | std::io::ErrorKind::InvalidFilename
+            );
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Both event files of a run (contract 4.2, endpoint 3).

@@ -7,7 +7,7 @@ use arrow_schema::Schema;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::artifacts::json_values::{JsonRow, batch_to_rows, type_name};
+use crate::artifacts::json_values::{JsonRow, batch_to_rows, column_type};
 
 /// A column of a page: its name and its type as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -53,7 +53,7 @@ impl ParquetPage {
                     .iter()
                     .map(|f| ColumnInfo {
                         name: f.name().clone(),
-                        data_type: type_name(f.data_type()),
+                        data_type: column_type(f),
                     })
                     .collect()
             })

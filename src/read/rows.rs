@@ -15,12 +15,13 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
 use parquet::errors::ParquetError;
 
 use super::ReadError;
 use super::file::StoreFile;
+use crate::artifacts::parquet_types::TypedFooter;
 
 /// Row groups fetched at once for one request.
 const CONCURRENT_ROW_GROUPS: usize = 4;
@@ -28,7 +29,7 @@ const CONCURRENT_ROW_GROUPS: usize = 4;
 const BATCH_ROWS: usize = 8192;
 
 /// Start row of every row group, plus the total at the end.
-pub fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
+pub fn row_group_starts(meta: &TypedFooter) -> Vec<u64> {
     let mut starts = Vec::with_capacity(meta.metadata().num_row_groups() + 1);
     let mut at = 0u64;
     starts.push(0);
@@ -40,12 +41,12 @@ pub fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
 }
 
 /// Rows of a file.
-pub fn file_rows(meta: &ArrowReaderMetadata) -> u64 {
+pub fn file_rows(meta: &TypedFooter) -> u64 {
     u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0)
 }
 
 /// A projection of the named columns (all of them when `names` is `None`).
-pub fn projection(meta: &ArrowReaderMetadata, names: Option<&[&str]>) -> ProjectionMask {
+pub fn projection(meta: &TypedFooter, names: Option<&[&str]>) -> ProjectionMask {
     match names {
         None => ProjectionMask::all(),
         Some(names) => ProjectionMask::columns(
@@ -66,16 +67,17 @@ pub fn projection(meta: &ArrowReaderMetadata, names: Option<&[&str]>) -> Project
 pub fn row_group_stream(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
-    meta: &ArrowReaderMetadata,
+    meta: &TypedFooter,
     group: usize,
     selection: Option<RowSelection>,
     mask: ProjectionMask,
 ) -> Result<RowGroupStream, ReadError> {
     let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
-    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, meta.clone())
-        .with_row_groups(vec![group])
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS);
+    let mut builder =
+        ParquetRecordBatchStreamBuilder::new_with_metadata(file, meta.reader().clone())
+            .with_row_groups(vec![group])
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS);
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }
@@ -84,21 +86,32 @@ pub fn row_group_stream(
         .map_err(|e| ReadError::decode(key, e.to_string()))?;
     Ok(RowGroupStream {
         inner: AssertUnwindSafe(stream).catch_unwind(),
+        footer: meta.clone(),
     })
 }
 
-/// The batches of one row group, as [`row_group_stream`] decodes them; a
-/// panic of the decoder comes out as an error, and ends the stream.
+/// The batches of one row group, as [`row_group_stream`] decodes them, in
+/// the file's types ([`TypedFooter::convert`]); a panic of the decoder
+/// comes out as an error, and ends the stream.
 pub struct RowGroupStream {
     inner: CatchUnwind<AssertUnwindSafe<ParquetRecordBatchStream<StoreFile>>>,
+    footer: TypedFooter,
 }
 
 impl Stream for RowGroupStream {
     type Item = Result<RecordBatch, ParquetError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx).map(|polled| {
-            polled.map(|item| item.unwrap_or_else(|panic| Err(decoder_panicked(panic.as_ref()))))
+        let polled = self.inner.poll_next_unpin(cx);
+        polled.map(|polled| {
+            polled.map(|item| {
+                item.unwrap_or_else(|panic| Err(decoder_panicked(panic.as_ref())))
+                    .and_then(|batch| {
+                        self.footer
+                            .convert(batch)
+                            .map_err(|e| ParquetError::ArrowError(e.to_string()))
+                    })
+            })
         })
     }
 }
@@ -119,7 +132,7 @@ fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
 pub async fn read_ranges(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
-    meta: &ArrowReaderMetadata,
+    meta: &TypedFooter,
     ranges: &[Range<u64>],
     mask: ProjectionMask,
 ) -> Result<Vec<RecordBatch>, ReadError> {

@@ -1,55 +1,70 @@
-//! Case-insensitive literal substring search, fast where it can be:
-//! ASCII keywords compare without allocating, and a column of already
-//! lowercased text (`_searchable`) is scanned as one contiguous buffer
-//! with SIMD `memmem`, hits mapped back to rows through the offsets.
+//! Case-insensitive literal substring search over Arrow text columns,
+//! under the folding rule of [`crate::casefold`], fast where it can be: a
+//! column of already lowercased text (`_searchable`) is scanned as one
+//! contiguous buffer with SIMD `memmem`, hits mapped back to rows through
+//! the offsets; other text is folded row by row (ASCII rows without
+//! allocating).
 
 use arrow_array::{Array, StringArray};
 use memchr::memmem::Finder;
 
-/// A lowercased keyword, ready to search for.
+use crate::casefold::{Keyword, LowercasedForm};
+
+/// A keyword, ready to search for.
 #[derive(Debug, Clone)]
 pub struct Needle {
-    lower: String,
-    ascii: bool,
+    keyword: Keyword,
+    lowercased: LowercasedForm,
 }
 
 impl Needle {
-    /// Prepares `keyword` (Unicode lowercasing, as `_searchable` was).
+    /// Prepares `keyword`.
     pub fn new(keyword: &str) -> Self {
-        let lower = keyword.to_lowercase();
-        let ascii = lower.is_ascii();
-        Self { lower, ascii }
+        let keyword = Keyword::new(keyword);
+        let lowercased = LowercasedForm::of(&keyword);
+        Self {
+            keyword,
+            lowercased,
+        }
     }
 
     /// Whether `haystack`, in any case, contains the keyword.
     pub fn in_any_case(&self, haystack: &str) -> bool {
-        if self.lower.is_empty() {
-            return true;
-        }
-        if self.ascii {
-            ascii_case_insensitive_find(haystack.as_bytes(), self.lower.as_bytes())
-        } else {
-            haystack.to_lowercase().contains(&self.lower)
-        }
+        self.keyword.found_in(haystack)
     }
 
-    /// Rows of `column` (text already lowercased) that contain the keyword,
-    /// scanning the values buffer once.
+    /// Rows of `column` (text already lowercased) that contain the keyword.
+    ///
+    /// The values buffer is scanned once for the keyword's usual lowercase
+    /// form. When the buffer also holds another lowercase form of one of
+    /// its characters (`ς` for `σ`, `ſ` for `s`), where that scan could
+    /// miss a row, every row is folded and compared instead.
     pub fn rows_in_lowercased(&self, column: &StringArray) -> Vec<usize> {
-        let needle = self.lower.as_bytes();
+        if column.is_empty() {
+            return Vec::new();
+        }
         let offsets = column.value_offsets();
         let data = column.value_data();
-        let mut rows = Vec::new();
-        if column.is_empty() {
-            return rows;
-        }
         let base = usize::try_from(offsets[0]).unwrap_or(0);
         let end = usize::try_from(offsets[column.len()])
             .unwrap_or(data.len())
             .min(data.len());
+        let values = &data[base.min(end)..end];
+        let needle = self.lowercased.text.as_bytes();
         if needle.is_empty() {
             return (0..column.len()).filter(|i| column.is_valid(*i)).collect();
         }
+        let mut utf8 = [0u8; 4];
+        let variant_present =
+            self.lowercased.variants.iter().any(|v| {
+                memchr::memmem::find(values, v.encode_utf8(&mut utf8).as_bytes()).is_some()
+            });
+        if variant_present {
+            return (0..column.len())
+                .filter(|i| column.is_valid(*i) && self.keyword.found_in(column.value(*i)))
+                .collect();
+        }
+        let mut rows = Vec::new();
         let finder = Finder::new(needle);
         let mut pos = base;
         while pos < end {
@@ -74,19 +89,6 @@ impl Needle {
         }
         rows
     }
-}
-
-fn ascii_case_insensitive_find(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some(&first) = needle.first() else {
-        return true;
-    };
-    if haystack.len() < needle.len() {
-        return false;
-    }
-    let last_start = haystack.len() - needle.len();
-    let (lo, hi) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    memchr::memchr2_iter(lo, hi, &haystack[..=last_start])
-        .any(|i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -123,5 +125,26 @@ mod tests {
         let sliced = column.slice(3, 3);
         let sliced = sliced.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(Needle::new("ab").rows_in_lowercased(sliced), vec![0, 2]);
+    }
+
+    #[test]
+    fn lowercased_text_with_other_lowercase_forms_is_folded() {
+        // Python's and Rust's lower() write a word-final sigma as ς, a
+        // medial one as σ; ſ and µ lowercase to themselves.
+        let column = StringArray::from(vec![
+            Some("αστρος"),
+            Some("ꭰꭱ"),
+            Some("ſun"),
+            Some("µs"),
+            Some("i\u{307}stanbul"),
+        ]);
+        let rows = |k: &str| Needle::new(k).rows_in_lowercased(&column);
+        assert_eq!(rows("ΟΣ"), vec![0]);
+        assert_eq!(rows("ας"), vec![0]);
+        assert_eq!(rows("Ꭰ"), vec![1]);
+        assert_eq!(rows("SUN"), vec![2]);
+        assert_eq!(rows("μS"), vec![3]);
+        assert_eq!(rows("İSTANBUL"), vec![4]);
+        assert!(rows("istanbul").is_empty());
     }
 }

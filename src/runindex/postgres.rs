@@ -206,8 +206,8 @@ fn push_filters(
     }
     for (phase, kw) in search.active_keywords() {
         // The expression matches the trigram indexes of the migration.
-        q.push(format!(" AND ((log->'{}')::text) ILIKE ", phase.as_str()))
-            .push_bind(keyword::ilike_contains(kw));
+        q.push(format!(" AND ((log->'{}')::text) ~ ", phase.as_str()))
+            .push_bind(keyword::postgres_contains(kw));
     }
     if !search.run_ids.is_empty() {
         q.push(" AND run_id = ANY(")
@@ -249,7 +249,7 @@ impl RunIndex for PostgresIndex {
         dag_id: DagId,
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
-        // PostgreSQL cannot estimate how many runs an ILIKE keyword matches
+        // PostgreSQL cannot estimate how many runs a keyword pattern matches
         // (it guesses a few hundred of a million), so left to itself it
         // answers a page of a common keyword by rechecking every match and
         // sorting them all: 37 s over a million runs. The search first

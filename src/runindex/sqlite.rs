@@ -97,7 +97,7 @@ fn push_filters(
     }
     for (phase, kw) in search.active_keywords() {
         q.push(format!(" AND (log -> '$.{}') REGEXP ", phase.as_str()))
-            .push_bind(keyword::regex_contains(kw));
+            .push_bind(keyword::sqlite_contains(kw));
     }
     if !search.run_ids.is_empty() {
         let list = Value::from(search.run_ids.clone()).to_string();

@@ -1,7 +1,8 @@
-//! Files written by other tools (pyarrow and DuckDB, see
+//! Files written by other tools (pyarrow, DuckDB and polars, see
 //! `tests/fixtures/foreign/make.py`): no page index, other row groups,
 //! other integer widths, a `_searchable` that is not lowercased, gzip and
-//! snappy, dictionary and struct columns.
+//! snappy, dictionary and struct columns, polars' large lists and large
+//! strings, and a committed attempt without any data file.
 
 use std::path::Path;
 
@@ -11,7 +12,8 @@ use dagtrail::artifacts::RunFolder;
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
 use serde_json::json;
 
-use crate::support::{call, embedded, token};
+use crate::both_backends;
+use crate::support::{TestApp, call, embedded, token};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -146,3 +148,158 @@ async fn files_from_pyarrow_and_duckdb_are_served() {
     );
     assert_eq!(event["queue_data"]["rows"][0]["message_id"], "m-1");
 }
+
+/// Copies a fixture folder into the app's store (a folder or the
+/// S3-compatible server) as the extract attempt 1 of `run_id`.
+async fn plant(app: &TestApp, fixture: &str, run_id: &str) -> String {
+    let run = RunRef::new(
+        app.dag,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        RunId::new(run_id).unwrap(),
+    );
+    let folder = RunFolder::new(&app.company, &run)
+        .unwrap()
+        .attempt(Phase::Extract, 1)
+        .unwrap();
+    let store = app.recorder.store().object_store();
+    for entry in std::fs::read_dir(Path::new("tests/fixtures/foreign").join(fixture)).unwrap() {
+        let entry = entry.unwrap();
+        let key = object_store::path::Path::parse(format!(
+            "{}{}",
+            folder.folder(),
+            entry.file_name().to_str().unwrap()
+        ))
+        .unwrap();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        object_store::ObjectStoreExt::put(store.as_ref(), &key, bytes.into())
+            .await
+            .unwrap();
+    }
+    format!(
+        "/api/v1/dags/{}/runs/2026-11-27/{run_id}/phases/extract",
+        app.dag
+    )
+}
+
+/// An attempt written entirely by polars: `large_list` and `large_string`
+/// everywhere, in every file of the contract.
+async fn files_from_polars_are_served(app: TestApp) {
+    let base = plant(&app, "attempt_polars", "manual__polars").await;
+    let meta = app.get(&base).await;
+    assert_eq!(
+        meta.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&meta.body)
+    );
+    assert_eq!(meta.json()["rows"][0]["data_file_rows"], json!([60, 40]));
+
+    let page = app
+        .get(&format!("{base}/data?page=5&limit=11"))
+        .await
+        .json();
+    let ids: Vec<i64> = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (55..66).collect::<Vec<_>>(), "straddles the two files");
+    let types: Vec<&str> = page["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "int64",
+            "utf8",
+            "float64",
+            "date",
+            "timestamp[us, tz=UTC]",
+            "list<utf8>",
+            "struct<x: int64, y: utf8>"
+        ]
+    );
+
+    for keyword in ["ας", "ΑΣΤΡΟ"] {
+        let found = app
+            .get(&format!(
+                "{base}/data?keyword={}",
+                crate::support::encode(keyword)
+            ))
+            .await
+            .json();
+        assert_eq!(found["total"], 1, "{keyword}");
+        assert_eq!(found["rows"][0]["name"], "ΑΣΤΡΟ 7");
+    }
+    let errors = app.get(&format!("{base}/errors")).await.json();
+    assert_eq!(errors["total"], 5);
+    let logs = app
+        .get(&format!("{base}/logs?level=error,critical&limit=100"))
+        .await
+        .json();
+    assert_eq!(logs["total"], 8);
+    let logs = app
+        .get(&format!(
+            "{base}/logs?keyword={}",
+            crate::support::encode("ας")
+        ))
+        .await
+        .json();
+    assert_eq!(logs["rows"][0]["message"], "ΑΣΤΡΟ loaded");
+    let all = app
+        .call(
+            &format!("{base}/logs"),
+            Some(&app.token()),
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(String::from_utf8(all.body).unwrap().lines().count(), 20);
+}
+
+/// A committed attempt with no data at all: `data_files = 0`, no
+/// `index.parquet`, no errors or logs files.
+async fn an_attempt_without_data_files_is_empty_everywhere(app: TestApp) {
+    let base = plant(&app, "attempt_empty", "manual__empty").await;
+    assert_eq!(app.get(&base).await.json()["rows"][0]["data_files"], 0);
+    for path in [
+        "data",
+        "data?keyword=x",
+        "data?keyword=x&page=3",
+        "data?page=2&limit=7",
+        "errors",
+        "errors?page=4",
+        "logs",
+        "logs?keyword=x&level=ERROR",
+    ] {
+        let reply = app.get(&format!("{base}/{path}")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let page = reply.json();
+        assert_eq!(
+            (&page["rows"], &page["total"], &page["has_more"]),
+            (&json!([]), &json!(0), &json!(false)),
+            "{path}"
+        );
+    }
+    let all = app
+        .call(
+            &format!("{base}/logs"),
+            Some(&app.token()),
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!((all.status, all.body.len()), (StatusCode::OK, 0));
+}
+
+both_backends!(
+    files_from_polars_are_served,
+    an_attempt_without_data_files_is_empty_everywhere
+);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod casefold;
 mod docs;
 mod faults;
 mod foreign;
@@ -15,3 +16,4 @@ mod requests;
 mod runs;
 mod serve;
 mod support;
+mod types;

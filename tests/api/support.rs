@@ -65,6 +65,8 @@ pub struct TestApp {
     pub other: Company,
     pub dag: DagId,
     pub run: RunRef,
+    /// Writes to the app's stores (for tests that seed more runs).
+    pub recorder: Recorder,
     pub _backend: Backend,
 }
 
@@ -389,6 +391,7 @@ async fn build(index: Arc<dyn RunIndex>, store: ArtifactStore, backend: Backend)
     let other = Company::new(format!("b{}", &Uuid::new_v4().simple().to_string()[..10])).unwrap();
     let dag = DagId(Uuid::new_v4());
     let (run, _) = seed(Arc::clone(&index), store.clone(), &company, &other, dag).await;
+    let recorder = Recorder::new(Arc::clone(&index), store.clone(), WriterOptions::default());
     let reads = ReadService::new(index, store, 16 * 1024 * 1024);
     let state = AppState::new(reads, verifier(), Limits::default());
     TestApp {
@@ -397,6 +400,7 @@ async fn build(index: Arc<dyn RunIndex>, store: ArtifactStore, backend: Backend)
         other,
         dag,
         run,
+        recorder,
         _backend: backend,
     }
 }

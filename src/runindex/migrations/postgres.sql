@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS etl.logs (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id_company, dag_id, date, run_id)
 );
--- Keyword filters are `(log->'<phase>')::text ILIKE '%kw%'`: trigram GIN
+-- Keyword filters are `(log->'<phase>')::text ~ '<pattern>'`: trigram GIN
 -- indexes on exactly those expressions let PostgreSQL answer them without
 -- reading every row of the company's date range.
 CREATE INDEX IF NOT EXISTS logs_event_trgm ON etl.logs USING gin (((log->'event')::text) gin_trgm_ops);
