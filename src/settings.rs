@@ -155,6 +155,52 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// The file in the data folder that keeps the signing secret `serve
+/// --demo` makes up, so that tokens survive restarts.
+pub const DEMO_SECRET_FILE: &str = "demo-jwt-secret";
+
+/// The demo's signing secret in `data_dir`, when one was made.
+///
+/// # Errors
+///
+/// When the file exists but cannot be read.
+pub fn demo_secret(data_dir: &std::path::Path) -> std::io::Result<Option<Secret>> {
+    match std::fs::read_to_string(data_dir.join(DEMO_SECRET_FILE)) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(Secret::new(text.trim()))),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The demo's signing secret in `data_dir`, made up (256 random bits, the
+/// file readable by its owner only) on first use.
+///
+/// # Errors
+///
+/// When the file cannot be read or written.
+pub fn demo_secret_or_new(data_dir: &std::path::Path) -> std::io::Result<Secret> {
+    if let Some(secret) = demo_secret(data_dir)? {
+        return Ok(secret);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let made_up = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(data_dir.join(DEMO_SECRET_FILE)) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, made_up.as_bytes())?;
+            Ok(Secret::new(made_up))
+        }
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => demo_secret(data_dir)?
+            .ok_or_else(|| std::io::Error::other("the demo secret file is empty")),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +234,25 @@ mod tests {
                 .map(|cli| cli.storage.db_max_connections),
             Some(DEFAULT_MAX_CONNECTIONS)
         );
+    }
+
+    #[test]
+    fn the_demo_secret_is_made_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(demo_secret(dir.path()).unwrap(), None);
+        let made = demo_secret_or_new(dir.path()).unwrap();
+        assert_eq!(made.expose().len(), 64);
+        assert_eq!(demo_secret_or_new(dir.path()).unwrap(), made);
+        assert_eq!(demo_secret(dir.path()).unwrap(), Some(made));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(DEMO_SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

@@ -182,6 +182,30 @@ impl std::fmt::Debug for TokenVerifier {
     }
 }
 
+/// Why a token was refused, in words a client can act on (not the
+/// decoder's internals: "Base64 error: Invalid symbol 46, offset 3").
+fn token_error(e: &jsonwebtoken::errors::Error) -> AuthError {
+    use jsonwebtoken::errors::ErrorKind as Kind;
+    invalid(match e.kind() {
+        Kind::InvalidToken | Kind::Base64(_) | Kind::Json(_) | Kind::Utf8(_) => {
+            "malformed token: expected a JWT (three base64url-encoded parts separated by dots)"
+                .to_owned()
+        }
+        Kind::InvalidSignature => "the token's signature does not verify".to_owned(),
+        Kind::ExpiredSignature => "the token has expired (exp)".to_owned(),
+        Kind::ImmatureSignature => "the token is not valid yet (nbf)".to_owned(),
+        Kind::InvalidIssuer => "the token's issuer (iss) is not the one configured".to_owned(),
+        Kind::InvalidAudience => "the token's audience (aud) is not the one configured".to_owned(),
+        Kind::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
+        Kind::InvalidClaimFormat(claim) => format!("the token's {claim} claim is malformed"),
+        Kind::InvalidAlgorithm
+        | Kind::InvalidAlgorithmName
+        | Kind::MissingAlgorithm
+        | Kind::UnsupportedAlgorithm => "the token's algorithm is not allowed".to_owned(),
+        _ => "the token cannot be verified with the configured key".to_owned(),
+    })
+}
+
 fn invalid(reason: impl Into<String>) -> AuthError {
     AuthError::Invalid(reason.into())
 }
@@ -279,7 +303,7 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token too large"));
         }
-        let header = decode_header(token).map_err(|e| invalid(format!("malformed token ({e})")))?;
+        let header = decode_header(token).map_err(|e| token_error(&e))?;
         let (key, algorithms) = match self.keys.as_ref() {
             Keys::Static(key, algs) => (key.clone(), algs.clone()),
             Keys::Jwks { .. } => self.jwks_key(header.kid.as_deref(), header.alg).await?,
@@ -310,8 +334,8 @@ impl TokenVerifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data = decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|e| invalid(e.to_string()))?;
+        let data =
+            decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| token_error(&e))?;
         let company = match data.claims.get(&self.company_claim) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),

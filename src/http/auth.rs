@@ -31,6 +31,11 @@ impl FromRequestParts<AppState> for Tenant {
         let header = header
             .to_str()
             .map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
+        // `Bearer` with nothing after it still presents a bearer
+        // credential, an empty one: invalid_token, not the bare challenge.
+        if header.trim().eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Invalid("empty bearer token".into()).into());
+        }
         let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Missing.into());

@@ -145,7 +145,7 @@ impl IntoResponse for ApiError {
                     _ => "Phase attempt not found",
                 };
                 let detail = match what {
-                    "run" => "no such run for this company in etl.logs".to_owned(),
+                    "run" => "no such run for this company".to_owned(),
                     "event" => {
                         "the run has neither queue_data.parquet nor event.parquet".to_owned()
                     }

@@ -65,7 +65,7 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
         );
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = significant(started.elapsed().as_secs_f64() * 1000.0, 3);
     let company = slot.0.get().map(String::as_str).unwrap_or("-");
     if status >= 500 {
         tracing::warn!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
@@ -73,6 +73,16 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
         tracing::info!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
     }
     response
+}
+
+/// `value` rounded to `digits` significant digits (`3.9569` → `3.96`), so
+/// that log lines carry what is meaningful, not float noise.
+fn significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(digits - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
 }
 
 /// Any path outside the API: a problem body rather than an empty 404.
@@ -103,4 +113,18 @@ pub(super) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
         .into_response();
     response.extensions_mut().insert(PendingProblem(body));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant;
+
+    #[test]
+    fn latencies_keep_three_significant_digits() {
+        assert_eq!(significant(3.956_921_000_000_000_4, 3), 3.96);
+        assert_eq!(significant(123.456, 3), 123.0);
+        assert_eq!(significant(0.012_345, 3), 0.0123);
+        assert_eq!(significant(0.0, 3), 0.0);
+        assert_eq!(significant(1234.5, 3), 1230.0);
+    }
 }

@@ -291,7 +291,7 @@ pub async fn search_runs(
     responses(
         (status = 200, description = "Run found", body = SearchRunResult),
         (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 404, description = "Run not found in etl.logs", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 404, description = "Run not found in the run index", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 422, description = "Validation error", body = HTTPValidationError),
         (status = 502, description = "Run lookup failed", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 504, description = "The run index did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),

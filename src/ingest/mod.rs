@@ -1,8 +1,10 @@
-//! Reading a phase's rows from files for `dagtrail ingest`: NDJSON (a file
-//! or stdin), CSV or Parquet, with the schema inferred. Every error names
-//! the file and, where there is one, the line.
+//! Reading a phase's rows from files for `dagtrail ingest`: NDJSON, CSV
+//! (a file or stdin) or Parquet, with the column types inferred without
+//! loss ([`infer`]). Every error names the file and, where there is one,
+//! the 1-based line of the input (for Parquet, the 1-based row).
 
-mod csv;
+mod csv_file;
+pub mod infer;
 mod ndjson;
 mod parquet_file;
 
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use tokio::sync::mpsc;
 
-pub use self::csv::{CsvBatches, open_csv};
+pub use self::csv_file::CsvBatches;
 pub use self::ndjson::NdjsonBatches;
 pub use self::parquet_file::{ParquetBatches, open_parquet};
 
@@ -20,16 +22,65 @@ pub const BATCH_ROWS: usize = 8_192;
 /// Rows read to infer a schema.
 pub const INFER_ROWS: usize = 1_000;
 
+/// Where a row is in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A 1-based line of a text input (the line a CSV record starts on).
+    Line(usize),
+    /// A 1-based row of a Parquet file.
+    Row(u64),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Line(n) => write!(f, "line {n}"),
+            Place::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// Where each row of a batch is in its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Places {
+    /// The line of each row.
+    Lines(Vec<usize>),
+    /// Rows numbered on from the batch's first (0-based).
+    Rows {
+        /// The input row of the batch's first row.
+        first: u64,
+    },
+}
+
+impl Places {
+    /// The place of the batch's row `row` (0-based).
+    pub fn of(&self, row: usize) -> Place {
+        match self {
+            Places::Lines(lines) => Place::Line(lines.get(row).copied().unwrap_or(0)),
+            Places::Rows { first } => Place::Row(first + row as u64 + 1),
+        }
+    }
+}
+
+/// Rows of an input, and where they came from.
+#[derive(Debug, Clone)]
+pub struct InputBatch {
+    /// The rows, typed.
+    pub batch: RecordBatch,
+    /// Where each row is in the input.
+    pub places: Places,
+}
+
 /// A file could not be read as the rows it claims to hold.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// One line is malformed.
-    #[error("{file}: line {line}: {reason}")]
-    BadLine {
+    /// One value or line is malformed.
+    #[error("{file}: {at}: {reason}")]
+    BadValue {
         /// The file (`-` for stdin).
         file: String,
-        /// 1-based line number.
-        line: usize,
+        /// Where in it.
+        at: Place,
         /// What is wrong with it.
         reason: String,
     },
@@ -51,45 +102,6 @@ pub enum IngestError {
     },
 }
 
-/// Batches of an Arrow reader, with errors naming the file; the first
-/// error ends the stream (shared by the CSV and Parquet inputs).
-pub struct NamedBatches<I> {
-    name: String,
-    inner: I,
-    failed: bool,
-}
-
-impl<I> NamedBatches<I> {
-    fn new(name: String, inner: I) -> Self {
-        Self {
-            name,
-            inner,
-            failed: false,
-        }
-    }
-}
-
-impl<I: Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>> Iterator
-    for NamedBatches<I>
-{
-    type Item = Result<RecordBatch, IngestError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let next = self.inner.next()?;
-        Some(next.map_err(|e| {
-            self.failed = true;
-            // arrow-csv's messages carry the line number.
-            IngestError::BadFile {
-                file: self.name.clone(),
-                reason: e.to_string(),
-            }
-        }))
-    }
-}
-
 /// The formats `ingest` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -102,7 +114,8 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
-    /// The format a path's extension names (`-` is NDJSON on stdin).
+    /// The format a path's extension names (`-`, stdin, is NDJSON unless
+    /// told otherwise).
     pub fn from_path(path: &Path) -> Option<Self> {
         if path.as_os_str() == "-" {
             return Some(Self::Ndjson);
@@ -125,8 +138,14 @@ pub struct Input {
     pub format: InputFormat,
 }
 
+type Batches = Box<dyn Iterator<Item = Result<InputBatch, IngestError>> + Send>;
+
 impl Input {
     /// An input whose format comes from `format` or else the extension.
+    ///
+    /// # Errors
+    ///
+    /// When the format cannot be told, or Parquet is asked of stdin.
     pub fn new(path: impl Into<PathBuf>, format: Option<InputFormat>) -> Result<Self, IngestError> {
         let path = path.into();
         let format = format.or_else(|| InputFormat::from_path(&path)).ok_or_else(|| {
@@ -135,10 +154,11 @@ impl Input {
                 reason: "cannot tell the format from the extension: use .ndjson, .csv or .parquet, or --format".into(),
             }
         })?;
-        if format != InputFormat::Ndjson && path.as_os_str() == "-" {
+        if format == InputFormat::Parquet && path.as_os_str() == "-" {
             return Err(IngestError::BadFile {
                 file: "-".into(),
-                reason: "only NDJSON can be read from stdin".into(),
+                reason: "Parquet cannot be read from stdin (its footer is at the end): give a file"
+                    .into(),
             });
         }
         Ok(Self { path, format })
@@ -149,37 +169,39 @@ impl Input {
     }
 
     /// Opens the input as an iterator of batches (blocking I/O).
-    pub fn open(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch, IngestError>> + Send>, IngestError>
-    {
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or its first rows cannot be read.
+    pub fn open(&self) -> Result<Batches, IngestError> {
         let name = self.name();
         if self.path.as_os_str() == "-" {
             let stdin = std::io::BufReader::new(std::io::stdin());
-            return Ok(Box::new(NdjsonBatches::new(
-                name, stdin, INFER_ROWS, BATCH_ROWS,
-            )?));
+            return Ok(match self.format {
+                InputFormat::Csv => Box::new(CsvBatches::new(name, stdin, INFER_ROWS, BATCH_ROWS)?),
+                _ => Box::new(NdjsonBatches::new(name, stdin, INFER_ROWS, BATCH_ROWS)?),
+            });
         }
         let file = std::fs::File::open(&self.path).map_err(|source| IngestError::Io {
             file: name.clone(),
             source,
         })?;
+        let buffered = std::io::BufReader::with_capacity(1 << 20, file);
         Ok(match self.format {
-            InputFormat::Ndjson => Box::new(NdjsonBatches::new(
-                name,
-                std::io::BufReader::with_capacity(1 << 20, file),
-                INFER_ROWS,
-                BATCH_ROWS,
-            )?),
-            InputFormat::Csv => Box::new(open_csv(name, &self.path, INFER_ROWS, BATCH_ROWS)?),
-            InputFormat::Parquet => Box::new(open_parquet(name, file, BATCH_ROWS)?),
+            InputFormat::Ndjson => {
+                Box::new(NdjsonBatches::new(name, buffered, INFER_ROWS, BATCH_ROWS)?)
+            }
+            InputFormat::Csv => Box::new(CsvBatches::new(name, buffered, INFER_ROWS, BATCH_ROWS)?),
+            InputFormat::Parquet => {
+                Box::new(open_parquet(name, buffered.into_inner(), BATCH_ROWS)?)
+            }
         })
     }
 
     /// Reads the input on a blocking thread, handing batches over a
     /// bounded channel: parsing overlaps uploading, and at most two batches
     /// wait in memory.
-    pub fn stream(&self) -> mpsc::Receiver<Result<RecordBatch, IngestError>> {
+    pub fn stream(&self) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
         let (tx, rx) = mpsc::channel(2);
         let input = self.clone();
         tokio::task::spawn_blocking(move || {

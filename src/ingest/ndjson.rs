@@ -1,69 +1,142 @@
-//! NDJSON input: the schema inferred from the first lines, then decoded in
-//! chunks with `arrow-json`. Errors are traced back to their line: a chunk
-//! that fails is decoded again line by line to find the culprit.
+//! NDJSON input: the structure of the rows inferred from the first lines
+//! by `arrow-json`, every scalar decoded as its text (a number's own
+//! digits), then typed by the rules of [`super::infer`] and checked value
+//! by value. Errors are traced back to their line.
 
 use std::io::BufRead;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_json::reader::{Decoder, ReaderBuilder, infer_json_schema_from_iterator};
-use arrow_schema::{ArrowError, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
 use serde_json::Value;
 
-use super::IngestError;
+use super::infer::{Evidence, Origin, convert, text_leaves, typed};
+use super::{IngestError, InputBatch, Place, Places};
 
 /// Batches of an NDJSON stream.
 pub struct NdjsonBatches<R> {
     name: String,
     reader: R,
+    /// Every scalar leaf as text (`Utf8`), booleans as booleans.
+    raw: SchemaRef,
+    /// The inferred types, which [`convert`] gives the raw batches.
     schema: SchemaRef,
-    decoder: Decoder,
+    decoder: Option<Decoder>,
     line_no: usize,
     batch_rows: usize,
     pending: Option<Vec<(usize, String)>>,
     done: bool,
 }
 
+/// The raw (text) form of an inferred type, and where each text leaf's
+/// values come from, depth first.
+fn raw_type(data_type: &DataType, origins: &mut Vec<Origin>) -> DataType {
+    let raw_field = |f: &FieldRef, origins: &mut Vec<Origin>| -> FieldRef {
+        Arc::new(Field::new(f.name(), raw_type(f.data_type(), origins), true))
+    };
+    match data_type {
+        DataType::Int64 | DataType::Float64 => {
+            origins.push(Origin::JsonNumber);
+            DataType::Utf8
+        }
+        DataType::Boolean => DataType::Boolean,
+        DataType::List(f) => DataType::List(raw_field(f, origins)),
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|f| raw_field(f, origins)).collect())
+        }
+        // Strings, and columns null in every inferred line (text, so that
+        // later values are kept as written).
+        _ => {
+            origins.push(Origin::JsonString);
+            DataType::Utf8
+        }
+    }
+}
+
 impl<R: BufRead> NdjsonBatches<R> {
     /// Reads the first `infer_rows` lines to infer the schema.
+    ///
+    /// # Errors
+    ///
+    /// A line that is not a JSON object, or a file that cannot be read.
     pub fn new(
         name: String,
         reader: R,
         infer_rows: usize,
         batch_rows: usize,
     ) -> Result<Self, IngestError> {
+        let empty = Arc::new(Schema::empty());
         let mut this = Self {
+            decoder: None,
             name,
             reader,
-            schema: Arc::new(Schema::empty()),
-            decoder: ReaderBuilder::new(Arc::new(Schema::empty()))
-                .build_decoder()
-                .map_err(|e| IngestError::BadFile {
-                    file: String::new(),
-                    reason: e.to_string(),
-                })?,
+            raw: Arc::clone(&empty),
+            schema: empty,
             line_no: 0,
             batch_rows: batch_rows.max(1),
             pending: None,
             done: false,
         };
         let first = this.read_lines(infer_rows.max(batch_rows))?;
-        let mut values = Vec::with_capacity(first.len().min(infer_rows));
-        for (line, text) in first.iter().take(infer_rows) {
+        let window = &first[..first.len().min(infer_rows.max(1))];
+        let mut values = Vec::with_capacity(window.len());
+        for (line, text) in window {
+            if !text.trim_start().starts_with('{') {
+                return Err(this.not_an_object(*line));
+            }
             let value: Value =
-                serde_json::from_str(text).map_err(|e| this.bad_line(*line, e.to_string()))?;
+                serde_json::from_str(text).map_err(|e| this.bad_line(*line, json_error(&e)))?;
             if !value.is_object() {
-                return Err(this.bad_line(*line, "expected a JSON object".into()));
+                return Err(this.not_an_object(*line));
             }
             values.push(value);
         }
-        let schema = infer_json_schema_from_iterator(values.iter().map(Ok::<_, ArrowError>))
+        let inferred = infer_json_schema_from_iterator(values.iter().map(Ok::<_, ArrowError>))
             .map_err(|e| IngestError::BadFile {
                 file: this.name.clone(),
                 reason: e.to_string(),
             })?;
-        this.schema = Arc::new(schema);
-        this.decoder = this.new_decoder()?;
+        let mut origins = Vec::new();
+        let raw_fields: Vec<FieldRef> = inferred
+            .fields()
+            .iter()
+            .map(|f| {
+                Arc::new(Field::new(
+                    f.name(),
+                    raw_type(f.data_type(), &mut origins),
+                    true,
+                )) as FieldRef
+            })
+            .collect();
+        this.raw = Arc::new(Schema::new(raw_fields));
+        // The window once more, as text, to see every value's digits.
+        let mut evidence: Vec<Evidence> = origins.into_iter().map(Evidence::new).collect();
+        if !window.is_empty() {
+            let mut decoder = new_decoder(&this.name, &this.raw, window.len())?;
+            let raw = this.decode_with(&mut decoder, window)?;
+            let mut leaves = Vec::new();
+            if let Some(raw) = raw {
+                raw.columns()
+                    .iter()
+                    .for_each(|c| text_leaves(c, &mut leaves));
+            }
+            for (leaf, evidence) in leaves.iter().zip(evidence.iter_mut()) {
+                if let Some(text) = leaf.as_any().downcast_ref() {
+                    evidence.see(text);
+                }
+            }
+        }
+        let mut types = evidence.iter().map(Evidence::data_type);
+        let fields: Vec<FieldRef> = this
+            .raw
+            .fields()
+            .iter()
+            .map(|f| {
+                Arc::new(Field::new(f.name(), typed(f.data_type(), &mut types), true)) as FieldRef
+            })
+            .collect();
+        this.schema = Arc::new(Schema::new(fields));
         this.pending = Some(first);
         Ok(this)
     }
@@ -73,24 +146,21 @@ impl<R: BufRead> NdjsonBatches<R> {
         &self.schema
     }
 
-    fn new_decoder(&self) -> Result<Decoder, IngestError> {
-        ReaderBuilder::new(Arc::clone(&self.schema))
-            .with_batch_size(self.batch_rows)
-            // A number where a string was inferred is kept as text.
-            .with_coerce_primitive(true)
-            .build_decoder()
-            .map_err(|e| IngestError::BadFile {
-                file: self.name.clone(),
-                reason: e.to_string(),
-            })
-    }
-
     fn bad_line(&self, line: usize, reason: String) -> IngestError {
-        IngestError::BadLine {
+        IngestError::BadValue {
             file: self.name.clone(),
-            line,
+            at: Place::Line(line),
             reason,
         }
+    }
+
+    fn not_an_object(&self, line: usize) -> IngestError {
+        let hint = if self.name == "-" {
+            " (stdin is read as NDJSON; for CSV pass --format csv)"
+        } else {
+            ""
+        };
+        self.bad_line(line, format!("expected a JSON object{hint}"))
     }
 
     /// Reads up to `n` non-blank lines with their 1-based numbers.
@@ -119,57 +189,102 @@ impl<R: BufRead> NdjsonBatches<R> {
         Ok(lines)
     }
 
-    fn decode(&mut self, chunk: &[(usize, String)]) -> Result<Option<RecordBatch>, IngestError> {
-        let attempt = (|| -> Result<Option<RecordBatch>, (Option<usize>, ArrowError)> {
-            for (line, text) in chunk {
-                let trimmed = text.trim();
-                if !trimmed.starts_with('{') {
-                    return Err((
-                        Some(*line),
-                        ArrowError::JsonError("expected a JSON object".into()),
-                    ));
-                }
-                self.decoder
-                    .decode(trimmed.as_bytes())
-                    .map_err(|e| (Some(*line), e))?;
+    /// Decodes lines into a raw (text) batch, naming the line of an error.
+    fn decode_with(
+        &self,
+        decoder: &mut Decoder,
+        chunk: &[(usize, String)],
+    ) -> Result<Option<RecordBatch>, IngestError> {
+        for (line, text) in chunk {
+            let trimmed = text.trim();
+            if !trimmed.starts_with('{') {
+                return Err(self.not_an_object(*line));
             }
-            self.decoder.flush().map_err(|e| (None, e))
-        })();
-        match attempt {
+            decoder
+                .decode(trimmed.as_bytes())
+                .map_err(|e| self.bad_line(*line, e.to_string()))?;
+        }
+        match decoder.flush() {
             Ok(batch) => Ok(batch),
-            Err((Some(line), e)) => Err(self.bad_line(line, e.to_string())),
-            Err((None, e)) => Err(self.locate(chunk, e)),
+            Err(e) => Err(self.locate(chunk, &e.to_string())),
         }
     }
 
-    /// Finds the line of a chunk whose values do not fit the schema.
-    fn locate(&self, chunk: &[(usize, String)], error: ArrowError) -> IngestError {
+    /// Finds the line of a chunk whose values do not fit the structure.
+    fn locate(&self, chunk: &[(usize, String)], reason: &str) -> IngestError {
         for (line, text) in chunk {
-            let Ok(mut decoder) = self.new_decoder() else {
+            let Ok(mut decoder) = new_decoder(&self.name, &self.raw, 1) else {
                 break;
             };
-            let failed =
-                decoder.decode(text.trim().as_bytes()).is_err() || decoder.flush().is_err();
-            if failed {
-                let reason = match decoder.flush() {
-                    Err(e) => e.to_string(),
-                    Ok(_) => error.to_string(),
-                };
+            let failed = decoder.decode(text.trim().as_bytes()).err();
+            let failed = failed.or_else(|| decoder.flush().err());
+            if let Some(e) = failed {
                 return self.bad_line(
                     *line,
-                    format!("{reason} (the schema was inferred from the first lines)"),
+                    format!("{e} (the structure was inferred from the first lines)"),
                 );
             }
         }
         IngestError::BadFile {
             file: self.name.clone(),
-            reason: error.to_string(),
+            reason: reason.to_owned(),
         }
+    }
+
+    /// Types a raw batch, naming the line of a value that does not fit.
+    fn typed_batch(
+        &self,
+        raw: &RecordBatch,
+        chunk: &[(usize, String)],
+    ) -> Result<RecordBatch, IngestError> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw.num_columns());
+        for (column, field) in raw.columns().iter().zip(self.schema.fields()) {
+            match convert(column, field.data_type()) {
+                Ok(array) => columns.push(array),
+                Err(unfit) => {
+                    // Which row: convert them one at a time.
+                    let row = (0..column.len())
+                        .find(|i| convert(&column.slice(*i, 1), field.data_type()).is_err())
+                        .unwrap_or(0);
+                    let line = chunk.get(row).map_or(0, |(line, _)| *line);
+                    return Err(
+                        self.bad_line(line, format!("column {}: {}", field.name(), unfit.reason))
+                    );
+                }
+            }
+        }
+        RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|e| IngestError::BadFile {
+            file: self.name.clone(),
+            reason: e.to_string(),
+        })
     }
 }
 
+/// A JSON syntax error of one line, placed by its column (the line is
+/// named apart, and serde's own line count is always 1).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let reason = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    format!("{reason} (column {})", e.column())
+}
+
+fn new_decoder(name: &str, schema: &SchemaRef, batch_rows: usize) -> Result<Decoder, IngestError> {
+    ReaderBuilder::new(Arc::clone(schema))
+        .with_batch_size(batch_rows.max(1))
+        // Numbers are read as their text, to be typed without loss; a
+        // number where text was inferred is kept as text.
+        .with_coerce_primitive(true)
+        .build_decoder()
+        .map_err(|e| IngestError::BadFile {
+            file: name.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
 impl<R: BufRead> Iterator for NdjsonBatches<R> {
-    type Item = Result<RecordBatch, IngestError>;
+    type Item = Result<InputBatch, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -191,8 +306,22 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
                 // The inference window can be larger than a batch.
                 self.pending = Some(chunk.split_off(self.batch_rows));
             }
-            match self.decode(&chunk) {
-                Ok(Some(batch)) => return Some(Ok(batch)),
+            let mut decoder = match self.decoder.take() {
+                Some(d) => d,
+                None => match new_decoder(&self.name, &self.raw, self.batch_rows) {
+                    Ok(d) => d,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let decoded = self
+                .decode_with(&mut decoder, &chunk)
+                .and_then(|raw| raw.map(|raw| self.typed_batch(&raw, &chunk)).transpose());
+            self.decoder = Some(decoder);
+            match decoded {
+                Ok(Some(batch)) => {
+                    let places = Places::Lines(chunk.iter().map(|(line, _)| *line).collect());
+                    return Some(Ok(InputBatch { batch, places }));
+                }
                 Ok(None) => {}
                 Err(e) => {
                     self.done = true;
@@ -206,29 +335,83 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::cast::AsArray;
+
     use super::*;
 
-    fn read(text: &str) -> Result<Vec<RecordBatch>, IngestError> {
+    fn read(text: &str) -> Result<Vec<InputBatch>, IngestError> {
         NdjsonBatches::new("t.ndjson".into(), text.as_bytes(), 2, 2)?.collect()
+    }
+
+    fn line_of(err: &IngestError) -> Option<usize> {
+        match err {
+            IngestError::BadValue {
+                at: Place::Line(line),
+                ..
+            } => Some(*line),
+            _ => None,
+        }
     }
 
     #[test]
     fn rows_are_read_in_batches() {
         let batches = read("{\"a\":1}\n\n{\"a\":2,\"b\":\"x\"}\n{\"a\":3}\n").unwrap();
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let rows: usize = batches.iter().map(|b| b.batch.num_rows()).sum();
         assert_eq!(rows, 3);
-        assert_eq!(batches[0].num_columns(), 2);
+        assert_eq!(batches[0].batch.num_columns(), 2);
+        assert_eq!(batches[0].places, Places::Lines(vec![1, 3]));
+        assert_eq!(batches[1].places, Places::Lines(vec![4]));
     }
 
     #[test]
     fn errors_name_the_line() {
         let err = read("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":\n").unwrap_err();
-        assert!(matches!(err, IngestError::BadLine { line: 4, .. }), "{err}");
+        assert_eq!(line_of(&err), Some(4), "{err}");
         let err = read("{\"a\":1}\n{\"a\":2}\n{\"a\":{\"x\":1}}\n").unwrap_err();
-        assert!(matches!(err, IngestError::BadLine { line: 3, .. }), "{err}");
+        assert_eq!(line_of(&err), Some(3), "{err}");
         let err = read("PAR1\u{0}\u{1}garbage").unwrap_err();
-        assert!(matches!(err, IngestError::BadLine { line: 1, .. }), "{err}");
+        assert_eq!(line_of(&err), Some(1), "{err}");
         let err = read("[1,2]\n").unwrap_err();
         assert!(err.to_string().contains("expected a JSON object"), "{err}");
+        let err = read("{\"a\":1}\n{\"a\":2}\n\n{\"a\":1.5}\n").unwrap_err();
+        assert_eq!(line_of(&err), Some(4), "{err}");
+        assert!(err.to_string().contains("64-bit integer"), "{err}");
+    }
+
+    #[test]
+    fn integers_past_i64_are_kept_exactly() {
+        let text = "{\"n\":1,\"span_id\":18446744073709551615}\n{\"n\":2,\"span_id\":9223372036854775808}\n{\"n\":3,\"span_id\":12345678901234567890}\n{\"n\":4,\"span_id\":17}\n";
+        let batches: Vec<InputBatch> = NdjsonBatches::new("t".into(), text.as_bytes(), 1000, 8192)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let batch = &batches[0].batch;
+        assert_eq!(batch.schema().field(1).data_type(), &DataType::UInt64);
+        let ids = batch
+            .column(1)
+            .as_primitive::<arrow_array::types::UInt64Type>();
+        assert_eq!(
+            ids.values().to_vec(),
+            vec![
+                u64::MAX,
+                9_223_372_036_854_775_808,
+                12_345_678_901_234_567_890,
+                17
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_numbers_are_typed_too() {
+        let text = "{\"a\":{\"big\":18446744073709551616,\"xs\":[0.1,2]}}\n";
+        let batches: Vec<InputBatch> = NdjsonBatches::new("t".into(), text.as_bytes(), 10, 10)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let rows = crate::artifacts::json_values::batch_to_rows(&batches[0].batch);
+        assert_eq!(
+            serde_json::Value::Object(rows[0].clone()),
+            serde_json::json!({"a": {"big": "18446744073709551616", "xs": [0.1, 2.0]}})
+        );
     }
 }

@@ -4,33 +4,53 @@
 
 use std::fs::File;
 
-use arrow_array::RecordBatch;
-use arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::ParquetMetaDataReader;
 
-use super::{IngestError, NamedBatches};
+use super::{IngestError, InputBatch, Places};
 use crate::artifacts::parquet_types::TypedFooter;
 
 /// Batches of a Parquet file, in the file's types.
-pub struct TypedBatches {
+pub struct ParquetBatches {
+    name: String,
     reader: ParquetRecordBatchReader,
     footer: TypedFooter,
+    rows_read: u64,
+    failed: bool,
 }
 
-impl Iterator for TypedBatches {
-    type Item = Result<RecordBatch, ArrowError>;
+impl Iterator for ParquetBatches {
+    type Item = Result<InputBatch, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.reader.next()?;
-        Some(batch.and_then(|b| self.footer.convert(b)))
+        if self.failed {
+            return None;
+        }
+        let batch = self.reader.next()?.and_then(|b| self.footer.convert(b));
+        Some(match batch {
+            Ok(batch) => {
+                let places = Places::Rows {
+                    first: self.rows_read,
+                };
+                self.rows_read += batch.num_rows() as u64;
+                Ok(InputBatch { batch, places })
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(IngestError::BadFile {
+                    file: self.name.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        })
     }
 }
 
-/// Batches of a Parquet file.
-pub type ParquetBatches = NamedBatches<TypedBatches>;
-
-/// Opens the file; fails when it is not Parquet.
+/// Opens the file.
+///
+/// # Errors
+///
+/// When it is not Parquet.
 pub fn open_parquet(
     name: String,
     file: File,
@@ -48,5 +68,11 @@ pub fn open_parquet(
         .with_batch_size(batch_rows)
         .build()
         .map_err(not_parquet)?;
-    Ok(NamedBatches::new(name, TypedBatches { reader, footer }))
+    Ok(ParquetBatches {
+        name,
+        reader,
+        footer,
+        rows_read: 0,
+        failed: false,
+    })
 }

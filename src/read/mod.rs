@@ -25,7 +25,7 @@ pub use file::{FOOTER_PREFETCH, StoreFile, StoreQuirks, load_metadata};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage, locate};
 
-use crate::artifacts::key::{EventFile, KeyError, RunFolder};
+use crate::artifacts::key::{EventFile, KeyError, RunFolder, encode_segment};
 use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunRef};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
@@ -142,6 +142,7 @@ pub struct ReadService {
     store: ArtifactStore,
     cache: MetadataCache,
     quirks: Arc<StoreQuirks>,
+    show_file_urls: bool,
 }
 
 impl ReadService {
@@ -153,7 +154,56 @@ impl ReadService {
             store,
             cache: MetadataCache::new(cache_bytes),
             quirks: Arc::default(),
+            show_file_urls: false,
         }
+    }
+
+    /// Whether phase objects show a local store's `file://` URLs as they
+    /// are (`DAGTRAIL_SHOW_FILE_URLS`); by default they show the key
+    /// inside the store, so no tenant learns a path of the server.
+    #[must_use]
+    pub fn with_file_urls_shown(mut self, show: bool) -> Self {
+        self.show_file_urls = show;
+        self
+    }
+
+    /// A phase object's `s3_data_path` as a tenant may see it: `s3://`
+    /// URLs as they are (the contract's form); a `file://` URL (the
+    /// embedded default, whose URL is an absolute path of the server) as
+    /// the key inside the store, `<company>/<dag_id>/.../attempt=1/`.
+    fn shown_path(&self, company: &Company, url: &str) -> Option<String> {
+        if self.show_file_urls || !url.starts_with("file://") {
+            return Some(url.to_owned());
+        }
+        let base = format!("{}/", self.store.base_url());
+        if let Some(key) = url.strip_prefix(&base) {
+            return Some(key.to_owned());
+        }
+        // Written by another server or tool: from the company's folder on.
+        let company = format!("/{}/", encode_segment(company.as_str()).ok()?);
+        url.find(&company).map(|at| url[at + 1..].to_owned())
+    }
+
+    fn shown(&self, company: &Company, mut run: RunSummary) -> RunSummary {
+        let phases = &mut run.phases;
+        for object in [
+            &mut phases.event,
+            &mut phases.extract,
+            &mut phases.transform,
+            &mut phases.load,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(path) = object.get_mut("s3_data_path")
+                && let Some(url) = path.as_str()
+            {
+                *path = self
+                    .shown_path(company, url)
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+            }
+        }
+        run
     }
 
     /// The run index.
@@ -173,7 +223,13 @@ impl ReadService {
         dag_id: DagId,
         search: &RunSearch,
     ) -> Result<RunPage, ReadError> {
-        Ok(self.index.search_runs(company, dag_id, search).await?)
+        let mut page = self.index.search_runs(company, dag_id, search).await?;
+        page.items = page
+            .items
+            .into_iter()
+            .map(|run| self.shown(company, run))
+            .collect();
+        Ok(page)
     }
 
     /// One run's summary (endpoint 2).
@@ -181,6 +237,7 @@ impl ReadService {
         self.index
             .get_run(company, run)
             .await?
+            .map(|run| self.shown(company, run))
             .ok_or(ReadError::NotFound("run"))
     }
 

@@ -145,6 +145,26 @@ async fn every_bad_token_is_401() {
         );
         assert_eq!(body["status"], 401);
     }
+    // `Bearer` with nothing after it presents an (empty) bearer credential.
+    for header in ["Bearer", "bearer ", "Bearer    "] {
+        let (status, challenge, _) = status_of(&app, None, &[("authorization", header)]).await;
+        assert_eq!(
+            (status, challenge.as_str()),
+            (StatusCode::UNAUTHORIZED, "Bearer error=\"invalid_token\""),
+            "{header:?}"
+        );
+    }
+    // A malformed token says so, in words a client can act on.
+    for token in ["not-a-token", "eyJ!!!.eyJ!!!.sig", "a.b.c"] {
+        let (_, _, body) = status_of(&app, Some(token), &[]).await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("malformed token: expected a JWT")
+                && !detail.contains("Base64")
+                && !detail.contains("offset"),
+            "{detail}"
+        );
+    }
     // 401 comes before validation: a bad token with bad parameters is still 401.
     let reply = call(
         &app.router,

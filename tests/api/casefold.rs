@@ -98,6 +98,7 @@ fn found(page: &Value, column: &str) -> BTreeSet<i64> {
 }
 
 async fn every_search_path_folds_alike(app: TestApp) {
+    let embedded = matches!(app._backend, crate::support::Backend::Embedded(_));
     let sample = sample();
     let simple: Vec<&Folding> = sample.iter().filter(|f| f.status != 'F').collect();
     let full: Vec<&Folding> = sample
@@ -148,14 +149,23 @@ async fn every_search_path_folds_alike(app: TestApp) {
         // In brackets, so that a keyword cannot match the JSON around the
         // text on the run index ("ss" is in "success").
         let (from, to) = (format!("<{}>", f.from), format!("<{}>", f.to));
-        let data = app
-            .get(&format!("{base}/data?limit=1000&keyword={}", encode(&to)))
-            .await
-            .json();
-        let logs = app
-            .get(&format!("{base}/logs?limit=1000&keyword={}", encode(&from)))
-            .await
-            .json();
+        // The data and logs searches run the same code over any store; the
+        // run search is what each backend does its own way. On PostgreSQL
+        // and S3 (thousands of S3 requests otherwise) only a sample of
+        // lines takes the artifact paths.
+        let artifacts = embedded || i % 16 == 0;
+        let (data, logs) = if artifacts {
+            (
+                app.get(&format!("{base}/data?limit=1000&keyword={}", encode(&to)))
+                    .await
+                    .json(),
+                app.get(&format!("{base}/logs?limit=1000&keyword={}", encode(&from)))
+                    .await
+                    .json(),
+            )
+        } else {
+            (Value::Null, Value::Null)
+        };
         let runs = app
             .get(&format!(
                 "/api/v1/dags/{}/runs?date_from={DAY}&date_to={DAY}&extract_keyword={}&run_ids=casefold_{i}",
@@ -165,11 +175,11 @@ async fn every_search_path_folds_alike(app: TestApp) {
             .await
             .json();
         let i = i64::try_from(i).unwrap();
-        let paths = [
-            ("data", found(&data, "n").contains(&i)),
-            ("logs", found(&logs, "message").contains(&i)),
-            ("runs", runs["total"] == 1),
-        ];
+        let mut paths = vec![("runs", runs["total"] == 1)];
+        if artifacts {
+            paths.push(("data", found(&data, "n").contains(&i)));
+            paths.push(("logs", found(&logs, "message").contains(&i)));
+        }
         for (path, hit) in paths {
             if hit != expected {
                 misses.push(format!(

@@ -208,12 +208,16 @@ async fn run_summary_and_not_found(app: TestApp) {
     assert_eq!(body["run_id"], app.run.run_id.as_str());
     assert_eq!(body["date"], "2026-11-27");
     assert_eq!(body["event"]["attempt"], 1);
-    assert!(
-        body["extract"]["s3_data_path"]
-            .as_str()
-            .unwrap()
-            .ends_with("/extract/attempt=1/")
-    );
+    let path = body["extract"]["s3_data_path"].as_str().unwrap();
+    assert!(path.ends_with("/extract/attempt=1/"), "{path}");
+    // S3 URLs as the contract writes them; a local folder's as the key in
+    // the store, never a path of the server.
+    match app._backend {
+        crate::support::Backend::Embedded(_) => {
+            assert!(path.starts_with(&format!("{}/", app.company)), "{path}");
+        }
+        crate::support::Backend::Services => assert!(path.starts_with("s3://"), "{path}"),
+    }
     let missing = app
         .get(&format!("/api/v1/dags/{}/runs/2026-11-27/nope", app.dag))
         .await;
@@ -222,6 +226,10 @@ async fn run_summary_and_not_found(app: TestApp) {
     let problem = missing.json();
     assert_eq!(problem["status"], 404);
     assert_eq!(problem["title"], "Run not found");
+    assert_eq!(
+        problem["detail"], "no such run for this company",
+        "no table named"
+    );
     assert_eq!(
         problem["instance"],
         format!("/api/v1/dags/{}/runs/2026-11-27/nope", app.dag)

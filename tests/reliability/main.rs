@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod faults;
+mod first_hour;
 mod scale_out;
 mod shutdown;
 mod support;

@@ -116,6 +116,44 @@ async fn sigterm_past_the_grace_period_ends_the_stream_and_exits_0() {
     assert!(ended, "the cut stream must not look complete");
 }
 
+/// Ctrl-C waits for the stream in flight (20 s grace); a second Ctrl-C or
+/// SIGTERM ends the process at once, its exit code saying which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_ends_the_process_at_once() {
+    use std::os::unix::process::ExitStatusExt as _;
+    for (second, code) in [("INT", 130), ("TERM", 143)] {
+        let (_dir, mut server, _stream, _, _) = streaming(20).await;
+        server.signal("INT");
+        // The first signal closes the listener; then the second one.
+        let started = Instant::now();
+        while reqwest::Client::new()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "still accepting"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = Instant::now();
+        server.signal(second);
+        let status = server.wait_exit(Duration::from_secs(5)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            (status.code(), status.signal()),
+            (Some(code), None),
+            "after SIG{second}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_burst_answers_what_was_accepted() {
     let dir = tempfile::tempdir().unwrap();

@@ -208,7 +208,7 @@ async fn bad_input_names_the_file_and_line_and_leaves_nothing() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("logs.ndjson") && stderr.contains("missing column \"logger\""),
+        stderr.contains("logs.ndjson") && stderr.contains("missing column logger"),
         "{stderr}"
     );
     assert!(!folder.join("metadata.parquet").exists());

@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod cli;
+mod ingest;
 mod interop;
 mod run_index;
 mod support;

@@ -26,7 +26,7 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-pub use normalize::{SchemaMismatch, conform_errors, conform_logs};
+pub use normalize::{Problem, SchemaMismatch, conform_errors, conform_logs};
 pub use searchable::{VALUE_SEPARATOR, searchable_text};
 
 use self::rolling::RollingFiles;

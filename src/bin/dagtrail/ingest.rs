@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
-use dagtrail::artifacts::writer::{Codec, PhaseOutcome, WriterOptions};
-use dagtrail::ingest::{IngestError, Input, InputFormat};
+use dagtrail::artifacts::writer::{Codec, PhaseOutcome, WriteError, WriterOptions};
+use dagtrail::ingest::{IngestError, Input, InputBatch, InputFormat};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef, parse_date};
 use dagtrail::record::{PhaseRecording, RecordError, Recorder};
 use dagtrail::settings::StorageSettings;
@@ -102,16 +102,38 @@ pub struct IngestArgs {
     /// Attempt number [default: one more than the run index knows].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     attempt: Option<u32>,
-    /// Data rows: NDJSON, CSV or Parquet files, `-` for NDJSON on stdin (repeatable).
-    #[arg(long)]
+    /// Data rows, any columns: NDJSON, CSV or Parquet files, `-` for stdin
+    /// (NDJSON, or CSV with --format csv) (repeatable).
+    ///
+    /// Column types are inferred from the first 1,000 rows without loss:
+    /// integers past int64 become uint64 or decimal, numbers a float64
+    /// cannot hold exactly become decimal, RFC 3339 timestamps with Z
+    /// become timestamps, anything else keeps its text.
+    #[arg(long, verbatim_doc_comment)]
     data: Vec<PathBuf>,
-    /// Error rows in the errors schema (repeatable).
-    #[arg(long)]
+    /// Error rows (repeatable). Columns:
+    ///   error_title   text                   required
+    ///   error_status  integer (e.g. 422)     required
+    ///   error_detail  text                   required
+    ///   occurred_at   RFC 3339 timestamp     required
+    ///   error_type    URI reference          default about:blank
+    ///   traceback     text                   optional
+    ///   _file, _row   integers: the data row it concerns (optional)
+    ///   record        the offending input, JSON text or object (optional)
+    /// Example (CSV): examples/ingest/errors.csv
+    #[arg(long, verbatim_doc_comment)]
     errors: Vec<PathBuf>,
-    /// Log rows in the logs schema (repeatable).
-    #[arg(long)]
+    /// Log rows (repeatable). Columns, all required:
+    ///   ts       RFC 3339 timestamp (also read from `timestamp` or `time`)
+    ///   level    DEBUG, INFO, WARNING, ERROR, CRITICAL, any case; WARN
+    ///            and FATAL too (also read from `levelname` or `severity`)
+    ///   logger   text (also read from `name`)
+    ///   message  text (also read from `msg`)
+    /// Example (NDJSON): examples/ingest/logs.ndjson
+    #[arg(long, verbatim_doc_comment)]
     logs: Vec<PathBuf>,
-    /// Format of every input [default: from each file's extension].
+    /// Format of every input [default: from each file's extension; stdin
+    /// is NDJSON].
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
     #[command(flatten)]
@@ -131,21 +153,29 @@ enum Part {
     Logs,
 }
 
-/// Feeds one input into the attempt; errors come back with the file named.
+/// Feeds one input into the attempt; errors come back with the file, and
+/// the line (or Parquet row) of the input, named.
 async fn feed(rec: &mut PhaseRecording, input: &Input, part: &Part) -> Result<u64, anyhow::Error> {
     let mut rows = 0u64;
     let mut batches = input.stream();
     while let Some(batch) = batches.recv().await {
-        let batch = batch?;
+        let InputBatch { batch, places } = batch?;
         rows += batch.num_rows() as u64;
         let written = match part {
             Part::Data => rec.write_data(&batch).await,
             Part::Errors => rec.write_errors(&batch).await,
             Part::Logs => rec.write_logs(&batch).await,
         };
+        let file = input.path.display().to_string();
         written.map_err(|e| match e {
+            RecordError::Write(WriteError::Schema { source, .. }) => {
+                anyhow::Error::new(IngestError::BadFile {
+                    file,
+                    reason: source.describe(&|row| places.of(row).to_string()),
+                })
+            }
             RecordError::Write(e) => anyhow::Error::new(IngestError::BadFile {
-                file: input.path.display().to_string(),
+                file,
                 reason: e.to_string(),
             }),
             other => other.into(),
@@ -172,6 +202,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         for path in paths {
             inputs.push((Input::new(path, args.format)?, part));
         }
+    }
+    if inputs.is_empty() {
+        eprintln!(
+            "warning: no --data, --errors or --logs given: recording {} of run {} with no rows",
+            args.phase, args.run.run_id
+        );
     }
     let storage = args
         .storage

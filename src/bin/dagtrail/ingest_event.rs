@@ -44,7 +44,7 @@ async fn read_all(
     let mut rx = input.stream();
     let mut batches = Vec::new();
     while let Some(batch) = rx.recv().await {
-        batches.push(batch?);
+        batches.push(batch?.batch);
     }
     Ok(batches)
 }

@@ -10,6 +10,8 @@ mod migrate;
 mod serve;
 mod token;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -41,22 +43,42 @@ enum Command {
     Token(token::TokenArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// How the log lines are written (`DAGTRAIL_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event; colours only on a terminal.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+fn init_logs(command: &Command) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
     // The server logs a line per request; the other commands only warnings
     // (the bench also runs a server, whose request lines would drown it).
-    let default_level = match cli.command {
+    let default_level = match command {
         Command::Serve(_) => "info",
         _ => "warn,sqlx::query=error",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("DAGTRAIL_LOG")
-                .unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        EnvFilter::try_from_env("DAGTRAIL_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let format = match std::env::var("DAGTRAIL_LOG_FORMAT") {
+        Ok(name) => <LogFormat as clap::ValueEnum>::from_str(&name, true)
+            .map_err(|_| anyhow::anyhow!("DAGTRAIL_LOG_FORMAT is {name:?}: use text or json"))?,
+        Err(_) => LogFormat::Text,
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logs(&cli.command)?;
     match cli.command {
         Command::Bench(args) => bench::run_bench(args).await,
         Command::Demo(args) => demo::run(args).await,
@@ -66,6 +88,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Token(args) => token::run(args),
+    }
+}
+
+/// A failure of a command (bad input, a store that does not answer) is the
+/// user's to act on: one line, its causes joined, and exit code 1, never a
+/// backtrace (even with `RUST_BACKTRACE` set). A bug still panics, and the
+/// panic shows its backtrace as usual.
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -9,14 +9,16 @@ use clap::Args;
 use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
-use dagtrail::demo::{DemoOptions, already_written, first_dag, generate};
+use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::encode_segment;
 use dagtrail::http::{AppState, DEFAULT_SEARCH_COUNT_LIMIT, Limits, router, serve};
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{RunSearch, StatusFilter};
-use dagtrail::settings::{Secret, Storage, StorageSettings, redact_url};
+use dagtrail::settings::{
+    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, redact_url,
+};
 use indicatif::ProgressBar;
 
 #[derive(Debug, Args)]
@@ -70,6 +72,11 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     shutdown_grace_secs: u64,
+    /// Show a local store's `file://` URLs in the phase objects'
+    /// `s3_data_path`; by default they show the key inside the store, so no
+    /// tenant learns a path of the server (S3 URLs are shown as they are).
+    #[arg(long, env = "DAGTRAIL_SHOW_FILE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    show_file_urls: bool,
     /// Try-it-out mode: write demo data when the stores hold none, make up a
     /// signing secret when none is set, and print a token and curl lines.
     #[arg(long)]
@@ -106,26 +113,47 @@ fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVer
     })?)
 }
 
-async fn shutdown_signal() {
+/// The next SIGINT (Ctrl-C) or SIGTERM, as the exit code a process ended
+/// by it has (128 + the signal's number).
+async fn next_signal() -> i32 {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
+        130
     };
     #[cfg(unix)]
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
                 s.recv().await;
+                143
             }
-            Err(_) => std::future::pending::<()>().await,
+            Err(_) => std::future::pending::<i32>().await,
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = std::future::pending::<i32>();
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        code = ctrl_c => code,
+        code = term => code,
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Resolves at the first SIGINT or SIGTERM, which starts the graceful
+/// shutdown; a second one ends the process at once, with the exit code of
+/// that signal, whatever is still in flight.
+async fn shutdown_signal() {
+    next_signal().await;
+    tracing::info!(
+        "shutting down: finishing in-flight requests (Ctrl-C or SIGTERM again ends at once)"
+    );
+    tokio::spawn(async {
+        let code = next_signal().await;
+        tracing::warn!(
+            code,
+            "second signal: exiting without waiting for in-flight requests"
+        );
+        std::process::exit(code);
+    });
 }
 
 /// Seeds the stores with the demo when empty; returns where to look.
@@ -159,6 +187,9 @@ async fn print_try_it(
 ) -> anyhow::Result<()> {
     let token = mint_hs256(secret, claim, company, Duration::from_secs(12 * 3600))?;
     let today = chrono::Utc::now().date_naive();
+    let demo_companies: Vec<String> = (0..DemoOptions::small(today).companies)
+        .map(company_name)
+        .collect();
     let mut search = RunSearch::new(today - chrono::Duration::days(60), today);
     search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
     let runs = storage.index.search_runs(company, dag, &search).await?;
@@ -170,6 +201,10 @@ async fn print_try_it(
     );
     println!("  docs:    http://{addr}/docs");
     println!("  token:   export TOKEN={token}");
+    println!(
+        "  others:  dagtrail token --company <company> --ttl 12h   (demo companies: {})",
+        demo_companies.join(", ")
+    );
     println!();
     println!(
         "curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'",
@@ -204,9 +239,17 @@ async fn print_try_it(
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let mut secret = args.jwt_secret.clone();
     if args.demo && secret.is_none() && args.jwt_public_key.is_none() && args.jwks_url.is_none() {
-        let made_up = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
-        eprintln!("no DAGTRAIL_JWT_SECRET set: --demo signs with a secret made up for this run");
-        secret = Some(Secret::new(made_up));
+        let data_dir = &args.storage.data_dir;
+        secret = Some(demo_secret_or_new(data_dir).with_context(|| {
+            format!(
+                "cannot keep the demo signing secret in {}",
+                data_dir.display()
+            )
+        })?);
+        eprintln!(
+            "no DAGTRAIL_JWT_SECRET set: --demo signs with the secret kept in {} (`dagtrail token` finds it there)",
+            data_dir.join(DEMO_SECRET_FILE).display()
+        );
     }
     let verifier = verifier(&args, secret.clone())?;
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
@@ -225,7 +268,8 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         storage.index.clone(),
         storage.store.clone(),
         args.cache_bytes,
-    );
+    )
+    .with_file_urls_shown(args.show_file_urls);
     let limits = Limits {
         max_date_range_days: args.max_date_range_days,
         timeout,
