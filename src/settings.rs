@@ -173,8 +173,9 @@ pub fn demo_secret(data_dir: &std::path::Path) -> std::io::Result<Option<Secret>
     }
 }
 
-/// The demo's signing secret in `data_dir`, made up (256 random bits, the
-/// file readable by its owner only) on first use.
+/// The demo's signing secret in `data_dir`, made up (256 bits from the
+/// operating system's random generator, the file readable by its owner
+/// only) on first use.
 ///
 /// # Errors
 ///
@@ -184,7 +185,9 @@ pub fn demo_secret_or_new(data_dir: &std::path::Path) -> std::io::Result<Secret>
         return Ok(secret);
     }
     std::fs::create_dir_all(data_dir)?;
-    let made_up = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
+    let mut bits = [0u8; 32];
+    getrandom::fill(&mut bits).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let made_up: String = bits.iter().map(|b| format!("{b:02x}")).collect();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

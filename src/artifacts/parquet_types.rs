@@ -11,8 +11,8 @@
 //! - **INTERVAL** (months, days, milliseconds) is read by the crate as
 //!   days and milliseconds, dropping the months; here all three are kept
 //!   (Arrow's month-day-nano interval). The spec says unsigned; DuckDB
-//!   writes negative intervals in two's complement and reads them back
-//!   signed, and so do we.
+//!   refuses to write negative intervals, reads each part as a signed
+//!   32-bit integer, and so do we.
 //! - **UUID** comes out as its canonical text (`8-4-4-4-12` hex), not as 16
 //!   raw bytes; **ENUM** as text, not bytes.
 //! - **DECIMAL** wider than Arrow's 76 digits (or on more than 32 bytes),
@@ -51,6 +51,9 @@ const JULIAN_DAY_OF_UNIX_EPOCH: i64 = 2_440_588;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Arrow's widest decimal.
 const MAX_DECIMAL_DIGITS: i32 = 76;
+/// The widest decimal read as text: a file may claim any precision, and
+/// each value's text is as long as its precision.
+const MAX_TEXT_DECIMAL_DIGITS: i32 = 1_000;
 
 /// What one leaf column needs after decoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +107,9 @@ impl TypedFooter {
         };
         let descriptor = metadata.file_metadata().schema_descr();
         let mut fixes = Vec::with_capacity(descriptor.num_columns());
-        let root = rewrite(&descriptor.root_schema_ptr(), &hinted_leaves, &mut fixes)?;
-        if fixes.iter().all(Option::is_none) {
+        let original = descriptor.root_schema_ptr();
+        let root = rewrite(&original, &hinted_leaves, &mut fixes)?;
+        if Arc::ptr_eq(&root, &original) {
             let reader = plain?;
             let schema = Arc::clone(reader.schema());
             return Ok(Self {
@@ -129,6 +133,15 @@ impl TypedFooter {
             .set_page_index(old.take_page_index())
             .build();
         let reader = ArrowReaderMetadata::try_new(Arc::new(rewritten), options)?;
+        if fixes.iter().all(Option::is_none) {
+            // Only described differently (ENUM as text): nothing to convert.
+            let schema = Arc::clone(reader.schema());
+            return Ok(Self {
+                reader,
+                schema,
+                fixes: None,
+            });
+        }
         let fixes: Arc<[Option<Fix>]> = fixes.into();
         let mut leaves = fixes.iter();
         let fields: Vec<FieldRef> = reader
@@ -174,18 +187,21 @@ impl TypedFooter {
         let Some(fixes) = &self.fixes else {
             return Ok(batch);
         };
-        let all_leaves = leaf_counts(self.reader.schema().fields());
+        let all = self.reader.schema().fields();
+        let leaves_of = leaf_counts(all);
         let mut columns = Vec::with_capacity(batch.num_columns());
         let mut fields = Vec::with_capacity(batch.num_columns());
+        // A projection keeps the file's column order: each batch column is
+        // the next reader column of its name and type (names may repeat).
+        let mut cursor = 0;
         for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-            let at = self
-                .reader
-                .schema()
-                .fields()
-                .iter()
-                .position(|f| f.name() == field.name())
+            let at = (cursor..all.len())
+                .find(|i| {
+                    all[*i].name() == field.name() && all[*i].data_type() == field.data_type()
+                })
                 .ok_or_else(|| ArrowError::SchemaError(format!("no column {}", field.name())))?;
-            let first_leaf: usize = all_leaves[..at].iter().sum();
+            cursor = at + 1;
+            let first_leaf: usize = leaves_of[..at].iter().sum();
             let mut leaves = fixes[first_leaf..].iter();
             columns.push(fix_array(column, &mut leaves)?);
             let mut leaves = fixes[first_leaf..].iter();
@@ -221,7 +237,7 @@ fn leaf_counts(fields: &Fields) -> Vec<usize> {
 }
 
 /// The child fields of a nested type.
-fn children(data_type: &DataType) -> Option<Vec<FieldRef>> {
+pub(crate) fn children(data_type: &DataType) -> Option<Vec<FieldRef>> {
     match data_type {
         DataType::Struct(fields) => Some(fields.iter().cloned().collect()),
         DataType::List(f)
@@ -235,7 +251,7 @@ fn children(data_type: &DataType) -> Option<Vec<FieldRef>> {
 }
 
 /// The same nested type with its children replaced.
-fn with_children(data_type: &DataType, kids: Vec<FieldRef>) -> DataType {
+pub(crate) fn with_children(data_type: &DataType, kids: Vec<FieldRef>) -> DataType {
     let one = || kids.first().cloned();
     match (data_type, one()) {
         (DataType::Struct(_), _) => DataType::Struct(kids.into()),
@@ -473,7 +489,10 @@ fn rewrite(
             (Some(Fix::Uuid), physical)
         }
         PhysicalType::FIXED_LEN_BYTE_ARRAY | PhysicalType::BYTE_ARRAY
-            if decimal && (precision > MAX_DECIMAL_DIGITS || length > 32) =>
+            if decimal
+                && (precision > MAX_DECIMAL_DIGITS || length > 32)
+                && (0..=MAX_TEXT_DECIMAL_DIGITS).contains(&precision)
+                && (0..=precision).contains(&scale) =>
         {
             (Some(Fix::WideDecimal { scale }), physical)
         }
@@ -680,5 +699,154 @@ mod tests {
                        "mood": "sad", "at": null, "tm": "00:00:00.001"}),
             ]
         );
+    }
+
+    /// A one-row-group file of `message`, each leaf written by `write`
+    /// (called with the leaf's number).
+    fn write_file(
+        message: &str,
+        mut write: impl FnMut(usize, &mut parquet::file::writer::SerializedColumnWriter<'_>),
+    ) -> bytes::Bytes {
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        let schema = parquet::schema::parser::parse_message_type(message).unwrap();
+        let mut file = Vec::new();
+        let mut writer = SerializedFileWriter::new(
+            &mut file,
+            Arc::new(schema),
+            Arc::new(WriterProperties::default()),
+        )
+        .unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let mut leaf = 0;
+        while let Some(mut column) = group.next_column().unwrap() {
+            write(leaf, &mut column);
+            column.close().unwrap();
+            leaf += 1;
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+        bytes::Bytes::from(file)
+    }
+
+    /// The rows of a file as the service renders them, with only the
+    /// `columns` named (all when `None`).
+    fn rendered(file: &bytes::Bytes, columns: Option<&[&str]>) -> Vec<serde_json::Value> {
+        use parquet::arrow::ProjectionMask;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(file)
+            .unwrap();
+        let footer = TypedFooter::new(metadata).unwrap();
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file.clone(),
+            footer.reader().clone(),
+        );
+        if let Some(names) = columns {
+            let mask = ProjectionMask::columns(
+                footer.metadata().file_metadata().schema_descr(),
+                names.iter().copied(),
+            );
+            builder = builder.with_projection(mask);
+        }
+        builder
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                crate::artifacts::json_values::batch_to_rows(&footer.convert(b.unwrap()).unwrap())
+            })
+            .map(serde_json::Value::Object)
+            .collect()
+    }
+
+    #[test]
+    fn an_enum_alone_reads_as_text() {
+        use parquet::data_type::{ByteArray, ByteArrayType};
+        let file = write_file("message m { optional binary mood (ENUM); }", |_, column| {
+            column
+                .typed::<ByteArrayType>()
+                .write_batch(&[ByteArray::from("happy")], Some(&[1, 0]), None)
+                .unwrap();
+        });
+        assert_eq!(
+            rendered(&file, None),
+            vec![
+                serde_json::json!({"mood": "happy"}),
+                serde_json::json!({"mood": null})
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_int96_and_projections_read_exactly() {
+        use parquet::data_type::{Int32Type, Int96, Int96Type};
+        let int96 = |day: u32| {
+            let mut v = Int96::new();
+            v.set_data(0, 0, day);
+            v
+        };
+        let file = write_file(
+            "message m {
+               optional int32 id;
+               optional group ts (LIST) { repeated group list { optional int96 element; } }
+               optional int96 at;
+             }",
+            |leaf, column| match leaf {
+                0 => {
+                    column
+                        .typed::<Int32Type>()
+                        .write_batch(&[7], Some(&[1]), None)
+                        .unwrap();
+                }
+                1 => {
+                    column
+                        .typed::<Int96Type>()
+                        .write_batch(
+                            &[int96(2_440_589), int96(i32::MAX as u32)],
+                            Some(&[3, 3]),
+                            Some(&[0, 1]),
+                        )
+                        .unwrap();
+                }
+                _ => {
+                    column
+                        .typed::<Int96Type>()
+                        .write_batch(&[int96(2_440_588)], Some(&[1]), None)
+                        .unwrap();
+                }
+            },
+        );
+        let whole = serde_json::json!({
+            "id": 7, "ts": ["1970-01-02T00:00:00", null], "at": "1970-01-01T00:00:00"
+        });
+        assert_eq!(rendered(&file, None), vec![whole]);
+        assert_eq!(
+            rendered(&file, Some(&["at"])),
+            vec![serde_json::json!({"at": "1970-01-01T00:00:00"})]
+        );
+        assert_eq!(
+            rendered(&file, Some(&["ts", "at"])),
+            vec![
+                serde_json::json!({"ts": ["1970-01-02T00:00:00", null], "at": "1970-01-01T00:00:00"})
+            ]
+        );
+    }
+
+    #[test]
+    fn an_absurd_decimal_precision_is_an_error_not_a_gigabyte() {
+        use parquet::data_type::{ByteArray, ByteArrayType};
+        let file = write_file(
+            "message m { optional binary d (DECIMAL(2000000000,1999999999)); }",
+            |_, column| {
+                column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&[ByteArray::from(vec![1u8])], Some(&[1]), None)
+                    .unwrap();
+            },
+        );
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .unwrap();
+        assert!(TypedFooter::new(metadata).is_err());
     }
 }

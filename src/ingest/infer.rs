@@ -38,6 +38,8 @@ use arrow_array::builder::{
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, StringArray, make_array};
 use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
+
+use crate::artifacts::parquet_types::{children, with_children};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 /// Widest decimal inferred (Arrow's `decimal128`).
@@ -123,7 +125,7 @@ impl Decimal {
         digits.drain(..digits.len() - trimmed);
         while digits.ends_with('0') {
             digits.pop();
-            exponent += 1;
+            exponent = exponent.checked_add(1)?;
         }
         if digits.is_empty() {
             exponent = 0;
@@ -439,24 +441,6 @@ fn describe(data_type: &DataType) -> String {
         }
         DataType::Date32 => "a date (YYYY-MM-DD)".into(),
         other => other.to_string(),
-    }
-}
-
-/// The child fields of a nested type.
-fn children(data_type: &DataType) -> Option<Vec<FieldRef>> {
-    match data_type {
-        DataType::Struct(fields) => Some(fields.iter().cloned().collect()),
-        DataType::List(f) | DataType::LargeList(f) => Some(vec![Arc::clone(f)]),
-        _ => None,
-    }
-}
-
-fn with_children(data_type: &DataType, kids: Vec<FieldRef>) -> DataType {
-    match (data_type, kids.first()) {
-        (DataType::Struct(_), _) => DataType::Struct(kids.into()),
-        (DataType::List(_), Some(f)) => DataType::List(Arc::clone(f)),
-        (DataType::LargeList(_), Some(f)) => DataType::LargeList(Arc::clone(f)),
-        (other, _) => other.clone(),
     }
 }
 

@@ -205,18 +205,29 @@ impl Input {
         let (tx, rx) = mpsc::channel(2);
         let input = self.clone();
         tokio::task::spawn_blocking(move || {
-            let batches = match input.open() {
-                Ok(batches) => batches,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let batches = match input.open() {
+                    Ok(batches) => batches,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                };
+                for batch in batches {
+                    let failed = batch.is_err();
+                    if tx.blocking_send(batch).is_err() || failed {
+                        return;
+                    }
                 }
-            };
-            for batch in batches {
-                let failed = batch.is_err();
-                if tx.blocking_send(batch).is_err() || failed {
-                    return;
-                }
+            }));
+            // A reader that panicked (the Parquet decoder does on some
+            // corrupt files) must not look like the end of the input: the
+            // attempt would be committed with the rows read so far.
+            if read.is_err() {
+                let _ = tx.blocking_send(Err(IngestError::BadFile {
+                    file: input.name(),
+                    reason: "the file could not be decoded (the reader failed on it)".into(),
+                }));
             }
         });
         rx

@@ -200,9 +200,17 @@ impl<R: BufRead> NdjsonBatches<R> {
             if !trimmed.starts_with('{') {
                 return Err(self.not_an_object(*line));
             }
-            decoder
+            let before = decoder.len();
+            let read = decoder
                 .decode(trimmed.as_bytes())
                 .map_err(|e| self.bad_line(*line, e.to_string()))?;
+            // One line, one object: rows are named by their lines.
+            if read != trimmed.len() || decoder.len() != before + 1 {
+                return Err(self.bad_line(*line, "more than one JSON object on the line".into()));
+            }
+            if decoder.has_partial_record() {
+                return Err(self.bad_line(*line, "the JSON object does not end on its line".into()));
+            }
         }
         match decoder.flush() {
             Ok(batch) => Ok(batch),
@@ -242,9 +250,16 @@ impl<R: BufRead> NdjsonBatches<R> {
             match convert(column, field.data_type()) {
                 Ok(array) => columns.push(array),
                 Err(unfit) => {
-                    // Which row: convert them one at a time.
+                    // Which row: convert them one at a time (taken, not
+                    // sliced: a slice of a list keeps all its values).
                     let row = (0..column.len())
-                        .find(|i| convert(&column.slice(*i, 1), field.data_type()).is_err())
+                        .find(|i| {
+                            let index = arrow_array::UInt32Array::from(vec![
+                                u32::try_from(*i).unwrap_or(u32::MAX),
+                            ]);
+                            arrow_select::take::take(column.as_ref(), &index, None)
+                                .map_or(true, |one| convert(&one, field.data_type()).is_err())
+                        })
                         .unwrap_or(0);
                     let line = chunk.get(row).map_or(0, |(line, _)| *line);
                     return Err(
@@ -376,6 +391,14 @@ mod tests {
         let err = read("{\"a\":1}\n{\"a\":2}\n\n{\"a\":1.5}\n").unwrap_err();
         assert_eq!(line_of(&err), Some(4), "{err}");
         assert!(err.to_string().contains("64-bit integer"), "{err}");
+        // Inside a list, past the inferred rows.
+        let err =
+            read("{\"xs\":[1]}\n{\"xs\":[2]}\n{\"xs\":[3]}\n{\"xs\":[4, 1.5]}\n").unwrap_err();
+        assert_eq!(line_of(&err), Some(4), "{err}");
+        let err = read("{\"a\":1}\n{\"a\":2}\n{\"a\":3}{\"a\":4}\n").unwrap_err();
+        assert_eq!(line_of(&err), Some(3), "{err}");
+        let err = read("{\"a\":1}\n{\"a\":2}\n{\"a\":\n3}\n").unwrap_err();
+        assert_eq!(line_of(&err), Some(3), "{err}");
     }
 
     #[test]

@@ -180,8 +180,26 @@ pub async fn load_metadata_and_small_file(
     Ok((metadata, whole))
 }
 
-/// Decodes every row of a file held in memory.
+/// Decodes every row of a file held in memory; a panic of the decoder on
+/// a corrupt file is a decoding error, as for row-group streams.
 pub fn decode_small_file(
+    key: &Path,
+    bytes: Bytes,
+    metadata: &TypedFooter,
+    max_rows: usize,
+) -> Result<Vec<arrow_array::RecordBatch>, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_in_memory(key, bytes, metadata, max_rows)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ReadError::decode(
+            key,
+            "the Parquet decoder failed on this file",
+        ))
+    })
+}
+
+fn decode_in_memory(
     key: &Path,
     bytes: Bytes,
     metadata: &TypedFooter,

@@ -25,9 +25,9 @@ pub use file::{FOOTER_PREFETCH, StoreFile, StoreQuirks, load_metadata};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage, locate};
 
-use crate::artifacts::key::{EventFile, KeyError, RunFolder, encode_segment};
+use crate::artifacts::key::{EventFile, KeyError, RunFolder};
 use crate::artifacts::store::ArtifactStore;
-use crate::model::{Company, DagId, Phase, RunRef};
+use crate::model::{Company, DagId, Phase, RunId, RunRef};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
 
 /// Most rows of an event file returned (events are a few rows).
@@ -167,41 +167,44 @@ impl ReadService {
         self
     }
 
-    /// A phase object's `s3_data_path` as a tenant may see it: `s3://`
-    /// URLs as they are (the contract's form); a `file://` URL (the
-    /// embedded default, whose URL is an absolute path of the server) as
-    /// the key inside the store, `<company>/<dag_id>/.../attempt=1/`.
-    fn shown_path(&self, company: &Company, url: &str) -> Option<String> {
-        if self.show_file_urls || !url.starts_with("file://") {
-            return Some(url.to_owned());
-        }
-        let base = format!("{}/", self.store.base_url());
-        if let Some(key) = url.strip_prefix(&base) {
-            return Some(key.to_owned());
-        }
-        // Written by another server or tool: from the company's folder on.
-        let company = format!("/{}/", encode_segment(company.as_str()).ok()?);
-        url.find(&company).map(|at| url[at + 1..].to_owned())
-    }
-
+    /// A run's phase objects with their `s3_data_path` as a tenant may see
+    /// it: `s3://` URLs as they are (the contract's form); a `file://` URL
+    /// (the embedded default's, an absolute path of the server) as the key
+    /// of the folder inside the store, `<company>/<dag_id>/.../attempt=1/`,
+    /// or null when the URL is not that folder's.
     fn shown(&self, company: &Company, mut run: RunSummary) -> RunSummary {
+        if self.show_file_urls {
+            return run;
+        }
+        let folder = RunId::new(run.run_id.clone())
+            .ok()
+            .and_then(|id| RunFolder::new(company, &RunRef::new(run.dag_id, run.date, id)).ok());
         let phases = &mut run.phases;
-        for object in [
-            &mut phases.event,
-            &mut phases.extract,
-            &mut phases.transform,
-            &mut phases.load,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(path) = object.get_mut("s3_data_path")
-                && let Some(url) = path.as_str()
-            {
-                *path = self
-                    .shown_path(company, url)
-                    .map_or(serde_json::Value::Null, serde_json::Value::String);
-            }
+        for (phase, object) in [
+            (Phase::Event, &mut phases.event),
+            (Phase::Extract, &mut phases.extract),
+            (Phase::Transform, &mut phases.transform),
+            (Phase::Load, &mut phases.load),
+        ] {
+            let Some(object) = object else { continue };
+            let attempt = object
+                .get("attempt")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok());
+            let Some(path) = object.get_mut("s3_data_path") else {
+                continue;
+            };
+            let Some(url) = path.as_str().filter(|u| u.starts_with("file://")) else {
+                continue;
+            };
+            let key = match (&folder, phase, attempt) {
+                (Some(run), Phase::Event, _) => Some(run.event_folder()),
+                (Some(run), phase, Some(n)) => run.attempt(phase, n).ok().map(|a| a.folder()),
+                _ => None,
+            };
+            *path = key
+                .filter(|key| url.ends_with(key.as_str()))
+                .map_or(serde_json::Value::Null, serde_json::Value::String);
         }
         run
     }
@@ -299,6 +302,33 @@ impl ReadService {
         match self.store.object_store().head(&probe).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(format!("artifact store: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::ObjectStoreExt as _;
+
+    use super::*;
+
+    /// A local folder refuses some names outright (too long; a part of the
+    /// path that is a file): reading them is reading nothing, a 404.
+    #[tokio::test]
+    async fn names_a_store_refuses_are_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        for key in [
+            Path::from("file/below"),
+            Path::from(format!("{}/x", "n".repeat(300))),
+            Path::from("absent"),
+        ] {
+            let error = store.get(&key).await.unwrap_err();
+            assert!(
+                matches!(ReadError::store(&key, error), ReadError::MissingFile { .. }),
+                "{key}"
+            );
         }
     }
 }

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arrow_array::RecordBatch;
-use futures::stream::CatchUnwind;
+use futures::stream::{BoxStream, CatchUnwind};
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::errors::ParquetError;
 
 use super::ReadError;
@@ -84,9 +84,18 @@ pub fn row_group_stream(
     let stream = builder
         .build()
         .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    // The conversion into the file's types runs under the same guard as
+    // the decoder: both work on what the file claims.
+    let footer = meta.clone();
+    let typed = stream.map(move |batch| {
+        batch.and_then(|b| {
+            footer
+                .convert(b)
+                .map_err(|e| ParquetError::ArrowError(e.to_string()))
+        })
+    });
     Ok(RowGroupStream {
-        inner: AssertUnwindSafe(stream).catch_unwind(),
-        footer: meta.clone(),
+        inner: AssertUnwindSafe(typed.boxed()).catch_unwind(),
     })
 }
 
@@ -94,24 +103,15 @@ pub fn row_group_stream(
 /// the file's types ([`TypedFooter::convert`]); a panic of the decoder
 /// comes out as an error, and ends the stream.
 pub struct RowGroupStream {
-    inner: CatchUnwind<AssertUnwindSafe<ParquetRecordBatchStream<StoreFile>>>,
-    footer: TypedFooter,
+    inner: CatchUnwind<AssertUnwindSafe<BoxStream<'static, Result<RecordBatch, ParquetError>>>>,
 }
 
 impl Stream for RowGroupStream {
     type Item = Result<RecordBatch, ParquetError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = self.inner.poll_next_unpin(cx);
-        polled.map(|polled| {
-            polled.map(|item| {
-                item.unwrap_or_else(|panic| Err(decoder_panicked(panic.as_ref())))
-                    .and_then(|batch| {
-                        self.footer
-                            .convert(batch)
-                            .map_err(|e| ParquetError::ArrowError(e.to_string()))
-                    })
-            })
+        self.inner.poll_next_unpin(cx).map(|polled| {
+            polled.map(|item| item.unwrap_or_else(|panic| Err(decoder_panicked(panic.as_ref()))))
         })
     }
 }

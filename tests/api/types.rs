@@ -253,16 +253,29 @@ fn compare(kind: &str, our_type: &str, ours: &Value, theirs: &Value) -> Verdict 
         "geometry" => ours == &theirs["wkb"],
         "date" => match (ours.as_str().and_then(parse_date), theirs) {
             (Some(days), Value::Number(n)) => n.as_i64() == Some(days),
-            (Some(_), Value::String(infinite)) if infinite.ends_with("infinity") => {
-                return Verdict::Differs(
-                    "the date the value holds, where DuckDB reads ±(2^31−1) days as ±infinity",
-                );
+            (Some(days), Value::String(infinite)) if infinite.ends_with("infinity") => {
+                let end = i64::from(i32::MAX) * if infinite.starts_with('-') { -1 } else { 1 };
+                return if days == end {
+                    Verdict::Differs(
+                        "the date the value holds, where DuckDB reads ±(2^31−1) days as ±infinity",
+                    )
+                } else {
+                    Verdict::Wrong(format!("{ours} is not the day {end}"))
+                };
             }
             _ => false,
         },
         "timestamp" => {
-            if theirs.get("infinite").is_some() {
-                return if ours.as_str().and_then(parse_timestamp).is_some() {
+            if let Some(infinite) = theirs["infinite"].as_str() {
+                let unit: i128 = match our_type {
+                    t if t.starts_with("timestamp[s") => 1_000_000_000,
+                    t if t.starts_with("timestamp[ms") => 1_000_000,
+                    t if t.starts_with("timestamp[us") => 1_000,
+                    _ => 1,
+                };
+                let sign = if infinite.starts_with('-') { -1 } else { 1 };
+                let end = i128::from(i64::MAX) * unit * sign;
+                return if ours.as_str().and_then(parse_timestamp).map(|(n, _)| n) == Some(end) {
                     Verdict::Differs(
                         "the instant the value holds, where DuckDB reads ±(2^63−1) as ±infinity",
                     )

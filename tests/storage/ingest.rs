@@ -247,6 +247,123 @@ async fn local_paths_are_not_shown_unless_asked() {
         url.starts_with("file:///") && url.ends_with(&shown),
         "{url}"
     );
+    // Written by another server, whose folder also holds the company's
+    // name: the attempt's folder is shown, nothing of the path before it;
+    // a URL of no folder of this run is not shown at all.
+    let index = reads(dir.path()).await.index().clone();
+    for (run_id, url, expected) in [
+        (
+            "elsewhere",
+            format!(
+                "file:///srv/acme/artifacts/acme/{DAG}/2026-11-27/elsewhere/extract/attempt=1/"
+            ),
+            json!(format!(
+                "acme/{DAG}/2026-11-27/elsewhere/extract/attempt=1/"
+            )),
+        ),
+        ("odd", "file:///srv/acme/x/".to_owned(), Value::Null),
+    ] {
+        let object = json!({"status": {"success": true, "message": "", "total": 0},
+                            "s3_data_path": url, "attempt": 1});
+        index
+            .record_phase(
+                &company,
+                &run(run_id),
+                Phase::Extract,
+                &object,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        let summary = reads(dir.path())
+            .await
+            .get_run(&company, &run(run_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            summary.phases.extract.unwrap()["s3_data_path"],
+            expected,
+            "{run_id}"
+        );
+    }
+}
+
+/// Writes `file` as the only data file of a committed attempt of `run_id`,
+/// as another tool would.
+fn plant(data_dir: &Path, run_id: &str, file: &Path) {
+    use dagtrail::artifacts::RunFolder;
+    use dagtrail::artifacts::schemas::AttemptMetadata;
+    let folder = RunFolder::new(&Company::new("acme").unwrap(), &run(run_id))
+        .unwrap()
+        .attempt(Phase::Extract, 1)
+        .unwrap();
+    let dir = data_dir.join("artifacts").join(folder.folder());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(file, dir.join("data_000.parquet")).unwrap();
+    let rows = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(file).unwrap())
+        .unwrap()
+        .file_metadata()
+        .num_rows();
+    let metadata = AttemptMetadata {
+        phase: "extract".into(),
+        attempt: 1,
+        success: Some(true),
+        message: String::new(),
+        total: rows,
+        started_at: None,
+        finished_at: None,
+        duration_ms: None,
+        data_files: 1,
+        data_file_rows: vec![rows],
+        data_rows: rows,
+        error_files: 0,
+        log_files: 0,
+        error_count: 0,
+        log_count: 0,
+        error_log_count: 0,
+        searchable_lowercase: true,
+        writer: "planted".into(),
+    };
+    let batch = metadata.to_batch().unwrap();
+    let out = std::fs::File::create(dir.join("metadata.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Every Parquet type, ingested: read back, each value is the one the
+/// file itself reads as (an INTERVAL, which the Parquet writer cannot
+/// write as Arrow's month-day-nano interval, is stored as the text shown
+/// for it).
+#[tokio::test]
+async fn parquet_inputs_of_every_type_read_back_as_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir("tests/fixtures/types")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8);
+    for file in files {
+        let stem = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        let (ingested, planted) = (format!("ingested_{stem}"), format!("planted_{stem}"));
+        ok(&dagtrail(
+            dir.path(),
+            &ingest(&ingested, &["--data", file.to_str().unwrap()]),
+            None,
+        ));
+        plant(dir.path(), &planted, &file);
+        let (a, b) = (
+            page(dir.path(), &ingested, None).await,
+            page(dir.path(), &planted, None).await,
+        );
+        assert_eq!(a.total, b.total, "{stem}");
+        for (row, (x, y)) in a.rows.iter().zip(&b.rows).enumerate() {
+            assert_eq!(x, y, "{stem} row {row}");
+        }
+    }
 }
 
 /// The example: a run id the API accepts, whose encoded folder

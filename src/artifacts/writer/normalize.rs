@@ -348,7 +348,11 @@ pub fn conform_logs(batch: &RecordBatch) -> Result<RecordBatch, SchemaMismatch> 
     let mut columns = match conform(batch, &schema, "logs") {
         Ok(columns) => columns,
         Err(mut mismatch) => {
-            if let Some(levels) = batch.column_by_name("level") {
+            // Unknown levels too, under the name or the spelling used.
+            let levels = std::iter::once("level")
+                .chain(aliases("logs", "level").iter().copied())
+                .find_map(|name| batch.column_by_name(name));
+            if let Some(levels) = levels {
                 mismatch.problems.extend(level_problems(levels));
             }
             return Err(mismatch);
