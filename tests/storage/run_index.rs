@@ -647,7 +647,7 @@ async fn sqlite_file_from_another_tool_is_served() {
          PRIMARY KEY (id_company, dag_id, date, run_id)); \
          INSERT INTO etl_logs VALUES ('acme', '9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f', '2026-11-27', \
          'scheduled__2026-11-27T00:00:00+00:00', \
-         '{\"extract\": {\"status\": {\"success\": true, \"message\": \"ok\", \"total\": 1}, \"data\": [{\"x\": 1}]}}', \
+         '{\"extract\": {\"status\": {\"success\": true, \"message\": \"ok \\u0391\\u03a3\\u03a4\\u03a1\\u039f Zo\\u00EB\", \"total\": 1}, \"data\": [{\"x\": 1}]}}', \
          '2026-11-27T00:00:01.123456Z', '2026-11-27T00:00:02.000000Z');",
     )
     .execute(&setup)
@@ -666,6 +666,14 @@ async fn sqlite_file_from_another_tool_is_served() {
     let page = index.search_runs(&company, dag, &search).await.unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].created_at.timestamp_subsec_micros(), 123_456);
+    // Written as Python's json.dumps writes it (\u escapes): keywords find
+    // the characters all the same.
+    for keyword in ["ας", "ΑΣΤΡΟ", "zoë", "ZOË"] {
+        let mut search = RunSearch::new(day(27), day(27));
+        search.keywords = vec![(Phase::Extract, keyword.to_owned())];
+        let page = index.search_runs(&company, dag, &search).await.unwrap();
+        assert_eq!(page.total, 1, "{keyword}");
+    }
     assert!(
         page.items[0]
             .phases
