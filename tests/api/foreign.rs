@@ -15,6 +15,26 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::{TestApp, call, embedded, token};
 
+/// The `id` of every row of a page.
+fn ids(page: &serde_json::Value) -> Vec<i64> {
+    page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The type of every column of a page.
+fn column_types(page: &serde_json::Value) -> Vec<&str> {
+    page["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -71,12 +91,7 @@ async fn files_from_pyarrow_and_duckdb_are_served() {
         String::from_utf8_lossy(&page.body)
     );
     let body = page.json();
-    let ids: Vec<i64> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids(&body);
     assert_eq!(
         ids,
         (121..132).collect::<Vec<_>>(),
@@ -87,12 +102,7 @@ async fn files_from_pyarrow_and_duckdb_are_served() {
     assert_eq!(row["day"], "2026-11-02");
     assert_eq!(row["at"], "2026-11-27T10:02:01Z");
     assert_eq!(row["pair"], json!([121, 122]));
-    let types: Vec<&str> = body["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["type"].as_str().unwrap())
-        .collect();
+    let types = column_types(&body);
     assert_eq!(
         types,
         [
@@ -198,19 +208,9 @@ async fn files_from_polars_are_served(app: TestApp) {
         .get(&format!("{base}/data?page=5&limit=11"))
         .await
         .json();
-    let ids: Vec<i64> = page["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect();
+    let ids = ids(&page);
     assert_eq!(ids, (55..66).collect::<Vec<_>>(), "straddles the two files");
-    let types: Vec<&str> = page["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["type"].as_str().unwrap())
-        .collect();
+    let types = column_types(&page);
     assert_eq!(
         types,
         [

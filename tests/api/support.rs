@@ -29,6 +29,10 @@ use uuid::Uuid;
 mod services;
 use services::required;
 
+#[path = "../common/plant.rs"]
+mod plant;
+pub use plant::plant_data_file;
+
 pub const SECRET: &str = "test-secret-with-enough-length-0123456789";
 
 /// A response, read whole.

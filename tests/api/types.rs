@@ -9,16 +9,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use arrow_array::RecordBatch;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use dagtrail::artifacts::RunFolder;
-use dagtrail::artifacts::schemas::AttemptMetadata;
 use dagtrail::model::{Company, Phase, RunId, RunRef};
-use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
-use crate::support::{TestApp, artifacts_dir, embedded};
+use crate::support::{TestApp, artifacts_dir, embedded, plant_data_file};
 
 const FILES: [&str; 8] = [
     "pyarrow.parquet",
@@ -32,40 +29,12 @@ const FILES: [&str; 8] = [
 ];
 
 /// Writes a committed attempt whose only data file is `file`.
-fn plant(app: &TestApp, company: &Company, run: &RunRef, file: &Path, rows: usize) {
+fn plant(app: &TestApp, company: &Company, run: &RunRef, file: &Path) {
     let folder = RunFolder::new(company, run)
         .unwrap()
         .attempt(Phase::Extract, 1)
         .unwrap();
-    let dir = artifacts_dir(app).join(folder.folder());
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(file, dir.join("data_000.parquet")).unwrap();
-    let rows = i64::try_from(rows).unwrap();
-    let metadata = AttemptMetadata {
-        phase: "extract".into(),
-        attempt: 1,
-        success: Some(true),
-        message: String::new(),
-        total: rows,
-        started_at: None,
-        finished_at: None,
-        duration_ms: None,
-        data_files: 1,
-        data_file_rows: vec![rows],
-        data_rows: rows,
-        error_files: 0,
-        log_files: 0,
-        error_count: 0,
-        log_count: 0,
-        error_log_count: 0,
-        searchable_lowercase: true,
-        writer: "tests/fixtures/types".into(),
-    };
-    let batch: RecordBatch = metadata.to_batch().unwrap();
-    let out = std::fs::File::create(dir.join("metadata.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(out, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    plant_data_file(&artifacts_dir(app).join(folder.folder()), file);
 }
 
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -359,7 +328,7 @@ async fn every_logical_type_reads_as_duckdb_reads_it() {
         let rows = columns[0]["values"].as_array().unwrap().len();
         let run_id = format!("types__{}", file.trim_end_matches(".parquet"));
         let run = RunRef::new(app.dag, day, RunId::new(run_id.clone()).unwrap());
-        plant(&app, &company, &run, &root.join(file), rows);
+        plant(&app, &company, &run, &root.join(file));
         let reply = app
             .get(&format!(
                 "/api/v1/dags/{}/runs/2026-11-27/{run_id}/phases/extract/data?limit=1000",

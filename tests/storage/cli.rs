@@ -2,33 +2,15 @@
 //! `ingest-event` from files and stdin, bad input that leaves nothing
 //! behind, `token`, and `demo`.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use dagtrail::model::{Company, Phase, RunId, RunRef};
 use dagtrail::runindex::{self, IndexOptions};
 
-const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+use crate::support::dagtrail;
 
-fn dagtrail(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
-        .args(args)
-        .env("DAGTRAIL_DATA_DIR", data_dir)
-        .env_remove("DAGTRAIL_DATABASE_URL")
-        .env_remove("DAGTRAIL_STORE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
 
 fn ingest_args<'a>(phase: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![

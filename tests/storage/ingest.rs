@@ -3,7 +3,7 @@
 //! service as the API would.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use dagtrail::artifacts::ArtifactStore;
 use dagtrail::model::{Company, Phase, RunId, RunRef};
@@ -11,28 +11,9 @@ use dagtrail::read::{ParquetPage, ReadError, ReadService};
 use dagtrail::runindex::{self, IndexOptions};
 use serde_json::{Value, json};
 
-const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+use crate::support::{dagtrail, plant_data_file};
 
-fn dagtrail(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
-        .args(args)
-        .env("DAGTRAIL_DATA_DIR", data_dir)
-        .env_remove("DAGTRAIL_DATABASE_URL")
-        .env_remove("DAGTRAIL_STORE_URL")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
 
 fn ingest<'a>(run_id: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -291,45 +272,11 @@ async fn local_paths_are_not_shown_unless_asked() {
 /// Writes `file` as the only data file of a committed attempt of `run_id`,
 /// as another tool would.
 fn plant(data_dir: &Path, run_id: &str, file: &Path) {
-    use dagtrail::artifacts::RunFolder;
-    use dagtrail::artifacts::schemas::AttemptMetadata;
-    let folder = RunFolder::new(&Company::new("acme").unwrap(), &run(run_id))
+    let folder = dagtrail::artifacts::RunFolder::new(&Company::new("acme").unwrap(), &run(run_id))
         .unwrap()
         .attempt(Phase::Extract, 1)
         .unwrap();
-    let dir = data_dir.join("artifacts").join(folder.folder());
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(file, dir.join("data_000.parquet")).unwrap();
-    let rows = parquet::file::metadata::ParquetMetaDataReader::new()
-        .parse_and_finish(&std::fs::File::open(file).unwrap())
-        .unwrap()
-        .file_metadata()
-        .num_rows();
-    let metadata = AttemptMetadata {
-        phase: "extract".into(),
-        attempt: 1,
-        success: Some(true),
-        message: String::new(),
-        total: rows,
-        started_at: None,
-        finished_at: None,
-        duration_ms: None,
-        data_files: 1,
-        data_file_rows: vec![rows],
-        data_rows: rows,
-        error_files: 0,
-        log_files: 0,
-        error_count: 0,
-        log_count: 0,
-        error_log_count: 0,
-        searchable_lowercase: true,
-        writer: "planted".into(),
-    };
-    let batch = metadata.to_batch().unwrap();
-    let out = std::fs::File::create(dir.join("metadata.parquet")).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    plant_data_file(&data_dir.join("artifacts").join(folder.folder()), file);
 }
 
 /// Every Parquet type, ingested: read back, each value is the one the

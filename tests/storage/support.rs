@@ -17,6 +17,39 @@ use uuid::Uuid;
 mod services;
 use services::required;
 
+#[path = "../common/plant.rs"]
+mod plant;
+pub use plant::plant_data_file;
+
+/// Runs the `dagtrail` binary with `DAGTRAIL_DATA_DIR` (the embedded
+/// default there; no store settings or backtrace setting inherited),
+/// `stdin` written to it.
+pub fn dagtrail(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
+        .args(args)
+        .env("DAGTRAIL_DATA_DIR", data_dir)
+        .env_remove("DAGTRAIL_DATABASE_URL")
+        .env_remove("DAGTRAIL_STORE_URL")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
 /// The PostgreSQL URL, or `None` (skip) outside CI.
 pub fn postgres_url() -> Option<String> {
     required("DAGTRAIL_TEST_DATABASE_URL")
