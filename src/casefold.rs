@@ -26,8 +26,17 @@ use std::borrow::Cow;
 use icu_casemap::CaseMapper;
 use icu_casemap::CaseMapperBorrowed;
 use icu_casemap::ClosureSink;
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
 
 const CASE: CaseMapperBorrowed<'static> = CaseMapper::new();
+
+/// The characters beyond ASCII whose folding holds ASCII (checked
+/// against every character by a test): LATIN CAPITAL LETTER I WITH DOT
+/// ABOVE (to `i` + U+0307), LATIN SMALL LETTER LONG S (to `s`), KELVIN
+/// SIGN (to `k`). Text without them holds an ASCII keyword only in ASCII.
+#[cfg(test)]
+const FOLD_INTO_ASCII: [char; 3] = ['\u{130}', '\u{17F}', '\u{212A}'];
 
 /// `İ`, the one character folded to two.
 const CAPITAL_I_WITH_DOT: char = '\u{130}';
@@ -125,11 +134,20 @@ impl Keyword {
         if self.folded.is_empty() {
             return true;
         }
-        if text.is_ascii() {
-            // ASCII text folds to ASCII: a keyword folded to anything else
-            // cannot be in it, and ASCII folding is ASCII lowercasing.
-            return self.folded.is_ascii()
-                && ascii_case_insensitive_find(text.as_bytes(), self.folded.as_bytes());
+        if self.folded.is_ascii() {
+            // An ASCII keyword found in any ASCII case is found: those
+            // bytes fold to it. Otherwise only the few characters beyond
+            // ASCII that fold into ASCII (`K`, `ſ`, `İ`) could hold it.
+            let text = text.as_bytes();
+            if ascii_case_insensitive_find(text, self.folded.as_bytes()) {
+                return true;
+            }
+            if !may_fold_into_ascii(text) {
+                return false;
+            }
+        } else if text.is_ascii() {
+            // ASCII text folds to ASCII: a keyword beyond it is not there.
+            return false;
         }
         fold(text).contains(self.folded.as_str())
     }
@@ -165,6 +183,21 @@ impl Keyword {
         }
         pieces
     }
+}
+
+/// Whether `text` holds one of the characters beyond ASCII that fold into
+/// ASCII: `İ`, `ſ`, `K` (their UTF-8, searched with SIMD `memmem`; the
+/// first bytes alone are also those of common marks such as `—`).
+pub fn may_fold_into_ascii(text: &[u8]) -> bool {
+    static FINDERS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+        [
+            Finder::new("\u{130}".as_bytes()),
+            Finder::new("\u{17F}".as_bytes()),
+            Finder::new("\u{212A}".as_bytes()),
+        ]
+    });
+    // Only text beyond ASCII can hold them; most text is ASCII.
+    !text.is_ascii() && FINDERS.iter().any(|f| f.find(text).is_some())
 }
 
 /// Whether `haystack` contains `needle` (ASCII lowercase) in any ASCII case.
@@ -302,5 +335,32 @@ mod tests {
         assert_eq!(end[1], Piece::Class(vec!['I', 'i', 'İ']));
         let start = Keyword::new("\u{307}x").pieces();
         assert_eq!(start[0], Piece::Class(vec!['\u{307}', 'İ']));
+    }
+}
+
+#[cfg(test)]
+mod ascii_reach {
+    use super::*;
+
+    /// Which characters beyond ASCII fold to something holding ASCII:
+    /// the fast path of [`Keyword::found_in`] relies on this list.
+    #[test]
+    fn few_characters_fold_into_ascii() {
+        let reach: Vec<char> = (0x80..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| {
+                let mut folded = String::new();
+                push_folded(*c, &mut folded);
+                folded.chars().any(|f| f.is_ascii())
+            })
+            .collect();
+        assert_eq!(reach, FOLD_INTO_ASCII);
+        for c in reach {
+            assert!(
+                may_fold_into_ascii(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                "{c}"
+            );
+        }
+        assert!(!may_fold_into_ascii("a — á ☃".as_bytes()));
     }
 }

@@ -64,19 +64,18 @@ impl LogFilter {
     fn mask(&self, batch: &RecordBatch, key: &Path) -> Result<BooleanArray, ReadError> {
         let levels = text_column(batch, "level", key)?;
         let levels = levels.as_string::<i32>();
-        let messages = text_column(batch, "message", key)?;
-        let messages = messages.as_string::<i32>();
-        let needle = self.keyword.as_deref().map(Needle::new);
-        Ok((0..batch.num_rows())
-            .map(|i| {
-                // The cheap level test first; the keyword only where it passed.
-                let keep = self.level_ok(levels, i)
-                    && needle
-                        .as_ref()
-                        .is_none_or(|n| messages.is_valid(i) && n.in_any_case(messages.value(i)));
-                Some(keep)
-            })
-            .collect())
+        let mut keep: Vec<bool> = (0..batch.num_rows())
+            .map(|i| self.level_ok(levels, i))
+            .collect();
+        if let Some(keyword) = self.keyword.as_deref() {
+            let messages = text_column(batch, "message", key)?;
+            let mut found = vec![false; keep.len()];
+            for row in Needle::new(keyword).rows_in(messages.as_string::<i32>()) {
+                found[row] = true;
+            }
+            keep.iter_mut().zip(found).for_each(|(k, f)| *k &= f);
+        }
+        Ok(keep.into_iter().map(Some).collect())
     }
 }
 
@@ -89,14 +88,15 @@ fn text_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<ArrayRef, 
     arrow_cast::cast(c, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
 }
 
-/// The rows (group-local) of one column's stream whose value passes `test`,
-/// where the stream yields the rows listed in `rows` (all rows when `None`).
+/// The rows (group-local) of one column's stream that `test` picks from
+/// each batch (as indices into it), where the stream yields the rows
+/// listed in `rows` (all rows when `None`).
 async fn rows_passing(
     mut stream: RowGroupStream,
     name: &str,
     key: &Path,
     rows: Option<&[u64]>,
-    test: impl Fn(&StringArray, usize) -> bool,
+    test: impl Fn(&StringArray) -> Vec<usize>,
 ) -> Result<Vec<u64>, ReadError> {
     let mut hits = Vec::new();
     let mut at = 0usize;
@@ -107,14 +107,12 @@ async fn rows_passing(
     {
         let column = text_column(&batch, name, key)?;
         let column = column.as_string::<i32>();
-        for i in 0..batch.num_rows() {
-            if test(column, i) {
-                let row = match rows {
-                    None => Some((at + i) as u64),
-                    Some(rows) => rows.get(at + i).copied(),
-                };
-                hits.extend(row);
-            }
+        for i in test(column) {
+            let row = match rows {
+                None => Some((at + i) as u64),
+                Some(rows) => rows.get(at + i).copied(),
+            };
+            hits.extend(row);
         }
         at += batch.num_rows();
     }
@@ -137,7 +135,8 @@ async fn matching_in_group(
         Some(_) => {
             let mask = projection(&meta, Some(&["level"]));
             let stream = row_group_stream(&store, &key, &meta, group, None, mask)?;
-            Some(rows_passing(stream, "level", &key, None, |c, i| filter.level_ok(c, i)).await?)
+            let test = |c: &StringArray| (0..c.len()).filter(|i| filter.level_ok(c, *i)).collect();
+            Some(rows_passing(stream, "level", &key, None, test).await?)
         }
     };
     let Some(keyword) = filter.keyword.as_deref() else {
@@ -158,8 +157,8 @@ async fn matching_in_group(
     let needle = Needle::new(keyword);
     let mask = projection(&meta, Some(&["message"]));
     let stream = row_group_stream(&store, &key, &meta, group, selection, mask)?;
-    rows_passing(stream, "message", &key, level_rows.as_deref(), |c, i| {
-        c.is_valid(i) && needle.in_any_case(c.value(i))
+    rows_passing(stream, "message", &key, level_rows.as_deref(), |c| {
+        needle.rows_in(c)
     })
     .await
 }

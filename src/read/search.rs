@@ -73,9 +73,7 @@ pub(crate) async fn matching_rows(
                     let matched: Vec<usize> = if lowercase_stored {
                         needle.rows_in_lowercased(text)
                     } else {
-                        (0..text.len())
-                            .filter(|i| text.is_valid(*i) && needle.in_any_case(text.value(*i)))
-                            .collect()
+                        needle.rows_in(text)
                     };
                     if matched.is_empty() {
                         continue;

@@ -8,7 +8,7 @@
 use arrow_array::{Array, StringArray};
 use memchr::memmem::Finder;
 
-use crate::casefold::{Keyword, LowercasedForm};
+use crate::casefold::{Keyword, LowercasedForm, ascii_case_insensitive_find, may_fold_into_ascii};
 
 /// A keyword, ready to search for.
 #[derive(Debug, Clone)]
@@ -28,9 +28,41 @@ impl Needle {
         }
     }
 
-    /// Whether `haystack`, in any case, contains the keyword.
-    pub fn in_any_case(&self, haystack: &str) -> bool {
-        self.keyword.found_in(haystack)
+    /// Rows of `column` (text in any case) that contain the keyword.
+    ///
+    /// One scan of the values buffer first tells whether folding can
+    /// matter: an ASCII keyword is then looked for in ASCII case alone
+    /// when no value holds one of the few characters that fold into
+    /// ASCII, and a keyword beyond ASCII cannot be in an ASCII buffer.
+    pub fn rows_in(&self, column: &StringArray) -> Vec<usize> {
+        if column.is_empty() {
+            return Vec::new();
+        }
+        let offsets = column.value_offsets();
+        let data = column.value_data();
+        let start = usize::try_from(offsets[0]).unwrap_or(0).min(data.len());
+        let end = usize::try_from(offsets[column.len()])
+            .unwrap_or(data.len())
+            .min(data.len());
+        let values = &data[start..end.max(start)];
+        let folded = self.keyword.folded();
+        let rows = 0..column.len();
+        if folded.is_ascii() && !may_fold_into_ascii(values) {
+            return rows
+                .filter(|i| {
+                    column.is_valid(*i)
+                        && ascii_case_insensitive_find(
+                            column.value(*i).as_bytes(),
+                            folded.as_bytes(),
+                        )
+                })
+                .collect();
+        }
+        if !folded.is_ascii() && values.is_ascii() {
+            return Vec::new();
+        }
+        rows.filter(|i| column.is_valid(*i) && self.keyword.found_in(column.value(*i)))
+            .collect()
     }
 
     /// Rows of `column` (text already lowercased) that contain the keyword.
@@ -97,13 +129,26 @@ mod tests {
 
     #[test]
     fn any_case_matches_literally() {
-        let n = Needle::new("Slow SOURCE");
-        assert!(n.in_any_case("a slow source here"));
-        assert!(!n.in_any_case("slow  source"));
-        let u = Needle::new("ÜNÏ");
-        assert!(u.in_any_case("x ünïcödé"));
-        assert!(Needle::new("50%_").in_any_case("50%_off"));
-        assert!(!Needle::new("50%_").in_any_case("500 off"));
+        let column = StringArray::from(vec![
+            Some("a slow source here"),
+            Some("slow  source"),
+            None,
+            Some("x ünïcödé"),
+            Some("50%_off"),
+            Some("500 off"),
+        ]);
+        let rows = |k: &str| Needle::new(k).rows_in(&column);
+        assert_eq!(rows("Slow SOURCE"), vec![0]);
+        assert_eq!(rows("ÜNÏ"), vec![3]);
+        assert_eq!(rows("50%_"), vec![4]);
+        // Characters beyond ASCII that fold into it, in a batch with them
+        // and in one without.
+        let special = StringArray::from(vec!["\u{212A}elvin", "kelvin", "ſun", "plain"]);
+        assert_eq!(Needle::new("KELVIN").rows_in(&special), vec![0, 1]);
+        assert_eq!(Needle::new("sun").rows_in(&special), vec![2]);
+        let ascii = StringArray::from(vec!["kelvin", "sun"]);
+        assert_eq!(Needle::new("K").rows_in(&ascii), vec![0]);
+        assert!(Needle::new("ü").rows_in(&ascii).is_empty());
     }
 
     #[test]
