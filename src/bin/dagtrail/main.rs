@@ -91,6 +91,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An error and its causes on one line, joined by `: `, leaving out a
+/// cause whose text the line already holds (many errors print their
+/// source within their own message).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
 /// A failure of a command (bad input, a store that does not answer) is the
 /// user's to act on: one line, its causes joined, and exit code 1, never a
 /// backtrace (even with `RUST_BACKTRACE` set). A bug still panics, and the
@@ -101,7 +119,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -114,5 +132,19 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn errors_print_on_one_line_without_repeating_causes() {
+        let inner = std::io::Error::other("no such table: etl_logs");
+        let outer = anyhow::Error::new(inner)
+            .context("run index query failed: no such table: etl_logs")
+            .context("cannot write the demo data");
+        assert_eq!(
+            super::one_line(&outer),
+            "cannot write the demo data: run index query failed: no such table: etl_logs"
+        );
+        let multi = anyhow::anyhow!("first line\nsecond line");
+        assert_eq!(super::one_line(&multi), "first line second line");
     }
 }
