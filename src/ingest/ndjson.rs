@@ -180,8 +180,12 @@ impl<R: BufRead> NdjsonBatches<R> {
                 break;
             }
             self.line_no += 1;
-            let text = String::from_utf8(buf)
+            let mut text = String::from_utf8(buf)
                 .map_err(|_| self.bad_line(self.line_no, "not valid UTF-8".into()))?;
+            // A byte-order mark, as Windows tools write one, opens no object.
+            if self.line_no == 1 && text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
             if !text.trim().is_empty() {
                 lines.push((self.line_no, text));
             }
@@ -399,6 +403,13 @@ mod tests {
         assert_eq!(line_of(&err), Some(3), "{err}");
         let err = read("{\"a\":1}\n{\"a\":2}\n{\"a\":\n3}\n").unwrap_err();
         assert_eq!(line_of(&err), Some(3), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_are_read_through() {
+        let batches = read("\u{feff}{\"a\":1}\r\n{\"a\":2}\r\n").unwrap();
+        assert_eq!(batches[0].batch.num_rows(), 2);
+        assert_eq!(batches[0].batch.schema().field(0).name(), "a");
     }
 
     #[test]
