@@ -176,9 +176,19 @@ impl ReadService {
         if self.show_file_urls {
             return run;
         }
-        let folder = RunId::new(run.run_id.clone())
-            .ok()
-            .and_then(|id| RunFolder::new(company, &RunRef::new(run.dag_id, run.date, id)).ok());
+        // Built only for a run whose phases hold a `file://` URL (never on
+        // S3), once.
+        let (dag_id, date, run_id) = (run.dag_id, run.date, run.run_id.clone());
+        let mut folder: Option<Option<RunFolder>> = None;
+        let mut run_folder = || {
+            folder
+                .get_or_insert_with(|| {
+                    RunId::new(run_id.clone())
+                        .ok()
+                        .and_then(|id| RunFolder::new(company, &RunRef::new(dag_id, date, id)).ok())
+                })
+                .clone()
+        };
         let phases = &mut run.phases;
         for (phase, object) in [
             (Phase::Event, &mut phases.event),
@@ -197,7 +207,7 @@ impl ReadService {
             let Some(url) = path.as_str().filter(|u| u.starts_with("file://")) else {
                 continue;
             };
-            let key = match (&folder, phase, attempt) {
+            let key = match (run_folder(), phase, attempt) {
                 (Some(run), Phase::Event, _) => Some(run.event_folder()),
                 (Some(run), phase, Some(n)) => run.attempt(phase, n).ok().map(|a| a.folder()),
                 _ => None,

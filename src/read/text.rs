@@ -38,13 +38,7 @@ impl Needle {
         if column.is_empty() {
             return Vec::new();
         }
-        let offsets = column.value_offsets();
-        let data = column.value_data();
-        let start = usize::try_from(offsets[0]).unwrap_or(0).min(data.len());
-        let end = usize::try_from(offsets[column.len()])
-            .unwrap_or(data.len())
-            .min(data.len());
-        let values = &data[start..end.max(start)];
+        let values = &column.value_data()[value_span(column)];
         let folded = self.keyword.folded();
         let rows = 0..column.len();
         if folded.is_ascii() && !may_fold_into_ascii(values) {
@@ -75,13 +69,10 @@ impl Needle {
         if column.is_empty() {
             return Vec::new();
         }
-        let offsets = column.value_offsets();
-        let data = column.value_data();
-        let base = usize::try_from(offsets[0]).unwrap_or(0);
-        let end = usize::try_from(offsets[column.len()])
-            .unwrap_or(data.len())
-            .min(data.len());
-        let values = &data[base.min(end)..end];
+        let span = value_span(column);
+        let (base, end) = (span.start, span.end);
+        let (data, offsets) = (column.value_data(), column.value_offsets());
+        let values = &data[span];
         let needle = self.lowercased.text.as_bytes();
         if needle.is_empty() {
             return (0..column.len()).filter(|i| column.is_valid(*i)).collect();
@@ -121,6 +112,15 @@ impl Needle {
         }
         rows
     }
+}
+
+/// Where a (possibly sliced) column's values lie in its values buffer.
+fn value_span(column: &StringArray) -> std::ops::Range<usize> {
+    let offsets = column.value_offsets();
+    let len = column.value_data().len();
+    let at = |i: usize| usize::try_from(offsets[i]).unwrap_or(len).min(len);
+    let end = at(column.len());
+    at(0).min(end)..end
 }
 
 #[cfg(test)]

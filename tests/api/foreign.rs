@@ -74,23 +74,12 @@ async fn files_from_pyarrow_and_duckdb_are_served() {
         async move { call(&router, &path, Some(&tok), &[]).await }
     };
 
-    let meta = get(format!("{base}/phases/extract")).await;
-    assert_eq!(
-        meta.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&meta.body)
-    );
-    assert_eq!(meta.json()["rows"][0]["data_file_rows"], json!([120, 80]));
+    let meta = get(format!("{base}/phases/extract")).await.ok_json();
+    assert_eq!(meta["rows"][0]["data_file_rows"], json!([120, 80]));
 
-    let page = get(format!("{base}/phases/extract/data?page=11&limit=11")).await;
-    assert_eq!(
-        page.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&page.body)
-    );
-    let body = page.json();
+    let body = get(format!("{base}/phases/extract/data?page=11&limit=11"))
+        .await
+        .ok_json();
     let ids = ids(&body);
     assert_eq!(
         ids,
@@ -195,14 +184,8 @@ async fn plant(app: &TestApp, fixture: &str, run_id: &str) -> String {
 /// everywhere, in every file of the contract.
 async fn files_from_polars_are_served(app: TestApp) {
     let base = plant(&app, "attempt_polars", "manual__polars").await;
-    let meta = app.get(&base).await;
-    assert_eq!(
-        meta.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&meta.body)
-    );
-    assert_eq!(meta.json()["rows"][0]["data_file_rows"], json!([60, 40]));
+    let meta = app.get(&base).await.ok_json();
+    assert_eq!(meta["rows"][0]["data_file_rows"], json!([60, 40]));
 
     let page = app
         .get(&format!("{base}/data?page=5&limit=11"))

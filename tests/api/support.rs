@@ -48,6 +48,18 @@ impl Reply {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
+    /// The body as JSON, after checking the answer is a 200 (showing the
+    /// body when it is not).
+    pub fn ok_json(&self) -> Value {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+
     pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)

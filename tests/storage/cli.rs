@@ -8,26 +8,12 @@ use std::process::Command;
 use dagtrail::model::{Company, Phase, RunId, RunRef};
 use dagtrail::runindex::{self, IndexOptions};
 
-use crate::support::dagtrail;
+use crate::support::{CLI_DAG, dagtrail, ingest_command};
 
-const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+const DAG: &str = CLI_DAG;
 
 fn ingest_args<'a>(phase: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "ingest",
-        "--company",
-        "acme",
-        "--dag-id",
-        DAG,
-        "--date",
-        "2026-11-27",
-        "--run-id",
-        "manual__2026-11-27T10:31:02+00:00",
-        "--phase",
-        phase,
-    ];
-    args.extend_from_slice(extra);
-    args
+    ingest_command("manual__2026-11-27T10:31:02+00:00", phase, extra)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -11,26 +11,12 @@ use dagtrail::read::{ParquetPage, ReadError, ReadService};
 use dagtrail::runindex::{self, IndexOptions};
 use serde_json::{Value, json};
 
-use crate::support::{dagtrail, plant_data_file};
+use crate::support::{CLI_DAG, dagtrail, ingest_command, plant_data_file};
 
-const DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+const DAG: &str = CLI_DAG;
 
 fn ingest<'a>(run_id: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "ingest",
-        "--company",
-        "acme",
-        "--dag-id",
-        DAG,
-        "--date",
-        "2026-11-27",
-        "--run-id",
-        run_id,
-        "--phase",
-        "extract",
-    ];
-    args.extend_from_slice(extra);
-    args
+    ingest_command(run_id, "extract", extra)
 }
 
 fn ok(out: &Output) {

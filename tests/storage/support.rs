@@ -21,6 +21,29 @@ use services::required;
 mod plant;
 pub use plant::plant_data_file;
 
+/// The DAG the CLI tests record into.
+pub const CLI_DAG: &str = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f";
+
+/// `dagtrail ingest` of `phase` of `run_id` (company `acme`, [`CLI_DAG`],
+/// 2026-11-27), then `extra`.
+pub fn ingest_command<'a>(run_id: &'a str, phase: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "ingest",
+        "--company",
+        "acme",
+        "--dag-id",
+        CLI_DAG,
+        "--date",
+        "2026-11-27",
+        "--run-id",
+        run_id,
+        "--phase",
+        phase,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Runs the `dagtrail` binary with `DAGTRAIL_DATA_DIR` (the embedded
 /// default there; no store settings or backtrace setting inherited),
 /// `stdin` written to it.
