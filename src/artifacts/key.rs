@@ -222,7 +222,7 @@ impl AttemptFolder {
     }
 
     /// `index.parquet`: the keyword index over the data rows.
-    pub fn index(&self) -> Path {
+    pub fn index_parquet(&self) -> Path {
         self.file("index.parquet")
     }
 

@@ -422,7 +422,7 @@ async fn count_requests(
         ("data page at 95%", mid_group),
     ] {
         let counted = ReadService::new(
-            reads.index().clone(),
+            reads.run_index().clone(),
             ArtifactStore::from_object_store(Arc::new(counting.clone()), reads.store().base_url()),
             64 * 1024 * 1024,
         );

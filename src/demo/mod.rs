@@ -359,7 +359,7 @@ pub async fn already_written(
     let search =
         crate::runindex::RunSearch::new(options.end_date - Duration::days(days), options.end_date);
     let page = recorder
-        .index()
+        .run_index()
         .search_runs(&first.company, first.run.dag_id, &search)
         .await
         .map_err(RecordError::from)?;

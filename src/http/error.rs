@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::AuthError;
-use crate::read::ReadError;
+use crate::read::{Missing, ReadError};
 
 /// An RFC 7807 problem (`ErrorResponse`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -70,9 +70,12 @@ pub enum ApiError {
     /// Not authenticated.
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
-    /// The run, attempt or event does not exist.
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    /// The run, attempt or event does not exist (404).
+    #[error("{0:?} not found")]
+    NotFound(Missing),
+    /// No route has this path (404).
+    #[error("no such route")]
+    NoRoute,
     /// Parameters that do not validate.
     #[error("invalid parameters")]
     Validation(Vec<ValidationIssue>),
@@ -138,23 +141,24 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::NotFound(what) => {
-                let title = match what {
-                    "run" => "Run not found",
-                    "event" => "Event not found",
-                    "route" => "Not found",
-                    _ => "Phase attempt not found",
+                let (title, detail) = match what {
+                    Missing::Run => ("Run not found", "no such run for this company"),
+                    Missing::Event => (
+                        "Event not found",
+                        "the run has neither queue_data.parquet nor event.parquet",
+                    ),
+                    Missing::Attempt => (
+                        "Phase attempt not found",
+                        "no committed attempt (metadata.parquet) for this phase and attempt",
+                    ),
                 };
-                let detail = match what {
-                    "run" => "no such run for this company".to_owned(),
-                    "event" => {
-                        "the run has neither queue_data.parquet nor event.parquet".to_owned()
-                    }
-                    "route" => "no such route; the API lives under /api/v1 (see /docs)".to_owned(),
-                    _ => "no committed attempt (metadata.parquet) for this phase and attempt"
-                        .to_owned(),
-                };
-                problem(StatusCode::NOT_FOUND, title, detail)
+                problem(StatusCode::NOT_FOUND, title, detail.to_owned())
             }
+            ApiError::NoRoute => problem(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "no such route; the API lives under /api/v1 (see /docs)".to_owned(),
+            ),
             ApiError::Validation(detail) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(HTTPValidationError { detail }),
@@ -187,25 +191,16 @@ impl IntoResponse for ApiError {
                         "Artifact missing",
                         format!("{key} is counted by metadata.parquet but missing from the store"),
                     ),
-                    ReadError::Store { key, source } => {
-                        let timed_out = source
-                            .to_string()
-                            .to_ascii_lowercase()
-                            .contains("timed out");
-                        if timed_out {
-                            problem(
-                                StatusCode::GATEWAY_TIMEOUT,
-                                "Backing store timeout",
-                                format!("reading {key} timed out"),
-                            )
-                        } else {
-                            problem(
-                                StatusCode::BAD_GATEWAY,
-                                "Artifact store failed",
-                                format!("cannot read {key}"),
-                            )
-                        }
-                    }
+                    ReadError::StoreTimeout { key, .. } => problem(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "Backing store timeout",
+                        format!("reading {key} timed out"),
+                    ),
+                    ReadError::Store { key, .. } => problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Artifact store failed",
+                        format!("cannot read {key}"),
+                    ),
                     ReadError::Decode { key, reason } => problem(
                         StatusCode::BAD_GATEWAY,
                         "Artifact could not be decoded",

@@ -24,10 +24,9 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(Err(reason)) => {
             tracing::warn!(reason = %reason, "not ready");
-            let which = reason.split(':').next().unwrap_or("a store").to_owned();
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "failing": which})),
+                Json(json!({"status": "unavailable", "failing": reason.store()})),
             )
         }
         Err(_) => (

@@ -87,7 +87,7 @@ fn significant(value: f64, digits: i32) -> f64 {
 
 /// Any path outside the API: a problem body rather than an empty 404.
 pub(super) async fn not_found() -> Response {
-    super::error::ApiError::NotFound("route").into_response()
+    super::error::ApiError::NoRoute.into_response()
 }
 
 /// The answer to a handler that panicked: a 500 problem body, the panic

@@ -206,13 +206,14 @@ impl PathParams {
     pub fn run(&self) -> Result<RunRef, ApiError> {
         match (&self.date, &self.run_id) {
             (Some(date), Some(run_id)) => Ok(RunRef::new(self.dag_id, *date, run_id.clone())),
-            _ => Err(ApiError::NotFound("run")),
+            _ => Err(ApiError::NotFound(crate::read::Missing::Run)),
         }
     }
 
     /// The phase named by the path.
     pub fn phase(&self) -> Result<Phase, ApiError> {
-        self.phase.ok_or(ApiError::NotFound("phase attempt"))
+        self.phase
+            .ok_or(ApiError::NotFound(crate::read::Missing::Attempt))
     }
 }
 

@@ -1,5 +1,6 @@
-//! Log filtering (level set and message keyword) for pages and for the
-//! NDJSON stream.
+//! Endpoint 7: pages of a phase attempt's log rows (`logs_NNN.parquet`,
+//! contract 3), optionally filtered by level and message keyword, or every
+//! kept row streamed as NDJSON.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,15 +16,17 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::RowSelection;
 use tokio::sync::mpsc;
 
-use super::ReadError;
 use super::attempt::AttemptReader;
-use super::page::ParquetPage;
+use super::error::ReadError;
+use super::page::{ParquetPage, locate};
 use super::rows::{
     RowGroupStream, file_rows, projection, read_ranges, row_group_starts, row_group_stream,
     to_ranges,
 };
+use super::scan::scan_row_groups;
 use super::text::Needle;
 use crate::artifacts::json_values::write_ndjson;
+use crate::artifacts::key::FileKind;
 use crate::artifacts::parquet_types::TypedFooter;
 use crate::artifacts::schemas::logs_schema;
 
@@ -123,7 +126,7 @@ async fn rows_passing(
 /// a level filter the small `level` column is read first, and `message`
 /// only for the rows whose level passed: its pages without such rows are
 /// not fetched, and the others decode only those rows.
-async fn matching_in_group(
+async fn kept_rows_of_group(
     store: Arc<dyn ObjectStore>,
     key: Path,
     meta: TypedFooter,
@@ -163,84 +166,115 @@ async fn matching_in_group(
     .await
 }
 
-/// Rows of one file (file-local numbers) that pass the filter.
-async fn matching_in_file(
-    reader: &AttemptReader,
-    key: &Path,
-    filter: &LogFilter,
-) -> Result<Vec<u64>, ReadError> {
-    let meta = reader.footer(key).await?;
-    let starts = row_group_starts(&meta);
-    // Row groups are filtered as separate tasks, so every core works.
-    let groups: Vec<Vec<u64>> = futures::stream::iter(0..meta.metadata().num_row_groups())
-        .map(|group| {
-            let task = tokio::spawn(matching_in_group(
-                Arc::clone(reader.store()),
+impl AttemptReader {
+    /// The logs files' keys.
+    fn log_keys(&self) -> Vec<Path> {
+        self.keys(FileKind::Logs, self.metadata().log_files)
+    }
+
+    /// Page `page` of `limit` of the log rows that `filter` keeps
+    /// (endpoint 7); `total` counts every kept row.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Decode`] naming a file that does not have the
+    /// contract's logs schema or cannot be decoded; a store error.
+    pub async fn logs_page(
+        &self,
+        filter: &LogFilter,
+        page: u64,
+        limit: u32,
+    ) -> Result<ParquetPage, ReadError> {
+        let keys = self.log_keys();
+        let schema = logs_schema();
+        let footers = self.footers_conforming(&keys, &schema).await?;
+        if filter.is_empty() {
+            let rows: Vec<u64> = footers.iter().map(file_rows).collect();
+            return self.page_of(&keys, &rows, Some(schema), page, limit).await;
+        }
+        let per_file = try_join_all(keys.iter().map(|k| self.kept_rows_of_file(k, filter))).await?;
+        let total: u64 = per_file.iter().map(|v| v.len() as u64).sum();
+        let counts: Vec<u64> = per_file.iter().map(|v| v.len() as u64).collect();
+        let reads = locate(&counts, page, limit).into_iter().map(|(i, kept)| {
+            let ranges = to_ranges(&per_file[i][kept.start as usize..kept.end as usize]);
+            let key = &keys[i];
+            async move {
+                let meta = self.footer(key).await?;
+                read_ranges(self.store(), key, &meta, &ranges, ProjectionMask::all()).await
+            }
+        });
+        let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
+        let schema = batches.first().map_or(schema, RecordBatch::schema);
+        Ok(ParquetPage::new(
+            Some(&schema),
+            &batches,
+            page,
+            limit,
+            total,
+        ))
+    }
+
+    /// Every log row that `filter` keeps as NDJSON, streamed as it is read
+    /// (endpoint 7 with `Accept: application/x-ndjson`). A producer task
+    /// reads row groups (the next one fetched while the current one is
+    /// encoded) into a small channel: memory stays bounded by a few row
+    /// groups, and a client that stops reading stops the producer.
+    ///
+    /// # Errors
+    ///
+    /// Before the first byte (so a missing or foreign file is an error
+    /// status, not a cut stream): [`ReadError::Decode`] naming a file that
+    /// does not have the contract's logs schema; a store error reading
+    /// the footers. Later failures end the stream with an error item.
+    pub async fn logs_ndjson(
+        &self,
+        filter: LogFilter,
+    ) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static + use<>, ReadError>
+    {
+        let keys = self.log_keys();
+        let footers = self.footers_conforming(&keys, &logs_schema()).await?;
+        let (tx, rx) = mpsc::channel::<Result<Bytes, ReadError>>(4);
+        let reader = self.clone();
+        tokio::spawn(async move {
+            for (key, meta) in keys.iter().zip(&footers) {
+                if !send_file(&reader, key, meta, &filter, &tx).await {
+                    return;
+                }
+            }
+        });
+        Ok(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
+    }
+
+    /// Rows of one file (file-local numbers) that pass the filter.
+    async fn kept_rows_of_file(
+        &self,
+        key: &Path,
+        filter: &LogFilter,
+    ) -> Result<Vec<u64>, ReadError> {
+        let meta = self.footer(key).await?;
+        let starts = row_group_starts(&meta);
+        let groups = scan_row_groups(key, meta.metadata().num_row_groups(), |group| {
+            let kept = kept_rows_of_group(
+                Arc::clone(self.store()),
                 key.clone(),
                 meta.clone(),
                 group,
                 filter.clone(),
-            ));
+            );
             let first_row = starts[group];
             async move {
-                let rows = task
-                    .await
-                    .map_err(|e| ReadError::decode(key, format!("filter task failed: {e}")))??;
-                Ok::<_, ReadError>(rows.into_iter().map(|r| first_row + r).collect::<Vec<_>>())
+                Ok(kept
+                    .await?
+                    .into_iter()
+                    .map(|r| first_row + r)
+                    .collect::<Vec<_>>())
             }
         })
-        .buffered(4)
-        .try_collect()
         .await?;
-    Ok(groups.into_iter().flatten().collect())
-}
-
-/// A page of the log rows that pass the filter.
-pub(crate) async fn filtered_page(
-    reader: &AttemptReader,
-    keys: &[Path],
-    filter: &LogFilter,
-    page: u64,
-    limit: u32,
-) -> Result<ParquetPage, ReadError> {
-    let per_file = try_join_all(keys.iter().map(|k| matching_in_file(reader, k, filter))).await?;
-    let total: u64 = per_file.iter().map(|v| v.len() as u64).sum();
-    let mut skip = page.saturating_mul(u64::from(limit));
-    let mut left = u64::from(limit);
-    let mut wanted = Vec::new();
-    for (i, rows) in per_file.iter().enumerate() {
-        let n = rows.len() as u64;
-        if skip >= n {
-            skip -= n;
-            continue;
-        }
-        let take = (n - skip).min(left);
-        let start = usize::try_from(skip).unwrap_or(usize::MAX);
-        let end = usize::try_from(skip + take).unwrap_or(usize::MAX);
-        wanted.push((i, to_ranges(&rows[start..end])));
-        left -= take;
-        skip = 0;
-        if left == 0 {
-            break;
-        }
+        Ok(groups.into_iter().flatten().collect())
     }
-    let reads = wanted.iter().map(|(i, ranges)| async move {
-        let key = &keys[*i];
-        let meta = reader.footer(key).await?;
-        read_ranges(reader.store(), key, &meta, ranges, ProjectionMask::all()).await
-    });
-    let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
-    let schema = batches
-        .first()
-        .map(RecordBatch::schema)
-        .unwrap_or_else(logs_schema);
-    Ok(ParquetPage::new(
-        Some(&schema),
-        &batches,
-        page,
-        limit,
-        total,
-    ))
 }
 
 /// Encodes the kept rows of a batch as NDJSON lines.
@@ -260,68 +294,50 @@ fn encode(batch: &RecordBatch, filter: &LogFilter, key: &Path) -> Result<Option<
     Ok(Some(Bytes::from(out)))
 }
 
-/// Streams every kept log row as NDJSON. A producer task reads row groups
-/// (the next one fetched while the current one is encoded) into a small
-/// channel: memory stays bounded by a few row groups, and a client that
-/// stops reading stops the producer.
-pub(crate) async fn ndjson(
-    reader: AttemptReader,
-    filter: LogFilter,
-) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static, ReadError> {
-    let keys = reader.log_keys();
-    let footers = reader.footers_conforming(&keys, &logs_schema()).await?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, ReadError>>(4);
-    tokio::spawn(async move {
-        for (key, meta) in keys.iter().zip(&footers) {
-            if file_rows(meta) == 0 {
-                continue;
+/// Sends the kept rows of one file down `tx`; false when the stream is
+/// over (the client left, or an error was sent).
+async fn send_file(
+    reader: &AttemptReader,
+    key: &Path,
+    meta: &TypedFooter,
+    filter: &LogFilter,
+    tx: &mpsc::Sender<Result<Bytes, ReadError>>,
+) -> bool {
+    if file_rows(meta) == 0 {
+        return true;
+    }
+    let groups = (0..meta.metadata().num_row_groups())
+        .map(|g| row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all()));
+    let mut batches = futures::stream::iter(groups)
+        .map(|stream: Result<RowGroupStream, ReadError>| async move {
+            stream?
+                .map_err(|e| ReadError::from_parquet(key, e))
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .buffered(2);
+    while let Some(group) = batches.next().await {
+        let group = match group {
+            Ok(group) => group,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return false;
             }
-            let groups = (0..meta.metadata().num_row_groups()).map(|g| {
-                row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all())
-            });
-            let mut batches = futures::stream::iter(groups)
-                .map(|stream: Result<RowGroupStream, ReadError>| async move {
-                    match stream {
-                        Ok(s) => {
-                            s.map_err(|e| ReadError::from_parquet(key, e))
-                                .try_collect::<Vec<_>>()
-                                .await
-                        }
-                        Err(e) => Err(e),
+        };
+        for batch in &group {
+            match encode(batch, filter, key) {
+                Ok(Some(bytes)) => {
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        return false;
                     }
-                })
-                .buffered(2);
-            while let Some(group) = batches.next().await {
-                let sent = match group {
-                    Ok(group) => {
-                        let mut ok = true;
-                        for batch in &group {
-                            match encode(batch, &filter, key) {
-                                Ok(Some(bytes)) => ok = tx.send(Ok(bytes)).await.is_ok(),
-                                Ok(None) => {}
-                                Err(e) => {
-                                    let _ = tx.send(Err(e)).await;
-                                    ok = false;
-                                }
-                            }
-                            if !ok {
-                                break;
-                            }
-                        }
-                        ok
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        false
-                    }
-                };
-                if !sent {
-                    return;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return false;
                 }
             }
         }
-    });
-    Ok(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }))
+    }
+    true
 }

@@ -72,23 +72,27 @@ impl ParquetPage {
     }
 }
 
-/// Splits the rows `[offset, offset + limit)` of a sequence of files with
-/// `file_rows` rows each into file-local ranges.
-pub fn locate(file_rows: &[u64], offset: u64, limit: u64) -> Vec<(usize, Range<u64>)> {
-    let end = offset.saturating_add(limit);
+/// Where the items of page `page` (of `limit` items) lie in a sequence
+/// of parts holding `counts` items each, read as one: `(part, range
+/// within the part)` pairs, in order, empty parts skipped. The one paging
+/// rule of endpoints 5-7 (contract 4.2), whatever the parts are: data or
+/// log files, or the lists of matches found in each.
+pub fn locate(counts: &[u64], page: u64, limit: u32) -> Vec<(usize, Range<u64>)> {
+    let offset = page.saturating_mul(u64::from(limit));
+    let end = offset.saturating_add(u64::from(limit));
     let mut start = 0u64;
     let mut out = Vec::new();
-    for (i, n) in file_rows.iter().enumerate() {
-        let file_end = start + n;
-        if *n > 0 && file_end > offset && start < end {
+    for (i, n) in counts.iter().enumerate() {
+        let part_end = start.saturating_add(*n);
+        if *n > 0 && part_end > offset && start < end {
             let lo = offset.max(start) - start;
-            let hi = end.min(file_end) - start;
+            let hi = end.min(part_end) - start;
             out.push((i, lo..hi));
         }
-        if file_end >= end {
+        if part_end >= end {
             break;
         }
-        start = file_end;
+        start = part_end;
     }
     out
 }
@@ -101,15 +105,17 @@ mod tests {
     fn pages_straddle_files() {
         assert_eq!(locate(&[100, 100, 50], 0, 50), vec![(0, 0..50)]);
         assert_eq!(
-            locate(&[100, 100, 50], 80, 50),
-            vec![(0, 80..100), (1, 0..30)]
+            locate(&[100, 100, 50], 1, 80),
+            vec![(0, 80..100), (1, 0..60)]
         );
+        assert_eq!(locate(&[95, 0, 100], 9, 10), vec![(0, 90..95), (2, 0..5)]);
+        assert_eq!(locate(&[100, 100, 50], 4, 50), vec![(2, 0..50)]);
         assert_eq!(
-            locate(&[100, 0, 100], 90, 20),
-            vec![(0, 90..100), (2, 0..10)]
+            locate(&[100, 100, 50], 4, 48),
+            vec![(1, 92..100), (2, 0..40)]
         );
-        assert_eq!(locate(&[100, 100, 50], 240, 50), vec![(2, 40..50)]);
-        assert!(locate(&[100, 100, 50], 250, 50).is_empty());
+        assert!(locate(&[100, 100, 50], 5, 50).is_empty());
         assert!(locate(&[], 0, 50).is_empty());
+        assert!(locate(&[10], u64::MAX, 1000).is_empty());
     }
 }

@@ -83,7 +83,7 @@ impl Recorder {
     }
 
     /// The run index written to.
-    pub fn index(&self) -> &Arc<dyn RunIndex> {
+    pub fn run_index(&self) -> &Arc<dyn RunIndex> {
         &self.index
     }
 

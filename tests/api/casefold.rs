@@ -133,7 +133,7 @@ async fn every_search_path_folds_alike(app: TestApp) {
         let object = json!({"status": {"success": true, "message": format!("<{}>", f.from), "total": 0},
                             "s3_data_path": "", "attempt": 1, "started_at": null, "finished_at": null, "data": []});
         app.recorder
-            .index()
+            .run_index()
             .record_phase(&app.company, &run, Phase::Extract, &object, at)
             .await
             .unwrap();

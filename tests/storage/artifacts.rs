@@ -209,7 +209,7 @@ async fn round_trip(store: ArtifactStore, on_disk: Option<PathBuf>) {
     );
 
     // index.parquet: one row per data row, in (_file, _row) order, lowercased.
-    let (batches, _) = read_all(get(os, &folder.index()).await);
+    let (batches, _) = read_all(get(os, &folder.index_parquet()).await);
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     assert_eq!(rows, 2500);
     let b = &batches[0];
@@ -262,7 +262,7 @@ async fn round_trip(store: ArtifactStore, on_disk: Option<PathBuf>) {
         .unwrap();
     for key in [
         second.numbered(FileKind::Data, 0),
-        second.index(),
+        second.index_parquet(),
         second.metadata(),
     ] {
         assert!(

@@ -217,7 +217,7 @@ async fn local_paths_are_not_shown_unless_asked() {
     // Written by another server, whose folder also holds the company's
     // name: the attempt's folder is shown, nothing of the path before it;
     // a URL of no folder of this run is not shown at all.
-    let index = reads(dir.path()).await.index().clone();
+    let index = reads(dir.path()).await.run_index().clone();
     for (run_id, url, expected) in [
         (
             "elsewhere",

@@ -280,7 +280,7 @@ impl AttemptWriter {
 
     fn index_writer(&mut self) -> Result<&mut AsyncArrowWriter<BufWriter>, WriteError> {
         if self.index.is_none() {
-            let key = self.folder.index();
+            let key = self.folder.index_parquet();
             let sink = BufWriter::new(Arc::clone(&self.store), key.clone());
             let writer = AsyncArrowWriter::try_new(
                 sink,
@@ -346,7 +346,7 @@ impl AttemptWriter {
                     Arc::new(StringArray::from(searchable_text(&slice))),
                 ],
             )?;
-            let key = self.folder.index();
+            let key = self.folder.index_parquet();
             self.index_writer()?
                 .write(&index)
                 .await
@@ -406,7 +406,7 @@ impl AttemptWriter {
         };
         if let Some(mut index) = index {
             index.finish().await.map_err(|source| WriteError::Parquet {
-                key: folder.index().to_string(),
+                key: folder.index_parquet().to_string(),
                 source,
             })?;
         }
@@ -454,7 +454,7 @@ impl AttemptWriter {
         }
         keys.extend_from_slice(self.errors.started());
         keys.extend_from_slice(self.logs.started());
-        keys.push(self.folder.index());
+        keys.push(self.folder.index_parquet());
         drop(self.index);
         for key in keys {
             if let Err(e) = self.store.delete(&key).await

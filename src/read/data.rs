@@ -1,0 +1,186 @@
+//! Endpoint 5: pages of a phase attempt's data rows, the data files read
+//! as one sequence; with a keyword, the rows are found through
+//! `index.parquet` (contract 3): only its `_file`, `_row` and
+//! `_searchable` columns are scanned, row groups as concurrent tasks, and
+//! then only the matching rows are fetched from the data files.
+
+use std::collections::BTreeMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use futures::TryStreamExt;
+use futures::future::try_join_all;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+
+use super::attempt::AttemptReader;
+use super::error::ReadError;
+use super::page::{ParquetPage, locate};
+use super::rows::{projection, read_ranges, row_group_stream, to_ranges};
+use super::scan::scan_row_groups;
+use super::text::Needle;
+use crate::artifacts::key::FileKind;
+
+/// Where a data row lives: its file's number and its row in that file, as
+/// `index.parquet`'s `_file` and `_row` say.
+type RowPlace = (i64, i64);
+
+impl AttemptReader {
+    /// Page `page` of `limit` data rows (endpoint 5), located through
+    /// `data_file_rows` of `metadata.parquet` and the files' footers.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Decode`] naming a data file that holds fewer rows than
+    /// `metadata.parquet` counts or cannot be decoded; a store error.
+    pub async fn data_page(&self, page: u64, limit: u32) -> Result<ParquetPage, ReadError> {
+        let keys = self.keys(FileKind::Data, self.metadata().data_files);
+        let rows: Vec<u64> = self
+            .metadata()
+            .data_file_rows
+            .iter()
+            .map(|n| u64::try_from(*n).unwrap_or(0))
+            .collect();
+        self.page_of(&keys, &rows, None, page, limit).await
+    }
+
+    /// Page `page` of `limit` of the data rows whose `_searchable` text
+    /// contains `keyword` (case-insensitive, literal, under
+    /// [`crate::casefold`]), in (`_file`, `_row`) order; `total` counts
+    /// every match.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Decode`] naming `index.parquet` when it lacks a column
+    /// or points at no row of the data files, or a file that cannot be
+    /// decoded; a store error.
+    pub async fn search_data(
+        &self,
+        keyword: &str,
+        page: u64,
+        limit: u32,
+    ) -> Result<ParquetPage, ReadError> {
+        // An attempt without data rows may have no index at all: there is
+        // nothing to search.
+        let hits = if self.metadata().data_rows == 0 {
+            Vec::new()
+        } else {
+            self.matching_rows(keyword).await?
+        };
+        let total = hits.len() as u64;
+        let wanted = match locate(&[total], page, limit).first() {
+            Some((_, range)) => &hits[range.start as usize..range.end as usize],
+            None => &[],
+        };
+        let keys = self.keys(FileKind::Data, self.metadata().data_files);
+        let batches = self.fetch_rows(&keys, wanted).await?;
+        let schema = self.page_schema(&batches, &keys, None).await?;
+        Ok(ParquetPage::new(
+            schema.as_deref(),
+            &batches,
+            page,
+            limit,
+            total,
+        ))
+    }
+
+    /// The place of every indexed row containing `keyword`, in order.
+    async fn matching_rows(&self, keyword: &str) -> Result<Vec<RowPlace>, ReadError> {
+        let key = self.index_parquet();
+        let meta = self.footer(&key).await?;
+        let lowercase_stored = self.metadata().searchable_lowercase;
+        let needle = Needle::new(keyword);
+        let mask = projection(&meta, Some(&["_file", "_row", "_searchable"]));
+        let store = self.store();
+        let per_group = scan_row_groups(&key, meta.metadata().num_row_groups(), |group| {
+            let stream = row_group_stream(store, &key, &meta, group, None, mask.clone());
+            let (key, needle) = (key.clone(), needle.clone());
+            async move {
+                let mut stream = stream?;
+                let mut hits = Vec::new();
+                while let Some(batch) = stream
+                    .try_next()
+                    .await
+                    .map_err(|e| ReadError::from_parquet(&key, e))?
+                {
+                    let text = batch.column_by_name("_searchable").ok_or_else(|| {
+                        ReadError::decode(&key, "index has no _searchable column")
+                    })?;
+                    let text = arrow_cast::cast(text, &DataType::Utf8)
+                        .map_err(|e| ReadError::decode(&key, e.to_string()))?;
+                    let text = text.as_string::<i32>();
+                    let matched = if lowercase_stored {
+                        needle.rows_in_lowercased(text)
+                    } else {
+                        needle.rows_in(text)
+                    };
+                    if matched.is_empty() {
+                        continue;
+                    }
+                    let files = int_column(&batch, "_file", &key)?;
+                    let rows = int_column(&batch, "_row", &key)?;
+                    hits.extend(matched.into_iter().map(|i| (files[i], rows[i])));
+                }
+                Ok(hits)
+            }
+        })
+        .await?;
+        Ok(per_group.into_iter().flatten().collect())
+    }
+
+    /// Fetches the rows at `wanted` from the data files `keys`, in order.
+    async fn fetch_rows(
+        &self,
+        keys: &[Path],
+        wanted: &[RowPlace],
+    ) -> Result<Vec<RecordBatch>, ReadError> {
+        let mut by_file: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for (file, row) in wanted {
+            let (Ok(file), Ok(row)) = (usize::try_from(*file), u64::try_from(*row)) else {
+                return Err(ReadError::decode(
+                    &self.index_parquet(),
+                    "negative _file or _row",
+                ));
+            };
+            by_file.entry(file).or_default().push(row);
+        }
+        let reads = by_file.into_iter().map(|(file, mut rows)| async move {
+            let key = keys.get(file).ok_or_else(|| {
+                ReadError::decode(
+                    &self.index_parquet(),
+                    format!("_file {file} is not a data file of this attempt"),
+                )
+            })?;
+            rows.sort_unstable();
+            let meta = self.footer(key).await?;
+            read_ranges(
+                self.store(),
+                key,
+                &meta,
+                &to_ranges(&rows),
+                ProjectionMask::all(),
+            )
+            .await
+        });
+        Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+    }
+}
+
+/// An integer column of an `index.parquet` batch, without nulls.
+fn int_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<Vec<i64>, ReadError> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| ReadError::decode(key, format!("index has no {name} column")))?;
+    let column = arrow_cast::cast(column, &DataType::Int64)
+        .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    let column = column.as_primitive::<Int64Type>();
+    if column.null_count() > 0 {
+        return Err(ReadError::decode(
+            key,
+            format!("index column {name} holds nulls"),
+        ));
+    }
+    Ok(column.values().to_vec())
+}

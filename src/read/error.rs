@@ -1,0 +1,203 @@
+//! What a read can fail with: [`ReadError`], each kind mapped to one HTTP
+//! status in `http::error` (contract 4.3), and [`Missing`], the things a
+//! 404 can name.
+
+use object_store::path::Path;
+use parquet::errors::ParquetError;
+
+use crate::artifacts::key::KeyError;
+use crate::runindex::IndexError;
+
+/// What a request named that does not exist for the token's company
+/// (contract 4.3: each is a 404 with its own title).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The run is not in the run index (endpoint 2).
+    Run,
+    /// The run has neither event file (endpoint 3).
+    Event,
+    /// The phase attempt has no `metadata.parquet`: never committed
+    /// (endpoints 4-7).
+    Attempt,
+}
+
+/// A read failed. Each kind maps to one HTTP status in `http::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The run, attempt or event does not exist (for this company): 404.
+    #[error("{0:?} not found")]
+    NotFound(Missing),
+    /// The run index failed: 502.
+    #[error("run lookup failed: {0}")]
+    Index(#[from] IndexError),
+    /// A file the attempt's metadata promises is not in the store: 502.
+    #[error("{key} is missing from the artifact store")]
+    MissingFile {
+        /// The file's key.
+        key: String,
+    },
+    /// The store did not answer one request in its own time limit: 504.
+    #[error("reading {key} timed out: {source}")]
+    StoreTimeout {
+        /// The file's key.
+        key: String,
+        /// The cause.
+        source: object_store::Error,
+    },
+    /// The store failed otherwise (refused, unreachable, answered an
+    /// error): 502.
+    #[error("cannot read {key}: {source}")]
+    Store {
+        /// The file's key.
+        key: String,
+        /// The cause.
+        source: object_store::Error,
+    },
+    /// A file could not be decoded: 502.
+    #[error("cannot decode {key}: {reason}")]
+    Decode {
+        /// The file's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// An artifact key could not be built from the request: 422.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl ReadError {
+    /// A store error about `key`, classified here once: a name the store
+    /// holds nothing under is [`ReadError::MissingFile`], a request the
+    /// store's client gave up waiting for is [`ReadError::StoreTimeout`],
+    /// anything else [`ReadError::Store`].
+    pub fn store(key: &Path, source: object_store::Error) -> Self {
+        let key = key.to_string();
+        if names_nothing(&source) {
+            return Self::MissingFile { key };
+        }
+        if timed_out(&source) {
+            return Self::StoreTimeout { key, source };
+        }
+        Self::Store { key, source }
+    }
+
+    /// A decoding error about `key`.
+    pub fn decode(key: &Path, reason: impl Into<String>) -> Self {
+        Self::Decode {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A Parquet reader error: I/O errors stay store errors.
+    pub fn from_parquet(key: &Path, error: ParquetError) -> Self {
+        match error {
+            ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+                Ok(store) => Self::store(key, *store),
+                Err(other) => Self::decode(key, other.to_string()),
+            },
+            other => Self::decode(key, other.to_string()),
+        }
+    }
+}
+
+/// The causes of `error`, itself first.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
+}
+
+/// Whether a store error says that nothing exists under the name: not
+/// found, or a local folder's refusal of the name itself (too long, or a
+/// part of it that is a file). Whatever the store says about a name,
+/// reading something that does not exist is a 404, never a 502.
+fn names_nothing(error: &object_store::Error) -> bool {
+    if matches!(error, object_store::Error::NotFound { .. }) {
+        return true;
+    }
+    causes(error)
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::NotADirectory
+                    | std::io::ErrorKind::InvalidFilename
+            )
+        })
+}
+
+/// Whether a store error is a timeout: the S3 client's own kind
+/// (`HttpErrorKind::Timeout`, which it also gives when retries ran out on
+/// timeouts) or an I/O timeout, found by type along the causes, never by
+/// the wording of a message.
+fn timed_out(error: &object_store::Error) -> bool {
+    causes(error).any(|e| {
+        e.downcast_ref::<object_store::client::HttpError>()
+            .is_some_and(|h| h.kind() == object_store::client::HttpErrorKind::Timeout)
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::ObjectStoreExt as _;
+    use object_store::client::{HttpError, HttpErrorKind};
+
+    use super::*;
+
+    /// A local folder refuses some names outright (too long; a part of the
+    /// path that is a file): reading them is reading nothing, a 404.
+    #[tokio::test]
+    async fn names_a_store_refuses_are_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), b"x").unwrap();
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        for key in [
+            Path::from("file/below"),
+            Path::from(format!("{}/x", "n".repeat(300))),
+            Path::from("absent"),
+        ] {
+            let error = store.get(&key).await.unwrap_err();
+            assert!(
+                matches!(ReadError::store(&key, error), ReadError::MissingFile { .. }),
+                "{key}"
+            );
+        }
+    }
+
+    /// Timeouts are told by the kind the client gives them, whatever the
+    /// message says; other failures stay store failures.
+    #[test]
+    fn timeouts_are_classified_by_kind() {
+        let key = Path::from("a/b.parquet");
+        let http = |kind, message: &str| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(
+                kind,
+                std::io::Error::other(message.to_owned()),
+            )),
+        };
+        let worded_otherwise = http(HttpErrorKind::Timeout, "deadline has elapsed");
+        assert!(matches!(
+            ReadError::store(&key, worded_otherwise),
+            ReadError::StoreTimeout { .. }
+        ));
+        let io_timeout = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        };
+        assert!(matches!(
+            ReadError::store(&key, io_timeout),
+            ReadError::StoreTimeout { .. }
+        ));
+        let says_timed_out = http(HttpErrorKind::Connect, "connection timed out");
+        assert!(matches!(
+            ReadError::store(&key, says_timed_out),
+            ReadError::Store { .. }
+        ));
+    }
+}

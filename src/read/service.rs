@@ -1,0 +1,219 @@
+//! [`ReadService`]: the read side that the HTTP handlers (and any other
+//! caller) use. Run searches and summaries come from the run index;
+//! everything below a run comes from the artifact store, located through
+//! `metadata.parquet` and the files' footers (never by listing the store).
+
+use std::sync::Arc;
+
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+
+use super::attempt::AttemptReader;
+use super::cache::MetadataCache;
+use super::error::{Missing, ReadError};
+use super::event::{EventPages, event_pages};
+use super::file::StoreQuirks;
+use crate::artifacts::key::RunFolder;
+use crate::artifacts::store::ArtifactStore;
+use crate::model::{Company, DagId, Phase, RunId, RunRef};
+use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
+
+/// Which store a readiness probe found failing (`/readyz`).
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// The run index did not answer.
+    #[error("run index: {0}")]
+    RunIndex(IndexError),
+    /// The artifact store did not answer.
+    #[error("artifact store: {0}")]
+    ArtifactStore(object_store::Error),
+}
+
+impl NotReady {
+    /// The failing store as `/readyz` names it.
+    pub fn store(&self) -> &'static str {
+        match self {
+            Self::RunIndex(_) => "run index",
+            Self::ArtifactStore(_) => "artifact store",
+        }
+    }
+}
+
+/// Reads runs for the API (and any other caller).
+#[derive(Debug, Clone)]
+pub struct ReadService {
+    index: Arc<dyn RunIndex>,
+    store: ArtifactStore,
+    cache: MetadataCache,
+    quirks: Arc<StoreQuirks>,
+    show_file_urls: bool,
+}
+
+impl ReadService {
+    /// A service over a run index and an artifact store, with a metadata
+    /// cache of `cache_bytes`.
+    pub fn new(index: Arc<dyn RunIndex>, store: ArtifactStore, cache_bytes: u64) -> Self {
+        Self {
+            index,
+            store,
+            cache: MetadataCache::new(cache_bytes),
+            quirks: Arc::default(),
+            show_file_urls: false,
+        }
+    }
+
+    /// Whether phase objects show a local store's `file://` URLs as they
+    /// are (`DAGTRAIL_SHOW_FILE_URLS`); by default they show the key
+    /// inside the store, so no tenant learns a path of the server.
+    #[must_use]
+    pub fn with_file_urls_shown(mut self, show: bool) -> Self {
+        self.show_file_urls = show;
+        self
+    }
+
+    /// A run's phase objects with their `s3_data_path` as a tenant may see
+    /// it: `s3://` URLs as they are (the contract's form); a `file://` URL
+    /// (the embedded default's, an absolute path of the server) as the key
+    /// of the folder inside the store, `<company>/<dag_id>/.../attempt=1/`,
+    /// or null when the URL is not that folder's.
+    fn shown(&self, company: &Company, mut run: RunSummary) -> RunSummary {
+        if self.show_file_urls {
+            return run;
+        }
+        // Built only for a run whose phases hold a `file://` URL (never on
+        // S3), once.
+        let (dag_id, date, run_id) = (run.dag_id, run.date, run.run_id.clone());
+        let mut folder: Option<Option<RunFolder>> = None;
+        let mut run_folder = || {
+            folder
+                .get_or_insert_with(|| {
+                    RunId::new(run_id.clone())
+                        .ok()
+                        .and_then(|id| RunFolder::new(company, &RunRef::new(dag_id, date, id)).ok())
+                })
+                .clone()
+        };
+        let phases = &mut run.phases;
+        for (phase, object) in [
+            (Phase::Event, &mut phases.event),
+            (Phase::Extract, &mut phases.extract),
+            (Phase::Transform, &mut phases.transform),
+            (Phase::Load, &mut phases.load),
+        ] {
+            let Some(object) = object else { continue };
+            let attempt = object
+                .get("attempt")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok());
+            let Some(path) = object.get_mut("s3_data_path") else {
+                continue;
+            };
+            let Some(url) = path.as_str().filter(|u| u.starts_with("file://")) else {
+                continue;
+            };
+            let key = match (run_folder(), phase, attempt) {
+                (Some(run), Phase::Event, _) => Some(run.event_folder()),
+                (Some(run), phase, Some(n)) => run.attempt(phase, n).ok().map(|a| a.folder()),
+                _ => None,
+            };
+            *path = key
+                .filter(|key| url.ends_with(key.as_str()))
+                .map_or(serde_json::Value::Null, serde_json::Value::String);
+        }
+        run
+    }
+
+    /// The run index.
+    pub fn run_index(&self) -> &Arc<dyn RunIndex> {
+        &self.index
+    }
+
+    /// The artifact store.
+    pub fn store(&self) -> &ArtifactStore {
+        &self.store
+    }
+
+    /// Searches a DAG's runs (endpoint 1).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn search_runs(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        search: &RunSearch,
+    ) -> Result<RunPage, ReadError> {
+        let mut page = self.index.search_runs(company, dag_id, search).await?;
+        page.items = page
+            .items
+            .into_iter()
+            .map(|run| self.shown(company, run))
+            .collect();
+        Ok(page)
+    }
+
+    /// One run's summary (endpoint 2).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::NotFound`] ([`Missing::Run`]) when the company has no
+    /// such run; [`ReadError::Index`] when the run index fails.
+    pub async fn get_run(&self, company: &Company, run: &RunRef) -> Result<RunSummary, ReadError> {
+        self.index
+            .get_run(company, run)
+            .await?
+            .map(|run| self.shown(company, run))
+            .ok_or(ReadError::NotFound(Missing::Run))
+    }
+
+    /// Both event files, read concurrently (endpoint 3).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::NotFound`] ([`Missing::Event`]) when the run has
+    /// neither file; [`ReadError::Key`] for a run that names no folder; a
+    /// store or decoding error reading either file.
+    pub async fn event(&self, company: &Company, run: &RunRef) -> Result<EventPages, ReadError> {
+        let folder = RunFolder::new(company, run)?;
+        event_pages(self.store.object_store(), &self.quirks, &folder).await
+    }
+
+    /// Opens a committed attempt (endpoints 4-7).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::NotFound`] ([`Missing::Attempt`]) when its
+    /// `metadata.parquet` does not exist; [`ReadError::Key`] for a run
+    /// that names no folder; a store or decoding error reading it.
+    pub async fn attempt(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        attempt: u32,
+    ) -> Result<AttemptReader, ReadError> {
+        let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        AttemptReader::open(
+            Arc::clone(self.store.object_store()),
+            self.cache.clone(),
+            Arc::clone(&self.quirks),
+            folder,
+        )
+        .await
+    }
+
+    /// Checks that both stores answer (for `/readyz`).
+    ///
+    /// # Errors
+    ///
+    /// The first store that failed, with why.
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        self.index.ping().await.map_err(NotReady::RunIndex)?;
+        let probe = Path::from("dagtrail-readiness-probe");
+        match self.store.object_store().head(&probe).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(NotReady::ArtifactStore(e)),
+        }
+    }
+}
