@@ -60,7 +60,7 @@ pub enum KeyError {
 }
 
 /// Percent-encodes one path segment the contract's way.
-pub fn encode_segment(segment: &str) -> Result<String, KeyError> {
+pub fn key_segment(segment: &str) -> Result<String, KeyError> {
     if segment.is_empty() || segment == "." || segment == ".." {
         return Err(KeyError::InvalidSegment(segment.to_owned()));
     }
@@ -151,10 +151,10 @@ impl RunFolder {
     ) -> Result<Self, KeyError> {
         let prefix = format!(
             "{}/{}/{}/{}",
-            encode_segment(company.as_str())?,
-            encode_segment(&dag_id.to_string())?,
-            encode_segment(&date.format("%Y-%m-%d").to_string())?,
-            encode_segment(run_id.as_str())?,
+            key_segment(company.as_str())?,
+            key_segment(&dag_id.to_string())?,
+            key_segment(&date.format("%Y-%m-%d").to_string())?,
+            key_segment(run_id.as_str())?,
         );
         // Validate once here so that every key derived below is known good.
         parse_key(prefix.clone())?;
@@ -245,13 +245,13 @@ mod tests {
 
     #[test]
     fn segments_are_encoded_once_and_exactly() {
-        assert_eq!(encode_segment("manual__x y%").unwrap(), "manual__x%20y%25");
+        assert_eq!(key_segment("manual__x y%").unwrap(), "manual__x%20y%25");
         assert_eq!(
-            encode_segment("scheduled__2026-11-27T00:00:00+00:00").unwrap(),
+            key_segment("scheduled__2026-11-27T00:00:00+00:00").unwrap(),
             "scheduled__2026-11-27T00:00:00+00:00"
         );
-        assert_eq!(encode_segment("a/b").unwrap(), "a%2Fb");
-        assert_eq!(encode_segment("é~").unwrap(), "%C3%A9~");
+        assert_eq!(key_segment("a/b").unwrap(), "a%2Fb");
+        assert_eq!(key_segment("é~").unwrap(), "%C3%A9~");
         let key = run("manual__x y%")
             .attempt(Phase::Extract, 2)
             .unwrap()
@@ -265,10 +265,7 @@ mod tests {
     #[test]
     fn traversal_segments_are_rejected() {
         for bad in ["", ".", ".."] {
-            assert!(matches!(
-                encode_segment(bad),
-                Err(KeyError::InvalidSegment(_))
-            ));
+            assert!(matches!(key_segment(bad), Err(KeyError::InvalidSegment(_))));
         }
         // `..` inside a longer run id is just text, and `/` is encoded.
         let key = run("../x").event_file(EventFile::Event).unwrap();
@@ -279,23 +276,23 @@ mod tests {
     fn long_segments_are_shortened_to_a_file_name() {
         let long = format!("manual__{}X", "東京倉庫の再実行".repeat(10));
         assert_eq!(long.len(), 249);
-        let name = encode_segment(&long).unwrap();
+        let name = key_segment(&long).unwrap();
         assert_eq!(name.len(), MAX_SEGMENT_BYTES);
         assert!(name.starts_with("manual__%E6%9D%B1"), "{name}");
         assert!(name.contains(SHORTENED));
         // Deterministic, distinct for distinct segments, never cut inside %XX.
-        assert_eq!(encode_segment(&long).unwrap(), name);
-        let other = encode_segment(&format!("{long}Y")).unwrap();
+        assert_eq!(key_segment(&long).unwrap(), name);
+        let other = key_segment(&format!("{long}Y")).unwrap();
         assert_ne!(other, name);
         let prefix = &name[..name.find(SHORTENED).unwrap()];
         assert!(!prefix.ends_with('%') && prefix.rsplit('%').next().unwrap().len() >= 2);
         for len in [85, 86, 87, 120] {
-            let name = encode_segment(&"é".repeat(len)).unwrap();
+            let name = key_segment(&"é".repeat(len)).unwrap();
             assert!(name.len() <= MAX_SEGMENT_BYTES);
             assert!(Path::parse(&name).is_ok(), "{name}");
         }
         // An encoding of exactly 255 bytes is kept as it is.
-        assert_eq!(encode_segment(&"a".repeat(255)).unwrap(), "a".repeat(255));
+        assert_eq!(key_segment(&"a".repeat(255)).unwrap(), "a".repeat(255));
     }
 
     #[test]

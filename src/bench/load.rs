@@ -13,7 +13,7 @@ use futures::StreamExt;
 use super::soak::proc_status_kib;
 use crate::auth::token::mint_hs256;
 use crate::auth::{KeySource, TokenVerifier, VerifierConfig};
-use crate::http::params::encode_segment;
+use crate::http::params::url_path_segment;
 use crate::http::{AppState, Limits, router, serve};
 use crate::model::{Company, RunRef};
 use crate::read::ReadService;
@@ -82,7 +82,7 @@ impl Server {
 
     /// The run's URL on this server.
     pub fn run_url(&self, run: &RunRef) -> String {
-        let run_id = encode_segment(run.run_id.as_str());
+        let run_id = url_path_segment(run.run_id.as_str());
         format!(
             "http://{}/api/v1/dags/{}/runs/{}/{run_id}",
             self.addr, run.dag_id, run.date

@@ -9,7 +9,7 @@ use chrono::{Days, Utc};
 use serde_json::Value;
 
 use super::load::{LoadResult, run_load};
-use crate::http::params::encode_segment;
+use crate::http::params::url_path_segment;
 
 /// The endpoint mix for one DAG: the run search (plain and by keyword), and
 /// for its newest run the summary, event, phase, data pages (first, deeper,
@@ -35,7 +35,7 @@ pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<
         .with_context(|| format!("no runs of DAG {dag} in the last 365 days"))?;
     let date = first["date"].as_str().context("a run without a date")?;
     let run_id = first["run_id"].as_str().context("a run without a run_id")?;
-    let encoded = encode_segment(run_id);
+    let encoded = url_path_segment(run_id);
     let run = format!("{base}/api/v1/dags/{dag}/runs/{date}/{encoded}");
     Ok(vec![
         search.clone(),

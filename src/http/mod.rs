@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod health;
+mod ndjson;
 mod observe;
 pub mod openapi;
 pub mod params;

@@ -39,6 +39,107 @@ async fn openapi_document_matches_the_snapshot() {
     );
 }
 
+/// utoipa's attributes take only literals: every bound the document
+/// states must be the constant the parsers use, and every pattern must
+/// accept exactly the values the parsers take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_bounds_are_the_parsers_constants() {
+    use dagtrail::artifacts::schemas::LOG_LEVELS;
+    use dagtrail::http::params::*;
+    use dagtrail::model::Phase;
+
+    let app = embedded().await;
+    let served: serde_json::Value = call(&app.router, "/api/v1/openapi.json", None, &[])
+        .await
+        .json();
+    let as_u64 = |n: usize| serde_json::json!(n as u64);
+    let mut checked = 0;
+    for (path, item) in served["paths"].as_object().unwrap() {
+        let runs_search = path.ends_with("/runs");
+        for param in item["get"]["parameters"].as_array().unwrap() {
+            let name = param["name"].as_str().unwrap();
+            let schema = &param["schema"];
+            let pattern = || regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+            let at = format!("{path} {name}");
+            match name {
+                "run_id" => {
+                    assert_eq!(schema["maxLength"], as_u64(MAX_RUN_ID_BYTES), "{at}");
+                    assert!(
+                        pattern().is_match("manual__2026-11-27T00:00:00+00:00"),
+                        "{at}"
+                    );
+                    assert!(!pattern().is_match("a\u{7}b"), "{at}");
+                }
+                "keyword" | "event_keyword" | "extract_keyword" | "transform_keyword"
+                | "load_keyword" => {
+                    assert_eq!(schema["maxLength"], as_u64(MAX_KEYWORD_CHARS), "{at}");
+                    assert!(!pattern().is_match("a\0b"), "{at}");
+                }
+                "run_ids" => {
+                    assert_eq!(schema["maxLength"], as_u64(MAX_RUN_IDS_CHARS), "{at}");
+                    let doc = param["description"].as_str().unwrap();
+                    assert!(
+                        doc.contains(&format!("at most {MAX_RUN_IDS}")),
+                        "{at}: {doc}"
+                    );
+                }
+                "level" => {
+                    assert_eq!(schema["maxLength"], as_u64(MAX_LEVELS_CHARS), "{at}");
+                    let all = LOG_LEVELS.join(", ").to_lowercase();
+                    for level in LOG_LEVELS.iter().copied().chain([all.as_str()]) {
+                        assert!(pattern().is_match(level), "{at}: {level}");
+                    }
+                    assert!(!pattern().is_match("TRACE"), "{at}");
+                }
+                "page" if runs_search => {
+                    assert_eq!(schema["maximum"], serde_json::json!(MAX_RUNS_PAGE), "{at}")
+                }
+                "limit" if runs_search => {
+                    assert_eq!(
+                        schema["maximum"],
+                        serde_json::json!(MAX_RUNS_PER_PAGE),
+                        "{at}"
+                    );
+                    assert_eq!(
+                        schema["default"],
+                        serde_json::json!(DEFAULT_RUNS_PER_PAGE),
+                        "{at}"
+                    );
+                }
+                "page" => assert_eq!(schema["maximum"], serde_json::json!(MAX_ROWS_PAGE), "{at}"),
+                "limit" => {
+                    assert_eq!(
+                        schema["maximum"],
+                        serde_json::json!(MAX_ROWS_PER_PAGE),
+                        "{at}"
+                    );
+                    assert_eq!(
+                        schema["default"],
+                        serde_json::json!(DEFAULT_ROWS_PER_PAGE),
+                        "{at}"
+                    );
+                }
+                "phase" => {
+                    for phase in Phase::ALL {
+                        assert_eq!(pattern().is_match(phase.as_str()), phase.is_step(), "{at}");
+                    }
+                }
+                "extract_status" | "transform_status" | "load_status" => {
+                    for status in ["all", "success", "failed", "pending"] {
+                        assert!(pattern().is_match(status), "{at}");
+                        assert!(status.parse::<dagtrail::runindex::StatusFilter>().is_ok());
+                    }
+                }
+                _ => continue,
+            }
+            checked += 1;
+        }
+    }
+    // run_id ×6, keywords 4 + data + logs, run_ids, level, page and limit
+    // ×4, phase ×4, statuses ×3.
+    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docs_page_works_offline() {
     let app = embedded().await;

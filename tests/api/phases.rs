@@ -212,6 +212,11 @@ async fn ndjson_streams_every_row(app: TestApp) {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), "application/x-ndjson");
+    // The body depends on Accept: caches must keep the two answers apart.
+    assert_eq!(reply.header("vary"), "accept");
+    let page = app.call(&url, Some(&app.token()), &[]).await;
+    assert_eq!(page.header("content-type"), "application/json");
+    assert_eq!(page.header("vary"), "accept");
     let text = String::from_utf8(reply.body.clone()).unwrap();
     let lines: Vec<Value> = text
         .lines()

@@ -159,7 +159,7 @@ pub async fn call(
 
 /// Percent-encodes a path segment the way a client would.
 pub fn encode(segment: &str) -> String {
-    dagtrail::http::params::encode_segment(segment)
+    dagtrail::http::params::url_path_segment(segment)
 }
 
 fn data(first: i64, n: usize) -> RecordBatch {

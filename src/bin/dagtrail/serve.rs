@@ -10,7 +10,7 @@ use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
-use dagtrail::http::params::encode_segment;
+use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{AppState, DEFAULT_SEARCH_COUNT_LIMIT, Limits, router, serve};
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -211,7 +211,7 @@ async fn print_try_it(
         today - chrono::Duration::days(30)
     );
     if let Some(run) = runs.items.first() {
-        let run_id = encode_segment(&run.run_id);
+        let run_id = url_path_segment(&run.run_id);
         let run_url = format!("{base}/dags/{dag}/runs/{}/{run_id}", run.date);
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");

@@ -1,0 +1,214 @@
+//! Path parameters: one extractor per route shape. Segments arrive
+//! percent-encoded and are decoded once by the router; each segment is
+//! declared once (a private struct deriving `IntoParams`) and the routes'
+//! extractors compose them.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use chrono::NaiveDate;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+
+use super::super::error::{ApiError, ValidationIssue};
+use crate::model::{DagId, Phase, RunId, RunRef, parse_date};
+
+/// The decoded segments of a request's path, and the issues found.
+struct Segments {
+    raw: HashMap<String, String>,
+    issues: Vec<ValidationIssue>,
+}
+
+impl Segments {
+    async fn of<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => Ok(Self {
+                raw,
+                issues: Vec::new(),
+            }),
+            // Typically a segment whose percent-encoding is not UTF-8.
+            Err(rejection) => Err(ApiError::Validation(vec![issue(
+                "path",
+                "value_error",
+                format!(
+                    "path segment could not be decoded: {}",
+                    rejection.body_text()
+                ),
+                parts.uri.path(),
+            )])),
+        }
+    }
+
+    /// Parses segment `name` with `parse`, which says what is wrong as
+    /// (`type`, `msg`); `None` when absent or invalid (with an issue).
+    fn get<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, (&'static str, String)>,
+    ) -> Option<T> {
+        let Some(value) = self.raw.get(name) else {
+            // The route declares the segment; only a route and extractor
+            // that disagree get here.
+            self.issues
+                .push(issue(name, "missing", "Field required", ""));
+            return None;
+        };
+        match parse(value) {
+            Ok(parsed) => Some(parsed),
+            Err((kind, msg)) => {
+                self.issues.push(issue(name, kind, msg, value));
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.issues.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.issues)),
+        }
+    }
+}
+
+fn issue(name: &str, kind: &str, msg: impl Into<String>, input: &str) -> ValidationIssue {
+    ValidationIssue::new("path", name, kind, msg, json!(input))
+}
+
+/// `{dag_id}`.
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DagPath {
+    /// DAG/ETL UUID
+    #[param(value_type = uuid::Uuid)]
+    pub dag_id: DagId,
+}
+
+impl DagPath {
+    fn from_segments(segments: &mut Segments) -> Option<Self> {
+        let dag_id = segments.get("dag_id", |v| {
+            v.parse::<DagId>()
+                .map_err(|_| ("uuid_parsing", "Input should be a valid UUID".to_owned()))
+        })?;
+        Some(Self { dag_id })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DagPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut segments = Segments::of(parts, state).await?;
+        let path = Self::from_segments(&mut segments);
+        segments.finish(path)
+    }
+}
+
+/// `{date}/{run_id}` after `{dag_id}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct RunSegments {
+    /// Run partition date (YYYY-MM-DD)
+    #[param(value_type = String, format = Date)]
+    date: NaiveDate,
+    /// Airflow run_id (URL-encoded); at most 250 bytes of UTF-8, no control characters, not `.` or `..`
+    #[param(value_type = String, max_length = 250, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")]
+    run_id: RunId,
+}
+
+/// `{dag_id}/runs/{date}/{run_id}`: one run (endpoints 2 and 3).
+#[derive(Debug, Clone)]
+pub struct RunPath(pub RunRef);
+
+impl RunPath {
+    fn from_segments(segments: &mut Segments) -> Option<Self> {
+        // Every segment is checked, so the 422 names every bad one.
+        let dag = DagPath::from_segments(segments);
+        let date = segments.get("date", |v| {
+            parse_date("date", v).map_err(|e| {
+                (
+                    "date_parsing",
+                    format!(
+                        "Input should be a valid date in the format YYYY-MM-DD ({})",
+                        e.reason
+                    ),
+                )
+            })
+        });
+        let run_id = segments.get("run_id", |v| {
+            RunId::new(v).map_err(|e| ("value_error", format!("Invalid run_id: {}", e.reason)))
+        });
+        let run = RunSegments {
+            date: date?,
+            run_id: run_id?,
+        };
+        Some(Self(RunRef::new(dag?.dag_id, run.date, run.run_id)))
+    }
+}
+
+impl IntoParams for RunPath {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = DagPath::into_params(&parameter_in);
+        params.extend(RunSegments::into_params(&parameter_in));
+        params
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RunPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut segments = Segments::of(parts, state).await?;
+        let path = Self::from_segments(&mut segments);
+        segments.finish(path)
+    }
+}
+
+/// `{phase}` after a run.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct PhaseSegment {
+    /// extract, transform or load
+    #[param(value_type = String, pattern = "^(extract|transform|load)$")]
+    phase: Phase,
+}
+
+/// `{dag_id}/runs/{date}/{run_id}/phases/{phase}`: one ETL step of a run
+/// (endpoints 4-7).
+#[derive(Debug, Clone)]
+pub struct PhasePath {
+    /// The run.
+    pub run: RunRef,
+    /// The step: never [`Phase::Event`].
+    pub phase: Phase,
+}
+
+impl IntoParams for PhasePath {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = RunPath::into_params(&parameter_in);
+        params.extend(PhaseSegment::into_params(&parameter_in));
+        params
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PhasePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut segments = Segments::of(parts, state).await?;
+        let run = RunPath::from_segments(&mut segments);
+        let phase = segments.get("phase", |v| match v.parse::<Phase>() {
+            Ok(p) if p.is_step() => Ok(PhaseSegment { phase: p }),
+            _ => Err((
+                "literal_error",
+                "Input should be 'extract', 'transform' or 'load'".to_owned(),
+            )),
+        });
+        let path = run.zip(phase).map(|(RunPath(run), p)| Self {
+            run,
+            phase: p.phase,
+        });
+        segments.finish(path)
+    }
+}

@@ -1,0 +1,284 @@
+//! Query parameters: one struct per group, deriving `IntoParams` for the
+//! document and parsed by [`FromQuery`] with the bounds of `super`.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use utoipa::IntoParams;
+
+use super::{
+    DEFAULT_ROWS_PER_PAGE, DEFAULT_RUNS_PER_PAGE, FromQuery, MAX_KEYWORD_CHARS, MAX_LEVELS_CHARS,
+    MAX_ROWS_PAGE, MAX_ROWS_PER_PAGE, MAX_RUN_IDS, MAX_RUN_IDS_CHARS, MAX_RUNS_PAGE,
+    MAX_RUNS_PER_PAGE, QueryValues,
+};
+use crate::artifacts::schemas::LOG_LEVELS;
+use crate::http::Limits;
+use crate::http::error::ApiError;
+use crate::model::Phase;
+use crate::read::LogFilter;
+use crate::runindex::{RunSearch, StatusFilter, parse_run_ids};
+
+/// `?attempt=` (endpoints 4-7).
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptQuery {
+    /// Attempt number (1-based).
+    #[param(value_type = Option<u32>, minimum = 1, default = 1)]
+    pub attempt: u32,
+}
+
+impl FromQuery for AttemptQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let attempt = q.int("attempt", 1, 1, i64::from(u32::MAX));
+        Some(Self {
+            attempt: u32::try_from(attempt).unwrap_or(1),
+        })
+    }
+}
+
+/// `?page=&limit=` of endpoints 5-7.
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 0-indexed page.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000, default = 0)]
+    pub page: u64,
+    /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 50)]
+    pub limit: u32,
+}
+
+impl FromQuery for PageQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let page = q.int("page", 0, 0, MAX_ROWS_PAGE.cast_signed());
+        let limit = q.int(
+            "limit",
+            DEFAULT_ROWS_PER_PAGE.into(),
+            1,
+            MAX_ROWS_PER_PAGE.into(),
+        );
+        Some(Self {
+            page: u64::try_from(page).unwrap_or(0),
+            limit: u32::try_from(limit).unwrap_or(DEFAULT_ROWS_PER_PAGE),
+        })
+    }
+}
+
+/// `?keyword=` of endpoint 5.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DataQuery {
+    /// Case-insensitive literal substring of a row's values (through index.parquet).
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub keyword: Option<String>,
+}
+
+impl FromQuery for DataQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let keyword = q
+            .text("keyword", MAX_KEYWORD_CHARS)
+            .filter(|k| !k.is_empty());
+        Some(Self { keyword })
+    }
+}
+
+/// `?level=&keyword=` of endpoint 7.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// A level or a comma-separated list of levels (DEBUG, INFO, WARNING, ERROR, CRITICAL), case-insensitive.
+    #[param(
+        value_type = Option<String>,
+        max_length = 200,
+        pattern = "^\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*(,\\s*([Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Ee][Rr][Rr][Oo][Rr]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?\\s*)*$"
+    )]
+    pub level: Option<HashSet<String>>,
+    /// Case-insensitive literal substring of `message`.
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub keyword: Option<String>,
+}
+
+impl LogQuery {
+    /// The filter the parameters ask for.
+    pub fn filter(self) -> LogFilter {
+        LogFilter::new(self.level, self.keyword.as_deref())
+    }
+}
+
+impl FromQuery for LogQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let level = levels(q);
+        let keyword = q.text("keyword", MAX_KEYWORD_CHARS);
+        Some(Self { level, keyword })
+    }
+}
+
+/// The upper-case levels of `level` (`None`: all levels).
+fn levels(q: &mut QueryValues) -> Option<HashSet<String>> {
+    let raw = q.text("level", MAX_LEVELS_CHARS)?;
+    let levels: HashSet<String> = raw
+        .split(',')
+        .map(|l| l.trim().to_ascii_uppercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if levels.is_empty() {
+        return None;
+    }
+    if levels.iter().any(|l| !LOG_LEVELS.contains(&l.as_str())) {
+        q.invalid(
+            "level",
+            "literal_error",
+            "Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL' (or a comma-separated list of them)",
+        );
+        return None;
+    }
+    Some(levels)
+}
+
+/// The values of a phase status filter, as the 422 lists them.
+const STATUSES: &[&str] = &["all", "success", "failed", "pending"];
+
+/// Query parameters of endpoint 1 (`GET /dags/{dag_id}/runs`, contract
+/// 4.1). The date range's width is checked against the server's limit by
+/// [`SearchRunsQuery::search`].
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchRunsQuery {
+    /// First partition date, inclusive (YYYY-MM-DD).
+    #[param(value_type = String, format = Date)]
+    pub date_from: NaiveDate,
+    /// Last partition date, inclusive (YYYY-MM-DD); at most the configured range (default 366 days) after `date_from`.
+    #[param(value_type = String, format = Date)]
+    pub date_to: NaiveDate,
+    /// `all`, `success`, `failed` or `pending` (absent or not finished).
+    #[param(inline, value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
+    pub extract_status: StatusFilter,
+    /// Same values as `extract_status`.
+    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
+    pub transform_status: StatusFilter,
+    /// Same values as `extract_status`.
+    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
+    pub load_status: StatusFilter,
+    /// Case-insensitive literal substring of the event phase's JSON text.
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub event_keyword: Option<String>,
+    /// Same, for the extract phase (includes its first 100 rows).
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub extract_keyword: Option<String>,
+    /// Same, for the transform phase.
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub transform_keyword: Option<String>,
+    /// Same, for the load phase.
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub load_keyword: Option<String>,
+    /// Comma-separated run_id allowlist (at most 100; trimmed, empties and duplicates ignored).
+    #[param(value_type = Option<String>, max_length = 26_000, pattern = "^[^\\u0000]*$")]
+    pub run_ids: Vec<String>,
+    /// 0-based page.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 42_949_672, default = 0)]
+    pub page: u32,
+    /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    pub limit: u32,
+}
+
+impl FromQuery for SearchRunsQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let date_from = q.date("date_from");
+        let date_to = q.date("date_to");
+        let mut status =
+            |phase: Phase| q.choice(&format!("{phase}_status"), StatusFilter::All, STATUSES);
+        let (extract_status, transform_status, load_status) = (
+            status(Phase::Extract),
+            status(Phase::Transform),
+            status(Phase::Load),
+        );
+        let mut keyword = |phase: Phase| q.text(&format!("{phase}_keyword"), MAX_KEYWORD_CHARS);
+        let (event_keyword, extract_keyword, transform_keyword, load_keyword) = (
+            keyword(Phase::Event),
+            keyword(Phase::Extract),
+            keyword(Phase::Transform),
+            keyword(Phase::Load),
+        );
+        let run_ids = q
+            .text("run_ids", MAX_RUN_IDS_CHARS)
+            .map(|r| parse_run_ids(&r))
+            .unwrap_or_default();
+        if run_ids.len() > MAX_RUN_IDS {
+            q.invalid(
+                "run_ids",
+                "too_long",
+                format!("at most {MAX_RUN_IDS} run ids"),
+            );
+        }
+        let page = q.int("page", 0, 0, MAX_RUNS_PAGE.into());
+        let limit = q.int(
+            "limit",
+            DEFAULT_RUNS_PER_PAGE.into(),
+            1,
+            MAX_RUNS_PER_PAGE.into(),
+        );
+        Some(Self {
+            date_from: date_from?,
+            date_to: date_to?,
+            extract_status,
+            transform_status,
+            load_status,
+            event_keyword,
+            extract_keyword,
+            transform_keyword,
+            load_keyword,
+            run_ids,
+            page: u32::try_from(page).unwrap_or(0),
+            limit: u32::try_from(limit).unwrap_or(DEFAULT_RUNS_PER_PAGE),
+        })
+    }
+}
+
+impl SearchRunsQuery {
+    /// The search these parameters ask for, within the server's `limits`.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::BadDateRange`] (a 422 problem, contract 4.1) when
+    /// `date_from` is after `date_to` or the range is wider than
+    /// `limits.max_date_range_days`.
+    pub fn search(self, limits: &Limits) -> Result<RunSearch, ApiError> {
+        let (date_from, date_to) = (self.date_from, self.date_to);
+        if date_from > date_to {
+            return Err(ApiError::BadDateRange(format!(
+                "date_from {date_from} is after date_to {date_to}"
+            )));
+        }
+        let days = (date_to - date_from).num_days() + 1;
+        let max_days = limits.max_date_range_days;
+        if days > i64::from(max_days) {
+            return Err(ApiError::BadDateRange(format!(
+                "the range covers {days} days; at most {max_days} are allowed"
+            )));
+        }
+        let keywords = [
+            (Phase::Event, self.event_keyword),
+            (Phase::Extract, self.extract_keyword),
+            (Phase::Transform, self.transform_keyword),
+            (Phase::Load, self.load_keyword),
+        ];
+        Ok(RunSearch {
+            date_from,
+            date_to,
+            statuses: vec![
+                (Phase::Extract, self.extract_status),
+                (Phase::Transform, self.transform_status),
+                (Phase::Load, self.load_status),
+            ],
+            keywords: keywords
+                .into_iter()
+                .filter_map(|(p, k)| k.map(|k| (p, k)))
+                .collect(),
+            run_ids: self.run_ids,
+            page: self.page,
+            limit: self.limit,
+            count_limit: limits.search_count_limit,
+        })
+    }
+}
