@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -12,7 +11,7 @@ use super::auth::Tenant;
 use super::error::{ApiError, ErrorResponse, HTTPValidationError};
 use super::params::{DagPath, Params, RunPath, SearchRunsQuery};
 use crate::model::Phase;
-use crate::runindex::RunSummary;
+use crate::runindex::{PhaseObject, RunSummary};
 
 /// `status` of a phase.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -40,20 +39,18 @@ pub struct PhaseSummary {
     pub finished_at: Option<String>,
 }
 
-impl PhaseSummary {
-    fn from_json(v: &Value) -> Self {
-        let s = |v: &Value| v.as_str().map(str::to_owned);
-        let status = &v["status"];
+impl From<&PhaseObject> for PhaseSummary {
+    fn from(object: &PhaseObject) -> Self {
         Self {
             status: PhaseStatus {
-                success: status["success"].as_bool(),
-                message: s(&status["message"]),
-                total: status["total"].as_i64(),
+                success: object.status.success,
+                message: object.status.message.clone(),
+                total: object.status.total,
             },
-            s3_data_path: s(&v["s3_data_path"]),
-            attempt: v["attempt"].as_i64(),
-            started_at: s(&v["started_at"]),
-            finished_at: s(&v["finished_at"]),
+            s3_data_path: object.s3_data_path.clone(),
+            attempt: object.attempt,
+            started_at: object.started_at.clone(),
+            finished_at: object.finished_at.clone(),
         }
     }
 }
@@ -88,7 +85,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 
 impl From<RunSummary> for SearchRunResult {
     fn from(r: RunSummary) -> Self {
-        let phase = |p: Phase| r.phases.get(p).map(PhaseSummary::from_json);
+        let phase = |p: Phase| r.phases.get(p).map(PhaseSummary::from);
         Self {
             dag_id: r.dag_id.0,
             date: r.date,

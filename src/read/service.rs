@@ -93,32 +93,22 @@ impl ReadService {
                 })
                 .clone()
         };
-        let phases = &mut run.phases;
-        for (phase, object) in [
-            (Phase::Event, &mut phases.event),
-            (Phase::Extract, &mut phases.extract),
-            (Phase::Transform, &mut phases.transform),
-            (Phase::Load, &mut phases.load),
-        ] {
-            let Some(object) = object else { continue };
-            let attempt = object
-                .get("attempt")
-                .and_then(serde_json::Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok());
-            let Some(path) = object.get_mut("s3_data_path") else {
+        for phase in Phase::ALL {
+            let Some(object) = run.phases.get_mut(phase) else {
                 continue;
             };
-            let Some(url) = path.as_str().filter(|u| u.starts_with("file://")) else {
+            let Some(url) = object.s3_data_path.as_deref() else {
                 continue;
             };
-            let key = match (run_folder(), phase, attempt) {
+            if !url.starts_with("file://") {
+                continue;
+            }
+            let key = match (run_folder(), phase, object.attempt_number()) {
                 (Some(run), Phase::Event, _) => Some(run.event_folder()),
                 (Some(run), phase, Some(n)) => run.attempt(phase, n).ok().map(|a| a.folder()),
                 _ => None,
             };
-            *path = key
-                .filter(|key| url.ends_with(key.as_str()))
-                .map_or(serde_json::Value::Null, serde_json::Value::String);
+            object.s3_data_path = key.filter(|key| url.ends_with(key.as_str()));
         }
         run
     }

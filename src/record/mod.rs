@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Value, json};
 
 use crate::artifacts::json_values::{JsonRow, batch_to_rows};
 use crate::artifacts::key::{EventFile, KeyError, RunFolder};
@@ -17,7 +16,7 @@ use crate::artifacts::writer::{
     AttemptWriter, PhaseOutcome, WriteError, WriterOptions, put_parquet_batches,
 };
 use crate::model::{Company, Phase, RunRef};
-use crate::runindex::{IndexError, RunIndex};
+use crate::runindex::{IndexError, PhaseObject, PhaseStatus, RunIndex};
 
 /// Recording failed; the run index is untouched unless the artifacts were
 /// committed.
@@ -48,10 +47,8 @@ pub struct Recorder {
     options: WriterOptions,
 }
 
-fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| {
-        Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    })
+fn rfc3339(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// The phase object of the run index (contract section 2).
@@ -61,15 +58,19 @@ fn phase_object(
     s3_data_path: String,
     attempt: u32,
     data: Vec<JsonRow>,
-) -> Value {
-    json!({
-        "status": {"success": outcome.success, "message": outcome.message, "total": total},
-        "s3_data_path": s3_data_path,
-        "attempt": attempt,
-        "started_at": rfc3339(outcome.started_at),
-        "finished_at": rfc3339(outcome.finished_at),
-        "data": data,
-    })
+) -> PhaseObject {
+    PhaseObject {
+        status: PhaseStatus {
+            success: outcome.success,
+            message: Some(outcome.message.clone()),
+            total: Some(total),
+        },
+        s3_data_path: Some(s3_data_path),
+        attempt: Some(attempt.into()),
+        started_at: rfc3339(outcome.started_at),
+        finished_at: rfc3339(outcome.finished_at),
+        data: Some(data),
+    }
 }
 
 impl Recorder {
@@ -103,8 +104,7 @@ impl Recorder {
             .index
             .phase_object(company, run, phase)
             .await?
-            .and_then(|o| o.get("attempt").and_then(Value::as_u64))
-            .and_then(|n| u32::try_from(n).ok())
+            .and_then(|o| o.attempt_number())
             .unwrap_or(0);
         Ok(last.saturating_add(1))
     }

@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::Value;
 
 use crate::model::{Company, DagId, Phase, RunRef};
 
 pub mod keyword;
+mod phase_object;
 pub mod postgres;
 pub mod sqlite;
+
+pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
 
 /// Most `run_ids` a search may name (contract 4.1).
 pub const MAX_RUN_IDS: usize = 100;
@@ -155,23 +157,41 @@ pub struct RunSummary {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PhaseObjects {
     /// `log.event`
-    pub event: Option<Value>,
+    pub event: Option<PhaseObject>,
     /// `log.extract`
-    pub extract: Option<Value>,
+    pub extract: Option<PhaseObject>,
     /// `log.transform`
-    pub transform: Option<Value>,
+    pub transform: Option<PhaseObject>,
     /// `log.load`
-    pub load: Option<Value>,
+    pub load: Option<PhaseObject>,
 }
 
 impl PhaseObjects {
     /// The object of one phase.
-    pub fn get(&self, phase: Phase) -> Option<&Value> {
+    pub fn get(&self, phase: Phase) -> Option<&PhaseObject> {
+        self.slot(phase).as_ref()
+    }
+
+    /// The object of one phase, to change.
+    pub fn get_mut(&mut self, phase: Phase) -> Option<&mut PhaseObject> {
+        self.slot_mut(phase).as_mut()
+    }
+
+    fn slot(&self, phase: Phase) -> &Option<PhaseObject> {
         match phase {
-            Phase::Event => self.event.as_ref(),
-            Phase::Extract => self.extract.as_ref(),
-            Phase::Transform => self.transform.as_ref(),
-            Phase::Load => self.load.as_ref(),
+            Phase::Event => &self.event,
+            Phase::Extract => &self.extract,
+            Phase::Transform => &self.transform,
+            Phase::Load => &self.load,
+        }
+    }
+
+    fn slot_mut(&mut self, phase: Phase) -> &mut Option<PhaseObject> {
+        match phase {
+            Phase::Event => &mut self.event,
+            Phase::Extract => &mut self.extract,
+            Phase::Transform => &mut self.transform,
+            Phase::Load => &mut self.load,
         }
     }
 }
@@ -254,7 +274,7 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-    ) -> Result<Option<Value>, IndexError>;
+    ) -> Result<Option<PhaseObject>, IndexError>;
 
     /// Records one phase of a run: creates the run's row if needed, sets
     /// `log.<phase>` to `object` and `updated_at` to `at`, in one statement,
@@ -265,7 +285,7 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-        object: &Value,
+        object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError>;
 

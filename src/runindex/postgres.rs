@@ -1,5 +1,7 @@
 //! The run index on PostgreSQL: table `etl.logs` (contract section 2).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -8,8 +10,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary, StatusFilter,
-    keyword,
+    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, RunIndex, RunPage, RunSearch,
+    RunSummary, SUCCESS_PATH, StatusFilter, keyword,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -22,10 +24,15 @@ const MIGRATION_LOCK: i64 = 0x6461_6774_7261_696c; // "dagtrail"
 /// newest-first index instead.
 const FEW: i64 = 1_000;
 
-/// Selects a run's columns with each phase object stripped of `data`.
-const SUMMARY_COLUMNS: &str = "dag_id, date, run_id, created_at, updated_at, \
-     (log->'event') - 'data' AS event, (log->'extract') - 'data' AS extract, \
-     (log->'transform') - 'data' AS transform, (log->'load') - 'data' AS load";
+/// Selects a run's columns with each phase object stripped of its inline
+/// rows ([`DATA_FIELD`]).
+static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let phases = Phase::ALL.map(|p| format!("(log->'{p}') - '{DATA_FIELD}' AS {p}"));
+    format!(
+        "dag_id, date, run_id, created_at, updated_at, {}",
+        phases.join(", ")
+    )
+});
 
 /// The PostgreSQL backend.
 #[derive(Debug, Clone)]
@@ -87,14 +94,15 @@ impl PostgresIndex {
         }
         let (dates, run_ids): (Vec<NaiveDate>, Vec<String>) = keys.iter().cloned().unzip();
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM etl.logs l JOIN ( \
+            "SELECT {} FROM etl.logs l JOIN ( \
                SELECT date, run_id FROM etl.logs \
                WHERE id_company = $1 AND dag_id = $2 \
                  AND (date, run_id) IN (SELECT * FROM unnest($3::date[], $4::text[])) \
                ORDER BY date DESC, created_at DESC, run_id DESC LIMIT $5 OFFSET $6 \
              ) AS page USING (date, run_id) \
              WHERE l.id_company = $1 AND l.dag_id = $2 \
-             ORDER BY l.date DESC, l.created_at DESC, l.run_id DESC"
+             ORDER BY l.date DESC, l.created_at DESC, l.run_id DESC",
+            *SUMMARY_COLUMNS
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(company.as_str())
@@ -117,7 +125,7 @@ impl PostgresIndex {
         search: &RunSearch,
         found: i64,
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
-        let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl.logs"));
+        let mut page = QueryBuilder::new(format!("SELECT {} FROM etl.logs", *SUMMARY_COLUMNS));
         push_filters(&mut page, company, dag_id, search);
         page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
             .push_bind(i64::from(search.limit) + 1)
@@ -194,7 +202,7 @@ fn push_filters(
         .push(" AND date <= ")
         .push_bind(search.date_to);
     for (phase, status) in search.active_statuses() {
-        let path = format!("(log #> '{{{},status,success}}')", phase.as_str());
+        let path = format!("(log #> '{{{phase},{}}}')", SUCCESS_PATH.join(","));
         match status {
             StatusFilter::Success => q.push(format!(" AND {path} = 'true'::jsonb")),
             StatusFilter::Failed => q.push(format!(" AND {path} = 'false'::jsonb")),
@@ -218,9 +226,9 @@ fn push_filters(
 
 fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<RunSummary, IndexError> {
     let dag: Uuid = row.try_get("dag_id")?;
-    let phase = |name: &str| -> Result<Option<Value>, IndexError> {
+    let phase = |name: &str| -> Result<Option<PhaseObject>, IndexError> {
         let v: Option<Value> = row.try_get(name)?;
-        Ok(v.filter(|v| !v.is_null()))
+        Ok(v.as_ref().and_then(PhaseObject::from_json))
     };
     Ok(RunSummary {
         dag_id: DagId(dag),
@@ -282,8 +290,9 @@ impl RunIndex for PostgresIndex {
         run: &RunRef,
     ) -> Result<Option<RunSummary>, IndexError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUMMARY_COLUMNS} FROM etl.logs \
-             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4"
+            "SELECT {} FROM etl.logs \
+             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
+            *SUMMARY_COLUMNS
         )))
         .bind(company.as_str())
         .bind(run.dag_id.0)
@@ -299,7 +308,7 @@ impl RunIndex for PostgresIndex {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-    ) -> Result<Option<Value>, IndexError> {
+    ) -> Result<Option<PhaseObject>, IndexError> {
         let value: Option<Option<Value>> = sqlx::query_scalar(
             "SELECT log->$5 FROM etl.logs \
              WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
@@ -311,7 +320,7 @@ impl RunIndex for PostgresIndex {
         .bind(phase.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(value.flatten())
+        Ok(value.flatten().as_ref().and_then(PhaseObject::from_json))
     }
 
     async fn record_phase(
@@ -319,7 +328,7 @@ impl RunIndex for PostgresIndex {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-        object: &Value,
+        object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError> {
         // One statement: the row lock taken by ON CONFLICT serialises
@@ -335,7 +344,7 @@ impl RunIndex for PostgresIndex {
         .bind(run.date)
         .bind(run.run_id.as_str())
         .bind(phase.as_str())
-        .bind(sqlx::types::Json(object))
+        .bind(sqlx::types::Json(object.to_json()))
         .bind(at)
         .execute(&self.pool)
         .await?;

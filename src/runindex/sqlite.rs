@@ -3,6 +3,7 @@
 //! contract is served as it is.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,19 +13,23 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    IndexError, IndexOptions, PhaseObjects, RunIndex, RunPage, RunSearch, RunSummary, StatusFilter,
-    keyword, sqlite_timestamp,
+    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, RunIndex, RunPage, RunSearch,
+    RunSummary, SUCCESS_PATH, StatusFilter, keyword, sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
 const MIGRATION: &str = include_str!("migrations/sqlite.sql");
 
-/// Selects a run's columns with each phase object stripped of `data`.
-const SUMMARY_COLUMNS: &str = "dag_id, date, run_id, created_at, updated_at, \
-     json_remove(log -> '$.event', '$.data') AS event, \
-     json_remove(log -> '$.extract', '$.data') AS extract, \
-     json_remove(log -> '$.transform', '$.data') AS transform, \
-     json_remove(log -> '$.load', '$.data') AS load";
+/// Selects a run's columns with each phase object stripped of its inline
+/// rows ([`DATA_FIELD`]).
+static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let phases =
+        Phase::ALL.map(|p| format!("json_remove(log -> '$.{p}', '$.{DATA_FIELD}') AS {p}"));
+    format!(
+        "dag_id, date, run_id, created_at, updated_at, {}",
+        phases.join(", ")
+    )
+});
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
@@ -87,7 +92,7 @@ fn push_filters(
         .push_bind(search.date_to.format("%Y-%m-%d").to_string());
     for (phase, status) in search.active_statuses() {
         // JSON true/false come out of json_extract as 1/0, null and absent as NULL.
-        let path = format!("json_extract(log, '$.{}.status.success')", phase.as_str());
+        let path = format!("json_extract(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
         match status {
             StatusFilter::Success => q.push(format!(" AND {path} = 1")),
             StatusFilter::Failed => q.push(format!(" AND {path} = 0")),
@@ -121,11 +126,12 @@ fn timestamp(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, IndexError>
 fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, IndexError> {
     let dag: String = row.try_get("dag_id")?;
     let date: String = row.try_get("date")?;
-    let phase = |name: &str| -> Result<Option<Value>, IndexError> {
+    let phase = |name: &str| -> Result<Option<PhaseObject>, IndexError> {
         let text: Option<String> = row.try_get(name)?;
-        text.map(|t| serde_json::from_str::<Value>(&t).map_err(|_| invalid(name, &t)))
-            .transpose()
-            .map(|v| v.filter(|v| !v.is_null()))
+        let value = text
+            .map(|t| serde_json::from_str::<Value>(&t).map_err(|_| invalid(name, &t)))
+            .transpose()?;
+        Ok(value.as_ref().and_then(PhaseObject::from_json))
     };
     Ok(RunSummary {
         dag_id: dag.parse().map_err(|_| invalid("dag_id", &dag))?,
@@ -162,7 +168,7 @@ impl RunIndex for SqliteIndex {
                 .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
         }
         count.push(")");
-        let mut page = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM etl_logs"));
+        let mut page = QueryBuilder::new(format!("SELECT {} FROM etl_logs", *SUMMARY_COLUMNS));
         push_filters(&mut page, company, dag_id, search);
         page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
             .push_bind(i64::from(search.limit) + 1)
@@ -183,8 +189,9 @@ impl RunIndex for SqliteIndex {
         run: &RunRef,
     ) -> Result<Option<RunSummary>, IndexError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUMMARY_COLUMNS} FROM etl_logs \
-             WHERE id_company = ? AND dag_id = ? AND date = ? AND run_id = ?"
+            "SELECT {} FROM etl_logs \
+             WHERE id_company = ? AND dag_id = ? AND date = ? AND run_id = ?",
+            *SUMMARY_COLUMNS
         )))
         .bind(company.as_str())
         .bind(run.dag_id.to_string())
@@ -200,7 +207,7 @@ impl RunIndex for SqliteIndex {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-    ) -> Result<Option<Value>, IndexError> {
+    ) -> Result<Option<PhaseObject>, IndexError> {
         let text: Option<Option<String>> = sqlx::query_scalar(
             "SELECT log -> ('$.' || ?5) FROM etl_logs \
              WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
@@ -212,9 +219,11 @@ impl RunIndex for SqliteIndex {
         .bind(phase.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        text.flatten()
+        let value: Option<Value> = text
+            .flatten()
             .map(|t| serde_json::from_str(&t).map_err(|_| invalid(phase.as_str(), &t)))
-            .transpose()
+            .transpose()?;
+        Ok(value.as_ref().and_then(PhaseObject::from_json))
     }
 
     async fn record_phase(
@@ -222,7 +231,7 @@ impl RunIndex for SqliteIndex {
         company: &Company,
         run: &RunRef,
         phase: Phase,
-        object: &Value,
+        object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError> {
         // One statement; SQLite serialises writers, and json_set replaces
@@ -238,7 +247,7 @@ impl RunIndex for SqliteIndex {
         .bind(run.date.format("%Y-%m-%d").to_string())
         .bind(run.run_id.as_str())
         .bind(phase.as_str())
-        .bind(object.to_string())
+        .bind(object.to_json().to_string())
         .bind(sqlite_timestamp(at))
         .execute(&self.pool)
         .await?;

@@ -134,7 +134,13 @@ async fn every_search_path_folds_alike(app: TestApp) {
                             "s3_data_path": "", "attempt": 1, "started_at": null, "finished_at": null, "data": []});
         app.recorder
             .run_index()
-            .record_phase(&app.company, &run, Phase::Extract, &object, at)
+            .record_phase(
+                &app.company,
+                &run,
+                Phase::Extract,
+                &dagtrail::runindex::PhaseObject::from_json(&object).unwrap(),
+                at,
+            )
             .await
             .unwrap();
     }

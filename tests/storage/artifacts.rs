@@ -228,7 +228,8 @@ async fn round_trip(store: ArtifactStore, on_disk: Option<PathBuf>) {
         .phase_object(&company, &run, Phase::Extract)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .to_json();
     assert_eq!(object["attempt"], 1);
     assert_eq!(object["data"].as_array().unwrap().len(), 100);
     assert_eq!(object["data"][99]["id"], 99);
@@ -278,7 +279,8 @@ async fn round_trip(store: ArtifactStore, on_disk: Option<PathBuf>) {
             .phase_object(&company, &run, Phase::Extract)
             .await
             .unwrap()
-            .unwrap()["attempt"],
+            .unwrap()
+            .to_json()["attempt"],
         1
     );
 }

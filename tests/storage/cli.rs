@@ -36,6 +36,7 @@ async fn phase_object(data_dir: &Path, phase: Phase) -> Option<serde_json::Value
         .phase_object(&Company::new("acme").unwrap(), &run, phase)
         .await
         .unwrap()
+        .map(|o| o.to_json())
 }
 
 fn attempt_dir(data_dir: &Path, phase: &str, attempt: u32) -> std::path::PathBuf {

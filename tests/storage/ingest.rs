@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use dagtrail::artifacts::ArtifactStore;
 use dagtrail::model::{Company, Phase, RunId, RunRef};
 use dagtrail::read::{ParquetPage, ReadError, ReadService};
-use dagtrail::runindex::{self, IndexOptions};
+use dagtrail::runindex::{self, IndexOptions, PhaseObject};
 use serde_json::{Value, json};
 
 use crate::support::{CLI_DAG, dagtrail, ingest_command, plant_data_file};
@@ -195,7 +195,7 @@ async fn local_paths_are_not_shown_unless_asked() {
     ));
     let company = Company::new("acme").unwrap();
     let path = |run: dagtrail::runindex::RunSummary| {
-        run.phases.extract.unwrap()["s3_data_path"]
+        run.phases.extract.unwrap().to_json()["s3_data_path"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -237,7 +237,7 @@ async fn local_paths_are_not_shown_unless_asked() {
                 &company,
                 &run(run_id),
                 Phase::Extract,
-                &object,
+                &PhaseObject::from_json(&object).unwrap(),
                 chrono::Utc::now(),
             )
             .await
@@ -248,7 +248,7 @@ async fn local_paths_are_not_shown_unless_asked() {
             .await
             .unwrap();
         assert_eq!(
-            summary.phases.extract.unwrap()["s3_data_path"],
+            summary.phases.extract.unwrap().to_json()["s3_data_path"],
             expected,
             "{run_id}"
         );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
-use dagtrail::runindex::{RunIndex, RunSearch, StatusFilter, parse_run_ids};
+use dagtrail::runindex::{PhaseObject, RunIndex, RunSearch, StatusFilter, parse_run_ids};
 use serde_json::{Value, json};
 
 use dagtrail::runindex::IndexOptions;
@@ -27,15 +27,16 @@ fn run(dag: DagId, d: u32, id: &str) -> RunRef {
     RunRef::new(dag, day(d), RunId::new(id).unwrap())
 }
 
-fn object(success: Option<bool>, message: &str, data: Value) -> Value {
-    json!({
+fn object(success: Option<bool>, message: &str, data: Value) -> PhaseObject {
+    let object = json!({
         "status": {"success": success, "message": message, "total": 3},
         "s3_data_path": "s3://bucket/x/",
         "attempt": 1,
         "started_at": "2026-11-01T00:00:00.000Z",
         "finished_at": null,
         "data": data,
-    })
+    });
+    PhaseObject::from_json(&object).unwrap()
 }
 
 async fn ids(
@@ -70,7 +71,7 @@ async fn story(index: Arc<dyn RunIndex>) {
     let a = fresh_company();
     let b = fresh_company();
     let dag = fresh_dag();
-    let rec = |company: Company, r: RunRef, phase: Phase, o: Value, when: DateTime<Utc>| {
+    let rec = |company: Company, r: RunRef, phase: Phase, o: PhaseObject, when: DateTime<Utc>| {
         let index = Arc::clone(&index);
         async move {
             index
@@ -351,7 +352,7 @@ async fn story(index: Arc<dyn RunIndex>) {
     assert_eq!(summary.run_id, "r1");
     assert_eq!(summary.created_at, at(1, 10));
     assert_eq!(summary.updated_at, at(1, 11));
-    let extract = summary.phases.extract.unwrap();
+    let extract = summary.phases.extract.unwrap().to_json();
     assert!(extract.get("data").is_none());
     assert_eq!(extract["status"]["message"], "extracted 50% of rows_x");
     assert!(summary.phases.load.is_none() && summary.phases.event.is_none());
@@ -359,7 +360,8 @@ async fn story(index: Arc<dyn RunIndex>) {
         .phase_object(&a, &r1, Phase::Extract)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .to_json();
     assert_eq!(full["data"][0]["name"], "Ünïcödé Corp");
     assert!(
         index
@@ -379,7 +381,10 @@ async fn story(index: Arc<dyn RunIndex>) {
     )
     .await;
     let summary = index.get_run(&a, &r1).await.unwrap().unwrap();
-    assert_eq!(summary.phases.transform.unwrap()["status"]["success"], true);
+    assert_eq!(
+        summary.phases.transform.unwrap().to_json()["status"]["success"],
+        true
+    );
     assert!(summary.phases.extract.is_some());
     assert_eq!(summary.created_at, at(1, 10), "created_at is kept");
 }
@@ -416,7 +421,8 @@ async fn concurrent_phases(index: Arc<dyn RunIndex>) {
             let o = item
                 .phases
                 .get(phase)
-                .unwrap_or_else(|| panic!("{} lost {phase}", item.run_id));
+                .unwrap_or_else(|| panic!("{} lost {phase}", item.run_id))
+                .to_json();
             assert_eq!(o["status"]["message"], phase.as_str());
         }
     }
@@ -680,6 +686,7 @@ async fn sqlite_file_from_another_tool_is_served() {
             .extract
             .as_ref()
             .unwrap()
+            .to_json()
             .get("data")
             .is_none()
     );
