@@ -7,19 +7,23 @@
 #   bench/run.sh            full size, release build (about 20 minutes the first time)
 #   bench/run.sh --quick    small data, debug build: seconds (CI runs this)
 #
-# Extra arguments go to `dagtrail bench` (e.g. --out results.md).
+# Extra arguments go to `dagtrail-bench run` (e.g. --out results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 trap stop_services EXIT
 
 mode=(--release)
+profile=release
 quick=()
 if [ "${1:-}" = "--quick" ]; then
   mode=()
+  profile=debug
   quick=(--quick)
   shift
 fi
+# Both binaries: the harness serves `dagtrail` in its own process.
+cargo build "${mode[@]}" --quiet --locked --workspace --bins
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 
 db_args=()
@@ -35,4 +39,4 @@ if start_s3; then
 else
   echo "bench: s3s-fs not available, counting requests on the local folder only" >&2
 fi
-cargo run "${mode[@]}" --quiet -- bench "${quick[@]}" "${db_args[@]}" "${s3_args[@]}" "$@"
+"target/$profile/dagtrail-bench" run "${quick[@]}" "${db_args[@]}" "${s3_args[@]}" "$@"

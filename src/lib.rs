@@ -6,7 +6,6 @@
 
 pub mod artifacts;
 pub mod auth;
-pub mod bench;
 pub mod casefold;
 pub mod demo;
 pub mod http;

@@ -3,7 +3,6 @@
 //! [`schemas`] holds the fixed file schemas, [`json_values`] maps Arrow
 //! values to JSON, [`writer`] writes a phase attempt.
 
-pub mod counting;
 pub mod json_values;
 pub mod key;
 pub mod parquet_types;

@@ -23,12 +23,18 @@ use tokio::sync::Semaphore;
 use self::error::ApiError;
 use crate::auth::TokenVerifier;
 use crate::read::{ReadError, ReadService};
+use crate::runindex::DEFAULT_SEARCH_COUNT_LIMIT;
 
-/// Matches a run search counts by default: enough for 50 pages of 20, and
-/// cheap even when most of a million runs match (see docs/PERFORMANCE.md).
-pub const DEFAULT_SEARCH_COUNT_LIMIT: u64 = 1_000;
+/// Widest run search by default, in days (`DAGTRAIL_MAX_DATE_RANGE_DAYS`).
+pub const DEFAULT_MAX_DATE_RANGE_DAYS: u32 = 366;
+/// Time limit of one request's work against the stores by default, in
+/// seconds (`DAGTRAIL_TIMEOUT_SECS`).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// NDJSON streams served at once by default (`DAGTRAIL_MAX_STREAMS`).
+pub const DEFAULT_MAX_STREAMS: usize = 16;
 
-/// Limits of the service.
+/// Limits of the service; `serve`'s settings default to [`Limits::default`]'s
+/// values.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Widest run search, in days.
@@ -45,9 +51,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_date_range_days: 366,
-            timeout: Duration::from_secs(30),
-            max_streams: 16,
+            max_date_range_days: DEFAULT_MAX_DATE_RANGE_DAYS,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            max_streams: DEFAULT_MAX_STREAMS,
             search_count_limit: Some(DEFAULT_SEARCH_COUNT_LIMIT),
         }
     }

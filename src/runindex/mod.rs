@@ -22,6 +22,13 @@ pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
 /// Most `run_ids` a search may name (contract 4.1).
 pub const MAX_RUN_IDS: usize = 100;
 
+/// Matches a run search counts by default before it reports a lower
+/// bound: enough for 50 pages of 20, and cheap even when most of a
+/// million runs match (see docs/PERFORMANCE.md). PostgreSQL's search
+/// collects this many matching keys first, so up to here the count costs
+/// nothing more.
+pub const DEFAULT_SEARCH_COUNT_LIMIT: u64 = 1_000;
+
 /// A run-index operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

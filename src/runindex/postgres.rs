@@ -10,8 +10,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, RunIndex, RunPage, RunSearch,
-    RunSummary, SUCCESS_PATH, StatusFilter, keyword,
+    DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
+    RunIndex, RunPage, RunSearch, RunSummary, SUCCESS_PATH, StatusFilter, keyword,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -21,8 +21,9 @@ const MIGRATION: &str = include_str!("migrations/postgres.sql");
 const MIGRATION_LOCK: i64 = 0x6461_6774_7261_696c; // "dagtrail"
 
 /// Matches a search collects the keys of before it pages by walking the
-/// newest-first index instead.
-const FEW: i64 = 1_000;
+/// newest-first index instead: as many as a search counts by default, so
+/// the collection is that count.
+const FEW: i64 = DEFAULT_SEARCH_COUNT_LIMIT as i64;
 
 /// Selects a run's columns with each phase object stripped of its inline
 /// rows ([`DATA_FIELD`]).
@@ -175,7 +176,7 @@ impl PostgresIndex {
 /// `{prefix}SELECT date, run_id` of up to FEW + 1 runs matching a search, in
 /// no order: the statement a search starts with (the bench EXPLAINs it with
 /// a prefix, so that it shows the plan of exactly this statement).
-pub(crate) fn match_keys(
+pub fn match_keys(
     prefix: &str,
     company: &Company,
     dag_id: DagId,

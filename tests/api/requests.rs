@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use dagtrail::artifacts::ArtifactStore;
-use dagtrail::artifacts::counting::CountingStore;
 use dagtrail::http::Limits;
+use dagtrail_bench::counting::CountingStore;
 
 use crate::support::embedded_with;
 

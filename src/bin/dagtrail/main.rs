@@ -1,11 +1,9 @@
 //! The `dagtrail` command: parses the command line and dispatches to one
 //! subcommand module. Everything else lives in the library.
 
-mod bench;
 mod demo;
 mod ingest;
 mod ingest_event;
-mod load;
 mod migrate;
 mod serve;
 mod token;
@@ -25,12 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure the read paths side by side with DuckDB.
-    Bench(bench::BenchArgs),
     /// Fill the configured stores with realistic demo runs.
     Demo(demo::DemoArgs),
-    /// Load a running server with a mix of every endpoint; watch its memory.
-    Load(load::LoadArgs),
     /// Record one phase attempt from NDJSON, CSV or Parquet files.
     Ingest(ingest::IngestArgs),
     /// Record a run's event (queue_data and event files).
@@ -54,8 +48,7 @@ enum LogFormat {
 
 fn init_logs(command: &Command) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
-    // The server logs a line per request; the other commands only warnings
-    // (the bench also runs a server, whose request lines would drown it).
+    // The server logs a line per request; the other commands only warnings.
     let default_level = match command {
         Command::Serve(_) => "info",
         _ => "warn,sqlx::query=error",
@@ -80,9 +73,7 @@ fn init_logs(command: &Command) -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logs(&cli.command)?;
     match cli.command {
-        Command::Bench(args) => bench::run_bench(args).await,
         Command::Demo(args) => demo::run(args).await,
-        Command::Load(args) => load::run(args).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::IngestEvent(args) => ingest_event::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,

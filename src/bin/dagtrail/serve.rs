@@ -11,11 +11,14 @@ use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::url_path_segment;
-use dagtrail::http::{AppState, DEFAULT_SEARCH_COUNT_LIMIT, Limits, router, serve};
+use dagtrail::http::{
+    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_SECS, Limits,
+    router, serve,
+};
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
-use dagtrail::runindex::{RunSearch, StatusFilter};
+use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
 use dagtrail::settings::{
     DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, redact_url,
 };
@@ -54,20 +57,20 @@ pub struct ServeArgs {
     #[arg(long, env = "DAGTRAIL_JWT_COMPANY_CLAIM", default_value = DEFAULT_COMPANY_CLAIM)]
     jwt_company_claim: String,
     /// Widest run search, in days.
-    #[arg(long, env = "DAGTRAIL_MAX_DATE_RANGE_DAYS", default_value_t = 366)]
+    #[arg(long, env = "DAGTRAIL_MAX_DATE_RANGE_DAYS", default_value_t = DEFAULT_MAX_DATE_RANGE_DAYS)]
     max_date_range_days: u32,
     /// Matches a run search counts before it reports `total` as a lower
     /// bound (`total_exact: false`); 0 counts them all.
     #[arg(long, env = "DAGTRAIL_SEARCH_COUNT_LIMIT", default_value_t = DEFAULT_SEARCH_COUNT_LIMIT)]
     search_count_limit: u64,
     /// Time limit of one request's work against the stores, in seconds (then 504).
-    #[arg(long, env = "DAGTRAIL_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "DAGTRAIL_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS)]
     timeout_secs: u64,
     /// Bytes of Parquet footers and attempt metadata kept in memory.
     #[arg(long, env = "DAGTRAIL_CACHE_BYTES", default_value_t = 256 * 1024 * 1024)]
     cache_bytes: u64,
     /// NDJSON log streams served at once (more get 503).
-    #[arg(long, env = "DAGTRAIL_MAX_STREAMS", default_value_t = 16)]
+    #[arg(long, env = "DAGTRAIL_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS)]
     max_streams: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]

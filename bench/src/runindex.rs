@@ -10,11 +10,11 @@ use chrono::NaiveDate;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::http::DEFAULT_SEARCH_COUNT_LIMIT;
-use crate::model::{Company, DagId, Phase};
-use crate::runindex::postgres::{PostgresIndex, match_keys};
-use crate::runindex::sqlite::SqliteIndex;
-use crate::runindex::{IndexOptions, RunIndex, RunSearch};
+use dagtrail::model::{Company, DagId, Phase};
+use dagtrail::runindex::DEFAULT_SEARCH_COUNT_LIMIT;
+use dagtrail::runindex::postgres::{PostgresIndex, match_keys};
+use dagtrail::runindex::sqlite::SqliteIndex;
+use dagtrail::runindex::{IndexOptions, RunIndex, RunSearch};
 
 const DAG: Uuid = Uuid::from_u128(0x6265_6e63_685f_7275_6e73_0000_0000_0001);
 

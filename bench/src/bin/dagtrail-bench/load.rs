@@ -1,11 +1,11 @@
-//! `dagtrail load`: a mix of every JSON endpoint against a running server,
+//! `dagtrail-bench load`: a mix of every JSON endpoint against a running server,
 //! with its memory watched; fails on any error or on memory growth.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use dagtrail::bench::soak::{endpoint_mix, load_watching};
+use dagtrail_bench::soak::{endpoint_mix, load_watching};
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {

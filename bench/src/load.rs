@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 
-use super::soak::proc_status_kib;
-use crate::auth::token::mint_hs256;
-use crate::auth::{KeySource, TokenVerifier, VerifierConfig};
-use crate::http::params::url_path_segment;
-use crate::http::{AppState, Limits, router, serve};
-use crate::model::{Company, RunRef};
-use crate::read::ReadService;
-use crate::settings::Secret;
+use dagtrail::auth::token::mint_hs256;
+use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
+use dagtrail::http::params::url_path_segment;
+use dagtrail::http::{AppState, Limits, router, serve};
+use dagtrail::model::{Company, RunRef};
+use dagtrail::read::ReadService;
+use dagtrail::settings::Secret;
 
 /// An in-process server on an ephemeral loopback port.
 pub struct Server {
@@ -41,7 +40,7 @@ impl Server {
             issuer: None,
             audience: None,
             company_claim: "id_company".into(),
-            jwks_refetch_interval: crate::auth::JWKS_REFETCH_INTERVAL,
+            jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
         })?;
         let limits = Limits {
             max_streams: 256,
@@ -281,4 +280,15 @@ pub async fn ndjson_in_child(
         peak_rss_mib,
         base_rss_mib,
     })
+}
+
+/// A KiB figure of `pid`'s `/proc/<pid>/status` (Linux): `field` is
+/// `"VmRSS:"` (resident now) or `"VmHWM:"` (resident at its peak).
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }

@@ -1,10 +1,18 @@
-//! `dagtrail bench`: our read paths side by side with DuckDB on the same
-//! files, in one run, alternating the two, reporting medians and the
-//! ratio ours/DuckDB (ratios, not absolute times, are what we track on
-//! noisy machines). Also: latency over HTTP, object-store requests per
-//! call, NDJSON peak memory, HTTP load at 64 connections, and run search
-//! on PostgreSQL with and without our indexes.
+//! dagtrail's measuring tools, kept out of the service library: the
+//! benchmark harness (`dagtrail-bench run`: our read paths side by side
+//! with DuckDB on the same files, in one run, alternating the two,
+//! reporting medians and the ratio ours/DuckDB; ratios, not absolute
+//! times, are what we track on noisy machines; also latency over HTTP,
+//! object-store requests per call, NDJSON peak memory, HTTP load at 64
+//! connections, and run search on PostgreSQL with and without our
+//! indexes), the load generator (`dagtrail-bench load`), and
+//! [`counting::CountingStore`], which the API tests use too.
+//!
+//! Its own crate of the workspace rather than a module of the library:
+//! it uses `anyhow` throughout (it is an edge, like the CLI), spawns
+//! processes and talks HTTP as a client, none of which the service needs.
 
+pub mod counting;
 mod duckdb;
 mod load;
 mod runindex;
@@ -20,15 +28,15 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 
-use crate::artifacts::counting::{CountingStore, RequestCounts};
-use crate::artifacts::writer::WriterOptions;
-use crate::artifacts::{ArtifactStore, RunFolder};
-use crate::demo::{DemoOptions, first_dag, generate};
-use crate::model::{Company, Phase, RunRef};
-use crate::read::{AttemptReader, LogFilter, ReadService};
-use crate::record::Recorder;
-use crate::runindex::RunSearch;
-use crate::settings::StorageSettings;
+use crate::counting::{CountingStore, RequestCounts};
+use dagtrail::artifacts::writer::WriterOptions;
+use dagtrail::artifacts::{ArtifactStore, RunFolder};
+use dagtrail::demo::{DemoOptions, first_dag, generate};
+use dagtrail::model::{Company, Phase, RunRef};
+use dagtrail::read::{AttemptReader, LogFilter, ReadService};
+use dagtrail::record::Recorder;
+use dagtrail::runindex::RunSearch;
+use dagtrail::settings::StorageSettings;
 
 pub use self::duckdb::DuckDb;
 pub use self::load::{LoadResult, run_load};
@@ -48,6 +56,9 @@ pub struct BenchOptions {
     pub connections: usize,
     /// `bench/duckdb_side.py`.
     pub duckdb_script: PathBuf,
+    /// The `dagtrail` binary, served in its own process for the NDJSON
+    /// memory scenario.
+    pub dagtrail_bin: PathBuf,
     /// PostgreSQL for the run-index scenarios (skipped when `None`).
     pub database_url: Option<String>,
     /// An S3-compatible store to count requests on too (`None`: the local
@@ -184,7 +195,7 @@ async fn ensure_data(
     let run = RunRef::new(
         run.dag_id,
         run.date,
-        crate::model::RunId::new(run.run_id.clone())?,
+        dagtrail::model::RunId::new(run.run_id.clone())?,
     );
     let folder = RunFolder::new(&company, &run)?.attempt(Phase::Extract, 1)?;
     let on_disk = options.data_dir.join("artifacts").join(folder.folder());
@@ -296,8 +307,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
 
     // NDJSON: our server in its own process (for its peak RSS) against DuckDB's COPY.
-    let exe = std::env::current_exe()?;
-    let ndjson = load::ndjson_in_child(&exe, &options.data_dir, &base, &company).await?;
+    let ndjson =
+        load::ndjson_in_child(&options.dagtrail_bin, &options.data_dir, &base, &company).await?;
     let out = std::env::temp_dir().join(format!("dagtrail-bench-{}.ndjson", std::process::id()));
     let (duck_ms, _) = duck.run("ndjson", &folder, json!({"out": out}))?;
     let _ = std::fs::remove_file(&out);
@@ -509,7 +520,5 @@ impl Report {
 
 /// The default location of `bench/duckdb_side.py` (next to `Cargo.toml`).
 pub fn default_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("bench")
-        .join("duckdb_side.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb_side.py")
 }

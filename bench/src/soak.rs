@@ -8,8 +8,8 @@ use anyhow::Context;
 use chrono::{Days, Utc};
 use serde_json::Value;
 
-use super::load::{LoadResult, run_load};
-use crate::http::params::url_path_segment;
+use super::load::{LoadResult, proc_status_kib, run_load};
+use dagtrail::http::params::url_path_segment;
 
 /// The endpoint mix for one DAG: the run search (plain and by keyword), and
 /// for its newest run the summary, event, phase, data pages (first, deeper,
@@ -75,17 +75,6 @@ impl MemoryTrace {
         window.sort_unstable();
         window.get(window.len() / 2).copied()
     }
-}
-
-/// A KiB figure of `pid`'s `/proc/<pid>/status` (Linux): `field` is
-/// `"VmRSS:"` (resident now) or `"VmHWM:"` (resident at its peak).
-pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }
 
 /// Runs the load while sampling `pid`'s memory twice a second.

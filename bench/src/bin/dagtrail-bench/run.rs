@@ -1,10 +1,10 @@
-//! `dagtrail bench`: our read paths side by side with DuckDB.
+//! `dagtrail-bench run`: our read paths side by side with DuckDB.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use dagtrail::bench::{BenchOptions, default_script, run};
+use dagtrail_bench::{BenchOptions, default_script, run};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// The DuckDB side's script.
     #[arg(long, default_value_os_t = default_script())]
     duckdb_script: PathBuf,
+    /// The `dagtrail` binary to serve from [default: the one beside this
+    /// program, as cargo builds them].
+    #[arg(long)]
+    dagtrail_bin: Option<PathBuf>,
     /// PostgreSQL for the run-index scenarios (a database the bench may fill).
     #[arg(long, env = "DAGTRAIL_BENCH_DATABASE_URL")]
     database_url: Option<String>,
@@ -62,6 +66,12 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         load_secs: args.load_secs.unwrap_or(if args.quick { 1 } else { 10 }),
         connections: args.connections,
         duckdb_script: args.duckdb_script,
+        dagtrail_bin: match args.dagtrail_bin {
+            Some(path) => path,
+            None => std::env::current_exe()
+                .context("cannot find this program")?
+                .with_file_name("dagtrail"),
+        },
         database_url: args.database_url,
         s3_url: args.s3_url,
         run_index: !args.no_run_index,
