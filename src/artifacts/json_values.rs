@@ -13,12 +13,11 @@ use arrow_array::timezone::Tz;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
+use arrow_schema::{DataType, IntervalUnit, TimeUnit};
 use base64::Engine as _;
 use chrono::{DateTime, Offset as _, TimeZone as _};
 use serde_json::{Map, Number, Value};
 
-use super::parquet_types::SHOWN_TYPE;
 use super::temporal;
 
 /// One row as a JSON object, keyed by column name.
@@ -35,88 +34,6 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {
         }
     }
     rows
-}
-
-/// A column's type as shown in `ParquetPageResponse.columns`: the
-/// [`SHOWN_TYPE`] its field carries (`uuid`), else [`type_name`].
-pub fn column_type(field: &Field) -> String {
-    field
-        .metadata()
-        .get(SHOWN_TYPE)
-        .cloned()
-        .unwrap_or_else(|| type_name(field.data_type()))
-}
-
-/// The column's type as shown in `ParquetPageResponse.columns` (`int64`,
-/// `utf8`, `timestamp[us, tz=UTC]`, `list<int64>`, ...).
-pub fn type_name(data_type: &DataType) -> String {
-    match data_type {
-        DataType::Null => "null".into(),
-        DataType::Boolean => "bool".into(),
-        DataType::Int8 => "int8".into(),
-        DataType::Int16 => "int16".into(),
-        DataType::Int32 => "int32".into(),
-        DataType::Int64 => "int64".into(),
-        DataType::UInt8 => "uint8".into(),
-        DataType::UInt16 => "uint16".into(),
-        DataType::UInt32 => "uint32".into(),
-        DataType::UInt64 => "uint64".into(),
-        DataType::Float16 => "float16".into(),
-        DataType::Float32 => "float32".into(),
-        DataType::Float64 => "float64".into(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "utf8".into(),
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "binary".into(),
-        DataType::Date32 | DataType::Date64 => "date".into(),
-        DataType::Timestamp(unit, tz) => {
-            let unit = unit_name(*unit);
-            match tz {
-                Some(tz) => format!("timestamp[{unit}, tz={tz}]"),
-                None => format!("timestamp[{unit}]"),
-            }
-        }
-        DataType::Decimal32(p, s)
-        | DataType::Decimal64(p, s)
-        | DataType::Decimal128(p, s)
-        | DataType::Decimal256(p, s) => format!("decimal({p}, {s})"),
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::ListView(f)
-        | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => format!("list<{}>", type_name(f.data_type())),
-        DataType::Struct(fields) => {
-            let inner: Vec<String> = fields
-                .iter()
-                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
-                .collect();
-            format!("struct<{}>", inner.join(", "))
-        }
-        DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => format!(
-                "map<{}, {}>",
-                type_name(kv[0].data_type()),
-                type_name(kv[1].data_type())
-            ),
-            other => format!("map<{}>", type_name(other)),
-        },
-        DataType::Time32(unit) | DataType::Time64(unit) => format!("time[{}]", unit_name(*unit)),
-        DataType::Duration(unit) => format!("duration[{}]", unit_name(*unit)),
-        DataType::Interval(_) => "interval".into(),
-        DataType::Dictionary(_, value) => type_name(value),
-        DataType::RunEndEncoded(_, value) => type_name(value.data_type()),
-        other => other.to_string().to_lowercase(),
-    }
-}
-
-fn unit_name(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Second => "s",
-        TimeUnit::Millisecond => "ms",
-        TimeUnit::Microsecond => "us",
-        TimeUnit::Nanosecond => "ns",
-    }
 }
 
 fn nulls_or<F>(array: &dyn Array, mut f: F) -> Vec<Value>
@@ -137,11 +54,11 @@ where
     nulls_or(array, |i| Value::Number(a.value(i).into()))
 }
 
-fn float(v: f64) -> Value {
+pub(super) fn float(v: f64) -> Value {
     Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
-fn is_utc(tz: &str) -> bool {
+pub(super) fn is_utc(tz: &str) -> bool {
     matches!(
         tz,
         "UTC" | "utc" | "Z" | "+00:00" | "Etc/UTC" | "GMT" | "+00"
@@ -580,229 +497,5 @@ mod tests {
                 "s": null, "tags": null, "point": {"x": null}
             })
         );
-    }
-
-    #[test]
-    fn type_names_are_readable() {
-        assert_eq!(type_name(&DataType::Int64), "int64");
-        assert_eq!(
-            type_name(&DataType::Timestamp(
-                TimeUnit::Microsecond,
-                Some("UTC".into())
-            )),
-            "timestamp[us, tz=UTC]"
-        );
-        assert_eq!(
-            type_name(&DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Utf8,
-                true
-            )))),
-            "list<utf8>"
-        );
-    }
-}
-
-/// A column prepared for row-by-row JSON writing: common types are written
-/// straight from the Arrow buffers, the rest through [`column_to_json`].
-enum Writer<'a> {
-    Text(&'a arrow_array::StringArray),
-    Int(&'a arrow_array::Int64Array),
-    Int32(&'a arrow_array::Int32Array),
-    Bool(&'a arrow_array::BooleanArray),
-    Float(&'a arrow_array::Float64Array),
-    UtcMicros(&'a arrow_array::TimestampMicrosecondArray),
-    Values(Vec<Value>),
-}
-
-/// Writes a UTC timestamp as [`column_to_json`] does (RFC 3339, `Z`,
-/// fraction of 0, 3 or 6 digits), without building a string first.
-fn write_utc_micros(out: &mut Vec<u8>, micros: i64) -> std::io::Result<()> {
-    use chrono::{Datelike as _, Timelike as _};
-    let year =
-        DateTime::from_timestamp_micros(micros).map(|t| (t, u32::try_from(t.date_naive().year())));
-    let Some((t, Ok(year @ 0..=9999))) = year else {
-        // Outside four-digit years: the general (slower) formatter.
-        let text = temporal::timestamp(micros, TimeUnit::Microsecond, Some(0));
-        return serde_json::to_writer(out, &text).map_err(std::io::Error::other);
-    };
-    let (date, time) = (t.date_naive(), t.time());
-    // Digits written by hand: `write!` with padding was a third of the
-    // NDJSON stream's time in profiles.
-    out.push(b'"');
-    push_digits(out, year, 4);
-    out.push(b'-');
-    push_digits(out, date.month(), 2);
-    out.push(b'-');
-    push_digits(out, date.day(), 2);
-    out.push(b'T');
-    push_digits(out, time.hour(), 2);
-    out.push(b':');
-    push_digits(out, time.minute(), 2);
-    out.push(b':');
-    push_digits(out, time.second(), 2);
-    let fraction = u32::try_from(micros.rem_euclid(1_000_000)).unwrap_or(0);
-    if fraction != 0 {
-        out.push(b'.');
-        if fraction % 1000 == 0 {
-            push_digits(out, fraction / 1000, 3);
-        } else {
-            push_digits(out, fraction, 6);
-        }
-    }
-    out.extend_from_slice(b"Z\"");
-    Ok(())
-}
-
-/// Appends `value` as exactly `width` decimal digits (zero-padded).
-fn push_digits(out: &mut Vec<u8>, mut value: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let width = width.min(digits.len());
-    for slot in digits[..width].iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
-    out.extend_from_slice(&digits[..width]);
-}
-
-/// Appends every row of `batch` to `out` as NDJSON (one object per line),
-/// with the same values as [`batch_to_rows`] but without building them:
-/// the encoder behind the NDJSON log stream.
-pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
-    let schema = batch.schema();
-    let keys: Vec<Vec<u8>> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let mut k = if i == 0 { b"{".to_vec() } else { b",".to_vec() };
-            k.extend(serde_json::to_vec(f.name()).unwrap_or_default());
-            k.push(b':');
-            k
-        })
-        .collect();
-    let writers: Vec<Writer<'_>> = batch
-        .columns()
-        .iter()
-        .map(|c| match c.data_type() {
-            DataType::Utf8 => Writer::Text(c.as_string::<i32>()),
-            DataType::Int64 => Writer::Int(c.as_primitive::<Int64Type>()),
-            DataType::Int32 => Writer::Int32(c.as_primitive::<Int32Type>()),
-            DataType::Boolean => Writer::Bool(c.as_boolean()),
-            DataType::Float64 => Writer::Float(c.as_primitive::<Float64Type>()),
-            DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if is_utc(tz) => {
-                Writer::UtcMicros(c.as_primitive::<TimestampMicrosecondType>())
-            }
-            _ => Writer::Values(column_to_json(c.as_ref())),
-        })
-        .collect();
-    for row in 0..batch.num_rows() {
-        if keys.is_empty() {
-            out.push(b'{');
-        }
-        for (key, writer) in keys.iter().zip(&writers) {
-            out.extend_from_slice(key);
-            let written = match writer {
-                Writer::Text(a) if a.is_valid(row) => {
-                    serde_json::to_writer(&mut *out, a.value(row))
-                }
-                Writer::Int(a) if a.is_valid(row) => {
-                    serde_json::to_writer(&mut *out, &a.value(row))
-                }
-                Writer::Int32(a) if a.is_valid(row) => {
-                    serde_json::to_writer(&mut *out, &a.value(row))
-                }
-                Writer::Bool(a) if a.is_valid(row) => {
-                    serde_json::to_writer(&mut *out, &a.value(row))
-                }
-                Writer::Float(a) if a.is_valid(row) => {
-                    serde_json::to_writer(&mut *out, &float(a.value(row)))
-                }
-                Writer::UtcMicros(a) if a.is_valid(row) => {
-                    write_utc_micros(out, a.value(row)).map_err(serde_json::Error::io)
-                }
-                Writer::Values(v) => {
-                    serde_json::to_writer(&mut *out, v.get(row).unwrap_or(&Value::Null))
-                }
-                _ => {
-                    out.extend_from_slice(b"null");
-                    Ok(())
-                }
-            };
-            if written.is_err() {
-                out.extend_from_slice(b"null");
-            }
-        }
-        out.extend_from_slice(b"}\n");
-    }
-}
-
-#[cfg(test)]
-mod ndjson_tests {
-    use std::sync::Arc;
-
-    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
-    use arrow_schema::{Field, Schema};
-
-    use super::*;
-
-    #[test]
-    fn ndjson_matches_the_row_objects() {
-        let ts = vec![
-            Some(1_764_201_603_120_000),
-            None,
-            Some(1_764_201_603_000_000),
-            Some(-1),
-            Some(1_764_201_603_123_456),
-        ];
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new(
-                    "ts",
-                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                    true,
-                ),
-                Field::new("msg", DataType::Utf8, true),
-                Field::new("n", DataType::Int64, true),
-                Field::new("f", DataType::Float64, true),
-            ])),
-            vec![
-                Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-                Arc::new(StringArray::from(vec![
-                    Some("a \"quoted\"\nline ü"),
-                    None,
-                    Some(""),
-                    Some("x"),
-                    None,
-                ])),
-                Arc::new(Int64Array::from(vec![
-                    Some(-3),
-                    None,
-                    Some(0),
-                    Some(1),
-                    None,
-                ])),
-                Arc::new(Float64Array::from(vec![
-                    Some(f64::INFINITY),
-                    Some(0.5),
-                    None,
-                    Some(1e300),
-                    None,
-                ])),
-            ],
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        write_ndjson(&batch, &mut out);
-        let lines: Vec<Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let rows: Vec<Value> = batch_to_rows(&batch)
-            .into_iter()
-            .map(Value::Object)
-            .collect();
-        assert_eq!(lines, rows);
     }
 }

@@ -3,12 +3,14 @@
 //! [`schemas`] holds the fixed file schemas, [`json_values`] maps Arrow
 //! values to JSON, [`writer`] writes a phase attempt.
 
+pub mod json_lines;
 pub mod json_values;
 pub mod key;
 pub mod parquet_types;
 pub mod schemas;
 pub mod store;
 pub mod temporal;
+pub mod type_names;
 pub mod writer;
 
 pub use key::{AttemptFolder, EventFile, FileKind, KeyError, RunFolder};

@@ -6,6 +6,7 @@
 mod csv_file;
 pub mod infer;
 mod ndjson;
+mod number_text;
 mod parquet_file;
 
 use std::path::{Path, PathBuf};

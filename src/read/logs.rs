@@ -25,7 +25,7 @@ use super::rows::{
 };
 use super::scan::scan_row_groups;
 use super::text::Needle;
-use crate::artifacts::json_values::write_ndjson;
+use crate::artifacts::json_lines::write_ndjson;
 use crate::artifacts::key::FileKind;
 use crate::artifacts::parquet_types::TypedFooter;
 use crate::artifacts::schemas::logs_schema;

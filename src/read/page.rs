@@ -7,7 +7,8 @@ use arrow_schema::Schema;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::artifacts::json_values::{JsonRow, batch_to_rows, column_type};
+use crate::artifacts::json_values::{JsonRow, batch_to_rows};
+use crate::artifacts::type_names::column_type;
 
 /// A column of a page: its name and its type as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -29,8 +29,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow_cast::CastOptions;
 use arrow_schema::{DataType, SchemaRef};
 
-use crate::artifacts::json_values::{column_to_json, type_name};
+use crate::artifacts::json_values::column_to_json;
 use crate::artifacts::schemas::{LOG_LEVELS, errors_schema, logs_schema};
+use crate::artifacts::type_names::type_name;
 
 /// One thing wrong with a batch of errors or logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
