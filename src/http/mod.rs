@@ -98,7 +98,7 @@ impl AppState {
 
 /// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = openapi::api_router().split_for_parts();
+    let (api, doc) = openapi::api();
     Router::new()
         .nest("/api/v1", api.with_state(state.clone()))
         .merge(openapi::docs(doc))

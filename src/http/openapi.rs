@@ -5,12 +5,14 @@
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
+use super::error::{ErrorResponse, HTTPValidationError};
 use super::{phases, runs};
 
 struct BearerAuth;
@@ -33,7 +35,7 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document's static part; paths come from [`api_router`].
+/// The document's static part; paths come from [`api`].
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -41,6 +43,7 @@ impl Modify for BearerAuth {
         description = "Search the runs of a DAG and drill into each phase (event, extract, transform, load) down to every data row, error and log line. Every endpoint acts for the company named by the bearer token.",
     ),
     servers((url = "/api/v1")),
+    components(schemas(ErrorResponse, HTTPValidationError)),
     modifiers(&BearerAuth),
     tags(
         (name = "runs", description = "The run index: search runs, read one run"),
@@ -50,7 +53,7 @@ impl Modify for BearerAuth {
 pub struct ApiDoc;
 
 /// Every API route, with the documentation its declaration carries.
-pub fn api_router() -> OpenApiRouter<AppState> {
+fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(runs::search_runs))
         .routes(routes!(runs::get_run))
@@ -61,9 +64,74 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phases::logs))
 }
 
+/// The API's routes and their OpenAPI document, the failures every route
+/// shares added to each operation (see [`add_shared_failures`]).
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api_router().split_for_parts();
+    add_shared_failures(&mut doc);
+    (routes, doc)
+}
+
 /// The OpenAPI document as served.
 pub fn document() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api().1
+}
+
+/// A problem-body response (`application/problem+json`, contract 4.3).
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                .build(),
+        )
+        .build()
+}
+
+/// Documents, once for every operation, the failures that `http::error`
+/// maps the same way on every route: 401 (no or bad token), 422 (a
+/// parameter: FastAPI's body), and 502/504 from the store the operation
+/// reads (its tag: `runs` read the run index, `phases` the artifact
+/// store). An operation that documents one of these itself keeps its own.
+fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [&mut item.get].into_iter().flatten() {
+            let reads_run_index = op
+                .tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|t| t == "runs"));
+            let (failed, timed_out) = if reads_run_index {
+                ("Run lookup failed", "The run index did not answer in time")
+            } else {
+                (
+                    "The store failed or a file could not be decoded",
+                    "The store did not answer in time",
+                )
+            };
+            let validation = ResponseBuilder::new()
+                .description("Validation error")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("HTTPValidationError")))
+                        .build(),
+                )
+                .build();
+            let responses = &mut op.responses.responses;
+            for (status, response) in [
+                ("401", problem("Unauthorized")),
+                ("422", validation),
+                ("502", problem(failed)),
+                ("504", problem(timed_out)),
+            ] {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response.into());
+            }
+        }
+    }
 }
 
 /// `/api/v1/openapi.json` and the docs page at `/docs`.

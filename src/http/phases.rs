@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Tenant;
-use super::error::{ApiError, ErrorResponse, HTTPValidationError};
+use super::error::{ApiError, ErrorResponse};
 use super::ndjson::{self, AcceptsNdjson};
 use super::params::{AttemptQuery, DataQuery, LogQuery, PageQuery, Params, PhasePath, RunPath};
 use crate::read::ParquetPage;
@@ -37,11 +37,7 @@ pub struct EventResponse {
     ),
     responses(
         (status = 200, description = "The event files (null when absent)", body = EventResponse),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "Neither event file exists", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "The store failed or a file could not be decoded", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The store did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -71,11 +67,7 @@ pub async fn event(
     ),
     responses(
         (status = 200, description = "The metadata row", body = ParquetPage),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "The store failed or a file could not be decoded", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The store did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -108,11 +100,7 @@ pub async fn phase(
     ),
     responses(
         (status = 200, description = "A page of data rows", body = ParquetPage),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "The store failed or a file could not be decoded", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The store did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -151,11 +139,7 @@ pub async fn data(
     ),
     responses(
         (status = 200, description = "A page of error rows", body = ParquetPage),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "The store failed or a file could not be decoded", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The store did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -195,12 +179,8 @@ pub async fn errors(
             (ParquetPage = "application/json"),
             (String = "application/x-ndjson"),
         )),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "The store failed or a file could not be decoded", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 503, description = "Too many concurrent NDJSON streams", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The store did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -133,13 +133,10 @@ pub struct SearchRunsResponse {
     params(DagPath, SearchRunsQuery),
     responses(
         (status = 200, description = "Runs matching the filters", body = SearchRunsResponse),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter (HTTPValidationError) or date range (ErrorResponse)", content(
             (HTTPValidationError = "application/json"),
             (ErrorResponse = "application/problem+json"),
         )),
-        (status = 502, description = "Run lookup failed", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The run index did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -174,11 +171,7 @@ pub async fn search_runs(
     params(RunPath),
     responses(
         (status = 200, description = "Run found", body = SearchRunResult),
-        (status = 401, description = "Unauthorized", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "Run not found in the run index", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "Validation error", body = HTTPValidationError),
-        (status = 502, description = "Run lookup failed", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 504, description = "The run index did not answer in time", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
