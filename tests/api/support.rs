@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::RecordBatch;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -33,7 +32,13 @@ use services::required;
 mod plant;
 pub use plant::plant_data_file;
 
-pub const SECRET: &str = "test-secret-with-enough-length-0123456789";
+#[path = "../common/tokens.rs"]
+mod tokens;
+pub use tokens::{SECRET, token};
+
+#[path = "../common/batches.rs"]
+mod batches;
+use batches::{id_name_batch, text_batch};
 
 /// A response, read whole.
 pub struct Reply {
@@ -84,16 +89,6 @@ pub struct TestApp {
     /// Writes to the app's stores (for tests that seed more runs).
     pub recorder: Recorder,
     pub _backend: Backend,
-}
-
-pub fn token(company: &str) -> String {
-    dagtrail::auth::token::mint_hs256(
-        &Secret::new(SECRET),
-        "id_company",
-        &Company::new(company).unwrap(),
-        Duration::from_secs(600),
-    )
-    .unwrap()
 }
 
 impl TestApp {
@@ -163,38 +158,11 @@ pub fn encode(segment: &str) -> String {
 }
 
 fn data(first: i64, n: usize) -> RecordBatch {
-    let ids: Vec<i64> = (first..first + n as i64).collect();
-    let names: Vec<String> = ids
-        .iter()
-        .map(|i| match i {
-            42 => "Ünïcödé 50%_off".to_owned(),
-            77 => "Zoë 500 off".to_owned(),
-            _ => format!("row {i}"),
-        })
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(Int64Array::from(ids)) as ArrayRef,
-            Arc::new(StringArray::from(names)),
-        ],
-    )
-    .unwrap()
-}
-
-fn strings(columns: Vec<(&str, Vec<String>)>) -> RecordBatch {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns
-        .into_iter()
-        .map(|(_, v)| Arc::new(StringArray::from(v)) as ArrayRef)
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+    id_name_batch(first, n, |i| match i {
+        42 => "Ünïcödé 50%_off".to_owned(),
+        77 => "Zoë 500 off".to_owned(),
+        _ => format!("row {i}"),
+    })
 }
 
 /// Log rows: 3 levels cycling, a keyword every 10th row.
@@ -202,7 +170,7 @@ pub const LOG_ROWS: usize = 1500;
 
 fn logs() -> RecordBatch {
     let levels = ["INFO", "ERROR", "DEBUG"];
-    strings(vec![
+    text_batch(vec![
         (
             "ts",
             (0..LOG_ROWS)
@@ -273,7 +241,7 @@ async fn seed(
             first += n;
         }
         if rows == 250 {
-            rec.write_errors(&strings(vec![
+            rec.write_errors(&text_batch(vec![
                 (
                     "error_title",
                     (0..7).map(|i| format!("Bad row {i}")).collect(),
@@ -288,11 +256,11 @@ async fn seed(
         }
         rec.commit(&ok, at).await.unwrap();
     }
-    let queue = strings(vec![
+    let queue = text_batch::<String>(vec![
         ("message_id", vec!["m-1".into()]),
         ("body", vec!["{\"a\": 1}".into()]),
     ]);
-    let event = strings(vec![("trigger", vec!["manual".into()])]);
+    let event = text_batch(vec![("trigger", vec!["manual"])]);
     recorder
         .record_event(company, &run, &[queue], &[event], &ok, at)
         .await

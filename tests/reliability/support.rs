@@ -11,15 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
 use chrono::{NaiveDate, TimeZone, Utc};
 use dagtrail::artifacts::ArtifactStore;
 use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef};
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{self, IndexOptions};
-use dagtrail::settings::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -28,17 +25,17 @@ use uuid::Uuid;
 mod services;
 pub use services::required;
 
-pub const SECRET: &str = "reliability-secret-with-enough-length-0123";
+#[path = "../common/tokens.rs"]
+mod tokens;
+pub use tokens::SECRET;
+
+#[path = "../common/batches.rs"]
+mod batches;
+use batches::{id_name_batch, text_batch};
 
 /// A bearer token for `company`.
 pub fn token(company: &Company) -> String {
-    dagtrail::auth::token::mint_hs256(
-        &Secret::new(SECRET),
-        "id_company",
-        company,
-        Duration::from_secs(3600),
-    )
-    .unwrap()
+    tokens::token(company.as_str())
 }
 
 /// Where a server's run index and artifacts live.
@@ -97,13 +94,6 @@ impl Seeded {
     }
 }
 
-fn column(name: &str, values: Vec<String>) -> (Field, ArrayRef) {
-    (
-        Field::new(name, DataType::Utf8, true),
-        Arc::new(StringArray::from(values)) as ArrayRef,
-    )
-}
-
 /// Records an extract attempt with `data_rows` rows and `log_rows` log lines
 /// for a new company, through the library's writer.
 pub async fn seed(stores: &Stores, data_rows: usize, log_rows: usize) -> Seeded {
@@ -122,49 +112,33 @@ pub async fn seed(stores: &Stores, data_rows: usize, log_rows: usize) -> Seeded 
         .begin(&company, &run, Phase::Extract, 1)
         .await
         .unwrap();
-    let ids: Vec<i64> = (0..data_rows as i64).collect();
-    let names = ids.iter().map(|i| format!("row {i}")).collect();
-    let (name_field, name_array) = column("name", names);
-    rec.write_data(
-        &RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("id", DataType::Int64, false),
-                name_field,
-            ])),
-            vec![Arc::new(Int64Array::from(ids)) as ArrayRef, name_array],
-        )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    rec.write_data(&id_name_batch(0, data_rows, |i| format!("row {i}")))
+        .await
+        .unwrap();
     let levels = ["INFO", "WARNING", "ERROR", "DEBUG"];
     let mut first = 0;
     while first < log_rows {
         let n = (log_rows - first).min(100_000);
         let rows = first..first + n;
-        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = [
-            column(
+        let logs = text_batch(vec![
+            (
                 "ts",
                 rows.clone()
                     .map(|i| format!("2026-11-27T10:{:02}:{:02}Z", (i / 60) % 60, i % 60))
                     .collect(),
             ),
-            column(
+            (
                 "level",
                 rows.clone().map(|i| levels[i % 4].to_owned()).collect(),
             ),
-            column("logger", vec!["etl.extract".to_owned(); n]),
-            column(
+            ("logger", vec!["etl.extract".to_owned(); n]),
+            (
                 "message",
                 rows.map(|i| format!("fetched page {i} of the source API"))
                     .collect(),
             ),
-        ]
-        .into_iter()
-        .unzip();
-        rec.write_logs(&RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap())
-            .await
-            .unwrap();
+        ]);
+        rec.write_logs(&logs).await.unwrap();
         first += n;
     }
     let outcome = PhaseOutcome {

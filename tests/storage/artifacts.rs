@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use dagtrail::artifacts::schemas::AttemptMetadata;
@@ -20,37 +19,17 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::PageIndexPolicy;
 
-use crate::support::{fresh_company, fresh_dag, s3_store, sqlite_index};
+use crate::support::{fresh_company, fresh_dag, id_name_batch, s3_store, sqlite_index, text_batch};
 
 const RUN_ID: &str = "manual__x y%";
 const ENCODED_RUN_ID: &str = "manual__x%20y%25";
 
 fn data(first: i64, n: usize) -> RecordBatch {
-    let ids: Vec<i64> = (first..first + n as i64).collect();
-    let names: Vec<String> = ids.iter().map(|i| format!("Ünïcödé row {i}")).collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(Int64Array::from(ids)) as ArrayRef,
-            Arc::new(StringArray::from(names)),
-        ],
-    )
-    .unwrap()
+    id_name_batch(first, n, |i| format!("Ünïcödé row {i}"))
 }
 
 fn strings(columns: &[(&str, Vec<&str>)]) -> RecordBatch {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, _)| Field::new(*n, DataType::Utf8, true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|(_, v)| Arc::new(StringArray::from(v.clone())) as ArrayRef)
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+    text_batch(columns.to_vec())
 }
 
 async fn get(store: &Arc<dyn ObjectStore>, key: &Path) -> Bytes {

@@ -19,6 +19,10 @@ use services::required;
 
 #[path = "../common/plant.rs"]
 mod plant;
+
+#[path = "../common/batches.rs"]
+mod batches;
+pub use batches::{id_name_batch, text_batch};
 pub use plant::plant_data_file;
 
 /// The DAG the CLI tests record into.

@@ -76,6 +76,22 @@ fn issue(name: &str, kind: &str, msg: impl Into<String>, input: &str) -> Validat
     ValidationIssue::new("path", name, kind, msg, json!(input))
 }
 
+/// A path extractor, parsed from the request's segments.
+trait FromSegments: Sized {
+    /// The value; `None` when a segment is invalid (issues recorded).
+    fn from_segments(segments: &mut Segments) -> Option<Self>;
+}
+
+/// Extracts `T`, or a 422 naming every invalid segment.
+async fn extract<S: Send + Sync, T: FromSegments>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<T, ApiError> {
+    let mut segments = Segments::of(parts, state).await?;
+    let value = T::from_segments(&mut segments);
+    segments.finish(value)
+}
+
 /// `{dag_id}`.
 #[derive(Debug, Clone, Copy, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -85,7 +101,7 @@ pub struct DagPath {
     pub dag_id: DagId,
 }
 
-impl DagPath {
+impl FromSegments for DagPath {
     fn from_segments(segments: &mut Segments) -> Option<Self> {
         let dag_id = segments.get("dag_id", |v| {
             v.parse::<DagId>()
@@ -99,9 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DagPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let mut segments = Segments::of(parts, state).await?;
-        let path = Self::from_segments(&mut segments);
-        segments.finish(path)
+        extract(parts, state).await
     }
 }
 
@@ -121,7 +135,7 @@ struct RunSegments {
 #[derive(Debug, Clone)]
 pub struct RunPath(pub RunRef);
 
-impl RunPath {
+impl FromSegments for RunPath {
     fn from_segments(segments: &mut Segments) -> Option<Self> {
         // Every segment is checked, so the 422 names every bad one.
         let dag = DagPath::from_segments(segments);
@@ -159,9 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RunPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let mut segments = Segments::of(parts, state).await?;
-        let path = Self::from_segments(&mut segments);
-        segments.finish(path)
+        extract(parts, state).await
     }
 }
 
@@ -196,8 +208,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PhasePath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let mut segments = Segments::of(parts, state).await?;
-        let run = RunPath::from_segments(&mut segments);
+        extract(parts, state).await
+    }
+}
+
+impl FromSegments for PhasePath {
+    fn from_segments(segments: &mut Segments) -> Option<Self> {
+        let run = RunPath::from_segments(segments);
         let phase = segments.get("phase", |v| match v.parse::<Phase>() {
             Ok(p) if p.is_step() => Ok(PhaseSegment { phase: p }),
             _ => Err((
@@ -205,10 +222,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PhasePath {
                 "Input should be 'extract', 'transform' or 'load'".to_owned(),
             )),
         });
-        let path = run.zip(phase).map(|(RunPath(run), p)| Self {
+        run.zip(phase).map(|(RunPath(run), p)| Self {
             run,
             phase: p.phase,
-        });
-        segments.finish(path)
+        })
     }
 }
