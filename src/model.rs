@@ -67,6 +67,11 @@ pub struct Company(String);
 
 impl Company {
     /// Validates a company identifier (from a token claim or a CLI flag).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidValue`] when it is empty, `.` or `..`, longer than
+    /// [`MAX_COMPANY_BYTES`] bytes, or holds a control character.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         check_segment("company", &value, MAX_COMPANY_BYTES)?;
@@ -120,6 +125,11 @@ pub struct RunId(String);
 
 impl RunId {
     /// Validates a run id.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidValue`] when it is empty, `.` or `..`, longer than
+    /// [`MAX_RUN_ID_BYTES`] bytes, or holds a control character.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         check_segment("run_id", &value, MAX_RUN_ID_BYTES)?;
@@ -146,6 +156,11 @@ impl FromStr for RunId {
 }
 
 /// Parses a `YYYY-MM-DD` date strictly (no other format is accepted).
+///
+/// # Errors
+///
+/// [`InvalidValue`], naming `what`, when `s` is not shaped `YYYY-MM-DD` or
+/// is no calendar date.
 pub fn parse_date(what: &'static str, s: &str) -> Result<NaiveDate, InvalidValue> {
     let ok_shape = s.len() == 10
         && s.bytes().enumerate().all(|(i, b)| match i {

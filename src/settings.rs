@@ -96,6 +96,12 @@ impl StorageSettings {
     }
 
     /// Opens both stores.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Index`] when the run index cannot be opened (see
+    /// [`runindex::open`]); [`StorageError::Store`] when the artifact store
+    /// cannot (see [`ArtifactStore::open`]).
     pub async fn open(&self) -> Result<Storage, StorageError> {
         let url = self.database_url();
         let defaults = IndexOptions::default();

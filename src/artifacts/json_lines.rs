@@ -75,7 +75,7 @@ fn push_digits(out: &mut Vec<u8>, mut value: u32, width: usize) {
 }
 
 /// Appends every row of `batch` to `out` as NDJSON (one object per line),
-/// with the same values as [`batch_to_rows`] but without building them:
+/// with the same values as [`super::json_values::batch_to_rows`] but without building them:
 /// the encoder behind the NDJSON log stream.
 pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
     let schema = batch.schema();

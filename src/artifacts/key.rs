@@ -60,6 +60,10 @@ pub enum KeyError {
 }
 
 /// Percent-encodes one path segment the contract's way.
+///
+/// # Errors
+///
+/// [`KeyError::InvalidSegment`] when the segment is empty, `.` or `..`.
 pub fn key_segment(segment: &str) -> Result<String, KeyError> {
     if segment.is_empty() || segment == "." || segment == ".." {
         return Err(KeyError::InvalidSegment(segment.to_owned()));
@@ -138,11 +142,21 @@ pub struct RunFolder {
 
 impl RunFolder {
     /// Builds the run's folder from validated parts.
+    ///
+    /// # Errors
+    ///
+    /// As [`RunFolder::from_parts`].
     pub fn new(company: &Company, run: &RunRef) -> Result<Self, KeyError> {
         Self::from_parts(company, &run.dag_id, run.date, &run.run_id)
     }
 
     /// Same as [`RunFolder::new`], from loose parts.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidSegment`] when a part is empty, `.` or `..`;
+    /// [`KeyError::InvalidKey`] when the object store refuses the
+    /// assembled folder.
     pub fn from_parts(
         company: &Company,
         dag_id: &DagId,
@@ -172,11 +186,22 @@ impl RunFolder {
     }
 
     /// The key of one of the event files.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidKey`] when the object store refuses the key
+    /// (the folder itself was checked when it was built).
     pub fn event_file(&self, file: EventFile) -> Result<Path, KeyError> {
         parse_key(format!("{}/event/{}", self.prefix, file.file_name()))
     }
 
     /// The folder of one attempt of one phase.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidSegment`] when `attempt` is 0 (attempts count
+    /// from 1); [`KeyError::InvalidKey`] when the object store refuses the
+    /// key.
     pub fn attempt(&self, phase: Phase, attempt: u32) -> Result<AttemptFolder, KeyError> {
         if attempt == 0 {
             return Err(KeyError::InvalidSegment("attempt=0".to_owned()));

@@ -87,8 +87,12 @@ pub fn logs_schema() -> SchemaRef {
 /// errors or logs schema): every required column is there, and every
 /// column of `expected` that is there has a type of the same kind (any
 /// string type for a string, any integer for an integer, any timestamp, or
-/// a string, for a timestamp). Extra columns are allowed. The reason names
-/// the first column that does not fit.
+/// a string, for a timestamp). Extra columns are allowed.
+///
+/// # Errors
+///
+/// A reason naming the first column of `expected` that does not fit: a
+/// required column that is missing, or one of another kind.
 pub fn check_conforms(expected: &Schema, actual: &Schema) -> Result<(), String> {
     fn kind_fits(expected: &DataType, actual: &DataType) -> bool {
         let stringy = |t: &DataType| {
@@ -172,6 +176,11 @@ fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
 
 impl AttemptMetadata {
     /// The row as a one-row record batch in [`metadata_schema`].
+    ///
+    /// # Errors
+    ///
+    /// An [`ArrowError`](arrow_schema::ArrowError) only if the columns built
+    /// here no longer match [`metadata_schema`].
     pub fn to_batch(&self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let mut rows = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(Field::new(
             "item",
@@ -210,6 +219,13 @@ impl AttemptMetadata {
 
     /// Reads the row back from a batch of `metadata.parquet` (any writer's:
     /// columns are found by name, integer widths are not assumed).
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError`] when the batch does not hold exactly one row; a
+    /// column is missing, of a type that does not cast, null where
+    /// required or out of range; or the counts disagree (`data_files` with
+    /// `data_file_rows`, their sum with `data_rows`, a negative count).
     pub fn from_batch(batch: &RecordBatch) -> Result<Self, MetadataError> {
         if batch.num_rows() != 1 {
             return Err(MetadataError(format!(

@@ -47,6 +47,14 @@ pub struct ArtifactStore {
 impl ArtifactStore {
     /// Opens a store from `s3://bucket/prefix`, `file:///abs/path` or a
     /// plain folder path (created when missing).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenStoreError::UnsupportedUrl`] for another scheme, a `file://`
+    /// URL that is not a local path, or `s3://` without a bucket;
+    /// [`OpenStoreError::CreateFolder`] when the folder cannot be created or
+    /// resolved; [`OpenStoreError::Configure`] when the object-store client
+    /// refuses its settings (the `AWS_*` variables among them).
     pub fn open(url: &str) -> Result<Self, OpenStoreError> {
         if let Some(rest) = url.strip_prefix("s3://") {
             return Self::open_s3(url, rest);

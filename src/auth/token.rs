@@ -27,6 +27,12 @@ pub enum MintError {
 }
 
 /// Signs an HS256 token for `company` that expires after `ttl`.
+///
+/// # Errors
+///
+/// [`MintError::EmptySecret`] when the secret is empty;
+/// [`MintError::BadLifetime`] when `ttl` is zero or the expiry cannot be
+/// represented; [`MintError::Sign`] when the token cannot be encoded.
 pub fn mint_hs256(
     secret: &Secret,
     company_claim: &str,

@@ -212,6 +212,15 @@ fn invalid(reason: impl Into<String>) -> AuthError {
 
 impl TokenVerifier {
     /// Builds a verifier; a PEM key is read and checked now.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::BadAlgorithms`] when an algorithm name is unknown,
+    /// none is given, or one does not fit the key (HMAC with a JWKS among
+    /// them); [`ConfigError::BadPublicKey`] when the PEM file cannot be
+    /// read or is not a supported public key; [`ConfigError::BadJwksUrl`]
+    /// when the JWKS URL is not http(s) or its client cannot be built;
+    /// [`ConfigError::NoKey`] when the secret cannot be used as a key.
     pub fn new(config: VerifierConfig) -> Result<Self, ConfigError> {
         let configured = config
             .algorithms
@@ -299,6 +308,14 @@ impl TokenVerifier {
     }
 
     /// Verifies a token and returns the company it acts for.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Invalid`], with a reason a client can act on, when the
+    /// token is over [`MAX_TOKEN_BYTES`], malformed, signed with an
+    /// algorithm or key (JWKS `kid`) not allowed, badly signed, expired or
+    /// not yet valid, lacks a required `exp`, `iss` or `aud`, or its company
+    /// claim is missing or not a valid company.
     pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token too large"));

@@ -304,6 +304,12 @@ async fn write_run(
 }
 
 /// Writes the demo data; `progress` advances once per run.
+///
+/// # Errors
+///
+/// [`DemoError::Record`] when a run cannot be written to the artifact
+/// store or the run index; [`DemoError::Rows`] and [`DemoError::Invalid`]
+/// only on a bug in the generator.
 pub async fn generate(
     recorder: &Recorder,
     options: &DemoOptions,
@@ -347,6 +353,11 @@ pub async fn generate(
 /// Whether the stores already hold this demo's data: the first company's
 /// first DAG has runs in the demo's date range. (Asked of one company, as
 /// every run-index query is.)
+///
+/// # Errors
+///
+/// [`DemoError::Record`] when the run index cannot be searched;
+/// [`DemoError::Invalid`] only on a bug in the generator.
 pub async fn already_written(
     recorder: &Recorder,
     options: &DemoOptions,
@@ -367,6 +378,11 @@ pub async fn already_written(
 }
 
 /// The first company and DAG the demo writes (where to look first).
+///
+/// # Errors
+///
+/// [`DemoError::Invalid`] only on a bug in the generator (an invalid
+/// generated company or run id).
 pub fn first_dag(options: &DemoOptions) -> Result<Option<(Company, DagId)>, DemoError> {
     Ok(plan(options)?
         .into_iter()

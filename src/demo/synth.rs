@@ -108,6 +108,11 @@ pub fn data_schema(phase: Phase) -> SchemaRef {
 }
 
 /// `n` data rows starting at row number `first` of a phase.
+///
+/// # Errors
+///
+/// An [`ArrowError`] only if the columns built here stop matching
+/// [`data_schema`].
 pub fn data_batch(
     rng: &mut fastrand::Rng,
     phase: Phase,
@@ -195,6 +200,11 @@ pub fn data_batch(
 }
 
 /// Error rows (in the contract's errors schema) about some data rows.
+///
+/// # Errors
+///
+/// An [`ArrowError`] only if the columns built here stop matching
+/// the errors schema.
 pub fn error_batch(
     rng: &mut fastrand::Rng,
     phase: Phase,
@@ -279,6 +289,11 @@ pub fn error_batch(
 }
 
 /// `n` log rows from `first` on, in time order from `start`, at every level.
+///
+/// # Errors
+///
+/// An [`ArrowError`] only if the columns built here stop matching
+/// the logs schema.
 pub fn log_batch(
     rng: &mut fastrand::Rng,
     phase: Phase,
@@ -342,6 +357,11 @@ pub fn log_batch(
 }
 
 /// The raw trigger message and the processed event of a run.
+///
+/// # Errors
+///
+/// An [`ArrowError`] only if the columns built here stop matching
+/// their schemas.
 pub fn event_batches(
     run_id: &str,
     dag: &str,

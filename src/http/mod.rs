@@ -85,6 +85,12 @@ impl AppState {
     }
 
     /// Runs a call against the stores within the time limit (then 504).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Timeout`] when `work` takes longer than
+    /// [`Limits::timeout`]; otherwise `work`'s [`ReadError`], as its
+    /// [`ApiError`].
     pub async fn timed<T>(
         &self,
         work: impl Future<Output = Result<T, ReadError>>,
@@ -116,6 +122,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests finish for at most `grace`.
+///
+/// # Errors
+///
+/// None in practice: axum's server retries after a socket error rather
+/// than return it, so the `io::Result` is only its signature's.
 pub async fn serve(
     listener: TcpListener,
     app: Router,

@@ -65,7 +65,7 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 /// The API's routes and their OpenAPI document, the failures every route
-/// shares added to each operation (see [`add_shared_failures`]).
+/// shares added to each operation (401, 422, 502, 504).
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, mut doc) = api_router().split_for_parts();
     add_shared_failures(&mut doc);

@@ -234,6 +234,12 @@ pub struct Unfit {
 }
 
 /// Converts one column of text into `target`, checking every value.
+///
+/// # Errors
+///
+/// [`Unfit`] at the first value that does not parse as `target` (or, for a
+/// decimal, needs more digits than its precision); at index 0 when
+/// `target` is not a type text is converted to.
 pub fn convert_text(column: &StringArray, target: &DataType) -> Result<ArrayRef, Unfit> {
     let n = column.len();
     let unfit = |index: usize, text: &str| Unfit {
@@ -374,7 +380,14 @@ pub fn typed(raw: &DataType, leaves: &mut impl Iterator<Item = DataType>) -> Dat
 }
 
 /// Converts a decoded array (text leaves) into `target` (the same shape,
-/// typed leaves). The error's index is of the leaf array it was found in.
+/// typed leaves).
+///
+/// # Errors
+///
+/// [`Unfit`] as [`convert_text`] reports it for the first leaf value that
+/// does not convert, its index being of the leaf array it was found in; at
+/// index 0 when a leaf that is not text would need converting or the
+/// rebuilt array is invalid.
 pub fn convert(raw: &ArrayRef, target: &DataType) -> Result<ArrayRef, Unfit> {
     if raw.data_type() == target {
         return Ok(Arc::clone(raw));

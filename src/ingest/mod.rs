@@ -202,6 +202,13 @@ impl Input {
     /// Reads the input on a blocking thread, handing batches over a
     /// bounded channel: parsing overlaps uploading, and at most two batches
     /// wait in memory.
+    ///
+    /// # Errors
+    ///
+    /// Sent, not returned: a failure of [`Input::open`] or of a batch is
+    /// the channel's last item, and a reader that panics ends it with
+    /// [`IngestError::BadFile`] rather than looking like the end of the
+    /// input.
     pub fn stream(&self) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
         let (tx, rx) = mpsc::channel(2);
         let input = self.clone();

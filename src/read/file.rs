@@ -137,7 +137,12 @@ async fn suffix(
 }
 
 /// Loads a file's footer and page index (when it has one) with a suffix
-/// request: one round trip for files whose metadata fits the prefetch.
+/// request: one round trip for files whose metadata fits the prefetch
+/// ([`FOOTER_PREFETCH`] bytes).
+///
+/// # Errors
+///
+/// As [`load_metadata_and_small_file`].
 pub async fn load_metadata(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
@@ -149,6 +154,13 @@ pub async fn load_metadata(
 /// Like [`load_metadata`], and also returns the whole file when the
 /// prefetch already held all of it (small files: metadata, events), so
 /// reading its rows costs no further request.
+///
+/// # Errors
+///
+/// [`ReadError::MissingFile`] when the store holds no such file;
+/// [`ReadError::StoreTimeout`] or [`ReadError::Store`] when a request
+/// times out or fails; [`ReadError::Decode`] when the footer or page index
+/// does not parse or the schema cannot be read as Arrow.
 pub async fn load_metadata_and_small_file(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
@@ -180,8 +192,13 @@ pub async fn load_metadata_and_small_file(
     Ok((metadata, whole))
 }
 
-/// Decodes every row of a file held in memory; a panic of the decoder on
-/// a corrupt file is a decoding error, as for row-group streams.
+/// Decodes the rows of a file held in memory, `max_rows` rows at most.
+///
+/// # Errors
+///
+/// [`ReadError::Decode`] when the file does not decode or convert to its
+/// footer's types; a panic of the decoder on a corrupt file is one too, as
+/// for row-group streams.
 pub fn decode_small_file(
     key: &Path,
     bytes: Bytes,

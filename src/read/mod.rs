@@ -1,8 +1,8 @@
 //! The read side (contract section 4): what the HTTP handlers call.
 //!
-//! - [`service`]: [`ReadService`], the roof: run searches and summaries
+//! - `service.rs`: [`ReadService`], the roof: run searches and summaries
 //!   from the run index, events and attempts from the artifact store.
-//! - [`error`]: [`ReadError`] and [`Missing`], the ground every file stands on.
+//! - `error.rs`: [`ReadError`] and [`Missing`], the ground every file stands on.
 //! - One file per endpoint below a run: `event.rs` (3), `attempt.rs` (4,
 //!   and the [`AttemptReader`] the others extend), `data.rs` (5, with the
 //!   keyword search through `index.parquet`), `error_rows.rs` (6),

@@ -64,6 +64,12 @@ pub fn projection(meta: &TypedFooter, names: Option<&[&str]>) -> ProjectionMask 
 /// `catch_unwind`, so such a file ends its stream with an error, which the
 /// caller reports as a 502 naming the file, and nothing else is disturbed:
 /// the decoder's state is dropped with the stream.
+///
+/// # Errors
+///
+/// [`ReadError::Decode`] when the reader cannot be built (a group or
+/// selection the file does not have). Failures while reading come out of
+/// the stream as [`ParquetError`]s.
 pub fn row_group_stream(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
@@ -128,7 +134,15 @@ fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
     ))
 }
 
-/// Reads the rows in `ranges` (file-local, sorted, not overlapping).
+/// Reads the rows in `ranges` (file-local row numbers, sorted, not
+/// overlapping).
+///
+/// # Errors
+///
+/// [`ReadError::Decode`] when a row group does not decode;
+/// [`ReadError::MissingFile`], [`ReadError::StoreTimeout`] or
+/// [`ReadError::Store`] when fetching its bytes fails (as
+/// [`ReadError::from_parquet`] sorts them).
 pub async fn read_ranges(
     store: &Arc<dyn ObjectStore>,
     key: &Path,

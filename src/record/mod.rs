@@ -94,6 +94,11 @@ impl Recorder {
     }
 
     /// The attempt after the last one the run index knows (1 when none).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Index`] when the run index fails (see
+    /// [`RunIndex::phase_object`]).
     pub async fn next_attempt(
         &self,
         company: &Company,
@@ -110,6 +115,13 @@ impl Recorder {
     }
 
     /// Starts writing one attempt of an ETL step.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::EventIsNotAStep`] for [`Phase::Event`];
+    /// [`RecordError::Key`] when the run's parts do not make a key or
+    /// `attempt` is 0; [`RecordError::Write`] when the attempt is already
+    /// committed or the store fails (see [`AttemptWriter::create`]).
     pub async fn begin(
         &self,
         company: &Company,
@@ -138,6 +150,14 @@ impl Recorder {
 
     /// Records a run's event: `queue_data.parquet` and `event.parquet`,
     /// then the `event` phase object (attempt 1, first event rows inline).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::EmptyEvent`] when both `queue_data` and `event` are
+    /// empty; [`RecordError::Key`] when the run's parts do not make a key;
+    /// [`RecordError::Write`] when a file cannot be encoded or stored;
+    /// [`RecordError::Index`] when the run index cannot record the phase.
+    /// The index is written only after the files are.
     pub async fn record_event(
         &self,
         company: &Company,
@@ -213,16 +233,28 @@ impl PhaseRecording {
     }
 
     /// Appends data rows.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Write`] when [`AttemptWriter::write_data`] fails.
     pub async fn write_data(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
         Ok(self.writer.write_data(batch).await?)
     }
 
     /// Appends error rows.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Write`] when [`AttemptWriter::write_errors`] fails.
     pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
         Ok(self.writer.write_errors(batch).await?)
     }
 
     /// Appends log rows.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Write`] when [`AttemptWriter::write_logs`] fails.
     pub async fn write_logs(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
         Ok(self.writer.write_logs(batch).await?)
     }
@@ -234,6 +266,14 @@ impl PhaseRecording {
 
     /// Commits the artifacts, then records the phase in the run index
     /// with `updated_at = at`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Write`] when the commit fails (see
+    /// [`AttemptWriter::commit`]): the attempt is not committed and the
+    /// index is untouched.
+    /// [`RecordError::Index`] when the run index cannot record the phase:
+    /// the attempt is committed but the index does not point to it.
     pub async fn commit(
         self,
         outcome: &PhaseOutcome,

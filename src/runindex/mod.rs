@@ -85,7 +85,7 @@ pub struct RunSearch {
     pub run_ids: Vec<String>,
     /// 0-based page.
     pub page: u32,
-    /// Page size.
+    /// Page size, in runs.
     pub limit: u32,
     /// Count matches at least up to here, then stop (`None`: count them
     /// all). Past it the page's `total` is a lower bound: an exact count
@@ -261,6 +261,13 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> &'static str;
 
     /// Searches the runs of one DAG (contract 4.1), newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when a stored row breaks the contract (a
+    /// `dag_id`, date or timestamp that does not parse, or a phase that is
+    /// not JSON; SQLite only: PostgreSQL's typed columns cannot hold them).
     async fn search_runs(
         &self,
         company: &Company,
@@ -269,6 +276,13 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<RunPage, IndexError>;
 
     /// One run's summary, or `None` when the company has no such run.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when a stored row breaks the contract (a
+    /// `dag_id`, date or timestamp that does not parse, or a phase that is
+    /// not JSON; SQLite only: PostgreSQL's typed columns cannot hold them).
     async fn get_run(
         &self,
         company: &Company,
@@ -276,6 +290,12 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<RunSummary>, IndexError>;
 
     /// One phase's full object, inline `data` rows included.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when the stored phase is not JSON (SQLite
+    /// only). JSON that is not a phase object reads as `None`.
     async fn phase_object(
         &self,
         company: &Company,
@@ -287,6 +307,10 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     /// `log.<phase>` to `object` and `updated_at` to `at`, in one statement,
     /// so that concurrent writers of different phases never lose each
     /// other's phase.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails.
     async fn record_phase(
         &self,
         company: &Company,
@@ -297,6 +321,10 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), IndexError>;
 
     /// Checks that the database answers.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when it does not.
     async fn ping(&self) -> Result<(), IndexError>;
 }
 
@@ -326,6 +354,11 @@ impl Default for IndexOptions {
 
 /// Opens the backend that `url` names (`postgres://`, `postgresql://` or
 /// `sqlite://`), running migrations when `options.migrate` is set.
+///
+/// # Errors
+///
+/// [`IndexError::UnsupportedUrl`] for any other scheme; otherwise as
+/// [`postgres::PostgresIndex::connect`] or [`sqlite::SqliteIndex::connect`].
 pub async fn open(url: &str, options: &IndexOptions) -> Result<Arc<dyn RunIndex>, IndexError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(

@@ -44,6 +44,12 @@ pub struct PostgresIndex {
 impl PostgresIndex {
     /// Connects (lazily: a database that is down now may come back later)
     /// and migrates when asked.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the URL is malformed or, with
+    /// `options.migrate`, the database cannot be reached or the migration
+    /// fails.
     pub async fn connect(url: &str, options: &IndexOptions) -> Result<Self, IndexError> {
         let connect: PgConnectOptions = url.parse()?;
         // Name the connections in pg_stat_activity, unless the URL does.
@@ -68,6 +74,11 @@ impl PostgresIndex {
     }
 
     /// Creates the schema, table and indexes when missing.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database cannot be reached or the
+    /// migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

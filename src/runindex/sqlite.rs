@@ -40,6 +40,12 @@ pub struct SqliteIndex {
 impl SqliteIndex {
     /// Opens (creating the file and its folder when missing) and migrates
     /// when asked.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the URL is malformed, the file's folder
+    /// cannot be created, the database cannot be opened, or the migration
+    /// fails.
     pub async fn connect(url: &str, options: &IndexOptions) -> Result<Self, IndexError> {
         let connect = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -70,6 +76,10 @@ impl SqliteIndex {
     }
 
     /// Creates the table and index when missing.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
         sqlx::raw_sql(MIGRATION).execute(&self.pool).await?;
         Ok(())

@@ -217,6 +217,13 @@ fn count(n: usize) -> i64 {
 
 impl AttemptWriter {
     /// Starts an attempt; fails when it is already committed.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::AlreadyCommitted`] when the attempt's
+    /// `metadata.parquet` exists; [`WriteError::Store`] when the store
+    /// cannot tell, or the files of an earlier, uncommitted try cannot be
+    /// listed or deleted.
     pub async fn create(
         store: &ArtifactStore,
         folder: AttemptFolder,
@@ -319,6 +326,13 @@ impl AttemptWriter {
     }
 
     /// Appends data rows. Every batch must have the first batch's schema.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::SchemaChanged`] when the batch's fields differ from
+    /// the first batch's; [`WriteError::Parquet`] when encoding or
+    /// uploading a data or index file fails; [`WriteError::Arrow`] when a
+    /// column cannot be made storable or the index rows cannot be built.
     pub async fn write_data(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
         let storable = storable(batch)?;
         let batch = &storable;
@@ -362,6 +376,11 @@ impl AttemptWriter {
     }
 
     /// Appends error rows (conformed to the contract's errors schema).
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Schema`] when the rows cannot be conformed;
+    /// [`WriteError::Parquet`] when encoding or uploading a file fails.
     pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
         let batch = conform_errors(batch).map_err(|source| WriteError::Schema {
             what: "errors",
@@ -373,6 +392,11 @@ impl AttemptWriter {
     }
 
     /// Appends log rows (conformed to the contract's logs schema).
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Schema`] when the rows cannot be conformed;
+    /// [`WriteError::Parquet`] when encoding or uploading a file fails.
     pub async fn write_logs(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
         let batch = conform_logs(batch).map_err(|source| WriteError::Schema {
             what: "logs",
@@ -385,6 +409,13 @@ impl AttemptWriter {
     }
 
     /// Closes every file, then writes `metadata.parquet`: the commit.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Parquet`] when a file cannot be finished or the
+    /// metadata cannot be encoded; [`WriteError::Store`] when the metadata
+    /// PUT fails; [`WriteError::Arrow`] when the metadata row cannot be
+    /// built. The attempt is then not committed.
     pub async fn commit(mut self, outcome: &PhaseOutcome) -> Result<CommittedAttempt, WriteError> {
         // An attempt without data rows still has an (empty) index.
         self.index_writer()?;

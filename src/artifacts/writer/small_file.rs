@@ -14,6 +14,12 @@ use parquet::file::properties::WriterProperties;
 use super::WriteError;
 
 /// Writes one small Parquet file in a single PUT (metadata, event files).
+///
+/// # Errors
+///
+/// [`WriteError::Arrow`] when a column cannot be made storable;
+/// [`WriteError::Parquet`] when encoding fails; [`WriteError::Store`] when
+/// the PUT fails.
 pub async fn put_parquet(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
@@ -85,6 +91,12 @@ pub(super) fn storable(batch: &RecordBatch) -> Result<RecordBatch, WriteError> {
 }
 
 /// Writes a few batches as one Parquet file in a single PUT.
+///
+/// # Errors
+///
+/// [`WriteError::Arrow`] when a column cannot be made storable;
+/// [`WriteError::Parquet`] when encoding fails; [`WriteError::Store`] when
+/// the PUT fails.
 pub async fn put_parquet_batches(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
