@@ -71,6 +71,60 @@ async fn oversized_and_hostile_parameters_are_422() {
     );
 }
 
+/// A route's query groups are parsed together: one 422 lists every bad
+/// parameter of every group, and bad path segments are all named too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_422_lists_every_bad_parameter() {
+    let app = embedded().await;
+    let run = app.run_url();
+    let long = "k".repeat(257);
+    let locs = |uri: String| {
+        let app = &app;
+        async move {
+            let reply = app.get(&uri).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+            reply.json()["detail"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|issue| issue["loc"].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let loc = |place: &str, name: &str| serde_json::json!([place, name]);
+    assert_eq!(
+        locs(format!(
+            "{run}/phases/extract/data?attempt=0&limit=0&keyword={long}"
+        ))
+        .await,
+        [
+            loc("query", "attempt"),
+            loc("query", "limit"),
+            loc("query", "keyword")
+        ]
+    );
+    assert_eq!(
+        locs(format!(
+            "{run}/phases/extract/logs?page=x&level=LOUD&keyword=%00"
+        ))
+        .await,
+        [
+            loc("query", "page"),
+            loc("query", "level"),
+            loc("query", "keyword")
+        ]
+    );
+    assert_eq!(
+        locs("/api/v1/dags/not-a-uuid/runs/2026-13-01/.%2e/phases/event/data".into()).await,
+        [
+            loc("path", "dag_id"),
+            loc("path", "date"),
+            loc("path", "run_id"),
+            loc("path", "phase")
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_past_the_limit_are_503_and_free_their_slot_when_done() {
     let limits = Limits {
