@@ -211,28 +211,44 @@ impl AttemptReader {
             .await
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
-        let schema = self.page_schema(&batches, keys, fallback_schema).await?;
-        Ok(ParquetPage::new(
-            schema.as_deref(),
-            &batches,
-            page,
-            limit,
+        let rows = PageRows {
+            batches: &batches,
             total,
-        ))
+        };
+        self.page_from(rows, keys, fallback_schema, page, limit)
+            .await
     }
 
-    /// The columns of a page: its rows' schema, else the first file's
-    /// (an empty page still shows its columns), else `fallback`.
-    pub(super) async fn page_schema(
+    /// Page `page` of `limit` holding `rows`, with the columns of its rows,
+    /// else of the first of `keys` (an empty page still shows its
+    /// columns), else `fallback`.
+    pub(super) async fn page_from(
         &self,
-        batches: &[RecordBatch],
+        rows: PageRows<'_>,
         keys: &[Path],
         fallback: Option<Arc<Schema>>,
-    ) -> Result<Option<Arc<Schema>>, ReadError> {
-        Ok(match (batches.first(), keys.first()) {
+        page: u64,
+        limit: u32,
+    ) -> Result<ParquetPage, ReadError> {
+        let schema = match (rows.batches.first(), keys.first()) {
             (Some(b), _) => Some(b.schema()),
             (None, Some(first)) => Some(Arc::clone(self.footer(first).await?.schema())),
             (None, None) => fallback,
-        })
+        };
+        Ok(ParquetPage::new(
+            schema.as_deref(),
+            rows.batches,
+            page,
+            limit,
+            rows.total,
+        ))
     }
+}
+
+/// The rows of a page, and how many rows the request matches in all.
+pub(super) struct PageRows<'a> {
+    /// The page's rows.
+    pub batches: &'a [RecordBatch],
+    /// Rows matching over all pages.
+    pub total: u64,
 }

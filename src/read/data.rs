@@ -15,7 +15,7 @@ use futures::future::try_join_all;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 
-use super::attempt::AttemptReader;
+use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
 use super::rows::{projection, read_ranges, row_group_stream, to_ranges};
@@ -76,14 +76,11 @@ impl AttemptReader {
         };
         let keys = self.keys(FileKind::Data, self.metadata().data_files);
         let batches = self.fetch_rows(&keys, wanted).await?;
-        let schema = self.page_schema(&batches, &keys, None).await?;
-        Ok(ParquetPage::new(
-            schema.as_deref(),
-            &batches,
-            page,
-            limit,
+        let rows = PageRows {
+            batches: &batches,
             total,
-        ))
+        };
+        self.page_from(rows, &keys, None, page, limit).await
     }
 
     /// The place of every indexed row containing `keyword`, in order.

@@ -16,7 +16,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::RowSelection;
 use tokio::sync::mpsc;
 
-use super::attempt::AttemptReader;
+use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
 use super::rows::{
@@ -204,14 +204,12 @@ impl AttemptReader {
             }
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
-        let schema = batches.first().map_or(schema, RecordBatch::schema);
-        Ok(ParquetPage::new(
-            Some(&schema),
-            &batches,
-            page,
-            limit,
+        let rows = PageRows {
+            batches: &batches,
             total,
-        ))
+        };
+        // An empty filtered page shows the contract's columns.
+        self.page_from(rows, &[], Some(schema), page, limit).await
     }
 
     /// Every log row that `filter` keeps as NDJSON, streamed as it is read
