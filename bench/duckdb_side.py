@@ -1,10 +1,10 @@
-"""The DuckDB side of `dagtrail bench`: the same work as each scenario of
+"""The DuckDB side of `dagtrail-bench run`: the same work as each scenario of
 ours, done the way the original service did it (DuckDB over the Parquet
 files). Reads one JSON request per line on stdin, runs it once, and
 answers one JSON line: {"ms": elapsed, "rows": rows returned}.
 
 Requests: {"scenario": NAME, "attempt": FOLDER, "params": {...}}.
-Started by `dagtrail bench`; needs `pip install duckdb`.
+Started by `dagtrail-bench run`; needs `pip install duckdb`.
 """
 import glob
 import json

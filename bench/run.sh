@@ -39,4 +39,4 @@ if start_s3; then
 else
   echo "bench: s3s-fs not available, counting requests on the local folder only" >&2
 fi
-"target/$profile/dagtrail-bench" run "${quick[@]}" "${db_args[@]}" "${s3_args[@]}" "$@"
+"${CARGO_TARGET_DIR:-target}/$profile/dagtrail-bench" run "${quick[@]}" "${db_args[@]}" "${s3_args[@]}" "$@"

@@ -71,7 +71,7 @@ pub enum ApiError {
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
     /// The run, attempt or event does not exist (404).
-    #[error("{0:?} not found")]
+    #[error("{0} not found")]
     NotFound(Missing),
     /// No route has this path (404).
     #[error("no such route")]

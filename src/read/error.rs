@@ -10,14 +10,17 @@ use crate::runindex::IndexError;
 
 /// What a request named that does not exist for the token's company
 /// (contract 4.3: each is a 404 with its own title).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Missing {
     /// The run is not in the run index (endpoint 2).
+    #[error("run")]
     Run,
     /// The run has neither event file (endpoint 3).
+    #[error("event")]
     Event,
     /// The phase attempt has no `metadata.parquet`: never committed
     /// (endpoints 4-7).
+    #[error("phase attempt")]
     Attempt,
 }
 
@@ -25,7 +28,7 @@ pub enum Missing {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The run, attempt or event does not exist (for this company): 404.
-    #[error("{0:?} not found")]
+    #[error("{0} not found")]
     NotFound(Missing),
     /// The run index failed: 502.
     #[error("run lookup failed: {0}")]
@@ -129,17 +132,24 @@ fn names_nothing(error: &object_store::Error) -> bool {
         })
 }
 
-/// Whether a store error is a timeout: the S3 client's own kind
-/// (`HttpErrorKind::Timeout`, which it also gives when retries ran out on
-/// timeouts) or an I/O timeout, found by type along the causes, never by
-/// the wording of a message.
+/// Whether a store error is a timeout of a store that answers: the S3
+/// client's own kind (`HttpErrorKind::Timeout`, which it also gives when
+/// retries ran out on timeouts) or an I/O timeout, found by type along the
+/// causes, never by the wording of a message. A connection that could not
+/// be made in time is not one: the store cannot be reached, a failure
+/// (502) as a refused connection is.
 fn timed_out(error: &object_store::Error) -> bool {
-    causes(error).any(|e| {
-        e.downcast_ref::<object_store::client::HttpError>()
-            .is_some_and(|h| h.kind() == object_store::client::HttpErrorKind::Timeout)
-            || e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    })
+    let connecting = causes(error).any(|e| {
+        e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_connect)
+    });
+    !connecting
+        && causes(error).any(|e| {
+            e.downcast_ref::<object_store::client::HttpError>()
+                .is_some_and(|h| h.kind() == object_store::client::HttpErrorKind::Timeout)
+                || e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        })
 }
 
 #[cfg(test)]
@@ -167,6 +177,32 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    /// A connection the client could not make (here refused; a connect
+    /// timeout is the same kind of error) is a store that cannot be
+    /// reached, even when the client files it under timeouts.
+    #[tokio::test]
+    async fn connections_not_made_are_failures_not_timeouts() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(refused.is_connect());
+        let error = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(HttpErrorKind::Timeout, refused)),
+        };
+        assert!(matches!(
+            ReadError::store(&Path::from("a/b.parquet"), error),
+            ReadError::Store { .. }
+        ));
     }
 
     /// Timeouts are told by the kind the client gives them, whatever the

@@ -295,7 +295,8 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// [`IndexError::Query`] when the database fails;
     /// [`IndexError::InvalidRow`] when the stored phase is not JSON (SQLite
-    /// only). JSON that is not a phase object reads as `None`.
+    /// only). A JSON null reads as `None`; other JSON as leniently as
+    /// [`PhaseObject::from_json`] reads it.
     async fn phase_object(
         &self,
         company: &Company,

@@ -28,7 +28,8 @@ pub struct PhaseStatus {
 }
 
 /// One phase of a run in the run index. Serialised in the contract's
-/// field order (keyword filters match this JSON text); read leniently:
+/// field order (SQLite keeps this JSON text, which its keyword filters
+/// match; PostgreSQL's `jsonb` orders keys its own way); read leniently:
 /// rows written by other tools may lack a field or hold another type,
 /// which reads as absent rather than failing the whole run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
