@@ -41,6 +41,53 @@ pub enum IndexError {
     /// A stored row does not follow the contract.
     #[error("run index row is invalid: {0}")]
     InvalidRow(String),
+    /// The schema is older than this dagtrail needs, and the database
+    /// role may not bring it up to date.
+    #[error(
+        "the run index's schema is at version {found} and this dagtrail needs {needed}, \
+         but this database role may not change it ({cause}); run `dagtrail migrate` \
+         with a role that may create tables there, then start again"
+    )]
+    SchemaBehind {
+        /// The version found (0: none recorded).
+        found: i32,
+        /// [`SCHEMA_VERSION`].
+        needed: i32,
+        /// The database's refusal.
+        cause: sqlx::Error,
+    },
+}
+
+/// The run index schema this dagtrail reads and writes. Each migration that
+/// changes the schema raises it; a server checks the version recorded in
+/// the database first and runs DDL only when it is behind, so a role that
+/// may only read and write rows can serve a migrated database.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The result of migrating from schema version `found`: a refusal for
+/// lack of a privilege (PostgreSQL's `42501`; SQLite's read-only file,
+/// code 8) becomes [`IndexError::SchemaBehind`], which names the way out.
+pub(crate) fn behind_if_refused(
+    found: i32,
+    migrated: Result<(), IndexError>,
+) -> Result<(), IndexError> {
+    match migrated {
+        Err(IndexError::Query(cause)) if permission_denied(&cause) => {
+            Err(IndexError::SchemaBehind {
+                found,
+                needed: SCHEMA_VERSION,
+                cause,
+            })
+        }
+        other => other,
+    }
+}
+
+fn permission_denied(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("42501" | "8")),
+        _ => false,
+    }
 }
 
 /// A status filter of contract 4.1.
@@ -335,7 +382,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// Settings for opening the run index.
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
-    /// Create the table and indexes when missing.
+    /// Bring the schema up to [`SCHEMA_VERSION`] when it is behind (no DDL
+    /// runs when it is current).
     pub migrate: bool,
     /// Longest wait for a connection from the pool (then the call fails).
     pub acquire_timeout: std::time::Duration,

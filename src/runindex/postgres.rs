@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{
     DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
-    RunIndex, RunPage, RunSearch, RunSummary, SUCCESS_PATH, StatusFilter, keyword,
+    RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter,
+    behind_if_refused, keyword,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -63,9 +64,47 @@ impl PostgresIndex {
             .connect_lazy_with(connect);
         let index = Self { pool };
         if options.migrate {
-            index.migrate().await?;
+            index.ensure_schema().await?;
         }
         Ok(index)
+    }
+
+    /// The schema version recorded in the database (0 when none is: a
+    /// database from before versions were recorded, or an empty one).
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database cannot be reached or
+    /// refuses the read.
+    pub async fn schema_version(&self) -> Result<i32, IndexError> {
+        let found =
+            sqlx::query_scalar::<_, Option<i32>>("SELECT max(version) FROM etl.dagtrail_schema")
+                .fetch_one(&self.pool)
+                .await;
+        match found {
+            Ok(version) => Ok(version.unwrap_or(0)),
+            // undefined_table, invalid_schema_name: nothing migrated yet.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P01" | "3F000")) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Migrates only when the recorded schema is behind [`SCHEMA_VERSION`].
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::SchemaBehind`] when it is behind and this role may not
+    /// migrate; [`IndexError::Query`] when the database fails otherwise.
+    pub async fn ensure_schema(&self) -> Result<(), IndexError> {
+        let found = self.schema_version().await?;
+        if found >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        behind_if_refused(found, self.migrate().await)
     }
 
     /// The connection pool (for tests and tools that need raw SQL).
@@ -86,6 +125,10 @@ impl PostgresIndex {
             .execute(&mut *tx)
             .await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO etl.dagtrail_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(SCHEMA_VERSION)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -14,7 +14,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
     DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, RunIndex, RunPage, RunSearch,
-    RunSummary, SUCCESS_PATH, StatusFilter, keyword, sqlite_timestamp,
+    RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter, behind_if_refused, keyword,
+    sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -65,9 +66,32 @@ impl SqliteIndex {
             .await?;
         let index = Self { pool };
         if options.migrate {
-            index.migrate().await?;
+            index.ensure_schema().await?;
         }
         Ok(index)
+    }
+
+    /// Migrates only when the recorded schema is behind [`SCHEMA_VERSION`]
+    /// (0 when none is recorded).
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::SchemaBehind`] when it is behind and the file is read
+    /// only; [`IndexError::Query`] when the database fails otherwise.
+    pub async fn ensure_schema(&self) -> Result<(), IndexError> {
+        let found =
+            sqlx::query_scalar::<_, Option<i32>>("SELECT max(version) FROM dagtrail_schema")
+                .fetch_one(&self.pool)
+                .await;
+        let found = match found {
+            Ok(version) => version.unwrap_or(0),
+            Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => 0,
+            Err(e) => return Err(e.into()),
+        };
+        if found >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        behind_if_refused(found, self.migrate().await)
     }
 
     /// The connection pool (for tests and tools that need raw SQL).
@@ -81,7 +105,13 @@ impl SqliteIndex {
     ///
     /// [`IndexError::Query`] when the migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
-        sqlx::raw_sql(MIGRATION).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        sqlx::query("INSERT OR IGNORE INTO dagtrail_schema (version) VALUES (?1)")
+            .bind(SCHEMA_VERSION)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 mod faults;
 mod first_hour;
+mod roles;
 mod scale_out;
 mod shutdown;
 mod support;

@@ -21,3 +21,6 @@ CREATE INDEX IF NOT EXISTS logs_transform_trgm ON etl.logs USING gin (((log->'tr
 CREATE INDEX IF NOT EXISTS logs_load_trgm ON etl.logs USING gin (((log->'load')::text) gin_trgm_ops);
 -- Newest-first pages within one DAG read this index in order and stop.
 CREATE INDEX IF NOT EXISTS logs_newest_first ON etl.logs (id_company, dag_id, date DESC, created_at DESC, run_id DESC);
+-- The schema version this file brings the database to (runindex::SCHEMA_VERSION);
+-- servers read it first and run this file only when the database is behind.
+CREATE TABLE IF NOT EXISTS etl.dagtrail_schema (version integer PRIMARY KEY);

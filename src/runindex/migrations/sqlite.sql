@@ -10,3 +10,5 @@ CREATE TABLE IF NOT EXISTS etl_logs (
     PRIMARY KEY (id_company, dag_id, date, run_id)
 );
 CREATE INDEX IF NOT EXISTS etl_logs_newest_first ON etl_logs (id_company, dag_id, date DESC, created_at DESC, run_id DESC);
+-- The schema version this file brings the database to (runindex::SCHEMA_VERSION).
+CREATE TABLE IF NOT EXISTS dagtrail_schema (version INTEGER PRIMARY KEY);

@@ -1,0 +1,174 @@
+//! Least privilege: `dagtrail migrate` as the owner, then `ingest` and
+//! `serve` under the roles of `deploy/postgres-roles.sql`, which may not
+//! run DDL; and a server whose role may not migrate a database that is
+//! behind says so and names `dagtrail migrate`.
+
+use std::process::{Command, Output, Stdio};
+
+use dagtrail::model::Company;
+use sqlx::Connection as _;
+use uuid::Uuid;
+
+use crate::support::{Server, get, required, token};
+
+fn dagtrail(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
+    command
+        .args(args)
+        .env_remove("DAGTRAIL_DATA_DIR")
+        .env_remove("DAGTRAIL_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let input = stdin.unwrap_or_default().to_owned();
+    let mut pipe = child.stdin.take().unwrap();
+    std::thread::spawn(move || std::io::Write::write_all(&mut pipe, input.as_bytes()));
+    child.wait_with_output().unwrap()
+}
+
+fn with_user(url: &url::Url, user: &str, database: &str) -> String {
+    let mut url = url.clone();
+    url.set_username(user).unwrap();
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_ingest_run_under_least_privilege_roles() {
+    let Some(admin) = required("DAGTRAIL_TEST_DATABASE_URL") else {
+        return;
+    };
+    let admin_url = url::Url::parse(&admin).unwrap();
+    let tag = Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let database = format!("roles_{tag}");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let owner = with_user(&admin_url, "postgres", &database);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+
+    let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", &owner)], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut conn = sqlx::PgConnection::connect(&owner).await.unwrap();
+    let script = std::fs::read_to_string("deploy/postgres-roles.sql").unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (reader, writer) = (format!("reader_{tag}"), format!("writer_{tag}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {reader} LOGIN IN ROLE dagtrail_reader; \
+         CREATE ROLE {writer} LOGIN IN ROLE dagtrail_writer;"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let reader_url = with_user(&admin_url, &reader, &database);
+    let writer_url = with_user(&admin_url, &writer, &database);
+
+    // The writer records an attempt (it may not run DDL: the schema is
+    // current, so none runs).
+    let dag = Uuid::new_v4().to_string();
+    let ingest = [
+        "ingest",
+        "--company",
+        "acme",
+        "--dag-id",
+        &dag,
+        "--date",
+        "2026-11-27",
+        "--run-id",
+        "r1",
+        "--phase",
+        "extract",
+        "--data",
+        "-",
+        "--status",
+        "success",
+    ];
+    let env = [
+        ("DAGTRAIL_DATABASE_URL", writer_url.as_str()),
+        ("DAGTRAIL_STORE_URL", store.as_str()),
+    ];
+    let out = dagtrail(&ingest, &env, Some("{\"a\": 1}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The reader may not write.
+    let env = [
+        ("DAGTRAIL_DATABASE_URL", reader_url.as_str()),
+        ("DAGTRAIL_STORE_URL", store.as_str()),
+    ];
+    let out = dagtrail(&ingest, &env, Some("{\"a\": 1}\n"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The reader serves.
+    let server = Server::start(&[
+        ("DAGTRAIL_DATABASE_URL", reader_url.clone()),
+        ("DAGTRAIL_STORE_URL", store.clone()),
+    ]);
+    let client = reqwest::Client::new();
+    let acme = token(&Company::new("acme").unwrap());
+    let run = server.url(&format!("/api/v1/dags/{dag}/runs/2026-11-27/r1"));
+    let (status, body) = get(&client, &run, &acme).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&client, &format!("{run}/phases/extract/data"), &acme).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(&client, &server.url("/readyz"), "").await.0, 200);
+    drop(server);
+
+    // A database behind this dagtrail: the reader may not migrate it, and
+    // says what to do instead of a line of PostgreSQL's source.
+    sqlx::raw_sql("DELETE FROM etl.dagtrail_schema")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = dagtrail(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            ("DAGTRAIL_DATABASE_URL", reader_url.as_str()),
+            ("DAGTRAIL_STORE_URL", store.as_str()),
+            ("DAGTRAIL_JWT_SECRET", crate::support::SECRET),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("schema is at version 0")
+            && stderr.contains("needs 1")
+            && stderr.contains("run `dagtrail migrate`"),
+        "{stderr}"
+    );
+    // The owner brings it up to date; the reader serves again.
+    let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", &owner)], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&[
+        ("DAGTRAIL_DATABASE_URL", reader_url),
+        ("DAGTRAIL_STORE_URL", store),
+    ]);
+    let run = server.url(&format!("/api/v1/dags/{dag}/runs/2026-11-27/r1"));
+    assert_eq!(get(&client, &run, &acme).await.0, 200);
+}
