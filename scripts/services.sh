@@ -7,6 +7,7 @@ services_dir=""
 pg_bin=""
 pg_data=""
 fault_pg_data=""
+tls_pg_data=""
 s3_pid=""
 
 free_port() {
@@ -83,6 +84,49 @@ SCRIPT
   echo "services: fault-test PostgreSQL on 127.0.0.1:$port" >&2
 }
 
+# A third cluster that speaks TLS only, with a throwaway CA: a server
+# certificate for localhost and 127.0.0.1, and a client certificate for the
+# role `certuser` (authenticated by it). Exports DAGTRAIL_TEST_TLS_PG_URL
+# (postgres://postgres@127.0.0.1:<port>/dagtrail_tls, no sslmode) and
+# DAGTRAIL_TEST_TLS_DIR (ca.pem, client.pem, client.key).
+start_tls_postgres() {
+  [ -n "$pg_bin" ] || return 1
+  command -v openssl >/dev/null 2>&1 || { echo "services: openssl not found" >&2; return 1; }
+  services_workdir
+  local port; port=$(free_port)
+  local dir="$services_dir/pg-tls"
+  local certs="$services_dir/tls"
+  mkdir -p "$dir" "$certs"
+  (
+    cd "$certs"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3 -subj /CN=dagtrail-test-ca
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 3 -extfile server.ext
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=certuser
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 3 -extfile client.ext
+  ) >"$services_dir/tls-certs.log" 2>&1 || { cat "$services_dir/tls-certs.log" >&2; return 1; }
+  chmod 600 "$certs"/*.key
+  chmod 755 "$certs"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" "$certs/server.key" "$certs/server.pem"
+  tls_pg_data="$dir/data"
+  as_pg "$pg_bin/initdb -D $tls_pg_data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >"$services_dir/pg-tls-initdb.log" 2>&1 \
+    || { cat "$services_dir/pg-tls-initdb.log" >&2; return 1; }
+  cat >"$tls_pg_data/pg_hba.conf" <<HBA
+local     all  all                    trust
+hostssl   all  certuser  127.0.0.1/32 cert
+hostssl   all  all       127.0.0.1/32 trust
+hostnossl all  all       127.0.0.1/32 reject
+HBA
+  as_pg "$pg_bin/pg_ctl -D $tls_pg_data -l $dir/log -w -o \"-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on -c ssl_cert_file=$certs/server.pem -c ssl_key_file=$certs/server.key -c ssl_ca_file=$certs/ca.pem\" start" >/dev/null \
+    || { cat "$dir/log" >&2; return 1; }
+  psql -q -h "$dir" -p "$port" -U postgres -c 'CREATE ROLE certuser LOGIN' -c 'CREATE DATABASE dagtrail_tls OWNER certuser' >/dev/null
+  export DAGTRAIL_TEST_TLS_PG_URL="postgres://postgres@127.0.0.1:$port/dagtrail_tls"
+  export DAGTRAIL_TEST_TLS_DIR="$certs"
+  echo "services: TLS-only PostgreSQL on 127.0.0.1:$port" >&2
+}
+
 start_s3() {
   if ! command -v s3s-fs >/dev/null 2>&1; then
     echo "services: s3s-fs not found (cargo install s3s-fs@0.14.1 --features binary --locked)" >&2
@@ -108,5 +152,6 @@ stop_services() {
   if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
   if [ -n "$pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
   if [ -n "$fault_pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $fault_pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
+  if [ -n "$tls_pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $tls_pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
   if [ -n "$services_dir" ]; then rm -rf "$services_dir"; fi
 }

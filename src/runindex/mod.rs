@@ -36,8 +36,15 @@ pub enum IndexError {
     #[error("unsupported database URL {0:?}: use postgres://... or sqlite://<path>")]
     UnsupportedUrl(String),
     /// The database refused or failed a query (or could not be reached).
-    #[error("run index query failed: {0}")]
+    #[error("run index query failed: {}", Described(.0))]
     Query(#[from] sqlx::Error),
+    /// The database role may not read the run index.
+    #[error(
+        "this database role may not read the run index ({}); grant it the rights of \
+         dagtrail_reader or dagtrail_writer in deploy/postgres-roles.sql",
+        Described(.0)
+    )]
+    NotPermitted(sqlx::Error),
     /// A stored row does not follow the contract.
     #[error("run index row is invalid: {0}")]
     InvalidRow(String),
@@ -45,8 +52,9 @@ pub enum IndexError {
     /// role may not bring it up to date.
     #[error(
         "the run index's schema is at version {found} and this dagtrail needs {needed}, \
-         but this database role may not change it ({cause}); run `dagtrail migrate` \
-         with a role that may create tables there, then start again"
+         but this database role may not change it ({}); run `dagtrail migrate` \
+         with a role that may create tables there, then start again",
+        Described(cause)
     )]
     SchemaBehind {
         /// The version found (0: none recorded).
@@ -63,6 +71,19 @@ pub enum IndexError {
 /// the database first and runs DDL only when it is behind, so a role that
 /// may only read and write rows can serve a migrated database.
 pub const SCHEMA_VERSION: i32 = 1;
+
+/// A database error as the database words it, without the position in
+/// the database's own source code that sqlx appends (`at line 3655`).
+struct Described<'a>(&'a sqlx::Error);
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            sqlx::Error::Database(e) => write!(f, "error returned from database: {}", e.message()),
+            other => write!(f, "{other}"),
+        }
+    }
+}
 
 /// The result of migrating from schema version `found`: a refusal for
 /// lack of a privilege (PostgreSQL's `42501`; SQLite's read-only file,
@@ -83,7 +104,7 @@ pub(crate) fn behind_if_refused(
     }
 }
 
-fn permission_denied(error: &sqlx::Error) -> bool {
+pub(crate) fn permission_denied(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("42501" | "8")),
         _ => false,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
     RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter,
-    behind_if_refused, keyword,
+    behind_if_refused, keyword, permission_denied,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -89,6 +89,7 @@ impl PostgresIndex {
             {
                 Ok(0)
             }
+            Err(e) if permission_denied(&e) => Err(IndexError::NotPermitted(e)),
             Err(e) => Err(e.into()),
         }
     }

@@ -11,4 +11,5 @@ mod roles;
 mod scale_out;
 mod shutdown;
 mod support;
+mod tls;
 mod writer;

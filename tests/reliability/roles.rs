@@ -3,32 +3,11 @@
 //! run DDL; and a server whose role may not migrate a database that is
 //! behind says so and names `dagtrail migrate`.
 
-use std::process::{Command, Output, Stdio};
-
 use dagtrail::model::Company;
 use sqlx::Connection as _;
 use uuid::Uuid;
 
-use crate::support::{Server, get, required, token};
-
-fn dagtrail(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
-    command
-        .args(args)
-        .env_remove("DAGTRAIL_DATA_DIR")
-        .env_remove("DAGTRAIL_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
-    let input = stdin.unwrap_or_default().to_owned();
-    let mut pipe = child.stdin.take().unwrap();
-    std::thread::spawn(move || std::io::Write::write_all(&mut pipe, input.as_bytes()));
-    child.wait_with_output().unwrap()
-}
+use crate::support::{Server, dagtrail, get, required, token};
 
 fn with_user(url: &url::Url, user: &str, database: &str) -> String {
     let mut url = url.clone();

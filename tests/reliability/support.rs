@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -174,9 +174,15 @@ impl Server {
 
     pub fn start_on(listen: &str, env: &[(&str, String)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
+        command.args(["serve", "--listen", listen]);
+        // The test's secret, unless the server is given other keys.
+        if !env
+            .iter()
+            .any(|(k, _)| k.starts_with("DAGTRAIL_JWKS") || k.starts_with("DAGTRAIL_JWT_PUBLIC"))
+        {
+            command.env("DAGTRAIL_JWT_SECRET", SECRET);
+        }
         command
-            .args(["serve", "--listen", listen])
-            .env("DAGTRAIL_JWT_SECRET", SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -435,4 +441,69 @@ pub async fn get(client: &reqwest::Client, url: &str, token: &str) -> (u16, Stri
     let reply = client.get(url).bearer_auth(token).send().await.unwrap();
     let status = reply.status().as_u16();
     (status, reply.text().await.unwrap_or_default())
+}
+
+/// Runs a `dagtrail` command to its end with `env` (and `stdin` piped in),
+/// outside any data folder of the caller's.
+pub fn dagtrail(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
+    command
+        .args(args)
+        .env_remove("DAGTRAIL_DATA_DIR")
+        .env_remove("DAGTRAIL_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let input = stdin.unwrap_or_default().to_owned();
+    let mut pipe = child.stdin.take().unwrap();
+    std::thread::spawn(move || std::io::Write::write_all(&mut pipe, input.as_bytes()));
+    child.wait_with_output().unwrap()
+}
+
+/// A TLS-terminating proxy on loopback in front of `upstream`, presenting
+/// the server certificate of the test CA in `certs` (`scripts/services.sh`,
+/// `start_tls_postgres`: `server.pem` for 127.0.0.1 and localhost).
+pub struct TlsProxy {
+    pub addr: SocketAddr,
+}
+
+impl TlsProxy {
+    pub async fn start(upstream: SocketAddr, certs: &Path) -> Self {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(certs.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(certs.join("server.key")).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate ends here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                    }
+                });
+            }
+        });
+        Self { addr }
+    }
 }
