@@ -12,6 +12,7 @@ pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod read;
+pub mod reconcile;
 pub mod record;
 pub mod runindex;
 pub mod settings;

@@ -148,6 +148,51 @@ impl Recorder {
         })
     }
 
+    /// The number of inline rows a phase object holds.
+    pub fn inline_rows(&self) -> usize {
+        self.options.inline_rows
+    }
+
+    /// Records in the run index an attempt already committed in the store
+    /// (its `metadata.parquet` read back as `metadata`, its first data rows
+    /// as `inline`): the second step of a commit whose first step
+    /// succeeded (docs/RELIABILITY.md, "The commit window").
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Key`] for a run that names no folder;
+    /// [`RecordError::Index`] when the run index fails.
+    pub async fn record_committed(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        metadata: &AttemptMetadata,
+        inline: Vec<JsonRow>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        let attempt = u32::try_from(metadata.attempt).unwrap_or(0);
+        let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        let outcome = PhaseOutcome {
+            success: metadata.success,
+            message: metadata.message.clone(),
+            total: Some(metadata.total),
+            started_at: metadata.started_at,
+            finished_at: metadata.finished_at,
+        };
+        let object = phase_object(
+            &outcome,
+            metadata.total,
+            self.store.url_of(&folder.folder()),
+            attempt,
+            inline,
+        );
+        self.index
+            .record_phase(company, run, phase, &object, at)
+            .await?;
+        Ok(())
+    }
+
     /// Records a run's event: `queue_data.parquet` and `event.parquet`,
     /// then the `event` phase object (attempt 1, first event rows inline).
     ///

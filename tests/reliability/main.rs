@@ -5,6 +5,7 @@
 // Tests fail loudly on purpose: an unexpected error is the failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod commit_window;
 mod faults;
 mod first_hour;
 mod roles;

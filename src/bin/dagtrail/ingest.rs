@@ -8,6 +8,8 @@ use clap::{Args, ValueEnum};
 use dagtrail::artifacts::writer::{Codec, PhaseOutcome, WriteError, WriterOptions};
 use dagtrail::ingest::{IngestError, Input, InputBatch, InputFormat};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef, parse_date};
+use dagtrail::read::ReadService;
+use dagtrail::reconcile::{Reconciler, Recorded};
 use dagtrail::record::{PhaseRecording, RecordError, Recorder};
 use dagtrail::settings::StorageSettings;
 
@@ -232,9 +234,37 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 .await?
         }
     };
-    let mut rec = recorder
+    let mut rec = match recorder
         .begin(&args.run.company, &run, args.phase, attempt)
-        .await?;
+        .await
+    {
+        Ok(rec) => rec,
+        Err(RecordError::Write(WriteError::AlreadyCommitted { .. })) => {
+            // A retry after a failure between the commit and the run
+            // index: the attempt is in the store; record it there, once.
+            let reads = ReadService::new(storage.index.clone(), storage.store.clone(), 16 << 20);
+            let reconciler = Reconciler::new(reads, recorder.clone());
+            match reconciler
+                .record_committed(&args.run.company, &run, args.phase, attempt)
+                .await
+                .context("cannot record the committed attempt in the run index")?
+            {
+                Recorded::Now => {
+                    println!(
+                        "{} attempt {attempt} of run {} was committed but not in the run index (a failure after its commit); recorded it now, and did not write the input again",
+                        args.phase, args.run.run_id
+                    );
+                    return Ok(());
+                }
+                Recorded::Already => bail!(
+                    "{} attempt {attempt} of run {} is committed and immutable; a re-run writes the next attempt (leave out --attempt)",
+                    args.phase,
+                    args.run.run_id
+                ),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut counts = [0u64; 3];
     for (input, part) in &inputs {
         match feed(&mut rec, input, part).await {

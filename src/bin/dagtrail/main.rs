@@ -5,6 +5,7 @@ mod demo;
 mod ingest;
 mod ingest_event;
 mod migrate;
+mod reconcile;
 mod serve;
 mod token;
 
@@ -29,8 +30,10 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Record a run's event (queue_data and event files).
     IngestEvent(ingest_event::IngestEventArgs),
-    /// Create the run index's table and indexes, then exit.
+    /// Bring the run index's schema to this version, then exit.
     Migrate(migrate::MigrateArgs),
+    /// Record committed attempts the run index misses; report the reverse.
+    Reconcile(reconcile::ReconcileArgs),
     /// Serve the read API.
     Serve(serve::ServeArgs),
     /// Print a signed token for local use.
@@ -77,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args).await,
         Command::IngestEvent(args) => ingest_event::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Reconcile(args) => reconcile::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Token(args) => token::run(args),
     }
