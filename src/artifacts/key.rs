@@ -59,6 +59,15 @@ pub enum KeyError {
     },
 }
 
+/// The store's marker at the layout's top: `dagtrail migrate` and every
+/// writer put it there, and `/readyz` requires it, so a store URL with a
+/// wrong bucket or prefix is "not ready" rather than "every run missing".
+/// No company's folder can have its name: an encoded segment never holds
+/// a raw `=`.
+pub fn store_marker() -> Path {
+    Path::from("dagtrail=store")
+}
+
 /// Percent-encodes one path segment the contract's way.
 ///
 /// # Errors

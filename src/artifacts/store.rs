@@ -7,8 +7,10 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
-use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use url::Url;
+
+use super::key::store_marker;
 
 /// The artifact store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -171,5 +173,40 @@ impl ArtifactStore {
     /// The URL of a folder in the layout (given with its trailing slash).
     pub fn url_of(&self, folder: &str) -> String {
         format!("{}/{folder}", self.base_url)
+    }
+
+    /// Puts the store's marker ([`store_marker`]) when it is missing.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when it cannot be read or written.
+    pub async fn mark(&self) -> Result<(), object_store::Error> {
+        let marker = store_marker();
+        match self.store.head(&marker).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => {
+                let body = format!(
+                    "a dagtrail artifact store (written by dagtrail {})\n",
+                    env!("CARGO_PKG_VERSION")
+                );
+                self.store.put(&marker, PutPayload::from(body)).await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the store holds its marker.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when it cannot be read (a missing marker is
+    /// `Ok(false)`).
+    pub async fn is_marked(&self) -> Result<bool, object_store::Error> {
+        match self.store.head(&store_marker()).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -307,6 +307,50 @@ impl TokenVerifier {
         }
     }
 
+    /// Whether tokens can be verified now (`/readyz`): always with a
+    /// secret or a PEM key; with a JWKS, when its keys are loaded, fetching
+    /// them when none are and a fetch is due (at most once per refetch
+    /// interval, as for unknown `kid`s).
+    ///
+    /// # Errors
+    ///
+    /// Why no key is loaded: the fetch failed, or the set holds no key
+    /// dagtrail can use.
+    pub async fn ready(&self) -> Result<(), String> {
+        let Keys::Jwks {
+            url,
+            client,
+            allowed,
+            keys,
+            fetched,
+            refetch_interval,
+        } = self.keys.as_ref()
+        else {
+            return Ok(());
+        };
+        if !keys.read().await.is_empty() {
+            return Ok(());
+        }
+        let mut fetched = fetched.lock().await;
+        if !keys.read().await.is_empty() {
+            return Ok(());
+        }
+        if fetched.is_some_and(|t| t.elapsed() < *refetch_interval) {
+            return Err("no verification keys loaded from the JWKS yet".to_owned());
+        }
+        *fetched = Some(Instant::now());
+        match fetch_jwks(client, url, allowed.as_deref()).await {
+            Ok(fresh) if fresh.is_empty() => {
+                Err("the JWKS holds no key dagtrail can use".to_owned())
+            }
+            Ok(fresh) => {
+                *keys.write().await = fresh;
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot fetch the JWKS from {url}: {e}")),
+        }
+    }
+
     /// Verifies a token and returns the company it acts for.
     ///
     /// # Errors

@@ -1,6 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (both stores answer).
-
-use std::time::Duration;
+//! `/healthz` (the process answers) and `/readyz` (both stores answer
+//! within a second, the store is dagtrail's, tokens can be verified).
 
 use axum::Json;
 use axum::Router;
@@ -10,6 +9,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::read::READY_PROBE;
 
 pub(super) fn router(state: AppState) -> Router {
     Router::new()
@@ -19,19 +19,28 @@ pub(super) fn router(state: AppState) -> Router {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let limit = state.limits.timeout.min(Duration::from_secs(5));
-    match tokio::time::timeout(limit, state.reads.ready()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Ok(Err(reason)) => {
-            tracing::warn!(reason = %reason, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "failing": reason.store()})),
-            )
+    // Each probe is bounded by READY_PROBE; the outer bound is a net.
+    let limit = READY_PROBE + READY_PROBE / 2;
+    let keys = async {
+        tokio::time::timeout(READY_PROBE, state.verifier.ready())
+            .await
+            .unwrap_or_else(|_| Err("the JWKS did not answer in time".to_owned()))
+    };
+    let probes = async { tokio::join!(state.reads.ready(), keys) };
+    let failing = match tokio::time::timeout(limit, probes).await {
+        Ok((Ok(()), Ok(()))) => return (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok((Err(store), _)) => {
+            tracing::warn!(reason = %store, "not ready");
+            store.store()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "failing": "timeout"})),
-        ),
-    }
+        Ok((Ok(()), Err(keys))) => {
+            tracing::warn!(reason = %keys, "not ready");
+            "token keys"
+        }
+        Err(_) => "timeout",
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "failing": failing})),
+    )
 }

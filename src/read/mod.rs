@@ -32,4 +32,4 @@ pub use error::{Missing, ReadError};
 pub use event::{EVENT_ROW_CAP, EventPages};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage};
-pub use service::{NotReady, ReadService};
+pub use service::{NotReady, READY_PROBE, ReadService};

@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use object_store::ObjectStoreExt;
-use object_store::path::Path;
+use std::time::Duration;
 
 use super::attempt::AttemptReader;
 use super::cache::MetadataCache;
@@ -18,23 +17,40 @@ use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunId, RunRef};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
 
+/// How long each readiness probe may take: under a balancer's usual probe
+/// timeout, so that a store that does not answer is reported as such.
+pub const READY_PROBE: Duration = Duration::from_secs(1);
+
 /// Which store a readiness probe found failing (`/readyz`).
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
     /// The run index did not answer.
     #[error("run index: {0}")]
     RunIndex(IndexError),
+    /// The run index did not answer within [`READY_PROBE`].
+    #[error("run index: no answer within {} ms", READY_PROBE.as_millis())]
+    RunIndexSilent,
     /// The artifact store did not answer.
     #[error("artifact store: {0}")]
     ArtifactStore(object_store::Error),
+    /// The artifact store answered within [`READY_PROBE`] but holds no
+    /// dagtrail marker: a wrong bucket or prefix, or a store nothing has
+    /// been written to (`dagtrail migrate` marks it).
+    #[error(
+        "artifact store: no dagtrail marker (`dagtrail=store`) at its top; a wrong bucket or prefix? `dagtrail migrate` writes it"
+    )]
+    Unmarked,
+    /// The artifact store did not answer within [`READY_PROBE`].
+    #[error("artifact store: no answer within {} ms", READY_PROBE.as_millis())]
+    ArtifactStoreSilent,
 }
 
 impl NotReady {
     /// The failing store as `/readyz` names it.
     pub fn store(&self) -> &'static str {
         match self {
-            Self::RunIndex(_) => "run index",
-            Self::ArtifactStore(_) => "artifact store",
+            Self::RunIndex(_) | Self::RunIndexSilent => "run index",
+            Self::ArtifactStore(_) | Self::Unmarked | Self::ArtifactStoreSilent => "artifact store",
         }
     }
 }
@@ -193,17 +209,29 @@ impl ReadService {
         .await
     }
 
-    /// Checks that both stores answer (for `/readyz`).
+    /// Checks that both stores answer (for `/readyz`), each within
+    /// [`READY_PROBE`], concurrently, and that the artifact store is
+    /// dagtrail's (its marker).
     ///
     /// # Errors
     ///
-    /// The first store that failed, with why.
+    /// The run index's failure if it failed, else the store's, with why.
     pub async fn ready(&self) -> Result<(), NotReady> {
-        self.index.ping().await.map_err(NotReady::RunIndex)?;
-        let probe = Path::from("dagtrail-readiness-probe");
-        match self.store.object_store().head(&probe).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(NotReady::ArtifactStore(e)),
-        }
+        let index = async {
+            match tokio::time::timeout(READY_PROBE, self.index.ping()).await {
+                Ok(answer) => answer.map_err(NotReady::RunIndex),
+                Err(_) => Err(NotReady::RunIndexSilent),
+            }
+        };
+        let store = async {
+            match tokio::time::timeout(READY_PROBE, self.store.is_marked()).await {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) => Err(NotReady::Unmarked),
+                Ok(Err(e)) => Err(NotReady::ArtifactStore(e)),
+                Err(_) => Err(NotReady::ArtifactStoreSilent),
+            }
+        };
+        let (index, store) = tokio::join!(index, store);
+        index.and(store)
     }
 }

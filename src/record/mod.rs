@@ -133,6 +133,7 @@ impl Recorder {
             return Err(RecordError::EventIsNotAStep);
         }
         let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        self.mark_store().await?;
         let s3_data_path = self.store.url_of(&folder.folder());
         let writer =
             AttemptWriter::create(&self.store, folder, phase, attempt, self.options.clone())
@@ -145,6 +146,17 @@ impl Recorder {
             phase,
             attempt,
             s3_data_path,
+        })
+    }
+
+    /// Puts the store's marker, so that `/readyz` knows the store (every
+    /// writer does, as `dagtrail migrate` does).
+    async fn mark_store(&self) -> Result<(), RecordError> {
+        self.store.mark().await.map_err(|source| {
+            RecordError::Write(WriteError::Store {
+                key: crate::artifacts::key::store_marker().to_string(),
+                source,
+            })
         })
     }
 
@@ -213,6 +225,7 @@ impl Recorder {
         at: DateTime<Utc>,
     ) -> Result<(), RecordError> {
         let folder = RunFolder::new(company, run)?;
+        self.mark_store().await?;
         let props = self.options.properties();
         let store = self.store.object_store();
         let mut wrote_any = false;

@@ -8,6 +8,7 @@
 mod commit_window;
 mod faults;
 mod first_hour;
+mod readiness;
 mod roles;
 mod scale_out;
 mod shutdown;

@@ -51,8 +51,23 @@ async fn postgres_over_tls_verifies_the_server_and_presents_a_client_certificate
     let (ok, stderr) = migrate(&format!("{url}?sslmode=disable"));
     assert!(!ok && stderr.contains("no encryption"), "{stderr}");
 
-    // A server reads the run index over verify-full.
+    // A server reads the run index over verify-full (over a store that
+    // `dagtrail migrate` marked, as /readyz wants).
     let store = tempfile::tempdir().unwrap();
+    let store_url = store.path().display().to_string();
+    let out = dagtrail(
+        &["migrate"],
+        &[
+            ("DAGTRAIL_DATABASE_URL", &with_cert),
+            ("DAGTRAIL_STORE_URL", &store_url),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start(&[
         ("DAGTRAIL_DATABASE_URL", with_cert),
         ("DAGTRAIL_STORE_URL", store.path().display().to_string()),

@@ -239,7 +239,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .await
     {
         Ok(rec) => rec,
-        Err(RecordError::Write(WriteError::AlreadyCommitted { .. })) => {
+        Err(committed @ RecordError::Write(WriteError::AlreadyCommitted { .. })) => {
             // A retry after a failure between the commit and the run
             // index: the attempt is in the store; record it there, once.
             let reads = ReadService::new(storage.index.clone(), storage.store.clone(), 16 << 20);
@@ -256,11 +256,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                     );
                     return Ok(());
                 }
-                Recorded::Already => bail!(
-                    "{} attempt {attempt} of run {} is committed and immutable; a re-run writes the next attempt (leave out --attempt)",
-                    args.phase,
-                    args.run.run_id
-                ),
+                Recorded::Already => return Err(committed.into()),
             }
         }
         Err(e) => return Err(e.into()),

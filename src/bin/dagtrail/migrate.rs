@@ -1,4 +1,5 @@
-//! `dagtrail migrate`: create the run index's table and indexes.
+//! `dagtrail migrate`: bring the run index's schema to this version, and
+//! mark the artifact store as dagtrail's (what `/readyz` looks for).
 
 use anyhow::Context;
 use clap::Args;
@@ -26,10 +27,16 @@ pub async fn run(mut args: MigrateArgs) -> anyhow::Result<()> {
         .ping()
         .await
         .context("the run index does not answer")?;
+    storage
+        .store
+        .mark()
+        .await
+        .with_context(|| format!("cannot write the marker of {}", storage.store.base_url()))?;
     println!(
-        "run index ready ({} at {})",
+        "run index ready ({} at {}); artifact store marked ({})",
         storage.index.backend(),
-        url_note(&args.storage)
+        url_note(&args.storage),
+        storage.store.base_url()
     );
     Ok(())
 }
