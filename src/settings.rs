@@ -18,8 +18,17 @@ pub struct StorageSettings {
     #[arg(long, env = "DAGTRAIL_DATA_DIR", default_value = "./dagtrail-data")]
     pub data_dir: PathBuf,
     /// Run index: postgres://... or sqlite://<path> [default: sqlite://<data dir>/dagtrail.db]
-    #[arg(long, env = "DAGTRAIL_DATABASE_URL")]
+    #[arg(long, env = "DAGTRAIL_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A file holding the run index URL (a mounted secret), instead of
+    /// DAGTRAIL_DATABASE_URL.
+    #[arg(
+        long,
+        env = "DAGTRAIL_DATABASE_URL_FILE",
+        conflicts_with = "database_url",
+        value_parser = read_secret_file
+    )]
+    pub database_url_file: Option<Secret>,
     /// Artifact store: s3://bucket/prefix, file:///abs/path or a folder [default: <data dir>/artifacts]
     #[arg(long, env = "DAGTRAIL_STORE_URL")]
     pub store_url: Option<String>,
@@ -74,6 +83,7 @@ impl StorageSettings {
         Self {
             data_dir: data_dir.into(),
             database_url: None,
+            database_url_file: None,
             store_url: None,
             migrate: true,
             db_max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -81,10 +91,16 @@ impl StorageSettings {
         }
     }
 
-    /// The run index URL, defaulting to the embedded SQLite file.
+    /// The run index URL (from the flag, the variable or the file),
+    /// defaulting to the embedded SQLite file.
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
+            .or_else(|| {
+                self.database_url_file
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+            })
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dagtrail.db").display()))
     }
 
@@ -121,15 +137,22 @@ impl StorageSettings {
     }
 }
 
-/// A URL with its password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+pub use crate::runindex::redact_url;
+
+/// Reads a secret from a file (`*_FILE` settings: a mounted secret), one
+/// trailing newline trimmed, as clap's value parser.
+///
+/// # Errors
+///
+/// The reason, when the file cannot be read or is empty.
+pub fn read_secret_file(path: &str) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let value = text.strip_suffix('\n').unwrap_or(&text);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        return Err(format!("{path} is empty"));
     }
+    Ok(Secret::new(value))
 }
 
 /// A secret that never shows in `Debug` or `Display` output.

@@ -422,6 +422,43 @@ impl Default for IndexOptions {
     }
 }
 
+/// A database URL fit for messages and logs: its password (also in the
+/// query, `password=`/`sslpassword=`) replaced by `***`; a URL that does
+/// not parse shows only its scheme, since its password cannot be found
+/// (an unencoded `@` or `/` in it, say).
+pub fn redact_url(url: &str) -> String {
+    let unreadable = || {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        format!("{scheme}://<unparseable URL, not shown>")
+    };
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return unreadable();
+    };
+    if parsed.cannot_be_a_base() {
+        return unreadable();
+    }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let secret =
+        |k: &str| k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+    if parsed.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 /// Opens the backend that `url` names (`postgres://`, `postgresql://` or
 /// `sqlite://`), running migrations when `options.migrate` is set.
 ///
@@ -437,7 +474,7 @@ pub async fn open(url: &str, options: &IndexOptions) -> Result<Arc<dyn RunIndex>
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteIndex::connect(url, options).await?))
     } else {
-        Err(IndexError::UnsupportedUrl(url.to_owned()))
+        Err(IndexError::UnsupportedUrl(redact_url(url)))
     }
 }
 
@@ -450,6 +487,23 @@ pub fn sqlite_timestamp(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_urls_are_redacted_whole() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/runs"),
+            "postgres://app:***@db:5432/runs"
+        );
+        // An unencoded `@` in the password: the last `@` ends it.
+        assert!(!redact_url("postgres://app:hun@ter2@db/runs").contains("hun"));
+        assert!(!redact_url("postgres://app:a/b@db/runs").contains("a/b"));
+        let query = redact_url("postgres://app@db/runs?sslmode=require&password=hunter2");
+        assert!(
+            query.contains("sslmode=require") && !query.contains("hunter2"),
+            "{query}"
+        );
+        assert!(!redact_url("nonsense:hunter2@").contains("hunter2"));
+    }
 
     #[test]
     fn run_ids_are_trimmed_and_deduplicated() {

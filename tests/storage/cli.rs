@@ -305,3 +305,76 @@ fn demo_writes_and_then_skips_when_asked() {
     let out = dagtrail(dir.path(), &args, None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already present"));
 }
+
+/// Secrets from files (a mounted secret): the database URL and the JWT
+/// secret, one trailing newline trimmed; an unreadable file or both forms
+/// at once are refused naming the setting.
+#[test]
+fn secrets_are_read_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let url_file = dir.path().join("database-url");
+    std::fs::write(&url_file, format!("sqlite://{}\n", db.display())).unwrap();
+    let url_arg = url_file.display().to_string();
+    let out = dagtrail(
+        dir.path(),
+        &["migrate", "--database-url-file", &url_arg],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.is_file(), "the URL in the file was used");
+
+    let secret_file = dir.path().join("jwt-secret");
+    std::fs::write(&secret_file, "file-secret-with-enough-length-0123456789\n").unwrap();
+    let secret_arg = secret_file.display().to_string();
+    let out = dagtrail(
+        dir.path(),
+        &["token", "--company", "acme", "--secret-file", &secret_arg],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_secret(b"file-secret-with-enough-length-0123456789")
+        .unwrap();
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        token.trim(),
+        &key,
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .unwrap();
+    assert_eq!(claims.claims["id_company"], "acme");
+
+    let missing = dir.path().join("absent").display().to_string();
+    let out = dagtrail(
+        dir.path(),
+        &["migrate", "--database-url-file", &missing],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database-url-file") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+    let out = dagtrail(
+        dir.path(),
+        &[
+            "migrate",
+            "--database-url",
+            "sqlite://x.db",
+            "--database-url-file",
+            &url_arg,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}

@@ -20,7 +20,8 @@ use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
 use dagtrail::settings::{
-    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, redact_url,
+    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, read_secret_file,
+    redact_url,
 };
 use indicatif::ProgressBar;
 
@@ -34,6 +35,10 @@ pub struct ServeArgs {
     /// HMAC secret for HS256/384/512 tokens.
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<Secret>,
+    /// A file holding the HMAC secret (a mounted secret), instead of
+    /// DAGTRAIL_JWT_SECRET.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "jwt_secret", value_parser = read_secret_file)]
+    jwt_secret_file: Option<Secret>,
     /// Path to a PEM public key (RSA, P-256, P-384 or Ed25519).
     #[arg(long, env = "DAGTRAIL_JWT_PUBLIC_KEY")]
     jwt_public_key: Option<PathBuf>,
@@ -240,7 +245,7 @@ async fn print_try_it(
 }
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
-    let mut secret = args.jwt_secret.clone();
+    let mut secret = args.jwt_secret.clone().or(args.jwt_secret_file.clone());
     if args.demo && secret.is_none() && args.jwt_public_key.is_none() && args.jwks_url.is_none() {
         let data_dir = &args.storage.data_dir;
         secret = Some(demo_secret_or_new(data_dir).with_context(|| {

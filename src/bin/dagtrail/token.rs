@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::model::Company;
-use dagtrail::settings::{Secret, demo_secret};
+use dagtrail::settings::{Secret, demo_secret, read_secret_file};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -21,6 +21,10 @@ pub struct TokenArgs {
     /// the data folder, when there is one].
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     secret: Option<Secret>,
+    /// A file holding the HMAC secret (a mounted secret), instead of
+    /// DAGTRAIL_JWT_SECRET.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "secret", value_parser = read_secret_file)]
+    secret_file: Option<Secret>,
     /// Where `serve --demo` keeps its signing secret.
     #[arg(long, env = "DAGTRAIL_DATA_DIR", default_value = "./dagtrail-data")]
     data_dir: PathBuf,
@@ -30,7 +34,7 @@ pub struct TokenArgs {
 }
 
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let secret = match args.secret {
+    let secret = match args.secret.or(args.secret_file) {
         Some(secret) => secret,
         None => demo_secret(&args.data_dir)
             .with_context(|| format!("cannot read the demo secret in {}", args.data_dir.display()))?
