@@ -49,6 +49,12 @@ pub fn metadata_schema() -> SchemaRef {
     ]))
 }
 
+/// The most data, errors or logs files one attempt may have (a million
+/// rows each by our writer's defaults: far past any phase), so that a
+/// crafted `metadata.parquet` cannot make a reader allocate per file
+/// without bound.
+pub const MAX_FILES_PER_KIND: i32 = 10_000;
+
 /// `index.parquet`'s schema.
 pub fn index_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -346,6 +352,19 @@ impl AttemptMetadata {
         if self.error_files < 0 || self.log_files < 0 {
             return Err(MetadataError("negative file count".into()));
         }
+        // Readers make a key (and fetch a footer) per counted file: a
+        // crafted count must not become an allocation of gigabytes.
+        for (name, count) in [
+            ("data_files", self.data_files),
+            ("error_files", self.error_files),
+            ("log_files", self.log_files),
+        ] {
+            if count > MAX_FILES_PER_KIND {
+                return Err(MetadataError(format!(
+                    "{name} is {count}; an attempt has at most {MAX_FILES_PER_KIND} files of a kind"
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -378,6 +397,16 @@ mod tests {
         };
         let batch = meta.to_batch().unwrap();
         assert_eq!(AttemptMetadata::from_batch(&batch).unwrap(), meta);
+        // A crafted count is refused before anything is allocated per file
+        // (4,000,000 log files took one request to a 1.5 GB peak).
+        for log_files in [4_000_000, i32::MAX] {
+            let crafted = AttemptMetadata {
+                log_files,
+                ..meta.clone()
+            };
+            let error = AttemptMetadata::from_batch(&crafted.to_batch().unwrap()).unwrap_err();
+            assert!(error.to_string().contains("log_files"), "{error}");
+        }
     }
 
     #[test]

@@ -168,6 +168,7 @@ enum Keys {
 /// Verifies bearer tokens and extracts the company.
 #[derive(Clone)]
 pub struct TokenVerifier {
+    max_ttl: Option<Duration>,
     keys: Arc<Keys>,
     issuer: Option<String>,
     audience: Option<String>,
@@ -279,6 +280,7 @@ impl TokenVerifier {
             }
         };
         Ok(Self {
+            max_ttl: None,
             keys: Arc::new(keys),
             issuer: config.issuer,
             audience: config.audience,
@@ -305,6 +307,15 @@ impl TokenVerifier {
                 Ok(algs)
             }
         }
+    }
+
+    /// Refuses tokens that live longer than `max` (`DAGTRAIL_JWT_MAX_TTL`):
+    /// `exp` after `iat` by more than `max`, or, without `iat`, `exp` more
+    /// than `max` from now. `None` (the default) accepts any lifetime.
+    #[must_use]
+    pub fn with_max_ttl(mut self, max: Option<Duration>) -> Self {
+        self.max_ttl = max;
+        self
     }
 
     /// Whether tokens can be verified now (`/readyz`): always with a
@@ -397,6 +408,25 @@ impl TokenVerifier {
         }
         let data =
             decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| token_error(&e))?;
+        if let Some(max) = self.max_ttl {
+            let exp = data
+                .claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .unwrap_or(i64::MAX);
+            let from = data
+                .claims
+                .get("iat")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(|| chrono::Utc::now().timestamp());
+            let max_secs = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
+            if exp.saturating_sub(from) > max_secs {
+                return Err(invalid(format!(
+                    "the token lives longer than the {} s this server accepts (exp - iat)",
+                    max.as_secs()
+                )));
+            }
+        }
         let company = match data.claims.get(&self.company_claim) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),

@@ -117,7 +117,17 @@ pub fn router(state: AppState) -> Router {
             observe::panic_response,
         ))
         .layer(axum::middleware::from_fn(observe::observe))
+        // No response is to be read as another type than it says.
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                axum::http::HeaderValue::from_static("nosniff"),
+            ),
+        )
         .layer(observe::request_id_layers())
+        .layer(axum::middleware::map_request(
+            observe::drop_unfit_request_id,
+        ))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets

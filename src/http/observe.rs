@@ -18,6 +18,27 @@ use super::error::PendingProblem;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The longest `X-Request-Id` taken from a client, in bytes.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// Drops a client's `X-Request-Id` that is longer than
+/// [`MAX_REQUEST_ID_BYTES`] or holds anything but ASCII letters, digits and
+/// `-_.:`: logged as it is, such a value could forge fields of another
+/// request's line (`x company=globex`). The next layer makes a new id.
+pub(super) async fn drop_unfit_request_id(mut request: Request) -> Request {
+    let fit = request.headers().get(REQUEST_ID).is_none_or(|id| {
+        id.len() <= MAX_REQUEST_ID_BYTES
+            && id
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if !fit {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
 /// Takes `X-Request-Id` from the request or makes one, and echoes it.
 pub(super) fn request_id_layers() -> ServiceBuilder<
     Stack<

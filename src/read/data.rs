@@ -22,6 +22,7 @@ use super::rows::{projection, read_ranges, row_group_stream, to_ranges};
 use super::scan::scan_row_groups;
 use super::text::Needle;
 use crate::artifacts::key::FileKind;
+use crate::artifacts::writer::VALUE_SEPARATOR;
 
 /// Where a data row lives: its file's number and its row in that file, as
 /// `index.parquet`'s `_file` and `_row` say.
@@ -63,8 +64,9 @@ impl AttemptReader {
         limit: u32,
     ) -> Result<ParquetPage, ReadError> {
         // An attempt without data rows may have no index at all: there is
-        // nothing to search.
-        let hits = if self.metadata().data_rows == 0 {
+        // nothing to search. A keyword holding the separator `_searchable`
+        // puts between a row's values would match across two of them.
+        let hits = if self.metadata().data_rows == 0 || keyword.contains(VALUE_SEPARATOR) {
             Vec::new()
         } else {
             self.matching_rows(keyword).await?

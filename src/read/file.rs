@@ -82,10 +82,11 @@ impl AsyncFileReader for StoreFile {
     }
 }
 
-/// What the store is known to support. Some S3-compatible servers (s3s-fs
-/// among them) fail a suffix range longer than the object instead of
-/// returning the whole object as S3 does; after the first such failure,
-/// footers are read with a HEAD and a bounded range instead.
+/// What the store is known to support (one per store: each
+/// [`crate::read::ReadService`] holds its own). Some S3-compatible servers
+/// (s3s-fs among them) fail a suffix range longer than the object instead
+/// of returning the whole object as S3 does; once a suffix range failed
+/// and HEAD + a bounded range then answered, footers are read that way.
 #[derive(Debug, Default)]
 pub struct StoreQuirks {
     suffix_broken: AtomicBool,
@@ -112,14 +113,12 @@ async fn suffix(
     n: u64,
     quirks: &StoreQuirks,
 ) -> Result<(Bytes, u64), ReadError> {
+    let mut suffix_failed = None;
     if !quirks.suffix_broken.load(Ordering::Relaxed) {
         match get(store, key, GetRange::Suffix(n)).await {
             Ok(found) => return Ok(found),
             Err(e @ object_store::Error::NotFound { .. }) => return Err(ReadError::store(key, e)),
-            Err(e) => {
-                tracing::warn!(file = %key, error = %e, "suffix range failed; reading footers with HEAD + range from now on");
-                quirks.suffix_broken.store(true, Ordering::Relaxed);
-            }
+            Err(e) => suffix_failed = Some(e),
         }
     }
     let size = store
@@ -127,12 +126,22 @@ async fn suffix(
         .await
         .map_err(|e| ReadError::store(key, e))?
         .size;
-    if size == 0 {
-        return Ok((Bytes::new(), 0));
+    let bytes = if size == 0 {
+        Bytes::new()
+    } else {
+        get(store, key, GetRange::Bounded(size.saturating_sub(n)..size))
+            .await
+            .map_err(|e| ReadError::store(key, e))?
+            .0
+    };
+    // The store answered the same read another way: what failed was the
+    // suffix range itself, not a passing fault. Only now is it decided for
+    // this store (a transient error fails the fallback too, and changes
+    // nothing).
+    if let Some(e) = suffix_failed {
+        tracing::info!(file = %key, error = %e, "this store refuses suffix ranges longer than the object; reading footers with HEAD + range");
+        quirks.suffix_broken.store(true, Ordering::Relaxed);
     }
-    let (bytes, _) = get(store, key, GetRange::Bounded(size.saturating_sub(n)..size))
-        .await
-        .map_err(|e| ReadError::store(key, e))?;
     Ok((bytes, size))
 }
 

@@ -626,3 +626,40 @@ fn rsa_components(spki: &[u8]) -> (String, String) {
     let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
     (b(&n), b(&e))
 }
+
+/// `DAGTRAIL_JWT_MAX_TTL`: a token that lives longer than allowed is a 401
+/// saying so; a shorter one reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_living_past_the_maximum_are_refused() {
+    let app = embedded_verified_by(
+        crate::support::verifier().with_max_ttl(Some(std::time::Duration::from_secs(3600))),
+    )
+    .await;
+    let now = Utc::now().timestamp();
+    let company = app.company.as_str();
+    let run = app.run_url();
+    for (claims, expected) in [
+        (json!({"id_company": company, "exp": now + 1800}), 200),
+        (
+            json!({"id_company": company, "iat": now - 60, "exp": now + 3000}),
+            200,
+        ),
+        (json!({"id_company": company, "exp": now + 7200}), 401),
+        (
+            json!({"id_company": company, "iat": now, "exp": now + 3601 + 60}),
+            401,
+        ),
+    ] {
+        let token = hs(&claims, SECRET.as_bytes());
+        let reply = app.call(&run, Some(&token), &[]).await;
+        assert_eq!(reply.status.as_u16(), expected, "{claims}");
+        if expected == 401 {
+            assert!(
+                reply.json()["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("lives longer")
+            );
+        }
+    }
+}

@@ -145,6 +145,13 @@ async fn docs_page_works_offline() {
     let app = embedded().await;
     let page = call(&app.router, "/docs/", None, &[]).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.header("content-security-policy")
+            .contains("script-src 'self'"),
+        "{:?}",
+        page.headers
+    );
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("swagger"), "{html}");
     for asset in [
@@ -198,6 +205,15 @@ async fn health_request_ids_and_unknown_routes() {
         36,
         "a UUID is made up when none is given"
     );
+    // An id that could forge log fields, or too long, is replaced.
+    let long = "a".repeat(129);
+    for unfit in ["abc company=globex", "a\tb", long.as_str()] {
+        let replaced = call(&app.router, "/healthz", None, &[("x-request-id", unfit)]).await;
+        assert_eq!(replaced.header("x-request-id").len(), 36, "{unfit:?}");
+    }
+    let longest = "b".repeat(128);
+    let kept = call(&app.router, "/healthz", None, &[("x-request-id", &longest)]).await;
+    assert_eq!(kept.header("x-request-id"), longest);
     let unknown = call(&app.router, "/nope", None, &[]).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.header("content-type"), "application/problem+json");

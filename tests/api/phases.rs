@@ -137,6 +137,12 @@ async fn data_keyword_search(app: TestApp) {
     let literal = app.get(&url("keyword=50%25_")).await.json();
     assert_eq!(column(&literal, "id"), [json!(42)], "% and _ are literal");
     assert_eq!(app.get(&url("keyword=5__%20off")).await.json()["total"], 0);
+    // `_searchable` holds "5\u{1f}row 5": no keyword matches across two
+    // of a row's values.
+    assert_eq!(
+        app.get(&url("keyword=5%1Frow%205")).await.json()["total"],
+        0
+    );
     // "row 1", "row 1x", "row 1xx": 1 + 10 + 100 rows; pages in (_file, _row) order.
     let many = app
         .get(&url("keyword=ROW%201&limit=20&page=5"))

@@ -283,7 +283,7 @@ async fn seed(
     (run, slash_run)
 }
 
-fn verifier() -> TokenVerifier {
+pub fn verifier() -> TokenVerifier {
     TokenVerifier::new(VerifierConfig {
         source: KeySource::Secret(Secret::new(SECRET)),
         algorithms: None,

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Claim that names the company.
     #[arg(long, env = "DAGTRAIL_JWT_COMPANY_CLAIM", default_value = DEFAULT_COMPANY_CLAIM)]
     jwt_company_claim: String,
+    /// Longest token lifetime accepted (`exp` - `iat`, e.g. 1h, 12h)
+    /// [default: any].
+    #[arg(long, env = "DAGTRAIL_JWT_MAX_TTL", value_parser = humantime::parse_duration)]
+    jwt_max_ttl: Option<Duration>,
     /// Widest run search, in days.
     #[arg(long, env = "DAGTRAIL_MAX_DATE_RANGE_DAYS", default_value_t = DEFAULT_MAX_DATE_RANGE_DAYS)]
     max_date_range_days: u32,
@@ -118,7 +122,8 @@ fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVer
         audience: args.jwt_audience.clone(),
         company_claim: args.jwt_company_claim.clone(),
         jwks_refetch_interval: Duration::from_secs(args.jwks_refetch_secs),
-    })?)
+    })?
+    .with_max_ttl(args.jwt_max_ttl))
 }
 
 /// The next SIGINT (Ctrl-C) or SIGTERM, as the exit code a process ended
