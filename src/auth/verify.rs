@@ -148,6 +148,33 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
 
 type JwksKeys = HashMap<String, (DecodingKey, Vec<Algorithm>)>;
 
+/// How long fetched JWKS keys are used before they are fetched again, when
+/// the key server's `Cache-Control` says nothing: the longest a key
+/// removed from the set (revoked) keeps verifying tokens.
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// The bounds put on a key server's `Cache-Control: max-age`.
+const JWKS_MAX_AGE_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// The key server's `max-age` (bounded), or [`JWKS_MAX_AGE`].
+fn jwks_max_age(cache_control: Option<&str>) -> Duration {
+    let age = cache_control.and_then(|value| {
+        value.split(',').find_map(|directive| {
+            let (name, secs) = directive.trim().split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| secs.trim().parse::<u64>().ok())
+                .flatten()
+        })
+    });
+    let (lo, hi) = JWKS_MAX_AGE_BOUNDS;
+    age.map_or(JWKS_MAX_AGE, |secs| Duration::from_secs(secs).clamp(lo, hi))
+}
+
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per verifier, behind an Arc: its size costs nothing"
+)]
 enum Keys {
     Static(DecodingKey, Vec<Algorithm>),
     Jwks {
@@ -157,6 +184,9 @@ enum Keys {
         /// The keys last fetched; read by every request, written after a
         /// fetch, never held across one.
         keys: RwLock<JwksKeys>,
+        /// Until when the keys are fresh (then the next request refreshes
+        /// them, so removed keys stop verifying).
+        fresh_until: RwLock<Option<Instant>>,
         /// When the last fetch started; held while a fetch runs, so there
         /// is one fetch at a time and requests with known `kid`s never wait
         /// for it.
@@ -241,6 +271,12 @@ impl TokenVerifier {
                 };
                 let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
                 let parsed = pem::parse(&pem).map_err(|e| bad(e.to_string()))?;
+                if parsed.tag().contains("PRIVATE") {
+                    return Err(bad(
+                        "this is a private key: give the public key (openssl pkey -in key.pem -pubout), and keep the private key off the server"
+                            .into(),
+                    ));
+                }
                 let kind = pem_kind(parsed.contents())
                     .ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key".into()))?;
                 let key = match kind {
@@ -274,6 +310,7 @@ impl TokenVerifier {
                     client,
                     allowed: configured,
                     keys: RwLock::new(HashMap::new()),
+                    fresh_until: RwLock::new(None),
                     fetched: Mutex::new(None),
                     refetch_interval: config.jwks_refetch_interval,
                 }
@@ -333,6 +370,7 @@ impl TokenVerifier {
             client,
             allowed,
             keys,
+            fresh_until,
             fetched,
             refetch_interval,
         } = self.keys.as_ref()
@@ -351,11 +389,12 @@ impl TokenVerifier {
         }
         *fetched = Some(Instant::now());
         match fetch_jwks(client, url, allowed.as_deref()).await {
-            Ok(fresh) if fresh.is_empty() => {
+            Ok((fresh, _)) if fresh.is_empty() => {
                 Err("the JWKS holds no key dagtrail can use".to_owned())
             }
-            Ok(fresh) => {
+            Ok((fresh, max_age)) => {
                 *keys.write().await = fresh;
+                *fresh_until.write().await = Some(Instant::now() + max_age);
                 Ok(())
             }
             Err(e) => Err(format!("cannot fetch the JWKS from {url}: {e}")),
@@ -456,6 +495,7 @@ impl TokenVerifier {
             client,
             allowed,
             keys,
+            fresh_until,
             fetched,
             refetch_interval,
         } = self.keys.as_ref()
@@ -463,6 +503,32 @@ impl TokenVerifier {
             return Err(invalid("no JWKS configured"));
         };
         let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
+        // Keys past their age are fetched again by one request; the others
+        // go on with the keys they have meanwhile (no one waits for a key
+        // server here). A failed refresh keeps the keys and is retried
+        // after the refetch interval.
+        let stale = || async {
+            fresh_until
+                .read()
+                .await
+                .is_some_and(|until| Instant::now() >= until)
+        };
+        if stale().await
+            && let Ok(mut fetched) = fetched.try_lock()
+            && stale().await
+        {
+            *fetched = Some(Instant::now());
+            match fetch_jwks(client, url, allowed.as_deref()).await {
+                Ok((fresh, max_age)) => {
+                    *keys.write().await = fresh;
+                    *fresh_until.write().await = Some(Instant::now() + max_age);
+                }
+                Err(e) => {
+                    tracing::warn!(url = %url, error = %e, "cannot refresh the JWKS; keeping the keys it gave before");
+                    *fresh_until.write().await = Some(Instant::now() + *refetch_interval);
+                }
+            }
+        }
         let known = |keys: &JwksKeys| keys.get(kid).cloned();
         let mut found = known(&*keys.read().await);
         if found.is_none() {
@@ -473,9 +539,10 @@ impl TokenVerifier {
             if found.is_none() && due {
                 *fetched = Some(Instant::now());
                 match fetch_jwks(client, url, allowed.as_deref()).await {
-                    Ok(fresh) => {
+                    Ok((fresh, max_age)) => {
                         found = known(&fresh);
                         *keys.write().await = fresh;
+                        *fresh_until.write().await = Some(Instant::now() + max_age);
                     }
                     Err(e) => tracing::warn!(url = %url, error = %e, "cannot fetch the JWKS"),
                 }
@@ -491,15 +558,22 @@ impl TokenVerifier {
     }
 }
 
+/// The key set at `url` and how long to use it.
 async fn fetch_jwks(
     client: &reqwest::Client,
     url: &str,
     allowed: Option<&[Algorithm]>,
-) -> Result<HashMap<String, (DecodingKey, Vec<Algorithm>)>, String> {
+) -> Result<(JwksKeys, Duration), String> {
     let response = client.get(url).send().await.map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("status {}", response.status()));
     }
+    let max_age = jwks_max_age(
+        response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    );
     let body = response.bytes().await.map_err(|e| e.to_string())?;
     let set: JwkSet = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     let mut keys = HashMap::new();
@@ -536,5 +610,25 @@ async fn fetch_jwks(
             keys.insert(kid, (key, algs));
         }
     }
-    Ok(keys)
+    Ok((keys, max_age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jwks_age_follows_cache_control_within_bounds() {
+        assert_eq!(jwks_max_age(None), JWKS_MAX_AGE);
+        assert_eq!(
+            jwks_max_age(Some("public, max-age=60")),
+            Duration::from_secs(60)
+        );
+        assert_eq!(jwks_max_age(Some("max-age=0")), Duration::from_secs(1));
+        assert_eq!(
+            jwks_max_age(Some("max-age=999999")),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(jwks_max_age(Some("no-cache")), JWKS_MAX_AGE);
+    }
 }

@@ -663,3 +663,65 @@ async fn tokens_living_past_the_maximum_are_refused() {
         }
     }
 }
+
+/// A key removed from the JWKS stops verifying once the set's age is past
+/// (the key server's `Cache-Control: max-age`, here 1 s): revocation
+/// without a restart. A key added is picked up the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_removed_from_the_jwks_stop_verifying_within_its_max_age() {
+    let pem = std::fs::read_to_string(RSA_PUBLIC).unwrap();
+    let der = pem::parse(pem.as_bytes()).unwrap();
+    let (n, e) = rsa_components(der.contents());
+    let key =
+        |kid: &str| json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": e});
+    let set = Arc::new(std::sync::Mutex::new(json!({"keys": [key("old")]})));
+    let served = Arc::clone(&set);
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let body = served.lock().unwrap().clone();
+            async move { ([("cache-control", "public, max-age=1")], axum::Json(body)) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let v = verifier(
+        KeySource::JwksUrl(format!("http://{addr}/jwks")),
+        None,
+        "id_company",
+        None,
+        None,
+    );
+    assert_eq!(verify(&v, &acme_rs256("old")).await.unwrap(), "acme");
+    // Rotated: "old" revoked, "new" in.
+    *set.lock().unwrap() = json!({"keys": [key("new")]});
+    assert_eq!(
+        verify(&v, &acme_rs256("old")).await.unwrap(),
+        "acme",
+        "cached until its age passes"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refused = verify(&v, &acme_rs256("old")).await.unwrap_err();
+    assert!(refused.contains("unknown kid"), "{refused}");
+    assert_eq!(verify(&v, &acme_rs256("new")).await.unwrap(), "acme");
+}
+
+/// A private key given as the public key is refused at start: it would
+/// verify, and it has no business on the server.
+#[test]
+fn a_private_key_is_not_taken_for_a_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.pem");
+    std::fs::write(&path, RSA_PRIVATE).unwrap();
+    let error = TokenVerifier::new(VerifierConfig {
+        source: KeySource::PublicKeyFile(path),
+        algorithms: None,
+        issuer: None,
+        audience: None,
+        company_claim: "id_company".into(),
+        jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("private key"), "{error}");
+}
