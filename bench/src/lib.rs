@@ -5,14 +5,12 @@
 //! times, are what we track on noisy machines; also latency over HTTP,
 //! object-store requests per call, NDJSON peak memory, HTTP load at 64
 //! connections, and run search on PostgreSQL with and without our
-//! indexes), the load generator (`dagtrail-bench load`), and
-//! [`counting::CountingStore`], which the API tests use too.
+//! indexes) and the load generator (`dagtrail-bench load`).
 //!
 //! Its own crate of the workspace rather than a module of the library:
 //! it uses `anyhow` throughout (it is an edge, like the CLI), spawns
 //! processes and talks HTTP as a client, none of which the service needs.
 
-pub mod counting;
 mod duckdb;
 mod load;
 mod runindex;
@@ -28,7 +26,7 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 
-use crate::counting::{CountingStore, RequestCounts};
+use dagtrail::artifacts::instrumented::{InstrumentedStore, RequestCounts};
 use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::artifacts::{ArtifactStore, RunFolder};
 use dagtrail::demo::{DemoOptions, first_dag, generate};
@@ -422,7 +420,7 @@ async fn count_requests(
     run: &RunRef,
     deep_page: u64,
 ) -> anyhow::Result<Vec<(String, RequestCounts, RequestCounts)>> {
-    let counting = CountingStore::new(store);
+    let counting = InstrumentedStore::new(store);
     let mut lines = Vec::new();
     // 90% is the first row of a file; 95% lies deep inside a row group,
     // far from the dictionary pages at the start of each column chunk.

@@ -3,6 +3,7 @@
 //! [`schemas`] holds the fixed file schemas, [`json_values`] maps Arrow
 //! values to JSON, [`writer`] writes a phase attempt.
 
+pub mod instrumented;
 pub mod json_lines;
 pub mod json_values;
 pub mod key;

@@ -10,6 +10,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use url::Url;
 
+use super::instrumented::InstrumentedStore;
 use super::key::store_marker;
 
 /// The artifact store could not be opened.
@@ -91,7 +92,7 @@ impl ArtifactStore {
             }
         })?;
         Ok(Self {
-            store: Arc::new(store),
+            store: Arc::new(InstrumentedStore::new(Arc::new(store))),
             base_url,
         })
     }
@@ -142,6 +143,7 @@ impl ArtifactStore {
         } else {
             Arc::new(PrefixStore::new(s3, prefix))
         };
+        let store = Arc::new(InstrumentedStore::new(store));
         let base_url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {

@@ -15,6 +15,7 @@ pub(super) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(super::metrics::render))
         .with_state(state)
 }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod health;
+mod metrics;
 mod ndjson;
 mod observe;
 pub mod openapi;
@@ -104,6 +105,7 @@ impl AppState {
 
 /// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`.
 pub fn router(state: AppState) -> Router {
+    metrics::install();
     let (api, doc) = openapi::api();
     Router::new()
         .nest("/api/v1", api.with_state(state.clone()))

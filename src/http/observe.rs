@@ -56,11 +56,13 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| path.clone());
+        .map(|m| m.as_str().to_owned());
+    // Metrics take the template (bounded), never the path itself.
+    let route_label = matched.clone().unwrap_or_else(|| "unmatched".to_owned());
+    let route = matched.unwrap_or_else(|| path.clone());
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -86,7 +88,9 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
         );
     }
     let status = response.status().as_u16();
-    let latency_ms = significant(started.elapsed().as_secs_f64() * 1000.0, 3);
+    let elapsed = started.elapsed().as_secs_f64();
+    super::metrics::record_request(method.as_str(), &route_label, status, elapsed);
+    let latency_ms = significant(elapsed * 1000.0, 3);
     let company = slot.0.get().map(String::as_str).unwrap_or("-");
     if status >= 500 {
         tracing::warn!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");

@@ -34,6 +34,15 @@ impl Weighter<String, Cached> for ByBytes {
     }
 }
 
+/// Cache lookups, by `kind` (`footer`, `metadata`) and `result` (`hit`,
+/// `miss`).
+pub const CACHE_LOOKUPS: &str = "dagtrail_metadata_cache_lookups_total";
+
+fn count_lookup(kind: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(CACHE_LOOKUPS, "kind" => kind, "result" => result).increment(1);
+}
+
 /// The cache, shared by every request.
 #[derive(Clone)]
 pub struct MetadataCache {
@@ -58,20 +67,29 @@ impl MetadataCache {
         }
     }
 
+    /// Bytes held (estimated).
+    pub fn bytes(&self) -> u64 {
+        self.inner.weight()
+    }
+
     /// A file's footer, when cached.
     pub fn footer(&self, key: &str) -> Option<TypedFooter> {
-        match self.inner.get(key)? {
-            Cached::Footer(m) => Some(m),
-            Cached::Attempt(_) => None,
-        }
+        let found = match self.inner.get(key) {
+            Some(Cached::Footer(m)) => Some(m),
+            _ => None,
+        };
+        count_lookup("footer", found.is_some());
+        found
     }
 
     /// An attempt's metadata row, when cached.
     pub fn attempt(&self, key: &str) -> Option<Arc<AttemptMetadata>> {
-        match self.inner.get(key)? {
-            Cached::Attempt(m) => Some(m),
-            Cached::Footer(_) => None,
-        }
+        let found = match self.inner.get(key) {
+            Some(Cached::Attempt(m)) => Some(m),
+            _ => None,
+        };
+        count_lookup("metadata", found.is_some());
+        found
     }
 
     /// Remembers a footer.

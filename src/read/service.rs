@@ -134,6 +134,11 @@ impl ReadService {
         &self.index
     }
 
+    /// Bytes the footer and metadata cache holds now.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.bytes()
+    }
+
     /// The artifact store.
     pub fn store(&self) -> &ArtifactStore {
         &self.store

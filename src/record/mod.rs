@@ -39,6 +39,15 @@ pub enum RecordError {
     EmptyEvent,
 }
 
+/// Rows written to attempts, by `part` (`data`, `errors`, `logs`).
+pub const INGEST_ROWS: &str = "dagtrail_ingest_rows_total";
+/// Attempts committed and recorded.
+pub const INGEST_ATTEMPTS: &str = "dagtrail_ingest_attempts_total";
+
+fn count_rows(part: &'static str, batch: &RecordBatch) {
+    metrics::counter!(INGEST_ROWS, "part" => part).increment(batch.num_rows() as u64);
+}
+
 /// Writes runs: artifacts first, then the run index.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -296,7 +305,9 @@ impl PhaseRecording {
     ///
     /// [`RecordError::Write`] when [`AttemptWriter::write_data`] fails.
     pub async fn write_data(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
-        Ok(self.writer.write_data(batch).await?)
+        self.writer.write_data(batch).await?;
+        count_rows("data", batch);
+        Ok(())
     }
 
     /// Appends error rows.
@@ -305,7 +316,9 @@ impl PhaseRecording {
     ///
     /// [`RecordError::Write`] when [`AttemptWriter::write_errors`] fails.
     pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
-        Ok(self.writer.write_errors(batch).await?)
+        self.writer.write_errors(batch).await?;
+        count_rows("errors", batch);
+        Ok(())
     }
 
     /// Appends log rows.
@@ -314,7 +327,9 @@ impl PhaseRecording {
     ///
     /// [`RecordError::Write`] when [`AttemptWriter::write_logs`] fails.
     pub async fn write_logs(&mut self, batch: &RecordBatch) -> Result<(), RecordError> {
-        Ok(self.writer.write_logs(batch).await?)
+        self.writer.write_logs(batch).await?;
+        count_rows("logs", batch);
+        Ok(())
     }
 
     /// Sets the data schema for a phase that may have no rows.
@@ -348,6 +363,7 @@ impl PhaseRecording {
         self.index
             .record_phase(&self.company, &self.run, self.phase, &object, at)
             .await?;
+        metrics::counter!(INGEST_ATTEMPTS).increment(1);
         Ok(committed.metadata)
     }
 

@@ -395,6 +395,20 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ///
     /// [`IndexError::Query`] when it does not.
     async fn ping(&self) -> Result<(), IndexError>;
+
+    /// The connection pool's state now (for `/metrics`).
+    fn pool_state(&self) -> PoolState;
+}
+
+/// A run-index connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open (in use or idle).
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// Connections a run-index pool holds at most unless configured.

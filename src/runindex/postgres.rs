@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
-    RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter,
-    behind_if_refused, keyword, permission_denied,
+    PoolState, RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH,
+    StatusFilter, behind_if_refused, keyword, permission_denied,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -410,5 +410,13 @@ impl RunIndex for PostgresIndex {
     async fn ping(&self) -> Result<(), IndexError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }

@@ -13,8 +13,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, RunIndex, RunPage, RunSearch,
-    RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter, behind_if_refused, keyword,
+    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, PoolState, RunIndex, RunPage,
+    RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter, behind_if_refused, keyword,
     sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
@@ -297,5 +297,13 @@ impl RunIndex for SqliteIndex {
     async fn ping(&self) -> Result<(), IndexError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }

@@ -5,17 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use dagtrail::artifacts::ArtifactStore;
+use dagtrail::artifacts::instrumented::InstrumentedStore;
 use dagtrail::http::Limits;
-use dagtrail_bench::counting::CountingStore;
 
 use crate::support::embedded_with;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_pages_cost_few_requests_and_never_list() {
-    let counter: Arc<Mutex<Option<CountingStore>>> = Arc::default();
+    let counter: Arc<Mutex<Option<InstrumentedStore>>> = Arc::default();
     let slot = Arc::clone(&counter);
     let wrap = move |store: ArtifactStore| {
-        let counting = CountingStore::new(Arc::clone(store.object_store()));
+        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
         *slot.lock().unwrap() = Some(counting.clone());
         ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
     };

@@ -8,6 +8,7 @@
 mod commit_window;
 mod faults;
 mod first_hour;
+mod metrics;
 mod readiness;
 mod roles;
 mod scale_out;
