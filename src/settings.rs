@@ -32,7 +32,8 @@ pub struct StorageSettings {
     /// Artifact store: s3://bucket/prefix, file:///abs/path or a folder [default: <data dir>/artifacts]
     #[arg(long, env = "DAGTRAIL_STORE_URL")]
     pub store_url: Option<String>,
-    /// Create the run index's table and indexes when they are missing.
+    /// Bring the run index's schema up to this version when it is behind
+    /// (no DDL runs when it is current).
     #[arg(long, env = "DAGTRAIL_MIGRATE", default_value_t = true, action = ArgAction::Set)]
     pub migrate: bool,
     /// Most run-index connections this process holds open. Every process

@@ -7,6 +7,7 @@ mod ingest_event;
 mod migrate;
 mod reconcile;
 mod serve;
+mod settings_table;
 mod token;
 
 use std::process::ExitCode;
