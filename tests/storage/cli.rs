@@ -378,3 +378,38 @@ fn secrets_are_read_from_files() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }
+
+/// `deploy/dagtrail.service` is a unit systemd accepts as it is (no
+/// unknown key, no bad value), with the binary this build makes.
+#[test]
+fn the_systemd_unit_verifies() {
+    let present = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !present {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "systemd-analyze is required under CI=true"
+        );
+        eprintln!("skipping: systemd-analyze not found");
+        return;
+    }
+    let unit = std::fs::read_to_string("deploy/dagtrail.service").unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/dagtrail serve"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dagtrail.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/dagtrail", env!("CARGO_BIN_EXE_dagtrail")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "systemd has remarks: {stderr}");
+}
