@@ -102,6 +102,23 @@ impl From<ReadError> for ApiError {
     }
 }
 
+/// An error and its causes, joined by `: ` (a cause already in the text
+/// left out), for logs: "builder error" alone says nothing, its cause
+/// ("invalid certificate: UnknownIssuer") does.
+pub fn causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
 /// Marks a response whose problem body still lacks `instance`; the request
 /// middleware fills it in from the request path.
 #[derive(Debug, Clone)]
@@ -179,7 +196,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Busy(detail) => problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail),
             ApiError::Read(e) => {
-                tracing::error!(error = %e, "read failed");
+                tracing::error!(error = %causes(&e), "read failed");
                 match e {
                     ReadError::Index(_) => problem(
                         StatusCode::BAD_GATEWAY,

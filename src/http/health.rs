@@ -31,7 +31,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let failing = match tokio::time::timeout(limit, probes).await {
         Ok((Ok(()), Ok(()))) => return (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok((Err(store), _)) => {
-            tracing::warn!(reason = %store, "not ready");
+            tracing::warn!(reason = %super::error::causes(&store), "not ready");
             store.store()
         }
         Ok((Ok(()), Err(keys))) => {

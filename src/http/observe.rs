@@ -72,8 +72,11 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
     let slot = TenantSlot::default();
     request.extensions_mut().insert(slot.clone());
     let mut response = next.run(request).await;
+    // What a client was told, kept for the log line (a 401's reason, say).
+    let mut detail = String::from("-");
     if let Some(PendingProblem(mut body)) = response.extensions_mut().remove::<PendingProblem>() {
         body.instance = path;
+        detail.clone_from(&body.detail);
         let status = response.status();
         let headers = response.headers().clone();
         response = (status, Json(body)).into_response();
@@ -93,9 +96,9 @@ pub(super) async fn observe(mut request: Request, next: Next) -> Response {
     let latency_ms = significant(elapsed * 1000.0, 3);
     let company = slot.0.get().map(String::as_str).unwrap_or("-");
     if status >= 500 {
-        tracing::warn!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
+        tracing::warn!(%method, route = %route, status, latency_ms, company, request_id = %request_id, detail = %detail, "request");
     } else {
-        tracing::info!(%method, route = %route, status, latency_ms, company, request_id = %request_id, "request");
+        tracing::info!(%method, route = %route, status, latency_ms, company, request_id = %request_id, detail = %detail, "request");
     }
     response
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{Connection as _, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -408,7 +408,17 @@ impl RunIndex for PostgresIndex {
     }
 
     async fn ping(&self) -> Result<(), IndexError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        // An idle connection of the pool when there is one; otherwise a
+        // connection of its own, so that a database that refuses
+        // connections says so at once ("Connection refused") instead of
+        // after the pool's wait as "pool timed out".
+        if let Some(mut conn) = self.pool.try_acquire() {
+            sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            return Ok(());
+        }
+        let mut conn = sqlx::PgConnection::connect_with(&self.pool.connect_options()).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        let _ = conn.close().await;
         Ok(())
     }
 

@@ -176,11 +176,16 @@ async fn logs_are_plain_text_in_a_file_and_json_on_request() {
         for _ in 0..5 {
             assert_eq!(status(addr, &token).await, 200);
         }
+        // A 401's line says why the client was refused.
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert_eq!(status(addr, &forged).await, 401);
         stop(server);
         let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
         assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
         let requests: Vec<&str> = log.lines().filter(|l| l.contains("latency_ms")).collect();
-        assert_eq!(requests.len(), 5, "{log}");
+        assert_eq!(requests.len(), 6, "{log}");
+        let refused = requests.iter().find(|l| l.contains("401")).unwrap();
+        assert!(refused.contains("invalid token: "), "{refused}");
         for latency in latencies(&log) {
             assert!(significant_digits(&latency) <= 3, "{latency} in {log}");
         }
