@@ -299,7 +299,10 @@ pub fn parquet_files(data: &[u8]) {
         let levels: HashSet<String> = ["ERROR".to_owned()].into();
         let filter = LogFilter::new(Some(levels), Some("message 1"));
         let _ = attempt.logs_page(&filter, 0, 10).await;
-        if let Ok(stream) = attempt.logs_ndjson(filter).await {
+        if let Ok(stream) = attempt
+            .logs_ndjson(filter, tokio_util::sync::CancellationToken::new())
+            .await
+        {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
                 if item.is_err() {

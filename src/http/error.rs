@@ -194,7 +194,15 @@ impl IntoResponse for ApiError {
                     format!("the backing store did not answer within {secs} s"),
                 )
             }
-            ApiError::Busy(detail) => problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail),
+            ApiError::Busy(detail) => {
+                let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail);
+                // Slots free up within seconds (a stream ends, a stalled
+                // one is cut): a client may try again soon.
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             ApiError::Read(e) => {
                 tracing::error!(error = %causes(&e), "read failed");
                 match e {

@@ -71,10 +71,8 @@ pub(super) async fn render(State(state): State<AppState>) -> Response {
         .set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!(DB_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!(DB_CONNECTIONS_MAX).set(f64::from(pool.max));
-    let max_streams = state.limits.max_streams.max(1);
-    let free = state.streams.available_permits();
-    metrics::gauge!(NDJSON_STREAMS).set(max_streams.saturating_sub(free) as f64);
-    metrics::gauge!(NDJSON_STREAMS_MAX).set(max_streams as f64);
+    metrics::gauge!(NDJSON_STREAMS).set(state.streams.in_use() as f64);
+    metrics::gauge!(NDJSON_STREAMS_MAX).set(state.streams.max() as f64);
     metrics::gauge!(CACHE_BYTES).set(state.reads.cache_bytes() as f64);
     let body = handle().map(PrometheusHandle::render).unwrap_or_default();
     let mut response = body.into_response();

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod params;
 pub mod phases;
 pub mod runs;
+pub mod slots;
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use self::error::ApiError;
 use crate::auth::TokenVerifier;
@@ -33,6 +33,13 @@ pub const DEFAULT_MAX_DATE_RANGE_DAYS: u32 = 366;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// NDJSON streams served at once by default (`DAGTRAIL_MAX_STREAMS`).
 pub const DEFAULT_MAX_STREAMS: usize = 16;
+/// NDJSON streams one company may hold at once by default
+/// (`DAGTRAIL_MAX_STREAMS_PER_COMPANY`): half the process's.
+pub const DEFAULT_MAX_STREAMS_PER_COMPANY: usize = DEFAULT_MAX_STREAMS / 2;
+/// How long an NDJSON stream may wait for its client to read by default
+/// (`DAGTRAIL_STREAM_STALL_SECS`), in seconds; then it ends and frees its
+/// slot.
+pub const DEFAULT_STREAM_STALL_SECS: u64 = 30;
 
 /// Limits of the service; `serve`'s settings default to [`Limits::default`]'s
 /// values.
@@ -44,6 +51,10 @@ pub struct Limits {
     pub timeout: Duration,
     /// NDJSON streams served at once.
     pub max_streams: usize,
+    /// NDJSON streams one company may hold at once.
+    pub max_streams_per_company: usize,
+    /// How long a stream waits for its client to read before it ends.
+    pub stream_stall: Duration,
     /// Matches a run search counts before it reports a lower bound
     /// (`None`: always count them all).
     pub search_count_limit: Option<u64>,
@@ -55,6 +66,8 @@ impl Default for Limits {
             max_date_range_days: DEFAULT_MAX_DATE_RANGE_DAYS,
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             max_streams: DEFAULT_MAX_STREAMS,
+            max_streams_per_company: DEFAULT_MAX_STREAMS_PER_COMPANY,
+            stream_stall: Duration::from_secs(DEFAULT_STREAM_STALL_SECS),
             search_count_limit: Some(DEFAULT_SEARCH_COUNT_LIMIT),
         }
     }
@@ -69,14 +82,17 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     /// Limits.
     pub limits: Limits,
-    /// Permits for concurrent NDJSON streams.
-    pub streams: Arc<Semaphore>,
+    /// Slots for concurrent NDJSON streams.
+    pub streams: Arc<slots::Slots>,
 }
 
 impl AppState {
     /// Builds the state.
     pub fn new(reads: ReadService, verifier: TokenVerifier, limits: Limits) -> Self {
-        let streams = Arc::new(Semaphore::new(limits.max_streams.max(1)));
+        let streams = Arc::new(slots::Slots::new(
+            limits.max_streams,
+            limits.max_streams_per_company,
+        ));
         Self {
             reads,
             verifier,

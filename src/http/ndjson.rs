@@ -9,8 +9,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
+
+use super::slots::Slot;
 
 use crate::read::ReadError;
 
@@ -39,26 +46,88 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptsNdjson {
     }
 }
 
-/// A response whose body is `stream`, one JSON object per line, holding
-/// `permit` (a slot of the server's NDJSON stream limit) until the stream
-/// ends or the client leaves. A read failure mid-stream is logged and
-/// cuts the body (the status is already sent).
+/// A response whose body is `lines`, one JSON object per line, holding
+/// `slot` (of the server's NDJSON stream limits) until the stream ends or
+/// the client leaves, or until the client has not taken what it was given
+/// for `stall`: then the stream is cancelled (`cancel` ends its producer)
+/// and the slot freed, so that a client that never reads holds neither a
+/// slot nor the producer's buffers. A read failure mid-stream is logged
+/// and cuts the body (the status is already sent).
 pub fn stream(
     lines: impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static,
-    permit: OwnedSemaphorePermit,
+    slot: Slot,
+    cancel: CancellationToken,
+    stall: Duration,
 ) -> Response {
-    let body = lines.map(move |chunk| {
-        let _held = &permit;
-        chunk.map_err(|e| {
-            tracing::error!(error = %e, "log stream failed");
-            std::io::Error::other(e.to_string())
+    let held = Arc::new(Mutex::new(Some(slot)));
+    let started = Instant::now();
+    let millis = move || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // When the last chunk was handed to the client's connection and not
+    // yet taken (0: none waiting for the client). A body that waits for
+    // its producer (a slow store) is not a stalled client.
+    let handed_at = Arc::new(AtomicU64::new(0));
+    let mut lines = Box::pin(lines);
+    let (body_held, body_handed) = (ReleaseOnDrop(Arc::clone(&held)), Arc::clone(&handed_at));
+    let body = futures::stream::poll_fn(move |cx| {
+        body_handed.store(0, Ordering::Relaxed);
+        let polled = lines.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(_)) => body_handed.store(millis().max(1), Ordering::Relaxed),
+            Poll::Ready(None) => release(&body_held.0),
+            Poll::Pending => {}
+        }
+        polled.map(|item| {
+            item.map(|chunk| {
+                chunk.map_err(|e| {
+                    tracing::error!(error = %e, "log stream failed");
+                    std::io::Error::other(e.to_string())
+                })
+            })
         })
+    });
+    tokio::spawn(async move {
+        let stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            tokio::time::sleep((stall / 4).max(Duration::from_millis(50))).await;
+            // The body was dropped (the client left) or has ended.
+            let ended = held.lock().map_or(true, |slot| slot.is_none());
+            if Arc::strong_count(&held) == 1 || ended {
+                release(&held);
+                return;
+            }
+            let at = handed_at.load(Ordering::Relaxed);
+            if at != 0 && millis().saturating_sub(at) > stall_ms {
+                tracing::warn!(
+                    stall_secs = stall.as_secs_f64(),
+                    "an NDJSON client stopped reading; its stream is ended and its slot freed"
+                );
+                release(&held);
+                cancel.cancel();
+                return;
+            }
+        }
     });
     let mut response = Body::from_stream(body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
     vary_by_accept(response)
+}
+
+/// Frees the slot when the body is dropped (the client left, or the
+/// response is gone), at once rather than at the watchdog's next look.
+struct ReleaseOnDrop(Arc<Mutex<Option<Slot>>>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        release(&self.0);
+    }
+}
+
+fn release(held: &Mutex<Option<Slot>>) {
+    if let Ok(mut slot) = held.lock() {
+        slot.take();
+    }
 }
 
 /// Marks a response whose body depends on `Accept`, so that caches keep

@@ -194,17 +194,24 @@ pub async fn logs(
     let (AttemptQuery { attempt }, p, logs) = query;
     let filter = logs.filter();
     if wants_ndjson {
-        let permit =
-            state.streams.clone().try_acquire_owned().map_err(|_| {
-                ApiError::Busy("too many NDJSON streams at once; retry later".into())
-            })?;
+        let slot = state.streams.try_take(&company).ok_or_else(|| {
+            ApiError::Busy(
+                "too many NDJSON streams at once (for this company or in all); retry later".into(),
+            )
+        })?;
+        let cancel = tokio_util::sync::CancellationToken::new();
         let stream = state
             .timed(async {
                 let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-                reader.logs_ndjson(filter).await
+                reader.logs_ndjson(filter, cancel.clone()).await
             })
             .await?;
-        return Ok(ndjson::stream(stream, permit));
+        return Ok(ndjson::stream(
+            stream,
+            slot,
+            cancel,
+            state.limits.stream_stall,
+        ));
     }
     let page = state
         .timed(async {

@@ -15,6 +15,7 @@ use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::RowSelection;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
@@ -216,7 +217,9 @@ impl AttemptReader {
     /// (endpoint 7 with `Accept: application/x-ndjson`). A producer task
     /// reads row groups (the next one fetched while the current one is
     /// encoded) into a small channel: memory stays bounded by a few row
-    /// groups, and a client that stops reading stops the producer.
+    /// groups, a client that leaves stops the producer, and so does
+    /// `cancel` (the HTTP layer cancels a stream whose client stopped
+    /// reading).
     ///
     /// # Errors
     ///
@@ -227,17 +230,26 @@ impl AttemptReader {
     pub async fn logs_ndjson(
         &self,
         filter: LogFilter,
+        cancel: CancellationToken,
     ) -> Result<impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static + use<>, ReadError>
     {
         let keys = self.log_keys();
         let footers = self.footers_conforming(&keys, &logs_schema()).await?;
         let (tx, rx) = mpsc::channel::<Result<Bytes, ReadError>>(4);
         let reader = self.clone();
-        tokio::spawn(async move {
+        let produce = async move {
             for (key, meta) in keys.iter().zip(&footers) {
                 if !send_file(&reader, key, meta, &filter, &tx).await {
                     return;
                 }
+            }
+        };
+        // `cancel` ends the producer and frees what it holds, also while it
+        // waits for a client that does not read.
+        tokio::spawn(async move {
+            tokio::select! {
+                () = produce => {}
+                () = cancel.cancelled() => {}
             }
         });
         Ok(futures::stream::unfold(rx, |mut rx| async move {

@@ -8,6 +8,8 @@ use std::future::Future;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 
+use tokio_util::task::AbortOnDropHandle;
+
 use super::error::ReadError;
 
 /// Row groups of one file scanned at once by one request.
@@ -34,8 +36,10 @@ where
     futures::stream::iter(0..groups)
         .map(|group| {
             // Spawned when `buffered` polls for it, so no more than the
-            // bound are running.
-            let task = tokio::spawn(scan(group));
+            // bound are running; aborted when the request's future is
+            // dropped (it timed out, or the client left), so no scan runs
+            // on for nobody.
+            let task = AbortOnDropHandle::new(tokio::spawn(scan(group)));
             async move {
                 task.await.map_err(|e| {
                     ReadError::decode(key, format!("scanning row group {group} failed: {e}"))

@@ -195,3 +195,77 @@ async fn search_counts_up_to_the_count_limit() {
     let exact = unlimited.get(&search(&unlimited, "limit=1")).await.json();
     assert_eq!(shape(&exact), (Some(1), Some(2), Some(true), Some(true)));
 }
+
+/// No company takes every NDJSON slot: one company holds at most its share
+/// (16 streams of one company made every other company's NDJSON 503); a
+/// 503 says when to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_holds_at_most_its_share_of_streams() {
+    let limits = Limits {
+        max_streams: 4,
+        max_streams_per_company: 2,
+        ..Limits::default()
+    };
+    let app = embedded_with(|s| s, None, limits).await;
+    let uri = format!("{}/phases/extract/logs", app.run_url());
+    let open = |token: String| {
+        let request = Request::get(&uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/x-ndjson")
+            .body(Body::empty())
+            .unwrap();
+        app.router.clone().oneshot(request)
+    };
+    let first = open(app.token()).await.unwrap();
+    let second = open(app.token()).await.unwrap();
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let third = open(app.token()).await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(third.headers()["retry-after"], "1");
+    // Another company still gets a slot.
+    let other = open(app.other_token()).await.unwrap();
+    assert_ne!(other.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop((first, second));
+}
+
+/// A client that stops reading an NDJSON stream loses it after the stall
+/// time, and its slot is free again (it kept both forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stream_frees_its_slot() {
+    use http_body_util::BodyExt as _;
+    let limits = Limits {
+        max_streams: 1,
+        max_streams_per_company: 1,
+        stream_stall: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let app = embedded_with(|s| s, None, limits).await;
+    let uri = format!("{}/phases/extract/logs", app.run_url());
+    let open = || {
+        let request = Request::get(&uri)
+            .header("authorization", format!("Bearer {}", app.token()))
+            .header("accept", "application/x-ndjson")
+            .body(Body::empty())
+            .unwrap();
+        app.router.clone().oneshot(request)
+    };
+    let stalled = open().await.unwrap();
+    assert_eq!(stalled.status(), StatusCode::OK);
+    let mut body = stalled.into_body();
+    // One chunk taken, then the client reads no more.
+    assert!(body.frame().await.is_some());
+    assert_eq!(
+        open().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert_eq!(
+        open().await.unwrap().status(),
+        StatusCode::OK,
+        "the stalled stream's slot is free"
+    );
+    drop(body);
+}

@@ -12,8 +12,8 @@ use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierCo
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{
-    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_SECS, Limits,
-    router, serve,
+    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY,
+    DEFAULT_STREAM_STALL_SECS, DEFAULT_TIMEOUT_SECS, Limits, router, serve,
 };
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -81,6 +81,14 @@ pub struct ServeArgs {
     /// NDJSON log streams served at once (more get 503).
     #[arg(long, env = "DAGTRAIL_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS)]
     max_streams: usize,
+    /// NDJSON log streams one company may hold at once (more get 503), so
+    /// that no company takes every slot.
+    #[arg(long, env = "DAGTRAIL_MAX_STREAMS_PER_COMPANY", default_value_t = DEFAULT_MAX_STREAMS_PER_COMPANY)]
+    max_streams_per_company: usize,
+    /// Seconds an NDJSON stream waits for a client that does not read what
+    /// it was sent; then the stream ends and frees its slot.
+    #[arg(long, env = "DAGTRAIL_STREAM_STALL_SECS", default_value_t = DEFAULT_STREAM_STALL_SECS)]
+    stream_stall_secs: u64,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     shutdown_grace_secs: u64,
@@ -287,6 +295,8 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_date_range_days: args.max_date_range_days,
         timeout,
         max_streams: args.max_streams,
+        max_streams_per_company: args.max_streams_per_company,
+        stream_stall: Duration::from_secs(args.stream_stall_secs.max(1)),
         search_count_limit: Some(args.search_count_limit).filter(|n| *n > 0),
     };
     let app = router(AppState::new(reads, verifier, limits));
