@@ -388,15 +388,9 @@ impl TokenVerifier {
             return Err("no verification keys loaded from the JWKS yet".to_owned());
         }
         *fetched = Some(Instant::now());
-        match fetch_jwks(client, url, allowed.as_deref()).await {
-            Ok((fresh, _)) if fresh.is_empty() => {
-                Err("the JWKS holds no key dagtrail can use".to_owned())
-            }
-            Ok((fresh, max_age)) => {
-                *keys.write().await = fresh;
-                *fresh_until.write().await = Some(Instant::now() + max_age);
-                Ok(())
-            }
+        match refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
+            Ok(0) => Err("the JWKS holds no key dagtrail can use".to_owned()),
+            Ok(_) => Ok(()),
             Err(e) => Err(format!("cannot fetch the JWKS from {url}: {e}")),
         }
     }
@@ -518,15 +512,9 @@ impl TokenVerifier {
             && stale().await
         {
             *fetched = Some(Instant::now());
-            match fetch_jwks(client, url, allowed.as_deref()).await {
-                Ok((fresh, max_age)) => {
-                    *keys.write().await = fresh;
-                    *fresh_until.write().await = Some(Instant::now() + max_age);
-                }
-                Err(e) => {
-                    tracing::warn!(url = %url, error = %e, "cannot refresh the JWKS; keeping the keys it gave before");
-                    *fresh_until.write().await = Some(Instant::now() + *refetch_interval);
-                }
+            if let Err(e) = refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
+                tracing::warn!(url = %url, error = %e, "cannot refresh the JWKS; keeping the keys it gave before");
+                *fresh_until.write().await = Some(Instant::now() + *refetch_interval);
             }
         }
         let known = |keys: &JwksKeys| keys.get(kid).cloned();
@@ -538,12 +526,8 @@ impl TokenVerifier {
             let due = fetched.is_none_or(|t| t.elapsed() >= *refetch_interval);
             if found.is_none() && due {
                 *fetched = Some(Instant::now());
-                match fetch_jwks(client, url, allowed.as_deref()).await {
-                    Ok((fresh, max_age)) => {
-                        found = known(&fresh);
-                        *keys.write().await = fresh;
-                        *fresh_until.write().await = Some(Instant::now() + max_age);
-                    }
+                match refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
+                    Ok(_) => found = known(&*keys.read().await),
                     Err(e) => tracing::warn!(url = %url, error = %e, "cannot fetch the JWKS"),
                 }
             }
@@ -556,6 +540,22 @@ impl TokenVerifier {
         }
         Ok((key, algs))
     }
+}
+
+/// Fetches the key set at `url` into `keys`, fresh until its age passes;
+/// returns how many keys it holds.
+async fn refresh(
+    client: &reqwest::Client,
+    url: &str,
+    allowed: Option<&[Algorithm]>,
+    keys: &RwLock<JwksKeys>,
+    fresh_until: &RwLock<Option<Instant>>,
+) -> Result<usize, String> {
+    let (fresh, max_age) = fetch_jwks(client, url, allowed).await?;
+    let count = fresh.len();
+    *keys.write().await = fresh;
+    *fresh_until.write().await = Some(Instant::now() + max_age);
+    Ok(count)
 }
 
 /// The key set at `url` and how long to use it.

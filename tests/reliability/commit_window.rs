@@ -9,14 +9,7 @@
 use sqlx::Connection as _;
 use uuid::Uuid;
 
-use crate::support::{dagtrail, required};
-
-fn with_user(url: &url::Url, user: &str, database: &str) -> String {
-    let mut url = url.clone();
-    url.set_username(user).unwrap();
-    url.set_path(&format!("/{database}"));
-    url.to_string()
-}
+use crate::support::{RolesDatabase, dagtrail};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -24,41 +17,14 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_the_commit_is_recovered_by_a_retry_or_by_reconcile() {
-    let Some(admin) = required("DAGTRAIL_TEST_DATABASE_URL") else {
+    let Some(db) = RolesDatabase::create("window").await else {
         return;
     };
-    let admin_url = url::Url::parse(&admin).unwrap();
-    let tag = Uuid::new_v4().simple().to_string()[..10].to_owned();
-    let database = format!("window_{tag}");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let owner = with_user(&admin_url, "postgres", &database);
-    let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", &owner)], None);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut conn = sqlx::PgConnection::connect(&owner).await.unwrap();
-    let script = std::fs::read_to_string("deploy/postgres-roles.sql").unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // A writer whose role may read but not write the run index: every
-    // step of an attempt works up to the run-index record.
-    let (readonly, writer) = (format!("ro_{tag}"), format!("rw_{tag}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {readonly} LOGIN IN ROLE dagtrail_reader; \
-         CREATE ROLE {writer} LOGIN IN ROLE dagtrail_writer;"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let owner = db.owner.clone();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store").display().to_string();
     let dag = Uuid::new_v4().to_string();
-    let ingest = |run_id: &str, role: &str| {
-        let url = with_user(&admin_url, role, &database);
+    let ingest = |run_id: &str, url: &str| {
         dagtrail(
             &[
                 "ingest",
@@ -80,7 +46,7 @@ async fn a_failure_after_the_commit_is_recovered_by_a_retry_or_by_reconcile() {
                 "extracted 2 rows",
             ],
             &[
-                ("DAGTRAIL_DATABASE_URL", &url),
+                ("DAGTRAIL_DATABASE_URL", url),
                 ("DAGTRAIL_STORE_URL", &store),
             ],
             Some("{\"id\": 1}\n{\"id\": 2}\n"),
@@ -103,7 +69,7 @@ async fn a_failure_after_the_commit_is_recovered_by_a_retry_or_by_reconcile() {
 
     // The failure after the commit: the files are there, the run index
     // knows nothing.
-    let out = ingest("r1", &readonly);
+    let out = ingest("r1", &db.reader);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("permission denied"),
@@ -116,7 +82,7 @@ async fn a_failure_after_the_commit_is_recovered_by_a_retry_or_by_reconcile() {
 
     // The same command again, by a role that may write: the committed
     // attempt is recorded (before: "attempt 1 is committed and immutable").
-    let out = ingest("r1", &writer);
+    let out = ingest("r1", &db.writer);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("recorded it now"),
@@ -135,12 +101,12 @@ async fn a_failure_after_the_commit_is_recovered_by_a_retry_or_by_reconcile() {
             .ends_with("/r1/extract/attempt=1/")
     );
     // And once more: now it is an ordinary re-run, the next attempt.
-    let out = ingest("r1", &writer);
+    let out = ingest("r1", &db.writer);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(recorded("r1".into()).await.unwrap()["attempt"], 2);
 
     // reconcile: a dry run reports and changes nothing; a run records.
-    let out = ingest("r2", &readonly);
+    let out = ingest("r2", &db.reader);
     assert!(!out.status.success());
     let env = [
         ("DAGTRAIL_DATABASE_URL", owner.as_str()),

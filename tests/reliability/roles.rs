@@ -4,57 +4,19 @@
 //! behind says so and names `dagtrail migrate`.
 
 use dagtrail::model::Company;
-use sqlx::Connection as _;
 use uuid::Uuid;
 
-use crate::support::{Server, dagtrail, get, required, token};
-
-fn with_user(url: &url::Url, user: &str, database: &str) -> String {
-    let mut url = url.clone();
-    url.set_username(user).unwrap();
-    url.set_path(&format!("/{database}"));
-    url.to_string()
-}
+use crate::support::{RolesDatabase, Server, dagtrail, get, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_and_ingest_run_under_least_privilege_roles() {
-    let Some(admin) = required("DAGTRAIL_TEST_DATABASE_URL") else {
+    let Some(db) = RolesDatabase::create("roles").await else {
         return;
     };
-    let admin_url = url::Url::parse(&admin).unwrap();
-    let tag = Uuid::new_v4().simple().to_string()[..10].to_owned();
-    let database = format!("roles_{tag}");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let owner = with_user(&admin_url, "postgres", &database);
+    let (owner, reader_url, writer_url) = (db.owner.clone(), db.reader.clone(), db.writer.clone());
+    let mut conn = db.owner_connection().await;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store").display().to_string();
-
-    let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", &owner)], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut conn = sqlx::PgConnection::connect(&owner).await.unwrap();
-    let script = std::fs::read_to_string("deploy/postgres-roles.sql").unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (reader, writer) = (format!("reader_{tag}"), format!("writer_{tag}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {reader} LOGIN IN ROLE dagtrail_reader; \
-         CREATE ROLE {writer} LOGIN IN ROLE dagtrail_writer;"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let reader_url = with_user(&admin_url, &reader, &database);
-    let writer_url = with_user(&admin_url, &writer, &database);
 
     // The writer records an attempt (it may not run DDL: the schema is
     // current, so none runs).

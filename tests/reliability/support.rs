@@ -507,3 +507,69 @@ impl TlsProxy {
         Self { addr }
     }
 }
+
+/// A fresh PostgreSQL database migrated by its owner, with the group roles
+/// of `deploy/postgres-roles.sql` and a login role in each: the reader
+/// (`dagtrail_reader`) and the writer (`dagtrail_writer`).
+pub struct RolesDatabase {
+    /// The owner's URL (the superuser of the test cluster).
+    pub owner: String,
+    /// A role in `dagtrail_reader`.
+    pub reader: String,
+    /// A role in `dagtrail_writer`.
+    pub writer: String,
+}
+
+impl RolesDatabase {
+    /// `None` (the test skips) without the test cluster.
+    pub async fn create(prefix: &str) -> Option<Self> {
+        use sqlx::Connection as _;
+        let admin = required("DAGTRAIL_TEST_DATABASE_URL")?;
+        let admin_url = url::Url::parse(&admin).unwrap();
+        let tag = Uuid::new_v4().simple().to_string()[..10].to_owned();
+        let database = format!("{prefix}_{tag}");
+        let with_user = |user: &str| {
+            let mut url = admin_url.clone();
+            url.set_username(user).unwrap();
+            url.set_path(&format!("/{database}"));
+            url.to_string()
+        };
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let owner = with_user("postgres");
+        let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", &owner)], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut conn = sqlx::PgConnection::connect(&owner).await.unwrap();
+        let script = std::fs::read_to_string("deploy/postgres-roles.sql").unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (reader, writer) = (format!("reader_{tag}"), format!("writer_{tag}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {reader} LOGIN IN ROLE dagtrail_reader; \
+             CREATE ROLE {writer} LOGIN IN ROLE dagtrail_writer;"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        Some(Self {
+            reader: with_user(&reader),
+            writer: with_user(&writer),
+            owner,
+        })
+    }
+
+    /// A connection as the owner.
+    pub async fn owner_connection(&self) -> sqlx::PgConnection {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(&self.owner).await.unwrap()
+    }
+}
