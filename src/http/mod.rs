@@ -36,6 +36,12 @@ pub const DEFAULT_MAX_STREAMS: usize = 16;
 /// NDJSON streams one company may hold at once by default
 /// (`DAGTRAIL_MAX_STREAMS_PER_COMPANY`): half the process's.
 pub const DEFAULT_MAX_STREAMS_PER_COMPANY: usize = DEFAULT_MAX_STREAMS / 2;
+/// Deep searches (data keywords, log filters) run at once by default
+/// (`DAGTRAIL_MAX_SEARCHES`): each scans row groups on every core.
+pub const DEFAULT_MAX_SEARCHES: usize = 8;
+/// Deep searches one company may run at once by default
+/// (`DAGTRAIL_MAX_SEARCHES_PER_COMPANY`): half the process's.
+pub const DEFAULT_MAX_SEARCHES_PER_COMPANY: usize = DEFAULT_MAX_SEARCHES / 2;
 /// How long an NDJSON stream may wait for its client to read by default
 /// (`DAGTRAIL_STREAM_STALL_SECS`), in seconds; then it ends and frees its
 /// slot.
@@ -55,6 +61,10 @@ pub struct Limits {
     pub max_streams_per_company: usize,
     /// How long a stream waits for its client to read before it ends.
     pub stream_stall: Duration,
+    /// Deep searches run at once.
+    pub max_searches: usize,
+    /// Deep searches one company may run at once.
+    pub max_searches_per_company: usize,
     /// Matches a run search counts before it reports a lower bound
     /// (`None`: always count them all).
     pub search_count_limit: Option<u64>,
@@ -68,6 +78,8 @@ impl Default for Limits {
             max_streams: DEFAULT_MAX_STREAMS,
             max_streams_per_company: DEFAULT_MAX_STREAMS_PER_COMPANY,
             stream_stall: Duration::from_secs(DEFAULT_STREAM_STALL_SECS),
+            max_searches: DEFAULT_MAX_SEARCHES,
+            max_searches_per_company: DEFAULT_MAX_SEARCHES_PER_COMPANY,
             search_count_limit: Some(DEFAULT_SEARCH_COUNT_LIMIT),
         }
     }
@@ -84,6 +96,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Slots for concurrent NDJSON streams.
     pub streams: Arc<slots::Slots>,
+    /// Slots for concurrent deep searches (data keywords, log filters).
+    pub searches: Arc<slots::Slots>,
 }
 
 impl AppState {
@@ -93,12 +107,32 @@ impl AppState {
             limits.max_streams,
             limits.max_streams_per_company,
         ));
+        let searches = Arc::new(slots::Slots::new(
+            limits.max_searches,
+            limits.max_searches_per_company,
+        ));
         Self {
             reads,
             verifier,
             limits,
             streams,
+            searches,
         }
+    }
+
+    /// A slot for a deep search of `company`.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Busy`] (503 with `Retry-After`) when the company's share
+    /// or the process's is taken: one tenant's searches must not slow
+    /// every other tenant's requests.
+    pub fn search_slot(&self, company: &crate::model::Company) -> Result<slots::Slot, ApiError> {
+        self.searches.try_take(company).ok_or_else(|| {
+            ApiError::Busy(
+                "too many searches at once (for this company or in all); retry later".into(),
+            )
+        })
     }
 
     /// Runs a call against the stores within the time limit (then 504).

@@ -101,6 +101,7 @@ pub async fn phase(
     responses(
         (status = 200, description = "A page of data rows", body = ParquetPage),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 503, description = "Too many keyword searches at once (for this company, or in all); see Retry-After", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -111,6 +112,10 @@ pub async fn data(
     Params(query): Params<(AttemptQuery, PageQuery, DataQuery)>,
 ) -> Result<Json<ParquetPage>, ApiError> {
     let (AttemptQuery { attempt }, p, DataQuery { keyword }) = query;
+    let _slot = match keyword {
+        Some(_) => Some(state.search_slot(&company)?),
+        None => None,
+    };
     let page = state
         .timed(async {
             let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
@@ -180,7 +185,7 @@ pub async fn errors(
             (String = "application/x-ndjson"),
         )),
         (status = 404, description = "No committed attempt", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 503, description = "Too many concurrent NDJSON streams", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 503, description = "Too many NDJSON streams or filtered searches at once (for this company, or in all); see Retry-After", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -213,6 +218,10 @@ pub async fn logs(
             state.limits.stream_stall,
         ));
     }
+    let _slot = match filter.is_empty() {
+        true => None,
+        false => Some(state.search_slot(&company)?),
+    };
     let page = state
         .timed(async {
             let reader = state.reads.attempt(&company, &run, phase, attempt).await?;

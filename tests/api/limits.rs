@@ -269,3 +269,53 @@ async fn a_stalled_stream_frees_its_slot() {
     );
     drop(body);
 }
+
+/// Deep searches are bounded per company: while one company's search runs
+/// on a slow store, its next one is a 503 with Retry-After, and another
+/// company's still runs (48 parallel deep searches of one tenant slowed
+/// another's small request from 3 ms to 397 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_runs_at_most_its_share_of_searches() {
+    use object_store::throttle::{ThrottleConfig, ThrottledStore};
+    // Every read waits past the request's limit: a search holds its slot
+    // until it times out (then 504).
+    let limits = Limits {
+        max_searches: 2,
+        max_searches_per_company: 1,
+        timeout: std::time::Duration::from_millis(700),
+        ..Limits::default()
+    };
+    let slow = |store: dagtrail::artifacts::ArtifactStore| {
+        let config = ThrottleConfig {
+            wait_get_per_call: std::time::Duration::from_secs(5),
+            ..ThrottleConfig::default()
+        };
+        let throttled = ThrottledStore::new(std::sync::Arc::clone(store.object_store()), config);
+        dagtrail::artifacts::ArtifactStore::from_object_store(
+            std::sync::Arc::new(throttled),
+            store.base_url(),
+        )
+    };
+    let app = std::sync::Arc::new(embedded_with(slow, None, limits).await);
+    let search = format!("{}/phases/extract/data?keyword=row", app.run_url());
+    let first = {
+        let (app, search) = (std::sync::Arc::clone(&app), search.clone());
+        tokio::spawn(async move { app.get(&search).await.status })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let second = app.get(&search).await;
+    assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.header("retry-after"), "1");
+    let logs = format!("{}/phases/extract/logs?keyword=slow", app.run_url());
+    assert_eq!(app.get(&logs).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Another company's search is admitted (here it times out like the
+    // first, the store being slow: not a 503).
+    let other = app.call(&search, Some(&app.other_token()), &[]).await;
+    assert_ne!(other.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(first.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        app.get(&search).await.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "the slot is free again: not a 503"
+    );
+}

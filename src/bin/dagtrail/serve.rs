@@ -12,8 +12,9 @@ use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierCo
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{
-    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY,
-    DEFAULT_STREAM_STALL_SECS, DEFAULT_TIMEOUT_SECS, Limits, router, serve,
+    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
+    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
+    DEFAULT_TIMEOUT_SECS, Limits, router, serve,
 };
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -89,6 +90,14 @@ pub struct ServeArgs {
     /// it was sent; then the stream ends and frees its slot.
     #[arg(long, env = "DAGTRAIL_STREAM_STALL_SECS", default_value_t = DEFAULT_STREAM_STALL_SECS)]
     stream_stall_secs: u64,
+    /// Deep searches (data keywords, log filters) run at once (more get
+    /// 503 with Retry-After).
+    #[arg(long, env = "DAGTRAIL_MAX_SEARCHES", default_value_t = DEFAULT_MAX_SEARCHES)]
+    max_searches: usize,
+    /// Deep searches one company may run at once (more get 503), so that
+    /// no company slows every other.
+    #[arg(long, env = "DAGTRAIL_MAX_SEARCHES_PER_COMPANY", default_value_t = DEFAULT_MAX_SEARCHES_PER_COMPANY)]
+    max_searches_per_company: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     shutdown_grace_secs: u64,
@@ -297,6 +306,8 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_streams: args.max_streams,
         max_streams_per_company: args.max_streams_per_company,
         stream_stall: Duration::from_secs(args.stream_stall_secs.max(1)),
+        max_searches: args.max_searches,
+        max_searches_per_company: args.max_searches_per_company,
         search_count_limit: Some(args.search_count_limit).filter(|n| *n > 0),
     };
     let app = router(AppState::new(reads, verifier, limits));
