@@ -2,6 +2,7 @@
 //! `file://`) or `s3://bucket/prefix` with the standard `AWS_*` settings.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
@@ -45,6 +46,9 @@ pub enum OpenStoreError {
 pub struct ArtifactStore {
     store: Arc<dyn ObjectStore>,
     base_url: String,
+    /// Set once this process has seen or put the marker: writers mark the
+    /// store on every attempt, and one HEAD per process is enough.
+    marked: Arc<AtomicBool>,
 }
 
 impl ArtifactStore {
@@ -92,6 +96,7 @@ impl ArtifactStore {
             }
         })?;
         Ok(Self {
+            marked: Arc::default(),
             store: Arc::new(InstrumentedStore::new(Arc::new(store))),
             base_url,
         })
@@ -149,13 +154,18 @@ impl ArtifactStore {
         } else {
             format!("s3://{bucket}/{prefix}")
         };
-        Ok(Self { store, base_url })
+        Ok(Self {
+            store,
+            base_url,
+            marked: Arc::default(),
+        })
     }
 
     /// Wraps an existing object store (an instrumented one, say) whose root
     /// is the layout's top.
     pub fn from_object_store(store: Arc<dyn ObjectStore>, base_url: impl Into<String>) -> Self {
         Self {
+            marked: Arc::default(),
             store,
             base_url: base_url.into(),
         }
@@ -183,8 +193,11 @@ impl ArtifactStore {
     ///
     /// The store's error when it cannot be read or written.
     pub async fn mark(&self) -> Result<(), object_store::Error> {
+        if self.marked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let marker = store_marker();
-        match self.store.head(&marker).await {
+        let found = match self.store.head(&marker).await {
             Ok(_) => Ok(()),
             Err(object_store::Error::NotFound { .. }) => {
                 let body = format!(
@@ -195,7 +208,11 @@ impl ArtifactStore {
                 Ok(())
             }
             Err(e) => Err(e),
+        };
+        if found.is_ok() {
+            self.marked.store(true, Ordering::Relaxed);
         }
+        found
     }
 
     /// Whether the store holds its marker.

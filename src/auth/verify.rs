@@ -171,28 +171,27 @@ fn jwks_max_age(cache_control: Option<&str>) -> Duration {
     age.map_or(JWKS_MAX_AGE, |secs| Duration::from_secs(secs).clamp(lo, hi))
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per verifier, behind an Arc: its size costs nothing"
-)]
 enum Keys {
     Static(DecodingKey, Vec<Algorithm>),
-    Jwks {
-        url: String,
-        client: reqwest::Client,
-        allowed: Option<Vec<Algorithm>>,
-        /// The keys last fetched; read by every request, written after a
-        /// fetch, never held across one.
-        keys: RwLock<JwksKeys>,
-        /// Until when the keys are fresh (then the next request refreshes
-        /// them, so removed keys stop verifying).
-        fresh_until: RwLock<Option<Instant>>,
-        /// When the last fetch started; held while a fetch runs, so there
-        /// is one fetch at a time and requests with known `kid`s never wait
-        /// for it.
-        fetched: Mutex<Option<Instant>>,
-        refetch_interval: Duration,
-    },
+    Jwks(Box<Jwks>),
+}
+
+/// A JWKS endpoint and the keys last fetched from it.
+struct Jwks {
+    url: String,
+    client: reqwest::Client,
+    allowed: Option<Vec<Algorithm>>,
+    /// The keys last fetched; read by every request, written after a
+    /// fetch, never held across one.
+    keys: RwLock<JwksKeys>,
+    /// Until when the keys are fresh (then the next request refreshes
+    /// them, so removed keys stop verifying).
+    fresh_until: RwLock<Option<Instant>>,
+    /// When the last fetch started; held while a fetch runs, so there is
+    /// one fetch at a time and requests with known `kid`s never wait for
+    /// it.
+    fetched: Mutex<Option<Instant>>,
+    refetch_interval: Duration,
 }
 
 /// Verifies bearer tokens and extracts the company.
@@ -305,7 +304,7 @@ impl TokenVerifier {
                     .timeout(Duration::from_secs(5))
                     .build()
                     .map_err(|_| ConfigError::BadJwksUrl)?;
-                Keys::Jwks {
+                Keys::Jwks(Box::new(Jwks {
                     url: url.clone(),
                     client,
                     allowed: configured,
@@ -313,7 +312,7 @@ impl TokenVerifier {
                     fresh_until: RwLock::new(None),
                     fetched: Mutex::new(None),
                     refetch_interval: config.jwks_refetch_interval,
-                }
+                }))
             }
         };
         Ok(Self {
@@ -365,33 +364,9 @@ impl TokenVerifier {
     /// Why no key is loaded: the fetch failed, or the set holds no key
     /// dagtrail can use.
     pub async fn ready(&self) -> Result<(), String> {
-        let Keys::Jwks {
-            url,
-            client,
-            allowed,
-            keys,
-            fresh_until,
-            fetched,
-            refetch_interval,
-        } = self.keys.as_ref()
-        else {
-            return Ok(());
-        };
-        if !keys.read().await.is_empty() {
-            return Ok(());
-        }
-        let mut fetched = fetched.lock().await;
-        if !keys.read().await.is_empty() {
-            return Ok(());
-        }
-        if fetched.is_some_and(|t| t.elapsed() < *refetch_interval) {
-            return Err("no verification keys loaded from the JWKS yet".to_owned());
-        }
-        *fetched = Some(Instant::now());
-        match refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
-            Ok(0) => Err("the JWKS holds no key dagtrail can use".to_owned()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!("cannot fetch the JWKS from {url}: {e}")),
+        match self.keys.as_ref() {
+            Keys::Static(..) => Ok(()),
+            Keys::Jwks(jwks) => jwks.ready().await,
         }
     }
 
@@ -411,7 +386,7 @@ impl TokenVerifier {
         let header = decode_header(token).map_err(|e| token_error(&e))?;
         let (key, algorithms) = match self.keys.as_ref() {
             Keys::Static(key, algs) => (key.clone(), algs.clone()),
-            Keys::Jwks { .. } => self.jwks_key(header.kid.as_deref(), header.alg).await?,
+            Keys::Jwks(jwks) => jwks.key(header.kid.as_deref(), header.alg).await?,
         };
         if !algorithms.contains(&header.alg) {
             return Err(invalid(format!(
@@ -478,56 +453,69 @@ impl TokenVerifier {
         };
         Company::new(company).map_err(|e| invalid(e.to_string()))
     }
+}
 
-    async fn jwks_key(
+impl Jwks {
+    /// Whether keys are loaded, fetching them when none are and a fetch is
+    /// due (at most once per refetch interval, as for unknown `kid`s).
+    async fn ready(&self) -> Result<(), String> {
+        if !self.keys.read().await.is_empty() {
+            return Ok(());
+        }
+        let mut fetched = self.fetched.lock().await;
+        if !self.keys.read().await.is_empty() {
+            return Ok(());
+        }
+        if fetched.is_some_and(|t| t.elapsed() < self.refetch_interval) {
+            return Err("no verification keys loaded from the JWKS yet".to_owned());
+        }
+        *fetched = Some(Instant::now());
+        match self.refresh().await {
+            Ok(0) => Err("the JWKS holds no key dagtrail can use".to_owned()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("cannot fetch the JWKS from {}: {e}", self.url)),
+        }
+    }
+
+    /// The key for `kid` and the algorithms it may sign with.
+    async fn key(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<(DecodingKey, Vec<Algorithm>), AuthError> {
-        let Keys::Jwks {
-            url,
-            client,
-            allowed,
-            keys,
-            fresh_until,
-            fetched,
-            refetch_interval,
-        } = self.keys.as_ref()
-        else {
-            return Err(invalid("no JWKS configured"));
-        };
         let kid = kid.ok_or_else(|| invalid("token has no kid"))?;
+        let url = &self.url;
         // Keys past their age are fetched again by one request; the others
         // go on with the keys they have meanwhile (no one waits for a key
         // server here). A failed refresh keeps the keys and is retried
         // after the refetch interval.
         let stale = || async {
-            fresh_until
+            self.fresh_until
                 .read()
                 .await
                 .is_some_and(|until| Instant::now() >= until)
         };
         if stale().await
-            && let Ok(mut fetched) = fetched.try_lock()
+            && let Ok(mut fetched) = self.fetched.try_lock()
             && stale().await
         {
             *fetched = Some(Instant::now());
-            if let Err(e) = refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
+            if let Err(e) = self.refresh().await {
                 tracing::warn!(url = %url, error = %e, "cannot refresh the JWKS; keeping the keys it gave before");
-                *fresh_until.write().await = Some(Instant::now() + *refetch_interval);
+                *self.fresh_until.write().await = Some(Instant::now() + self.refetch_interval);
             }
         }
         let known = |keys: &JwksKeys| keys.get(kid).cloned();
-        let mut found = known(&*keys.read().await);
+        let mut found = known(&*self.keys.read().await);
         if found.is_none() {
-            let mut fetched = fetched.lock().await;
+            let mut fetched = self.fetched.lock().await;
             // Another request may have fetched while this one waited.
-            found = known(&*keys.read().await);
-            let due = fetched.is_none_or(|t| t.elapsed() >= *refetch_interval);
+            found = known(&*self.keys.read().await);
+            let due = fetched.is_none_or(|t| t.elapsed() >= self.refetch_interval);
             if found.is_none() && due {
                 *fetched = Some(Instant::now());
-                match refresh(client, url, allowed.as_deref(), keys, fresh_until).await {
-                    Ok(_) => found = known(&*keys.read().await),
+                match self.refresh().await {
+                    Ok(_) => found = known(&*self.keys.read().await),
                     Err(e) => tracing::warn!(url = %url, error = %e, "cannot fetch the JWKS"),
                 }
             }
@@ -540,22 +528,16 @@ impl TokenVerifier {
         }
         Ok((key, algs))
     }
-}
 
-/// Fetches the key set at `url` into `keys`, fresh until its age passes;
-/// returns how many keys it holds.
-async fn refresh(
-    client: &reqwest::Client,
-    url: &str,
-    allowed: Option<&[Algorithm]>,
-    keys: &RwLock<JwksKeys>,
-    fresh_until: &RwLock<Option<Instant>>,
-) -> Result<usize, String> {
-    let (fresh, max_age) = fetch_jwks(client, url, allowed).await?;
-    let count = fresh.len();
-    *keys.write().await = fresh;
-    *fresh_until.write().await = Some(Instant::now() + max_age);
-    Ok(count)
+    /// Fetches the key set into `keys`, fresh until its age passes;
+    /// returns how many keys it holds.
+    async fn refresh(&self) -> Result<usize, String> {
+        let (fresh, max_age) = fetch_jwks(&self.client, &self.url, self.allowed.as_deref()).await?;
+        let count = fresh.len();
+        *self.keys.write().await = fresh;
+        *self.fresh_until.write().await = Some(Instant::now() + max_age);
+        Ok(count)
+    }
 }
 
 /// The key set at `url` and how long to use it.

@@ -8,6 +8,17 @@ use tower::ServiceExt;
 
 use crate::support::{TestApp, embedded, embedded_with};
 
+/// `GET uri` asking for NDJSON with `token`, through the router; the body
+/// is left unread.
+async fn open_stream(app: &TestApp, uri: &str, token: &str) -> axum::response::Response {
+    let request = Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/x-ndjson")
+        .body(Body::empty())
+        .unwrap();
+    app.router.clone().oneshot(request).await.unwrap()
+}
+
 async fn status(app: &TestApp, uri: &str) -> StatusCode {
     app.get(uri).await.status
 }
@@ -133,20 +144,14 @@ async fn streams_past_the_limit_are_503_and_free_their_slot_when_done() {
     };
     let app = embedded_with(|s| s, None, limits).await;
     let uri = format!("{}/phases/extract/logs", app.run_url());
-    let open = || {
-        let request = Request::get(&uri)
-            .header("authorization", format!("Bearer {}", app.token()))
-            .header("accept", "application/x-ndjson")
-            .body(Body::empty())
-            .unwrap();
-        app.router.clone().oneshot(request)
-    };
+    let token = app.token();
+    let open = || open_stream(&app, &uri, &token);
     // Two streams open, their bodies not read yet: they hold both slots.
-    let first = open().await.unwrap();
-    let second = open().await.unwrap();
+    let first = open().await;
+    let second = open().await;
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK);
-    let third = open().await.unwrap();
+    let third = open().await;
     assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
     // Pages are not streams: they still answer.
     assert_eq!(status(&app, &uri).await, StatusCode::OK);
@@ -155,7 +160,7 @@ async fn streams_past_the_limit_are_503_and_free_their_slot_when_done() {
     // The slot is released when the stream ends.
     let mut fourth = None;
     for _ in 0..50 {
-        let reply = open().await.unwrap();
+        let reply = open().await;
         if reply.status() == StatusCode::OK {
             fourth = Some(reply);
             break;
@@ -208,25 +213,17 @@ async fn a_company_holds_at_most_its_share_of_streams() {
     };
     let app = embedded_with(|s| s, None, limits).await;
     let uri = format!("{}/phases/extract/logs", app.run_url());
-    let open = |token: String| {
-        let request = Request::get(&uri)
-            .header("authorization", format!("Bearer {token}"))
-            .header("accept", "application/x-ndjson")
-            .body(Body::empty())
-            .unwrap();
-        app.router.clone().oneshot(request)
-    };
-    let first = open(app.token()).await.unwrap();
-    let second = open(app.token()).await.unwrap();
+    let first = open_stream(&app, &uri, &app.token()).await;
+    let second = open_stream(&app, &uri, &app.token()).await;
     assert_eq!(
         (first.status(), second.status()),
         (StatusCode::OK, StatusCode::OK)
     );
-    let third = open(app.token()).await.unwrap();
+    let third = open_stream(&app, &uri, &app.token()).await;
     assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(third.headers()["retry-after"], "1");
     // Another company still gets a slot.
-    let other = open(app.other_token()).await.unwrap();
+    let other = open_stream(&app, &uri, &app.other_token()).await;
     assert_ne!(other.status(), StatusCode::SERVICE_UNAVAILABLE);
     drop((first, second));
 }
@@ -244,26 +241,17 @@ async fn a_stalled_stream_frees_its_slot() {
     };
     let app = embedded_with(|s| s, None, limits).await;
     let uri = format!("{}/phases/extract/logs", app.run_url());
-    let open = || {
-        let request = Request::get(&uri)
-            .header("authorization", format!("Bearer {}", app.token()))
-            .header("accept", "application/x-ndjson")
-            .body(Body::empty())
-            .unwrap();
-        app.router.clone().oneshot(request)
-    };
-    let stalled = open().await.unwrap();
+    let token = app.token();
+    let open = || open_stream(&app, &uri, &token);
+    let stalled = open().await;
     assert_eq!(stalled.status(), StatusCode::OK);
     let mut body = stalled.into_body();
     // One chunk taken, then the client reads no more.
     assert!(body.frame().await.is_some());
-    assert_eq!(
-        open().await.unwrap().status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(open().await.status(), StatusCode::SERVICE_UNAVAILABLE);
     tokio::time::sleep(std::time::Duration::from_millis(900)).await;
     assert_eq!(
-        open().await.unwrap().status(),
+        open().await.status(),
         StatusCode::OK,
         "the stalled stream's slot is free"
     );
