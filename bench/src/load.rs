@@ -57,6 +57,7 @@ impl Server {
                 let _ = stopped.await;
             },
             Duration::from_secs(1),
+            dagtrail::http::ConnectionLimits::default(),
         ));
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(512)

@@ -12,14 +12,18 @@ pub mod openapi;
 pub mod params;
 pub mod phases;
 pub mod runs;
+pub mod server;
 pub mod slots;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+
+pub use self::server::{
+    ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, serve,
+};
 
 use self::error::ApiError;
 use crate::auth::TokenVerifier;
@@ -180,39 +184,4 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_request(
             observe::drop_unfit_request_id,
         ))
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish for at most `grace`.
-///
-/// # Errors
-///
-/// None in practice: axum's server retries after a socket error rather
-/// than return it, so the `io::Result` is only its signature's.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = signalled_tx.send(true);
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => return result,
-        _ = signalled.changed() => {}
-    }
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!(
-                grace_secs = grace.as_secs(),
-                "in-flight requests did not finish in time; stopping"
-            );
-            Ok(())
-        }
-    }
 }

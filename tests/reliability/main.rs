@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod commit_window;
+mod connections;
 mod faults;
 mod first_hour;
 mod metrics;

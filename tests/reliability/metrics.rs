@@ -6,7 +6,7 @@ use crate::support::{Server, Stores, get, seed, token};
 
 /// The value of the sample whose line starts with `series` (name and
 /// labels as written), when there is one.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next())

@@ -173,7 +173,22 @@ impl Server {
     }
 
     pub fn start_on(listen: &str, env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dagtrail"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_dagtrail")), listen, env)
+    }
+
+    /// Starts it with at most `files` open files (soft and hard limit), as
+    /// a host or container with a low `ulimit -n` would.
+    pub fn start_with_file_limit(files: u64, env: &[(&str, String)]) -> Self {
+        let mut command = Command::new("prlimit");
+        command.args([
+            &format!("--nofile={files}:{files}"),
+            "--",
+            env!("CARGO_BIN_EXE_dagtrail"),
+        ]);
+        Self::spawn(command, "127.0.0.1:0", env)
+    }
+
+    fn spawn(mut command: Command, listen: &str, env: &[(&str, String)]) -> Self {
         command.args(["serve", "--listen", listen]);
         // The test's secret, unless the server is given other keys.
         if !env

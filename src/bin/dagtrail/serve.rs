@@ -12,7 +12,8 @@ use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierCo
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{
-    AppState, DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
+    AppState, ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
     DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
     DEFAULT_TIMEOUT_SECS, Limits, router, serve,
 };
@@ -98,6 +99,15 @@ pub struct ServeArgs {
     /// no company slows every other.
     #[arg(long, env = "DAGTRAIL_MAX_SEARCHES_PER_COMPANY", default_value_t = DEFAULT_MAX_SEARCHES_PER_COMPANY)]
     max_searches_per_company: usize,
+    /// Seconds a connection has to send a request's headers, counted from
+    /// its opening or from its previous answer (so also the keep-alive
+    /// idle timeout; keep a balancer's idle timeout below it).
+    #[arg(long, env = "DAGTRAIL_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
+    header_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen backlog. Lowered
+    /// at start to fit the process's open-file limit.
+    #[arg(long, env = "DAGTRAIL_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "DAGTRAIL_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     shutdown_grace_secs: u64,
@@ -141,6 +151,34 @@ fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVer
         jwks_refetch_interval: Duration::from_secs(args.jwks_refetch_secs),
     })?
     .with_max_ttl(args.jwt_max_ttl))
+}
+
+/// File descriptors kept for what is not a client connection: the run
+/// index's pool, the store's connections, Parquet files, logs.
+const RESERVED_FILES: u64 = 128;
+
+/// `wanted` connections, or fewer when the open-file limit cannot hold them
+/// beside [`RESERVED_FILES`]: a server that runs out of descriptors can
+/// neither accept nor reach its stores. The soft limit is raised to the
+/// hard one first (as Go's runtime does), since the usual soft default of
+/// 1,024 is a relic of `select`, which nothing here uses.
+fn fit_connections(wanted: usize) -> usize {
+    let Ok(files) = rlimit::increase_nofile_limit(u64::MAX) else {
+        return wanted;
+    };
+    let room = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    if wanted > room {
+        let fitted = room.max(1);
+        tracing::warn!(
+            wanted,
+            fitted,
+            open_file_limit = files,
+            "DAGTRAIL_MAX_CONNECTIONS lowered to fit the open-file limit (raise `ulimit -n` or LimitNOFILE)"
+        );
+        fitted
+    } else {
+        wanted
+    }
 }
 
 /// The next SIGINT (Ctrl-C) or SIGTERM, as the exit code a process ended
@@ -334,6 +372,10 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         app,
         shutdown_signal(),
         Duration::from_secs(args.shutdown_grace_secs),
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+            max_connections: fit_connections(args.max_connections),
+        },
     )
     .await?;
     Ok(())
