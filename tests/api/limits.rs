@@ -307,3 +307,122 @@ async fn a_company_runs_at_most_its_share_of_searches() {
         "the slot is free again: not a 503"
     );
 }
+
+/// A deep search stops with its request: when the request is dropped (the
+/// client left, or a proxy timed it out), the row-group scans it started
+/// are aborted and ask the store for nothing more (they ran on, reading a
+/// phase's every row group for nobody).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_search_stops_reading_the_store() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures::TryStreamExt;
+    use object_store::{ObjectStore, ObjectStoreExt};
+    use object_store::memory::InMemory;
+
+    use chrono::{TimeZone, Utc};
+    use dagtrail::artifacts::ArtifactStore;
+    use dagtrail::artifacts::instrumented::InstrumentedStore;
+    use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
+    use dagtrail::model::Phase;
+    use dagtrail::record::Recorder;
+    use dagtrail::runindex::{self, IndexOptions};
+    use object_store::throttle::{ThrottleConfig, ThrottledStore};
+
+    use crate::support::{artifacts_dir, id_name_batch};
+
+    // The app reads from memory (a copy of its folder, made below), each
+    // GET taking 200 ms, counted where the request is made: a scan of many
+    // row groups takes seconds.
+    let memory = Arc::new(InMemory::new());
+    let counting = InstrumentedStore::new(Arc::new(ThrottledStore::new(
+        Arc::clone(&memory) as Arc<dyn ObjectStore>,
+        ThrottleConfig {
+            wait_get_per_call: Duration::from_millis(200),
+            ..ThrottleConfig::default()
+        },
+    )));
+    let reads = counting.clone();
+    let wrap = move |store: ArtifactStore| {
+        ArtifactStore::from_object_store(Arc::new(reads), store.base_url())
+    };
+    let app = embedded_with(wrap, None, Limits::default()).await;
+
+    // A transform attempt (the seed wrote the first) of 6,000 rows in 60
+    // row groups.
+    let dir = artifacts_dir(&app);
+    let index = runindex::open(
+        &format!("sqlite://{}", dir.with_file_name("runs.db").display()),
+        &IndexOptions::default(),
+    )
+    .await
+    .unwrap();
+    let store = ArtifactStore::open(dir.to_str().unwrap()).unwrap();
+    let options = WriterOptions {
+        row_group_rows: 100,
+        ..WriterOptions::default()
+    };
+    let recorder = Recorder::new(index, store, options);
+    let mut attempt = recorder
+        .begin(&app.company, &app.run, Phase::Transform, 2)
+        .await
+        .unwrap();
+    attempt
+        .write_data(&id_name_batch(0, 6_000, |i| format!("row {i}")))
+        .await
+        .unwrap();
+    attempt
+        .commit(
+            &PhaseOutcome {
+                success: Some(true),
+                ..PhaseOutcome::default()
+            },
+            Utc.with_ymd_and_hms(2026, 11, 27, 11, 0, 0).unwrap(),
+        )
+        .await
+        .unwrap();
+    let folder = ArtifactStore::open(dir.to_str().unwrap()).unwrap();
+    let files: Vec<_> = folder
+        .object_store()
+        .list(None)
+        .try_collect()
+        .await
+        .unwrap();
+    for file in files {
+        let bytes = folder
+            .object_store()
+            .get(&file.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        memory.put(&file.location, bytes.into()).await.unwrap();
+    }
+
+    let search = format!(
+        "{}/phases/transform/data?attempt=2&keyword=nowhere-to-be-found",
+        app.run_url()
+    );
+    counting.reset();
+    // The client gives up after 1.5 s, well before the scan's end.
+    let gave_up = tokio::time::timeout(Duration::from_millis(1500), app.get(&search)).await;
+    assert!(gave_up.is_err(), "the search finished before it was dropped");
+    let at_drop = counting.counts().gets;
+    assert!(at_drop > 2, "the scan had started: {at_drop} GETs");
+    // Requests already sent finish; no new one starts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let settled = counting.counts().gets;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        counting.counts().gets,
+        settled,
+        "the store is still being read for a dropped request"
+    );
+    // The company's search slot was given back with it.
+    let again = tokio::time::timeout(Duration::from_millis(100), app.get(&search)).await;
+    if let Ok(reply) = again {
+        assert_ne!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

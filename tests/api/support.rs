@@ -38,7 +38,7 @@ pub use tokens::{SECRET, token};
 
 #[path = "../common/batches.rs"]
 mod batches;
-use batches::{id_name_batch, text_batch};
+pub use batches::{id_name_batch, text_batch};
 
 /// A response, read whole.
 pub struct Reply {
