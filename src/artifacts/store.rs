@@ -1,18 +1,20 @@
 //! Opening the artifact store from its URL: a local folder (plain path or
 //! `file://`) or `s3://bucket/prefix` with the standard `AWS_*` settings.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
+use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use url::Url;
 
 use super::instrumented::InstrumentedStore;
-use super::key::store_marker;
+use super::key::{key_segment, store_marker};
+use crate::model::Company;
 
 /// The artifact store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +51,16 @@ pub struct ArtifactStore {
     /// Set once this process has seen or put the marker: writers mark the
     /// store on every attempt, and one HEAD per process is enough.
     marked: Arc<AtomicBool>,
+    /// Whether the store folds case (see [`ArtifactStore::folds_case`]),
+    /// once known.
+    folds_case: Arc<OnceLock<bool>>,
+    /// Company folder segments checked on a store that folds case: whether
+    /// the folder under that exact name is the company's own.
+    own_folders: Arc<quick_cache::sync::Cache<String, bool>>,
 }
+
+/// Company folders remembered by [`ArtifactStore::is_own_company_folder`].
+const OWN_FOLDERS_REMEMBERED: usize = 100_000;
 
 impl ArtifactStore {
     /// Opens a store from `s3://bucket/prefix`, `file:///abs/path` or a
@@ -95,11 +106,10 @@ impl ArtifactStore {
                 source,
             }
         })?;
-        Ok(Self {
-            marked: Arc::default(),
-            store: Arc::new(InstrumentedStore::new(Arc::new(store))),
+        Ok(Self::from_object_store(
+            Arc::new(InstrumentedStore::new(Arc::new(store))),
             base_url,
-        })
+        ))
     }
 
     fn open_s3(url: &str, rest: &str) -> Result<Self, OpenStoreError> {
@@ -154,11 +164,7 @@ impl ArtifactStore {
         } else {
             format!("s3://{bucket}/{prefix}")
         };
-        Ok(Self {
-            store,
-            base_url,
-            marked: Arc::default(),
-        })
+        Ok(Self::from_object_store(store, base_url))
     }
 
     /// Wraps an existing object store (an instrumented one, say) whose root
@@ -166,6 +172,8 @@ impl ArtifactStore {
     pub fn from_object_store(store: Arc<dyn ObjectStore>, base_url: impl Into<String>) -> Self {
         Self {
             marked: Arc::default(),
+            folds_case: Arc::default(),
+            own_folders: Arc::new(quick_cache::sync::Cache::new(OWN_FOLDERS_REMEMBERED)),
             store,
             base_url: base_url.into(),
         }
@@ -221,11 +229,87 @@ impl ArtifactStore {
     ///
     /// The store's error when it cannot be read (a missing marker is
     /// `Ok(false)`).
+    ///
+    /// The first time it is found, the store is also asked whether it
+    /// folds case ([`ArtifactStore::folds_case`]), so that a server which
+    /// was probed for readiness pays nothing for it on a request.
     pub async fn is_marked(&self) -> Result<bool, object_store::Error> {
         match self.store.head(&store_marker()).await {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                if self.folds_case.get().is_none() {
+                    self.folds_case().await?;
+                }
+                Ok(true)
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether the store treats keys that differ only in case as one key
+    /// (a local folder on macOS or Windows, an S3-compatible server on such
+    /// a file system): the marker, asked for in upper case, is found.
+    /// Known once the marker exists, then remembered; until then the
+    /// answer is `true`, the cautious one.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when it cannot be asked.
+    pub async fn folds_case(&self) -> Result<bool, object_store::Error> {
+        if let Some(folds) = self.folds_case.get() {
+            return Ok(*folds);
+        }
+        let marker = store_marker();
+        let shouted = Path::from(marker.as_ref().to_ascii_uppercase());
+        let folds = match self.store.head(&shouted).await {
+            Ok(_) => true,
+            Err(object_store::Error::NotFound { .. }) => match self.store.head(&marker).await {
+                Ok(_) => false,
+                Err(object_store::Error::NotFound { .. }) => return Ok(true),
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(*self.folds_case.get_or_init(|| folds))
+    }
+
+    /// Whether `company`'s folder may be read and written under its
+    /// name: always on a store that keeps case apart; on one that folds
+    /// case, unless the store's top holds a folder whose name differs from
+    /// the company's only in case (that folder is another company's:
+    /// `ACME` must not read `acme`'s runs). The answer for a folder found
+    /// is remembered (a folder's name keeps its case until it is deleted).
+    ///
+    /// # Errors
+    ///
+    /// The store's error when it cannot be asked or listed; a company
+    /// whose name makes no key is refused by the key's own checks later,
+    /// so it is `Ok(true)` here.
+    pub async fn is_own_company_folder(
+        &self,
+        company: &Company,
+    ) -> Result<bool, object_store::Error> {
+        if !self.folds_case().await? {
+            return Ok(true);
+        }
+        let Ok(segment) = key_segment(company.as_str()) else {
+            return Ok(true);
+        };
+        if let Some(own) = self.own_folders.get(&segment) {
+            return Ok(own);
+        }
+        // The store's top, as the store spells it: a store that folds case
+        // still keeps the case a folder was created with.
+        let top = self.store.list_with_delimiter(None).await?;
+        let found = top
+            .common_prefixes
+            .iter()
+            .find(|folder| folder.as_ref().eq_ignore_ascii_case(&segment));
+        let Some(folder) = found else {
+            return Ok(true);
+        };
+        let own = folder.as_ref() == segment;
+        self.own_folders.insert(segment, own);
+        Ok(own)
     }
 }

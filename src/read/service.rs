@@ -187,6 +187,9 @@ impl ReadService {
     /// store or decoding error reading either file.
     pub async fn event(&self, company: &Company, run: &RunRef) -> Result<EventPages, ReadError> {
         let folder = RunFolder::new(company, run)?;
+        if !self.own_folder(company).await? {
+            return Err(ReadError::NotFound(Missing::Event));
+        }
         event_pages(self.store.object_store(), &self.quirks, &folder).await
     }
 
@@ -205,6 +208,9 @@ impl ReadService {
         attempt: u32,
     ) -> Result<AttemptReader, ReadError> {
         let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
+        if !self.own_folder(company).await? {
+            return Err(ReadError::NotFound(Missing::Attempt));
+        }
         AttemptReader::open(
             Arc::clone(self.store.object_store()),
             self.cache.clone(),
@@ -212,6 +218,18 @@ impl ReadService {
             folder,
         )
         .await
+    }
+
+    /// Whether `company`'s folder in the store is its own: on a store that
+    /// folds case, a token for `ACME` finds `acme`'s folder under its own
+    /// name, and must be told "not found" (issue 12, hardening).
+    async fn own_folder(&self, company: &Company) -> Result<bool, ReadError> {
+        self.store
+            .is_own_company_folder(company)
+            .await
+            .map_err(|source| {
+                ReadError::store(&object_store::path::Path::from(company.as_str()), source)
+            })
     }
 
     /// Checks that both stores answer (for `/readyz`), each within

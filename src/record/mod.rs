@@ -34,6 +34,12 @@ pub enum RecordError {
     /// `event` has no attempts; it is recorded with [`Recorder::record_event`].
     #[error("the event phase is recorded with record_event, not as an attempt")]
     EventIsNotAStep,
+    /// The store folds case and its top holds a folder whose name differs
+    /// from the company's only in case: another company's.
+    #[error(
+        "the artifact store does not tell upper from lower case and already holds another company's folder named like {0:?} in another case; writing would mix the two companies' runs"
+    )]
+    CompanyFolderTaken(Company),
     /// An event without any rows in either file.
     #[error("an event needs rows in queue_data or event")]
     EmptyEvent,
@@ -143,6 +149,7 @@ impl Recorder {
         }
         let folder = RunFolder::new(company, run)?.attempt(phase, attempt)?;
         self.mark_store().await?;
+        self.check_company_folder(company).await?;
         let s3_data_path = self.store.url_of(&folder.folder());
         let writer =
             AttemptWriter::create(&self.store, folder, phase, attempt, self.options.clone())
@@ -167,6 +174,26 @@ impl Recorder {
                 source,
             })
         })
+    }
+
+    /// Refuses to write into another company's folder: on a store that
+    /// folds case, `ACME`'s attempts would land in `acme`'s folder.
+    async fn check_company_folder(&self, company: &Company) -> Result<(), RecordError> {
+        let own = self
+            .store
+            .is_own_company_folder(company)
+            .await
+            .map_err(|source| {
+                RecordError::Write(WriteError::Store {
+                    key: company.as_str().to_owned(),
+                    source,
+                })
+            })?;
+        if own {
+            Ok(())
+        } else {
+            Err(RecordError::CompanyFolderTaken(company.clone()))
+        }
     }
 
     /// The number of inline rows a phase object holds.
@@ -235,6 +262,7 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let folder = RunFolder::new(company, run)?;
         self.mark_store().await?;
+        self.check_company_folder(company).await?;
         let props = self.options.properties();
         let store = self.store.object_store();
         let mut wrote_any = false;

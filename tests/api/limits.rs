@@ -318,8 +318,8 @@ async fn a_dropped_search_stops_reading_the_store() {
     use std::time::Duration;
 
     use futures::TryStreamExt;
-    use object_store::{ObjectStore, ObjectStoreExt};
     use object_store::memory::InMemory;
+    use object_store::{ObjectStore, ObjectStoreExt};
 
     use chrono::{TimeZone, Utc};
     use dagtrail::artifacts::ArtifactStore;
@@ -408,7 +408,10 @@ async fn a_dropped_search_stops_reading_the_store() {
     counting.reset();
     // The client gives up after 1.5 s, well before the scan's end.
     let gave_up = tokio::time::timeout(Duration::from_millis(1500), app.get(&search)).await;
-    assert!(gave_up.is_err(), "the search finished before it was dropped");
+    assert!(
+        gave_up.is_err(),
+        "the search finished before it was dropped"
+    );
     let at_drop = counting.counts().gets;
     assert!(at_drop > 2, "the scan had started: {at_drop} GETs");
     // Requests already sent finish; no new one starts.

@@ -8,6 +8,7 @@ mod auth;
 mod casefold;
 mod docs;
 mod faults;
+mod folding_store;
 mod foreign;
 mod isolation;
 mod limits;

@@ -21,6 +21,10 @@ async fn data_pages_cost_few_requests_and_never_list() {
     };
     let app = embedded_with(wrap, None, Limits::default()).await;
     let counting = counter.lock().unwrap().clone().unwrap();
+    // A balancer's first readiness probe also asks once whether the store
+    // folds case; requests pay nothing for it afterwards.
+    assert_eq!(app.call("/readyz", None, &[]).await.status, StatusCode::OK);
+    counting.reset();
     let page = |p: u32| format!("{}/phases/extract/data?page={p}&limit=20", app.run_url());
 
     let cold = app.get(&page(7)).await;

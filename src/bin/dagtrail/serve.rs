@@ -338,6 +338,16 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         args.cache_bytes,
     )
     .with_file_urls_shown(args.show_file_urls);
+    // Asked now, so that the first request does not wait for it (and
+    // whether the store folds case is known before any tenant reads).
+    match reads.store().is_marked().await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            store = %storage.store.base_url(),
+            "the artifact store holds no dagtrail marker: /readyz fails until `dagtrail migrate` (or a writer) marks it"
+        ),
+        Err(error) => tracing::warn!(error = %error, "cannot reach the artifact store yet"),
+    }
     let limits = Limits {
         max_date_range_days: args.max_date_range_days,
         timeout,
