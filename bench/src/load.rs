@@ -35,7 +35,7 @@ impl Server {
     pub async fn start(reads: ReadService) -> anyhow::Result<Self> {
         let secret = bench_secret();
         let verifier = TokenVerifier::new(VerifierConfig {
-            source: KeySource::Secret(secret.clone()),
+            sources: vec![KeySource::Secret(secret.clone())],
             algorithms: None,
             issuer: None,
             audience: None,

@@ -165,7 +165,7 @@ fn world() -> &'static World {
             }
             files.sort_by(|a, b| a.0.cmp(&b.0));
             let verifier = TokenVerifier::new(VerifierConfig {
-                source: KeySource::Secret(Secret::new(SECRET)),
+                sources: vec![KeySource::Secret(Secret::new(SECRET))],
                 algorithms: None,
                 issuer: None,
                 audience: None,

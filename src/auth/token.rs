@@ -1,11 +1,14 @@
-//! Minting HS256 tokens for local use (`dagtrail token`).
+//! Minting tokens for local use and smoke tests (`dagtrail token`): HS256
+//! with a secret, or RS*/PS*/ES*/EdDSA with a private key, so that a
+//! server verifying public keys or a JWKS can be tried end to end.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use jsonwebtoken::{EncodingKey, Header, encode};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Map, Value};
 
+use super::verify::{KeyKind, pem_kind};
 use crate::model::Company;
 use crate::settings::Secret;
 
@@ -24,6 +27,157 @@ pub enum MintError {
     /// Signing failed.
     #[error("cannot sign the token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
+    /// The private key file cannot be read or used.
+    #[error("cannot sign with {path}: {reason}")]
+    BadPrivateKey {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A key to sign tokens with, its algorithm and the `kid` put in their
+/// header.
+pub struct Signer {
+    key: EncodingKey,
+    algorithm: Algorithm,
+    kid: Option<String>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// HS256 with `secret`.
+    ///
+    /// # Errors
+    ///
+    /// [`MintError::EmptySecret`] when the secret is empty.
+    pub fn hs256(secret: &Secret) -> Result<Self, MintError> {
+        if secret.expose().is_empty() {
+            return Err(MintError::EmptySecret);
+        }
+        Ok(Self {
+            key: EncodingKey::from_secret(secret.expose().as_bytes())?,
+            algorithm: Algorithm::HS256,
+            kid: None,
+        })
+    }
+
+    /// The private key in the PEM file at `path` (PKCS#8, or PKCS#1 RSA,
+    /// or SEC1 EC), signing with `algorithm`, by default the key kind's
+    /// first (RS256, ES256, ES384, EdDSA).
+    ///
+    /// # Errors
+    ///
+    /// [`MintError::BadPrivateKey`] when the file cannot be read, is not a
+    /// private key of a supported kind, or `algorithm` does not fit it.
+    pub fn from_private_pem(
+        path: &std::path::Path,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Self, MintError> {
+        let bad = |reason: String| MintError::BadPrivateKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let block = pem::parse(&text).map_err(|e| bad(e.to_string()))?;
+        if !block.tag().contains("PRIVATE") {
+            return Err(bad(format!(
+                "a {:?} block is not a private key",
+                block.tag()
+            )));
+        }
+        // PKCS#1 "RSA PRIVATE KEY" names no algorithm; the others carry
+        // their algorithm's identifier.
+        let kind = if block.tag() == "RSA PRIVATE KEY" {
+            Some(KeyKind::Rsa)
+        } else {
+            pem_kind(block.contents())
+        }
+        .ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 private key".into()))?;
+        let fitting = kind.default_algorithms();
+        let algorithm = match algorithm {
+            Some(a) if fitting.contains(&a) => a,
+            Some(a) => return Err(bad(format!("{a:?} does not fit a {kind:?} key"))),
+            None => match fitting.first() {
+                Some(a) => *a,
+                None => return Err(bad(format!("no algorithm signs with a {kind:?} key"))),
+            },
+        };
+        let key = match kind {
+            KeyKind::Rsa => EncodingKey::from_rsa_pem(&text),
+            KeyKind::EcP256 | KeyKind::EcP384 => EncodingKey::from_ec_pem(&text),
+            KeyKind::Ed25519 => EncodingKey::from_ed_pem(&text),
+            KeyKind::Hmac => return Err(bad("not a private key".into())),
+        }
+        .map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            key,
+            algorithm,
+            kid: None,
+        })
+    }
+
+    /// Puts `kid` in the tokens' header (a JWKS finds the key by it).
+    #[must_use]
+    pub fn with_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+}
+
+/// Claims of a minted token beyond the company, `iat` and `exp`.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraClaims {
+    /// `iss`.
+    pub issuer: Option<String>,
+    /// `aud`.
+    pub audience: Option<String>,
+}
+
+/// Signs a token for `company` that expires after `ttl`.
+///
+/// # Errors
+///
+/// [`MintError::BadLifetime`] when `ttl` is zero or the expiry cannot be
+/// represented; [`MintError::Sign`] when the token cannot be encoded.
+pub fn mint(
+    signer: &Signer,
+    company_claim: &str,
+    company: &Company,
+    ttl: Duration,
+    extra: &ExtraClaims,
+) -> Result<String, MintError> {
+    let ttl = chrono::Duration::from_std(ttl).map_err(|_| MintError::BadLifetime)?;
+    if ttl <= chrono::Duration::zero() {
+        return Err(MintError::BadLifetime);
+    }
+    let now = Utc::now();
+    let exp = now.checked_add_signed(ttl).ok_or(MintError::BadLifetime)?;
+    let mut claims = Map::new();
+    claims.insert(
+        company_claim.to_owned(),
+        Value::String(company.as_str().to_owned()),
+    );
+    claims.insert("iat".into(), Value::from(now.timestamp()));
+    claims.insert("exp".into(), Value::from(exp.timestamp()));
+    if let Some(iss) = &extra.issuer {
+        claims.insert("iss".into(), Value::String(iss.clone()));
+    }
+    if let Some(aud) = &extra.audience {
+        claims.insert("aud".into(), Value::String(aud.clone()));
+    }
+    let mut header = Header::new(signer.algorithm);
+    header.kid.clone_from(&signer.kid);
+    Ok(encode(&header, &claims, &signer.key)?)
 }
 
 /// Signs an HS256 token for `company` that expires after `ttl`.
@@ -39,27 +193,13 @@ pub fn mint_hs256(
     company: &Company,
     ttl: Duration,
 ) -> Result<String, MintError> {
-    if secret.expose().is_empty() {
-        return Err(MintError::EmptySecret);
-    }
-    let ttl = chrono::Duration::from_std(ttl).map_err(|_| MintError::BadLifetime)?;
-    if ttl <= chrono::Duration::zero() {
-        return Err(MintError::BadLifetime);
-    }
-    let now = Utc::now();
-    let exp = now.checked_add_signed(ttl).ok_or(MintError::BadLifetime)?;
-    let mut claims = Map::new();
-    claims.insert(
-        company_claim.to_owned(),
-        Value::String(company.as_str().to_owned()),
-    );
-    claims.insert("iat".into(), Value::from(now.timestamp()));
-    claims.insert("exp".into(), Value::from(exp.timestamp()));
-    Ok(encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.expose().as_bytes())?,
-    )?)
+    mint(
+        &Signer::hs256(secret)?,
+        company_claim,
+        company,
+        ttl,
+        &ExtraClaims::default(),
+    )
 }
 
 #[cfg(test)]

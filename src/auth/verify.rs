@@ -43,10 +43,11 @@ pub enum ConfigError {
         "no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"
     )]
     NoKey,
-    /// More than one key source is configured.
-    #[error("set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL")]
-    SeveralKeys,
-    /// The PEM file cannot be read or is not a supported public key.
+    /// More than one JWKS URL is configured.
+    #[error("set one DAGTRAIL_JWKS_URL at most")]
+    SeveralJwks,
+    /// The PEM file cannot be read or holds something else than supported
+    /// public keys.
     #[error("cannot use DAGTRAIL_JWT_PUBLIC_KEY {path}: {reason}")]
     BadPublicKey {
         /// The file.
@@ -62,12 +63,14 @@ pub enum ConfigError {
     BadJwksUrl,
 }
 
-/// Where verification keys come from.
+/// Where verification keys come from; a verifier takes several, so that
+/// keys can be rotated with an overlap (docs/DEPLOYMENT.md, "Key
+/// rotation").
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// A shared HMAC secret.
     Secret(Secret),
-    /// A PEM public key file.
+    /// A PEM file of one or more public keys (RSA, P-256, P-384, Ed25519).
     PublicKeyFile(std::path::PathBuf),
     /// A JWKS endpoint.
     JwksUrl(String),
@@ -76,8 +79,9 @@ pub enum KeySource {
 /// Verifier settings.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
-    /// The key source.
-    pub source: KeySource,
+    /// The key sources: secrets and PEM keys are tried in the order given
+    /// (those whose algorithms fit the token's), a JWKS by `kid`.
+    pub sources: Vec<KeySource>,
     /// Allowed algorithms; `None` derives them from the key kind.
     pub algorithms: Option<Vec<String>>,
     /// Required issuer.
@@ -91,8 +95,9 @@ pub struct VerifierConfig {
     pub jwks_refetch_interval: Duration,
 }
 
+/// The kinds of keys tokens are signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
+pub(super) enum KeyKind {
     Hmac,
     Rsa,
     EcP256,
@@ -101,7 +106,8 @@ enum KeyKind {
 }
 
 impl KeyKind {
-    fn default_algorithms(self) -> Vec<Algorithm> {
+    /// The algorithms a key of this kind signs with, the usual first.
+    pub(super) fn default_algorithms(self) -> Vec<Algorithm> {
         use Algorithm::*;
         match self {
             KeyKind::Hmac => vec![HS256, HS384, HS512],
@@ -115,7 +121,7 @@ impl KeyKind {
 
 /// Reads the key kind from a PEM's algorithm identifier (the OIDs of
 /// rsaEncryption, prime256v1, secp384r1 and Ed25519 in the DER).
-fn pem_kind(der: &[u8]) -> Option<KeyKind> {
+pub(super) fn pem_kind(der: &[u8]) -> Option<KeyKind> {
     const RSA: &[u8] = &[
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
     ];
@@ -171,9 +177,18 @@ fn jwks_max_age(cache_control: Option<&str>) -> Duration {
     age.map_or(JWKS_MAX_AGE, |secs| Duration::from_secs(secs).clamp(lo, hi))
 }
 
-enum Keys {
-    Static(DecodingKey, Vec<Algorithm>),
-    Jwks(Box<Jwks>),
+/// A secret or a PEM public key, and the algorithms it verifies.
+struct FixedKey {
+    key: DecodingKey,
+    algorithms: Vec<Algorithm>,
+}
+
+/// Every key a verifier holds.
+struct Keys {
+    /// Secrets and PEM keys, in the order configured.
+    fixed: Vec<FixedKey>,
+    /// A JWKS endpoint, when configured.
+    jwks: Option<Jwks>,
 }
 
 /// A JWKS endpoint and the keys last fetched from it.
@@ -257,92 +272,86 @@ impl TokenVerifier {
             .as_deref()
             .map(parse_algorithms)
             .transpose()?;
-        let keys = match &config.source {
-            KeySource::Secret(secret) => {
-                let key = DecodingKey::from_secret(secret.expose().as_bytes())
-                    .map_err(|_| ConfigError::NoKey)?;
-                Keys::Static(key, Self::allowed(KeyKind::Hmac, configured)?)
+        if configured.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::BadAlgorithms("no algorithm given".into()));
+        }
+        let mut fixed = Vec::new();
+        let mut jwks = None;
+        for source in &config.sources {
+            match source {
+                KeySource::Secret(secret) => {
+                    let key = DecodingKey::from_secret(secret.expose().as_bytes())
+                        .map_err(|_| ConfigError::NoKey)?;
+                    fixed.push(FixedKey {
+                        key,
+                        algorithms: Self::allowed(KeyKind::Hmac, configured.as_deref())?,
+                    });
+                }
+                KeySource::PublicKeyFile(path) => {
+                    for (key, kind) in public_keys(path)? {
+                        fixed.push(FixedKey {
+                            key,
+                            algorithms: Self::allowed(kind, configured.as_deref())?,
+                        });
+                    }
+                }
+                KeySource::JwksUrl(url) => {
+                    if jwks.is_some() {
+                        return Err(ConfigError::SeveralJwks);
+                    }
+                    jwks = Some(Jwks::new(
+                        url,
+                        configured.clone(),
+                        config.jwks_refetch_interval,
+                    )?);
+                }
             }
-            KeySource::PublicKeyFile(path) => {
-                let bad = |reason: String| ConfigError::BadPublicKey {
-                    path: path.display().to_string(),
-                    reason,
-                };
-                let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-                let parsed = pem::parse(&pem).map_err(|e| bad(e.to_string()))?;
-                if parsed.tag().contains("PRIVATE") {
-                    return Err(bad(
-                        "this is a private key: give the public key (openssl pkey -in key.pem -pubout), and keep the private key off the server"
-                            .into(),
-                    ));
-                }
-                let kind = pem_kind(parsed.contents())
-                    .ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key".into()))?;
-                let key = match kind {
-                    KeyKind::Rsa => DecodingKey::from_rsa_pem(&pem),
-                    KeyKind::EcP256 | KeyKind::EcP384 => DecodingKey::from_ec_pem(&pem),
-                    KeyKind::Ed25519 => DecodingKey::from_ed_pem(&pem),
-                    KeyKind::Hmac => return Err(bad("not a public key".into())),
-                }
-                .map_err(|e| bad(e.to_string()))?;
-                Keys::Static(key, Self::allowed(kind, configured)?)
-            }
-            KeySource::JwksUrl(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::BadJwksUrl);
-                }
-                if let Some(algs) = &configured
-                    && algs.iter().any(|a| {
-                        matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-                    })
-                {
-                    return Err(ConfigError::BadAlgorithms(
-                        "HMAC algorithms cannot be used with a JWKS".into(),
-                    ));
-                }
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .map_err(|_| ConfigError::BadJwksUrl)?;
-                Keys::Jwks(Box::new(Jwks {
-                    url: url.clone(),
-                    client,
-                    allowed: configured,
-                    keys: RwLock::new(HashMap::new()),
-                    fresh_until: RwLock::new(None),
-                    fetched: Mutex::new(None),
-                    refetch_interval: config.jwks_refetch_interval,
-                }))
-            }
-        };
+        }
+        if fixed.is_empty() && jwks.is_none() {
+            return Err(ConfigError::NoKey);
+        }
+        // Every algorithm configured must fit a key: one that fits none is
+        // a typo that would refuse every token signed with it.
+        if let Some(algs) = &configured
+            && let Some(bad) = algs.iter().find(|a| {
+                let fits_a_fixed_key = fixed.iter().any(|k| k.algorithms.contains(a));
+                let fits_the_jwks = jwks.is_some() && !is_hmac(**a);
+                !fits_a_fixed_key && !fits_the_jwks
+            })
+        {
+            return Err(ConfigError::BadAlgorithms(
+                if is_hmac(*bad) && jwks.is_some() {
+                    "HMAC algorithms cannot be used with a JWKS".into()
+                } else {
+                    format!("{bad:?} does not fit the configured key")
+                },
+            ));
+        }
         Ok(Self {
             max_ttl: None,
-            keys: Arc::new(keys),
+            keys: Arc::new(Keys { fixed, jwks }),
             issuer: config.issuer,
             audience: config.audience,
             company_claim: config.company_claim,
         })
     }
 
+    /// The algorithms a key of `kind` verifies: those that fit the kind,
+    /// less those `DAGTRAIL_JWT_ALGORITHMS` leaves out.
     fn allowed(
         kind: KeyKind,
-        configured: Option<Vec<Algorithm>>,
+        configured: Option<&[Algorithm]>,
     ) -> Result<Vec<Algorithm>, ConfigError> {
-        let fitting = kind.default_algorithms();
-        match configured {
-            None => Ok(fitting),
-            Some(algs) => {
-                if let Some(bad) = algs.iter().find(|a| !fitting.contains(a)) {
-                    return Err(ConfigError::BadAlgorithms(format!(
-                        "{bad:?} does not fit the configured key"
-                    )));
-                }
-                if algs.is_empty() {
-                    return Err(ConfigError::BadAlgorithms("no algorithm given".into()));
-                }
-                Ok(algs)
+        let mut fitting = kind.default_algorithms();
+        if let Some(algs) = configured {
+            fitting.retain(|a| algs.contains(a));
+            if fitting.is_empty() {
+                return Err(ConfigError::BadAlgorithms(format!(
+                    "none of {algs:?} fits a configured {kind:?} key"
+                )));
             }
         }
+        Ok(fitting)
     }
 
     /// Refuses tokens that live longer than `max` (`DAGTRAIL_JWT_MAX_TTL`):
@@ -354,48 +363,10 @@ impl TokenVerifier {
         self
     }
 
-    /// Whether tokens can be verified now (`/readyz`): always with a
-    /// secret or a PEM key; with a JWKS, when its keys are loaded, fetching
-    /// them when none are and a fetch is due (at most once per refetch
-    /// interval, as for unknown `kid`s).
-    ///
-    /// # Errors
-    ///
-    /// Why no key is loaded: the fetch failed, or the set holds no key
-    /// dagtrail can use.
-    pub async fn ready(&self) -> Result<(), String> {
-        match self.keys.as_ref() {
-            Keys::Static(..) => Ok(()),
-            Keys::Jwks(jwks) => jwks.ready().await,
-        }
-    }
-
-    /// Verifies a token and returns the company it acts for.
-    ///
-    /// # Errors
-    ///
-    /// [`AuthError::Invalid`], with a reason a client can act on, when the
-    /// token is over [`MAX_TOKEN_BYTES`], malformed, signed with an
-    /// algorithm or key (JWKS `kid`) not allowed, badly signed, expired or
-    /// not yet valid, lacks a required `exp`, `iss` or `aud`, or its company
-    /// claim is missing or not a valid company.
-    pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid("token too large"));
-        }
-        let header = decode_header(token).map_err(|e| token_error(&e))?;
-        let (key, algorithms) = match self.keys.as_ref() {
-            Keys::Static(key, algs) => (key.clone(), algs.clone()),
-            Keys::Jwks(jwks) => jwks.key(header.kid.as_deref(), header.alg).await?,
-        };
-        if !algorithms.contains(&header.alg) {
-            return Err(invalid(format!(
-                "algorithm {:?} is not allowed",
-                header.alg
-            )));
-        }
-        let mut validation = Validation::new(header.alg);
-        validation.algorithms = algorithms;
+    /// What every token must pass, signed with `alg`: `exp` (and `iss`,
+    /// `aud` when configured) present, times within 30 s of leeway.
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
         // A configured issuer or audience must also be present: the crate
         // checks `iss`/`aud` only when the token carries them, so without
         // this a token that leaves them out would pass the check.
@@ -414,8 +385,93 @@ impl TokenVerifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data =
-            decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| token_error(&e))?;
+        validation
+    }
+
+    /// Whether tokens can be verified now (`/readyz`): always with a
+    /// secret or a PEM key; with a JWKS, when its keys are loaded, fetching
+    /// them when none are and a fetch is due (at most once per refetch
+    /// interval, as for unknown `kid`s).
+    ///
+    /// # Errors
+    ///
+    /// Why no key is loaded: the fetch failed, or the set holds no key
+    /// dagtrail can use.
+    pub async fn ready(&self) -> Result<(), String> {
+        match &self.keys.jwks {
+            None => Ok(()),
+            Some(jwks) => jwks.ready().await,
+        }
+    }
+
+    /// Verifies a token and returns the company it acts for.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Invalid`], with a reason a client can act on, when the
+    /// token is over [`MAX_TOKEN_BYTES`], malformed, signed with an
+    /// algorithm or key (JWKS `kid`) not allowed, badly signed, expired or
+    /// not yet valid, lacks a required `exp`, `iss` or `aud`, or its company
+    /// claim is missing or not a valid company.
+    pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid("token too large"));
+        }
+        let header = decode_header(token).map_err(|e| token_error(&e))?;
+        let validation = self.validation(header.alg);
+        // A JWKS key named by the token's kid first, then the fixed keys
+        // whose algorithms fit, in the order configured: during a rotation
+        // the new key verifies new tokens, the old one the tokens signed
+        // before, until it is removed.
+        let mut candidates: Vec<(DecodingKey, Vec<Algorithm>)> = Vec::new();
+        let mut jwks_refusal = None;
+        if let Some(jwks) = &self.keys.jwks
+            && !is_hmac(header.alg)
+        {
+            match jwks.key(header.kid.as_deref(), header.alg).await {
+                Ok(found) => candidates.push(found),
+                Err(e) => jwks_refusal = Some(e),
+            }
+        }
+        candidates.extend(
+            self.keys
+                .fixed
+                .iter()
+                .filter(|k| k.algorithms.contains(&header.alg))
+                .map(|k| (k.key.clone(), k.algorithms.clone())),
+        );
+        if candidates.is_empty() {
+            return Err(jwks_refusal
+                .unwrap_or_else(|| invalid(format!("algorithm {:?} is not allowed", header.alg))));
+        }
+        let mut refused = None;
+        let mut verified = None;
+        for (key, algorithms) in candidates {
+            let mut validation = validation.clone();
+            validation.algorithms = algorithms;
+            match decode::<Map<String, Value>>(token, &key, &validation) {
+                Ok(data) => {
+                    verified = Some(data);
+                    break;
+                }
+                // Another key may have signed it.
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
+                    refused = Some(e);
+                }
+                // The signature was checked and held, or the token is
+                // malformed: no other key changes that.
+                Err(e) => return Err(token_error(&e)),
+            }
+        }
+        let data = match (verified, refused) {
+            (Some(data), _) => data,
+            (None, Some(e)) => return Err(token_error(&e)),
+            (None, None) => {
+                return Err(invalid(
+                    "the token cannot be verified with the configured key",
+                ));
+            }
+        };
         if let Some(max) = self.max_ttl {
             let exp = data
                 .claims
@@ -455,7 +511,74 @@ impl TokenVerifier {
     }
 }
 
+/// Whether `alg` is an HMAC algorithm (verified with a shared secret).
+fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// The public keys of a PEM file (one or more blocks) and their kinds.
+///
+/// # Errors
+///
+/// [`ConfigError::BadPublicKey`] when the file cannot be read, holds no
+/// key, a private key, or a key of an unsupported kind.
+fn public_keys(path: &std::path::Path) -> Result<Vec<(DecodingKey, KeyKind)>, ConfigError> {
+    let bad = |reason: String| ConfigError::BadPublicKey {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let blocks = pem::parse_many(&text).map_err(|e| bad(e.to_string()))?;
+    if blocks.is_empty() {
+        return Err(bad("no PEM block in it".into()));
+    }
+    let mut keys = Vec::new();
+    for (n, block) in blocks.iter().enumerate() {
+        let bad = |reason: &str| bad(format!("key {} of {}: {reason}", n + 1, blocks.len()));
+        if block.tag().contains("PRIVATE") {
+            return Err(bad(
+                "this is a private key: give the public key (openssl pkey -in key.pem -pubout), and keep the private key off the server",
+            ));
+        }
+        let kind = pem_kind(block.contents())
+            .ok_or_else(|| bad("not an RSA, P-256, P-384 or Ed25519 public key"))?;
+        let one = pem::encode(block);
+        let key = match kind {
+            KeyKind::Rsa => DecodingKey::from_rsa_pem(one.as_bytes()),
+            KeyKind::EcP256 | KeyKind::EcP384 => DecodingKey::from_ec_pem(one.as_bytes()),
+            KeyKind::Ed25519 => DecodingKey::from_ed_pem(one.as_bytes()),
+            KeyKind::Hmac => return Err(bad("not a public key")),
+        }
+        .map_err(|e| bad(&e.to_string()))?;
+        keys.push((key, kind));
+    }
+    Ok(keys)
+}
+
 impl Jwks {
+    fn new(
+        url: &str,
+        allowed: Option<Vec<Algorithm>>,
+        refetch_interval: Duration,
+    ) -> Result<Self, ConfigError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::BadJwksUrl);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|_| ConfigError::BadJwksUrl)?;
+        Ok(Self {
+            url: url.to_owned(),
+            client,
+            allowed,
+            keys: RwLock::new(HashMap::new()),
+            fresh_until: RwLock::new(None),
+            fetched: Mutex::new(None),
+            refetch_interval,
+        })
+    }
+
     /// Whether keys are loaded, fetching them when none are and a fetch is
     /// due (at most once per refetch interval, as for unknown `kid`s).
     async fn ready(&self) -> Result<(), String> {

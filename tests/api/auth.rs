@@ -310,7 +310,7 @@ fn config(
     aud: Option<&str>,
 ) -> VerifierConfig {
     VerifierConfig {
-        source,
+        sources: vec![source],
         algorithms: algorithms.map(|a| a.into_iter().map(str::to_owned).collect()),
         issuer: iss.map(str::to_owned),
         audience: aud.map(str::to_owned),
@@ -715,7 +715,7 @@ fn a_private_key_is_not_taken_for_a_public_key() {
     let path = dir.path().join("private.pem");
     std::fs::write(&path, RSA_PRIVATE).unwrap();
     let error = TokenVerifier::new(VerifierConfig {
-        source: KeySource::PublicKeyFile(path),
+        sources: vec![KeySource::PublicKeyFile(path)],
         algorithms: None,
         issuer: None,
         audience: None,

@@ -285,7 +285,7 @@ async fn seed(
 
 pub fn verifier() -> TokenVerifier {
     TokenVerifier::new(VerifierConfig {
-        source: KeySource::Secret(Secret::new(SECRET)),
+        sources: vec![KeySource::Secret(Secret::new(SECRET))],
         algorithms: None,
         issuer: None,
         audience: None,

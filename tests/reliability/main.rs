@@ -12,6 +12,7 @@ mod first_hour;
 mod metrics;
 mod readiness;
 mod roles;
+mod rotation;
 mod scale_out;
 mod shutdown;
 mod support;

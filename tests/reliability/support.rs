@@ -191,10 +191,11 @@ impl Server {
     fn spawn(mut command: Command, listen: &str, env: &[(&str, String)]) -> Self {
         command.args(["serve", "--listen", listen]);
         // The test's secret, unless the server is given other keys.
-        if !env
-            .iter()
-            .any(|(k, _)| k.starts_with("DAGTRAIL_JWKS") || k.starts_with("DAGTRAIL_JWT_PUBLIC"))
-        {
+        if !env.iter().any(|(k, _)| {
+            k.starts_with("DAGTRAIL_JWKS")
+                || k.starts_with("DAGTRAIL_JWT_PUBLIC")
+                || k.starts_with("DAGTRAIL_JWT_SECRET")
+        }) {
             command.env("DAGTRAIL_JWT_SECRET", SECRET);
         }
         command

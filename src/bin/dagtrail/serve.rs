@@ -22,8 +22,8 @@ use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
 use dagtrail::settings::{
-    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, read_secret_file,
-    redact_url,
+    DEMO_SECRET_FILE, Secret, Secrets, Storage, StorageSettings, demo_secret_or_new,
+    read_secret_lines, redact_url,
 };
 use indicatif::ProgressBar;
 
@@ -37,14 +37,17 @@ pub struct ServeArgs {
     /// HMAC secret for HS256/384/512 tokens.
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<Secret>,
-    /// A file holding the HMAC secret (a mounted secret), instead of
-    /// DAGTRAIL_JWT_SECRET.
-    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "jwt_secret", value_parser = read_secret_file)]
-    jwt_secret_file: Option<Secret>,
-    /// Path to a PEM public key (RSA, P-256, P-384 or Ed25519).
-    #[arg(long, env = "DAGTRAIL_JWT_PUBLIC_KEY")]
-    jwt_public_key: Option<PathBuf>,
-    /// JWKS endpoint (keys cached, refetched on an unknown kid).
+    /// A file of HMAC secrets (a mounted secret), one per line, instead of
+    /// DAGTRAIL_JWT_SECRET: each verifies, so a rotation lists the new
+    /// secret and the old one until the old one's tokens have expired.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "jwt_secret", value_parser = read_secret_lines)]
+    jwt_secret_file: Option<Secrets>,
+    /// PEM public keys (RSA, P-256, P-384 or Ed25519): comma-separated
+    /// files, each holding one key or more; each verifies, tried in order.
+    #[arg(long, env = "DAGTRAIL_JWT_PUBLIC_KEY", value_delimiter = ',')]
+    jwt_public_key: Vec<PathBuf>,
+    /// JWKS endpoint (keys cached, refetched on an unknown kid); may be
+    /// set beside a secret or PEM keys, e.g. while moving to it.
     #[arg(long, env = "DAGTRAIL_JWKS_URL")]
     jwks_url: Option<String>,
     /// Shortest time between two JWKS fetches caused by tokens with an
@@ -122,28 +125,23 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-fn verifier(args: &ServeArgs, secret: Option<Secret>) -> anyhow::Result<TokenVerifier> {
-    let sources = [
-        secret.is_some(),
-        args.jwt_public_key.is_some(),
-        args.jwks_url.is_some(),
-    ];
-    let source = match sources.iter().filter(|s| **s).count() {
-        0 => bail!(
+/// Every verification key configured: the secret(s), the PEM files, the
+/// JWKS, in that order (several at once for a rotation's overlap).
+fn verifier(args: &ServeArgs, secrets: Vec<Secret>) -> anyhow::Result<TokenVerifier> {
+    let mut sources: Vec<KeySource> = secrets.into_iter().map(KeySource::Secret).collect();
+    sources.extend(
+        args.jwt_public_key
+            .iter()
+            .map(|p| KeySource::PublicKeyFile(p.clone())),
+    );
+    sources.extend(args.jwks_url.clone().map(KeySource::JwksUrl));
+    if sources.is_empty() {
+        bail!(
             "no way to verify tokens: set DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY or DAGTRAIL_JWKS_URL"
-        ),
-        1 => match (secret, &args.jwt_public_key, &args.jwks_url) {
-            (Some(s), _, _) => KeySource::Secret(s),
-            (_, Some(p), _) => KeySource::PublicKeyFile(p.clone()),
-            (_, _, Some(u)) => KeySource::JwksUrl(u.clone()),
-            _ => bail!("no way to verify tokens"),
-        },
-        _ => bail!(
-            "set only one of DAGTRAIL_JWT_SECRET, DAGTRAIL_JWT_PUBLIC_KEY and DAGTRAIL_JWKS_URL"
-        ),
-    };
+        );
+    }
     Ok(TokenVerifier::new(VerifierConfig {
-        source,
+        sources,
         algorithms: args.jwt_algorithms.clone(),
         issuer: args.jwt_issuer.clone(),
         audience: args.jwt_audience.clone(),
@@ -305,10 +303,15 @@ async fn print_try_it(
 }
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
-    let mut secret = args.jwt_secret.clone().or(args.jwt_secret_file.clone());
-    if args.demo && secret.is_none() && args.jwt_public_key.is_none() && args.jwks_url.is_none() {
+    let mut secrets: Vec<Secret> = match (&args.jwt_secret, &args.jwt_secret_file) {
+        (Some(secret), _) => vec![secret.clone()],
+        (None, Some(file)) => file.0.clone(),
+        (None, None) => Vec::new(),
+    };
+    if args.demo && secrets.is_empty() && args.jwt_public_key.is_empty() && args.jwks_url.is_none()
+    {
         let data_dir = &args.storage.data_dir;
-        secret = Some(demo_secret_or_new(data_dir).with_context(|| {
+        secrets.push(demo_secret_or_new(data_dir).with_context(|| {
             format!(
                 "cannot keep the demo signing secret in {}",
                 data_dir.display()
@@ -319,7 +322,9 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             data_dir.join(DEMO_SECRET_FILE).display()
         );
     }
-    let verifier = verifier(&args, secret.clone())?;
+    // The demo's curl lines are signed with the first secret.
+    let secret = secrets.first().cloned();
+    let verifier = verifier(&args, secrets)?;
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     args.storage.acquire_timeout = Some((timeout / 2).min(Duration::from_secs(5)));
     let storage = args

@@ -1,13 +1,14 @@
-//! `dagtrail token`: print an HS256 token for local use.
+//! `dagtrail token`: print a token for local use and smoke tests, signed
+//! with an HMAC secret (HS256) or a private key (RS/PS/ES/EdDSA).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
+use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, ExtraClaims, Signer, mint};
 use dagtrail::model::Company;
-use dagtrail::settings::{Secret, demo_secret, read_secret_file};
+use dagtrail::settings::{Secret, Secrets, demo_secret, read_secret_lines};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -21,10 +22,28 @@ pub struct TokenArgs {
     /// the data folder, when there is one].
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     secret: Option<Secret>,
-    /// A file holding the HMAC secret (a mounted secret), instead of
-    /// DAGTRAIL_JWT_SECRET.
-    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "secret", value_parser = read_secret_file)]
-    secret_file: Option<Secret>,
+    /// A file of HMAC secrets, one per line, instead of
+    /// DAGTRAIL_JWT_SECRET: the first signs.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "secret", value_parser = read_secret_lines)]
+    secret_file: Option<Secrets>,
+    /// A PEM private key (RSA, P-256, P-384 or Ed25519) to sign with
+    /// instead of a secret, for a server that verifies the public key or a
+    /// JWKS.
+    #[arg(long, conflicts_with_all = ["secret", "secret_file"])]
+    private_key: Option<PathBuf>,
+    /// The signing algorithm for --private-key [default: RS256, ES256,
+    /// ES384 or EdDSA, from the key].
+    #[arg(long, requires = "private_key")]
+    algorithm: Option<String>,
+    /// The `kid` put in the token's header (a JWKS finds the key by it).
+    #[arg(long)]
+    kid: Option<String>,
+    /// The `iss` claim (a server with DAGTRAIL_JWT_ISSUER requires it).
+    #[arg(long, env = "DAGTRAIL_JWT_ISSUER")]
+    issuer: Option<String>,
+    /// The `aud` claim (a server with DAGTRAIL_JWT_AUDIENCE requires it).
+    #[arg(long, env = "DAGTRAIL_JWT_AUDIENCE")]
+    audience: Option<String>,
     /// Where `serve --demo` keeps its signing secret.
     #[arg(long, env = "DAGTRAIL_DATA_DIR", default_value = "./dagtrail-data")]
     data_dir: PathBuf,
@@ -33,17 +52,47 @@ pub struct TokenArgs {
     company_claim: String,
 }
 
-pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    let secret = match args.secret.or(args.secret_file) {
-        Some(secret) => secret,
-        None => demo_secret(&args.data_dir)
+fn signer(args: &TokenArgs) -> anyhow::Result<Signer> {
+    if let Some(path) = &args.private_key {
+        let algorithm = args
+            .algorithm
+            .as_deref()
+            .map(|name| {
+                name.parse::<jsonwebtoken::Algorithm>()
+                    .map_err(|_| anyhow::anyhow!("unknown algorithm {name:?}"))
+            })
+            .transpose()?;
+        return Ok(Signer::from_private_pem(path, algorithm)?);
+    }
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(Secrets(secrets))) => secrets
+            .first()
+            .cloned()
+            .context("the secret file holds no secret")?,
+        (None, None) => demo_secret(&args.data_dir)
             .with_context(|| format!("cannot read the demo secret in {}", args.data_dir.display()))?
             .context(
-                "no signing secret: set DAGTRAIL_JWT_SECRET (or pass --secret), or run `serve --demo` once to make one",
+                "no signing key: set DAGTRAIL_JWT_SECRET (or pass --secret or --private-key), or run `serve --demo` once to make a secret",
             )?,
     };
-    let token = mint_hs256(&secret, &args.company_claim, &args.company, args.ttl)
-        .context("cannot make the token")?;
+    Ok(Signer::hs256(&secret)?)
+}
+
+pub fn run(args: TokenArgs) -> anyhow::Result<()> {
+    let signer = signer(&args)?.with_kid(args.kid.clone());
+    let extra = ExtraClaims {
+        issuer: args.issuer.clone(),
+        audience: args.audience.clone(),
+    };
+    let token = mint(
+        &signer,
+        &args.company_claim,
+        &args.company,
+        args.ttl,
+        &extra,
+    )
+    .context("cannot make the token")?;
     println!("{token}");
     Ok(())
 }
