@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::read::{Missing, ReadError};
+use crate::runindex::IndexError;
 
 /// An RFC 7807 problem (`ErrorResponse`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -206,6 +207,22 @@ impl IntoResponse for ApiError {
             ApiError::Read(e) => {
                 tracing::error!(error = %causes(&e), "read failed");
                 match e {
+                    ReadError::Index(IndexError::Busy { .. }) => {
+                        let mut response = problem(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Run index busy",
+                            "every connection to the run index is in use; retry shortly".to_owned(),
+                        );
+                        response
+                            .headers_mut()
+                            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                        response
+                    }
+                    ReadError::Index(IndexError::Unreachable(_)) => problem(
+                        StatusCode::BAD_GATEWAY,
+                        "Run lookup failed",
+                        "the run index cannot be reached".to_owned(),
+                    ),
                     ReadError::Index(_) => problem(
                         StatusCode::BAD_GATEWAY,
                         "Run lookup failed",

@@ -132,6 +132,14 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                     .entry(status.to_owned())
                     .or_insert_with(|| response.into());
             }
+            if reads_run_index {
+                responses.entry("503".to_owned()).or_insert_with(|| {
+                    problem(
+                        "Every connection of this process to the run index is in use; retry after the `Retry-After` seconds",
+                    )
+                    .into()
+                });
+            }
         }
     }
 }

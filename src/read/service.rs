@@ -155,7 +155,10 @@ impl ReadService {
         dag_id: DagId,
         search: &RunSearch,
     ) -> Result<RunPage, ReadError> {
-        let mut page = self.index.search_runs(company, dag_id, search).await?;
+        let mut page = match self.index.search_runs(company, dag_id, search).await {
+            Ok(page) => page,
+            Err(e) => return Err(self.index.diagnose(e).await.into()),
+        };
         page.items = page
             .items
             .into_iter()
@@ -171,9 +174,11 @@ impl ReadService {
     /// [`ReadError::NotFound`] ([`Missing::Run`]) when the company has no
     /// such run; [`ReadError::Index`] when the run index fails.
     pub async fn get_run(&self, company: &Company, run: &RunRef) -> Result<RunSummary, ReadError> {
-        self.index
-            .get_run(company, run)
-            .await?
+        let found = match self.index.get_run(company, run).await {
+            Ok(found) => found,
+            Err(e) => return Err(self.index.diagnose(e).await.into()),
+        };
+        found
             .map(|run| self.shown(company, run))
             .ok_or(ReadError::NotFound(Missing::Run))
     }

@@ -48,6 +48,20 @@ pub enum IndexError {
     /// A stored row does not follow the contract.
     #[error("run index row is invalid: {0}")]
     InvalidRow(String),
+    /// No connection to the database could be opened while the query
+    /// waited for one (sqlx reports it as "pool timed out"; this says why).
+    #[error("cannot connect to the run index: {0}")]
+    Unreachable(String),
+    /// Every connection of this process's pool was in use for the whole
+    /// wait: the database answers, this process is saturated.
+    #[error(
+        "every run-index connection of this process ({max}) stayed in use while the query waited \
+         for one; raise DAGTRAIL_DB_MAX_CONNECTIONS or add servers"
+    )]
+    Busy {
+        /// The pool's size (`DAGTRAIL_DB_MAX_CONNECTIONS`).
+        max: u32,
+    },
     /// The schema is older than this dagtrail needs, and the database
     /// role may not bring it up to date.
     #[error(
@@ -74,7 +88,7 @@ pub const SCHEMA_VERSION: i32 = 1;
 
 /// A database error as the database words it, without the position in
 /// the database's own source code that sqlx appends (`at line 3655`).
-struct Described<'a>(&'a sqlx::Error);
+pub(crate) struct Described<'a>(pub(crate) &'a sqlx::Error);
 
 impl std::fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -398,6 +412,14 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
 
     /// The connection pool's state now (for `/metrics`).
     fn pool_state(&self) -> PoolState;
+
+    /// Says why a query failed when its error does not: a "pool timed
+    /// out" becomes [`IndexError::Busy`] (every connection in use) or
+    /// [`IndexError::Unreachable`] with the database's refusal. Other
+    /// errors come back as they are.
+    async fn diagnose(&self, error: IndexError) -> IndexError {
+        error
+    }
 }
 
 /// A run-index connection pool's state.

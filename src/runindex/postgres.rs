@@ -1,6 +1,7 @@
 //! The run index on PostgreSQL: table `etl.logs` (contract section 2).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -40,7 +41,16 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct PostgresIndex {
     pool: PgPool,
+    /// The last reason no connection could be opened, and when it was
+    /// found: during an outage every request would otherwise try a
+    /// connection of its own to learn the same thing.
+    unreachable: Arc<std::sync::Mutex<Option<(Instant, String)>>>,
 }
+
+/// How long a diagnosis of an unreachable database is reused.
+const DIAGNOSIS_REUSED_FOR: Duration = Duration::from_secs(5);
+/// How long the diagnosing connection may take.
+const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl PostgresIndex {
     /// Connects (lazily: a database that is down now may come back later)
@@ -62,11 +72,46 @@ impl PostgresIndex {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        let index = Self { pool };
+        let index = Self {
+            pool,
+            unreachable: Arc::default(),
+        };
         if options.migrate {
             index.ensure_schema().await?;
         }
         Ok(index)
+    }
+
+    /// Why a connection cannot be opened now, in the database's (or the
+    /// network's) words: found with a connection of its own, at most once
+    /// per [`DIAGNOSIS_REUSED_FOR`].
+    async fn why_unreachable(&self) -> String {
+        if let Ok(last) = self.unreachable.lock()
+            && let Some((at, reason)) = last.as_ref()
+            && at.elapsed() < DIAGNOSIS_REUSED_FOR
+        {
+            return reason.clone();
+        }
+        let attempt = tokio::time::timeout(
+            DIAGNOSIS_TIMEOUT,
+            sqlx::PgConnection::connect_with(&self.pool.connect_options()),
+        )
+        .await;
+        let reason = match attempt {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                "no connection could be opened while the query waited (one opens now)".to_owned()
+            }
+            Ok(Err(e)) => super::Described(&e).to_string(),
+            Err(_) => format!(
+                "no answer to a connection attempt within {} ms",
+                DIAGNOSIS_TIMEOUT.as_millis()
+            ),
+        };
+        if let Ok(mut last) = self.unreachable.lock() {
+            *last = Some((Instant::now(), reason.clone()));
+        }
+        reason
     }
 
     /// The schema version recorded in the database (0 when none is: a
@@ -420,6 +465,17 @@ impl RunIndex for PostgresIndex {
         sqlx::query("SELECT 1").execute(&mut conn).await?;
         let _ = conn.close().await;
         Ok(())
+    }
+
+    async fn diagnose(&self, error: IndexError) -> IndexError {
+        if !matches!(error, IndexError::Query(sqlx::Error::PoolTimedOut)) {
+            return error;
+        }
+        let max = self.pool.options().get_max_connections();
+        if self.pool.size() >= max {
+            return IndexError::Busy { max };
+        }
+        IndexError::Unreachable(self.why_unreachable().await)
     }
 
     fn pool_state(&self) -> PoolState {

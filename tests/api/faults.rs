@@ -137,6 +137,7 @@ async fn a_failing_run_index_is_502_run_lookup_failed() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     let body = reply.json();
     assert_eq!(body["title"], "Run lookup failed");
+    assert_eq!(body["detail"], "the run index cannot be reached");
     assert!(
         !body["detail"].as_str().unwrap().contains("nobody"),
         "no connection details leak"

@@ -691,3 +691,83 @@ async fn sqlite_file_from_another_tool_is_served() {
             .is_none()
     );
 }
+
+/// A query that found no connection says why: a database that refuses
+/// connections is "refused", not "pool timed out" (which it was, after
+/// the whole wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_told_as_refused() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = IndexOptions {
+        migrate: false,
+        acquire_timeout: std::time::Duration::from_millis(300),
+        ..IndexOptions::default()
+    };
+    let index = dagtrail::runindex::open(
+        &format!("postgres://dagtrail@127.0.0.1:{port}/runs"),
+        &options,
+    )
+    .await
+    .unwrap();
+    let failed = index
+        .search_runs(&fresh_company(), fresh_dag(), &range())
+        .await
+        .unwrap_err();
+    assert!(failed.to_string().contains("pool timed out"), "{failed}");
+    let told = index.diagnose(failed).await;
+    assert!(
+        matches!(told, dagtrail::runindex::IndexError::Unreachable(_)),
+        "{told}"
+    );
+    assert!(
+        told.to_string().to_lowercase().contains("refused"),
+        "{told}"
+    );
+}
+
+/// A query that waited while every connection of the pool was in use is
+/// told as "busy" (the database answers; the process is saturated).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_pool_is_told_as_busy() {
+    let Some(url) = crate::support::postgres_url() else {
+        return;
+    };
+    let Some(index) = postgres_index_with(&IndexOptions {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_millis(300),
+        ..IndexOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let company = fresh_company();
+    let dag = fresh_dag();
+    // The pool's one connection waits on a lock held elsewhere.
+    let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("LOCK TABLE etl.logs IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let waiting = {
+        let index = Arc::clone(&index);
+        let company = company.clone();
+        tokio::spawn(async move { index.search_runs(&company, dag, &range()).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let failed = index.search_runs(&company, dag, &range()).await;
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let told = index.diagnose(failed.unwrap_err()).await;
+    assert!(
+        matches!(told, dagtrail::runindex::IndexError::Busy { max: 1 }),
+        "{told}"
+    );
+    waiting.await.unwrap().unwrap();
+}
