@@ -29,6 +29,25 @@ pub const MAX_RUN_IDS: usize = 100;
 /// nothing more.
 pub const DEFAULT_SEARCH_COUNT_LIMIT: u64 = 1_000;
 
+/// Time a query waited for a connection of the pool, in seconds (a
+/// histogram; docs/DEPLOYMENT.md, "Metrics").
+pub const POOL_WAIT_SECONDS: &str = "dagtrail_run_index_connection_wait_seconds";
+
+/// Takes a connection of `pool`, recording how long that waited.
+///
+/// # Errors
+///
+/// The pool's error: `PoolTimedOut` past its wait (see
+/// [`RunIndex::diagnose`]), or the connection's refusal.
+async fn timed_acquire<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let conn = pool.acquire().await;
+    metrics::histogram!(POOL_WAIT_SECONDS).record(started.elapsed().as_secs_f64());
+    conn
+}
+
 /// A run-index operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

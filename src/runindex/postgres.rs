@@ -53,6 +53,11 @@ const DIAGNOSIS_REUSED_FOR: Duration = Duration::from_secs(5);
 const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl PostgresIndex {
+    /// A connection of the pool, its wait recorded.
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        super::timed_acquire(&self.pool).await
+    }
+
     /// Connects (lazily: a database that is down now may come back later)
     /// and migrates when asked.
     ///
@@ -124,7 +129,7 @@ impl PostgresIndex {
     pub async fn schema_version(&self) -> Result<i32, IndexError> {
         let found =
             sqlx::query_scalar::<_, Option<i32>>("SELECT max(version) FROM etl.dagtrail_schema")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await;
         match found {
             Ok(version) => Ok(version.unwrap_or(0)),
@@ -165,7 +170,7 @@ impl PostgresIndex {
     /// [`IndexError::Query`] when the database cannot be reached or the
     /// migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
@@ -212,7 +217,7 @@ impl PostgresIndex {
             .bind(run_ids)
             .bind(i64::from(search.limit) + 1)
             .bind(search.offset())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
     }
 
@@ -233,7 +238,7 @@ impl PostgresIndex {
             .push(" OFFSET ")
             .push_bind(search.offset());
         let walk = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
             // The newest-first index in order, never a bitmap of every match.
             sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
                 .execute(&mut *tx)
@@ -262,7 +267,7 @@ impl PostgresIndex {
             count.push(") AS matching");
             count
                 .build_query_scalar::<i64>()
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await
         };
         // Concurrent, yet never holding one connection while waiting for
@@ -368,7 +373,7 @@ impl RunIndex for PostgresIndex {
         // index and stops when the page is full.
         let keys: Vec<(NaiveDate, String)> = match_keys("", company, dag_id, search)
             .build_query_as()
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         let found = i64::try_from(keys.len()).unwrap_or(i64::MAX);
         let (rows, counted, counted_up_to) = if found <= FEW {
@@ -399,7 +404,7 @@ impl RunIndex for PostgresIndex {
         .bind(run.dag_id.0)
         .bind(run.date)
         .bind(run.run_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         row.as_ref().map(summary_from_row).transpose()
     }
@@ -419,7 +424,7 @@ impl RunIndex for PostgresIndex {
         .bind(run.date)
         .bind(run.run_id.as_str())
         .bind(phase.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(value.flatten().as_ref().and_then(PhaseObject::from_json))
     }
@@ -447,7 +452,7 @@ impl RunIndex for PostgresIndex {
         .bind(phase.as_str())
         .bind(sqlx::types::Json(object.to_json()))
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }

@@ -39,6 +39,11 @@ pub struct SqliteIndex {
 }
 
 impl SqliteIndex {
+    /// A connection of the pool, its wait recorded.
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, sqlx::Error> {
+        super::timed_acquire(&self.pool).await
+    }
+
     /// Opens (creating the file and its folder when missing) and migrates
     /// when asked.
     ///
@@ -81,7 +86,7 @@ impl SqliteIndex {
     pub async fn ensure_schema(&self) -> Result<(), IndexError> {
         let found =
             sqlx::query_scalar::<_, Option<i32>>("SELECT max(version) FROM dagtrail_schema")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await;
         let found = match found {
             Ok(version) => version.unwrap_or(0),
@@ -105,7 +110,7 @@ impl SqliteIndex {
     ///
     /// [`IndexError::Query`] when the migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
         sqlx::query("INSERT OR IGNORE INTO dagtrail_schema (version) VALUES (?1)")
             .bind(SCHEMA_VERSION)
@@ -214,8 +219,11 @@ impl RunIndex for SqliteIndex {
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
             .push_bind(search.offset());
-        let counted: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let rows = page.build().fetch_all(&self.pool).await?;
+        let counted: i64 = count
+            .build_query_scalar()
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
+        let rows = page.build().fetch_all(&mut *self.conn().await?).await?;
         let items = rows
             .iter()
             .map(summary_from_row)
@@ -237,7 +245,7 @@ impl RunIndex for SqliteIndex {
         .bind(run.dag_id.to_string())
         .bind(run.date.format("%Y-%m-%d").to_string())
         .bind(run.run_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         row.as_ref().map(summary_from_row).transpose()
     }
@@ -257,7 +265,7 @@ impl RunIndex for SqliteIndex {
         .bind(run.date.format("%Y-%m-%d").to_string())
         .bind(run.run_id.as_str())
         .bind(phase.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let value: Option<Value> = text
             .flatten()
@@ -289,13 +297,15 @@ impl RunIndex for SqliteIndex {
         .bind(phase.as_str())
         .bind(object.to_json().to_string())
         .bind(sqlite_timestamp(at))
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), IndexError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.conn().await?)
+            .await?;
         Ok(())
     }
 

@@ -31,6 +31,8 @@ async fn metrics_count_requests_store_calls_pools_and_the_cache() {
     let missing = server.url(&format!("{}/phases/load/data", seeded.run_path()));
     assert_eq!(get(&client, &missing, &acme).await.0, 404);
     assert_eq!(get(&client, &data, "").await.0, 401);
+    let search = server.url(&seeded.search_path());
+    assert_eq!(get(&client, &search, &acme).await.0, 200);
 
     let reply = client.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(reply.status(), 200);
@@ -75,6 +77,10 @@ async fn metrics_count_requests_store_calls_pools_and_the_cache() {
     );
     assert!(
         sample(&text, "dagtrail_run_index_connections{state=\"idle\"}").is_some(),
+        "{text}"
+    );
+    assert!(
+        text.contains("dagtrail_run_index_connection_wait_seconds_bucket{le=\"0.001\"}"),
         "{text}"
     );
     assert_eq!(
