@@ -156,31 +156,6 @@ pub fn read_secret_file(path: &str) -> Result<Secret, String> {
     Ok(Secret::new(value))
 }
 
-/// Several secrets, in order: the lines of a `*_FILE` that may hold more
-/// than one (a rotation's new and old HMAC secrets).
-#[derive(Debug, Clone)]
-pub struct Secrets(pub Vec<Secret>);
-
-/// Reads one secret per line from a file (blank lines skipped, each line's
-/// `\r\n` or `\n` trimmed, nothing else), as clap's value parser.
-///
-/// # Errors
-///
-/// The reason, when the file cannot be read or holds no secret.
-pub fn read_secret_lines(path: &str) -> Result<Secrets, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let secrets: Vec<Secret> = text
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .filter(|line| !line.is_empty())
-        .map(Secret::new)
-        .collect();
-    if secrets.is_empty() {
-        return Err(format!("{path} is empty"));
-    }
-    Ok(Secrets(secrets))
-}
-
 /// A secret that never shows in `Debug` or `Display` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
@@ -55,9 +55,17 @@ pub struct ArtifactStore {
     /// once known.
     folds_case: Arc<OnceLock<bool>>,
     /// Company folder segments checked on a store that folds case: whether
-    /// the folder under that exact name is the company's own.
-    own_folders: Arc<quick_cache::sync::Cache<String, bool>>,
+    /// the folder under that exact name is the company's own, and until
+    /// when that answer holds.
+    own_folders: Arc<quick_cache::sync::Cache<String, (bool, Instant)>>,
 }
+
+/// How long a company folder found at the store's top is taken as it was
+/// found: a folder deleted and made again in another case (another
+/// company's) is seen after at most this long.
+const FOLDER_FOUND_FOR: Duration = Duration::from_secs(60);
+/// How long "no such folder" is taken as true: a first write makes one.
+const FOLDER_MISSING_FOR: Duration = Duration::from_secs(5);
 
 /// Company folders remembered by [`ArtifactStore::is_own_company_folder`].
 const OWN_FOLDERS_REMEMBERED: usize = 100_000;
@@ -277,8 +285,12 @@ impl ArtifactStore {
     /// name: always on a store that keeps case apart; on one that folds
     /// case, unless the store's top holds a folder whose name differs from
     /// the company's only in case (that folder is another company's:
-    /// `ACME` must not read `acme`'s runs). The answer for a folder found
-    /// is remembered (a folder's name keeps its case until it is deleted).
+    /// `ACME` must not read `acme`'s runs). The answer is remembered for
+    /// [`FOLDER_FOUND_FOR`] when a folder was found, [`FOLDER_MISSING_FOR`]
+    /// when none was. Two companies whose names differ only in case that
+    /// both write their first attempt at the same moment may both find no
+    /// folder; the store then holds one folder for both (docs/RELIABILITY.md
+    /// says so).
     ///
     /// # Errors
     ///
@@ -295,21 +307,24 @@ impl ArtifactStore {
         let Ok(segment) = key_segment(company.as_str()) else {
             return Ok(true);
         };
-        if let Some(own) = self.own_folders.get(&segment) {
+        if let Some((own, until)) = self.own_folders.get(&segment)
+            && Instant::now() < until
+        {
             return Ok(own);
         }
         // The store's top, as the store spells it: a store that folds case
         // still keeps the case a folder was created with.
         let top = self.store.list_with_delimiter(None).await?;
-        let found = top
-            .common_prefixes
-            .iter()
-            .find(|folder| folder.as_ref().eq_ignore_ascii_case(&segment));
-        let Some(folder) = found else {
-            return Ok(true);
+        let names: Vec<&str> = top.common_prefixes.iter().map(AsRef::as_ref).collect();
+        let (own, valid_for) = if names.contains(&segment.as_str()) {
+            (true, FOLDER_FOUND_FOR)
+        } else if names.iter().any(|n| n.eq_ignore_ascii_case(&segment)) {
+            (false, FOLDER_FOUND_FOR)
+        } else {
+            (true, FOLDER_MISSING_FOR)
         };
-        let own = folder.as_ref() == segment;
-        self.own_folders.insert(segment, own);
+        self.own_folders
+            .insert(segment, (own, Instant::now() + valid_for));
         Ok(own)
     }
 }

@@ -71,9 +71,11 @@ impl Signer {
         })
     }
 
-    /// The private key in the PEM file at `path` (PKCS#8, or PKCS#1 RSA,
-    /// or SEC1 EC), signing with `algorithm`, by default the key kind's
-    /// first (RS256, ES256, ES384, EdDSA).
+    /// The private key in the PEM file at `path` (PKCS#8 `PRIVATE KEY`,
+    /// as `openssl genpkey` writes; for RSA also PKCS#1 `RSA PRIVATE
+    /// KEY`), signing with `algorithm`, by default the key kind's first
+    /// (RS256, ES256, ES384, EdDSA). Other blocks in the file (`EC
+    /// PARAMETERS`) are passed over.
     ///
     /// # Errors
     ///
@@ -88,12 +90,15 @@ impl Signer {
             reason,
         };
         let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let block = pem::parse(&text).map_err(|e| bad(e.to_string()))?;
-        if !block.tag().contains("PRIVATE") {
-            return Err(bad(format!(
-                "a {:?} block is not a private key",
-                block.tag()
-            )));
+        let blocks = pem::parse_many(&text).map_err(|e| bad(e.to_string()))?;
+        let Some(block) = blocks.iter().find(|b| b.tag().contains("PRIVATE")) else {
+            return Err(bad("the file holds no PEM private key".into()));
+        };
+        if block.tag() == "EC PRIVATE KEY" {
+            return Err(bad(
+                "SEC1 EC keys are not supported: convert with `openssl pkcs8 -topk8 -nocrypt`"
+                    .into(),
+            ));
         }
         // PKCS#1 "RSA PRIVATE KEY" names no algorithm; the others carry
         // their algorithm's identifier.
@@ -112,10 +117,11 @@ impl Signer {
                 None => return Err(bad(format!("no algorithm signs with a {kind:?} key"))),
             },
         };
+        let one = pem::encode(block);
         let key = match kind {
-            KeyKind::Rsa => EncodingKey::from_rsa_pem(&text),
-            KeyKind::EcP256 | KeyKind::EcP384 => EncodingKey::from_ec_pem(&text),
-            KeyKind::Ed25519 => EncodingKey::from_ed_pem(&text),
+            KeyKind::Rsa => EncodingKey::from_rsa_pem(one.as_bytes()),
+            KeyKind::EcP256 | KeyKind::EcP384 => EncodingKey::from_ec_pem(one.as_bytes()),
+            KeyKind::Ed25519 => EncodingKey::from_ed_pem(one.as_bytes()),
             KeyKind::Hmac => return Err(bad("not a private key".into())),
         }
         .map_err(|e| bad(e.to_string()))?;

@@ -389,9 +389,10 @@ impl TokenVerifier {
     }
 
     /// Whether tokens can be verified now (`/readyz`): always with a
-    /// secret or a PEM key; with a JWKS, when its keys are loaded, fetching
-    /// them when none are and a fetch is due (at most once per refetch
-    /// interval, as for unknown `kid`s).
+    /// secret or a PEM key (with a JWKS beside them or not); with a JWKS
+    /// alone, when its keys are loaded, fetching them when none are and a
+    /// fetch is due (at most once per refetch interval, as for unknown
+    /// `kid`s).
     ///
     /// # Errors
     ///
@@ -400,6 +401,11 @@ impl TokenVerifier {
     pub async fn ready(&self) -> Result<(), String> {
         match &self.keys.jwks {
             None => Ok(()),
+            // With secrets or PEM keys beside it (a migration to the JWKS),
+            // their tokens verify whatever the key server does; every
+            // server depends on that one key server alike, so taking them
+            // all out of the balancer would help no one.
+            Some(_) if !self.keys.fixed.is_empty() => Ok(()),
             Some(jwks) => jwks.ready().await,
         }
     }

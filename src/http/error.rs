@@ -205,7 +205,12 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::Read(e) => {
-                tracing::error!(error = %causes(&e), "read failed");
+                // Saturation is the operator's to see, not a failure of ours.
+                if matches!(e, ReadError::Index(IndexError::Busy { .. })) {
+                    tracing::warn!(error = %causes(&e), "read refused: run index busy");
+                } else {
+                    tracing::error!(error = %causes(&e), "read failed");
+                }
                 match e {
                     ReadError::Index(IndexError::Busy { .. }) => {
                         let mut response = problem(

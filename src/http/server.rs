@@ -1,19 +1,27 @@
-//! The connection loop: hyper's HTTP/1 and HTTP/2 server (hyper-util's
-//! `auto` builder, as `axum::serve` uses) with what `axum::serve` does not
-//! offer: a header-read timeout, which is also the keep-alive idle timeout,
-//! and a cap on open connections (docs/DEPLOYMENT.md, "Connections").
+//! The connection loop: hyper's HTTP/1.1 server with what `axum::serve`
+//! does not offer: a header-read timeout, which is also the keep-alive idle
+//! timeout, and a cap on open connections (docs/DEPLOYMENT.md,
+//! "Connections").
 //!
 //! The loop is ours because those two settings are hyper's and the accept
 //! loop's, below axum's router; everything else (parsing, keep-alive,
-//! graceful shutdown of each connection) is hyper-util's.
+//! graceful shutdown of each connection) is hyper's and hyper-util's.
+//!
+//! HTTP/1.1 only, on purpose: hyper's header-read timer starts when a
+//! connection opens, so a client that sends nothing is closed like one
+//! that sends half a request. With HTTP/2 beside it (hyper-util's `auto`
+//! builder, as `axum::serve` has), the bytes that tell the two apart are
+//! read with no time limit, and a silent socket would hold its slot for
+//! ever. Plain-text HTTP/2 (h2c) is what a balancer would speak to us, and
+//! they speak HTTP/1.1 to backends by default.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -73,18 +81,10 @@ pub async fn serve(
     let max = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max));
     metrics::gauge!(HTTP_CONNECTIONS_MAX).set(max as f64);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    // An HTTP/2 connection has no header-read timer; its pings find a peer
-    // that went away, and the cap bounds how many such connections there are.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout)
-        .keep_alive_timeout(limits.header_timeout);
     let graceful = GracefulShutdown::new();
     let mut last_warned: Option<std::time::Instant> = None;
     let mut shutdown = std::pin::pin!(shutdown);
@@ -123,12 +123,8 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(app.clone()),
-            )
-            .into_owned();
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             metrics::gauge!(HTTP_CONNECTIONS).increment(1.0);

@@ -433,7 +433,8 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     fn pool_state(&self) -> PoolState;
 
     /// Says why a query failed when its error does not: a "pool timed
-    /// out" becomes [`IndexError::Busy`] (every connection in use) or
+    /// out" becomes [`IndexError::Busy`] when a connection of its own
+    /// opens now (every pooled one was in use), else
     /// [`IndexError::Unreachable`] with the database's refusal. Other
     /// errors come back as they are.
     async fn diagnose(&self, error: IndexError) -> IndexError {

@@ -41,11 +41,17 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct PostgresIndex {
     pool: PgPool,
-    /// The last reason no connection could be opened, and when it was
-    /// found: during an outage every request would otherwise try a
-    /// connection of its own to learn the same thing.
-    unreachable: Arc<std::sync::Mutex<Option<(Instant, String)>>>,
+    /// The last diagnosis of a query that got no connection (`None`: a
+    /// connection opened, so the pool was busy; else why none opens), and
+    /// when it was made. Held while a diagnosis runs, so that during an
+    /// outage one attempt at a time is made, and at most one per
+    /// [`DIAGNOSIS_REUSED_FOR`].
+    diagnosis: Arc<tokio::sync::Mutex<Option<Diagnosis>>>,
 }
+
+/// When a diagnosis was made, and why no connection opened then (`None`:
+/// one did).
+type Diagnosis = (Instant, Option<String>);
 
 /// How long a diagnosis of an unreachable database is reused.
 const DIAGNOSIS_REUSED_FOR: Duration = Duration::from_secs(5);
@@ -79,7 +85,7 @@ impl PostgresIndex {
             .connect_lazy_with(connect);
         let index = Self {
             pool,
-            unreachable: Arc::default(),
+            diagnosis: Arc::default(),
         };
         if options.migrate {
             index.ensure_schema().await?;
@@ -87,36 +93,34 @@ impl PostgresIndex {
         Ok(index)
     }
 
-    /// Why a connection cannot be opened now, in the database's (or the
-    /// network's) words: found with a connection of its own, at most once
-    /// per [`DIAGNOSIS_REUSED_FOR`].
-    async fn why_unreachable(&self) -> String {
-        if let Ok(last) = self.unreachable.lock()
-            && let Some((at, reason)) = last.as_ref()
+    /// Why a query got no connection: `None` when a connection of its own
+    /// opens now (the pool was busy, not the database gone), else why none
+    /// opens, in the database's (or the network's) words.
+    async fn why_no_connection(&self) -> Option<String> {
+        let mut last = self.diagnosis.lock().await;
+        if let Some((at, why)) = last.as_ref()
             && at.elapsed() < DIAGNOSIS_REUSED_FOR
         {
-            return reason.clone();
+            return why.clone();
         }
         let attempt = tokio::time::timeout(
             DIAGNOSIS_TIMEOUT,
             sqlx::PgConnection::connect_with(&self.pool.connect_options()),
         )
         .await;
-        let reason = match attempt {
+        let why = match attempt {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
-                "no connection could be opened while the query waited (one opens now)".to_owned()
+                None
             }
-            Ok(Err(e)) => super::Described(&e).to_string(),
-            Err(_) => format!(
+            Ok(Err(e)) => Some(super::Described(&e).to_string()),
+            Err(_) => Some(format!(
                 "no answer to a connection attempt within {} ms",
                 DIAGNOSIS_TIMEOUT.as_millis()
-            ),
+            )),
         };
-        if let Ok(mut last) = self.unreachable.lock() {
-            *last = Some((Instant::now(), reason.clone()));
-        }
-        reason
+        *last = Some((Instant::now(), why.clone()));
+        why
     }
 
     /// The schema version recorded in the database (0 when none is: a
@@ -476,11 +480,14 @@ impl RunIndex for PostgresIndex {
         if !matches!(error, IndexError::Query(sqlx::Error::PoolTimedOut)) {
             return error;
         }
-        let max = self.pool.options().get_max_connections();
-        if self.pool.size() >= max {
-            return IndexError::Busy { max };
+        // The pool's own counts cannot tell: connections being opened (and
+        // retried while the database refuses) count as in use.
+        match self.why_no_connection().await {
+            None => IndexError::Busy {
+                max: self.pool.options().get_max_connections(),
+            },
+            Some(why) => IndexError::Unreachable(why),
         }
-        IndexError::Unreachable(self.why_unreachable().await)
     }
 
     fn pool_state(&self) -> PoolState {

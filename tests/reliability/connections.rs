@@ -65,7 +65,7 @@ async fn metrics(server: &Server) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn half_sent_requests_end_after_the_header_timeout_while_others_are_served() {
+async fn half_sent_and_silent_connections_end_after_the_header_timeout_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut env = Stores::embedded(dir.path()).env();
     env.push(("DAGTRAIL_HEADER_TIMEOUT_SECS", "2".into()));
@@ -73,6 +73,13 @@ async fn half_sent_requests_end_after_the_header_timeout_while_others_are_served
     let mut slow = Vec::new();
     for _ in 0..50 {
         slow.push(half_sent(&server).await);
+    }
+    // Silent ones too: nothing sent at all, or the start of HTTP/2's
+    // preface (whose detection had no time limit).
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(opening).await.unwrap();
+        slow.push(stream);
     }
     // Held connections do not keep anyone else out.
     assert_eq!(healthz(&server).await, 200);

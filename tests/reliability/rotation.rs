@@ -1,5 +1,5 @@
 //! Key rotation with an overlap, through real processes: several HMAC
-//! secrets in the secret file, several PEM public keys (one file holding
+//! secret files, several PEM public keys (one file holding
 //! two, plus a second file), and a secret beside a JWKS while moving to
 //! it. Tokens are made by `dagtrail token`, with the secret or with a
 //! private key (RS256, PS256, ES256, EdDSA), as an operator's smoke test
@@ -35,28 +35,33 @@ async fn search(server: &Server, token: &str) -> (u16, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_secret_of_the_secret_file_verifies_until_it_is_removed() {
+async fn every_secret_file_verifies_until_it_is_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let secrets = dir.path().join("jwt-secrets");
-    std::fs::write(&secrets, "the-new-secret\nthe-old-secret\n").unwrap();
+    let (new_file, old_file) = (dir.path().join("jwt-new"), dir.path().join("jwt-old"));
+    std::fs::write(&new_file, "the-new-secret\n").unwrap();
+    // A secret wrapped over two lines (as `openssl rand -base64 64` writes
+    // it) is one secret, as before.
+    std::fs::write(&old_file, "the-old-\nsecret\n").unwrap();
+    let files = format!("{},{}", new_file.display(), old_file.display());
     let mut env = Stores::embedded(&dir.path().join("data")).env();
-    env.push(("DAGTRAIL_JWT_SECRET_FILE", secrets.display().to_string()));
+    env.push(("DAGTRAIL_JWT_SECRET_FILE", files.clone()));
     let new = token(&["--secret", "the-new-secret"]);
-    let old = token(&["--secret", "the-old-secret"]);
+    let old = token(&["--secret", "the-old-\nsecret"]);
     let forged = token(&["--secret", "a-guess"]);
-    // `dagtrail token` signs with the file's first secret.
-    let from_file = token(&["--secret-file", &secrets.display().to_string()]);
+    // `dagtrail token` signs with the first file's secret.
+    let from_files = token(&["--secret-file", &files]);
     {
         let server = Server::start(&env);
         assert_eq!(search(&server, &new).await.0, 200);
         assert_eq!(search(&server, &old).await.0, 200);
-        assert_eq!(search(&server, &from_file).await.0, 200);
+        assert_eq!(search(&server, &from_files).await.0, 200);
         let (status, body) = search(&server, &forged).await;
         assert_eq!(status, 401, "{body}");
         assert!(body.contains("signature does not verify"), "{body}");
     }
-    // The rotation ends: the old secret leaves the file.
-    std::fs::write(&secrets, "the-new-secret\n").unwrap();
+    // The rotation ends: the old secret's file leaves the list.
+    env.retain(|(k, _)| *k != "DAGTRAIL_JWT_SECRET_FILE");
+    env.push(("DAGTRAIL_JWT_SECRET_FILE", new_file.display().to_string()));
     let server = Server::start(&env);
     assert_eq!(search(&server, &new).await.0, 200);
     assert_eq!(search(&server, &old).await.0, 401);
@@ -148,7 +153,7 @@ fn dagtrail_token_refuses_a_public_key_and_an_algorithm_that_does_not_fit() {
     );
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not a private key"),
+        String::from_utf8_lossy(&out.stderr).contains("no PEM private key"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

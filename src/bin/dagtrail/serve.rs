@@ -22,8 +22,8 @@ use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
 use dagtrail::settings::{
-    DEMO_SECRET_FILE, Secret, Secrets, Storage, StorageSettings, demo_secret_or_new,
-    read_secret_lines, redact_url,
+    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, read_secret_file,
+    redact_url,
 };
 use indicatif::ProgressBar;
 
@@ -37,11 +37,12 @@ pub struct ServeArgs {
     /// HMAC secret for HS256/384/512 tokens.
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<Secret>,
-    /// A file of HMAC secrets (a mounted secret), one per line, instead of
-    /// DAGTRAIL_JWT_SECRET: each verifies, so a rotation lists the new
-    /// secret and the old one until the old one's tokens have expired.
-    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "jwt_secret", value_parser = read_secret_lines)]
-    jwt_secret_file: Option<Secrets>,
+    /// Files each holding an HMAC secret (mounted secrets),
+    /// comma-separated, instead of DAGTRAIL_JWT_SECRET: each verifies, so a
+    /// rotation lists the new secret's file and the old one's until the
+    /// old one's tokens have expired.
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "jwt_secret", value_delimiter = ',', value_parser = read_secret_file)]
+    jwt_secret_file: Vec<Secret>,
     /// PEM public keys (RSA, P-256, P-384 or Ed25519): comma-separated
     /// files, each holding one key or more; each verifies, tried in order.
     #[arg(long, env = "DAGTRAIL_JWT_PUBLIC_KEY", value_delimiter = ',')]
@@ -161,7 +162,10 @@ const RESERVED_FILES: u64 = 128;
 /// hard one first (as Go's runtime does), since the usual soft default of
 /// 1,024 is a relic of `select`, which nothing here uses.
 fn fit_connections(wanted: usize) -> usize {
-    let Ok(files) = rlimit::increase_nofile_limit(u64::MAX) else {
+    // When the limit cannot be raised, the cap must still fit it.
+    let files = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft));
+    let Ok(files) = files else {
         return wanted;
     };
     let room = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
@@ -303,10 +307,9 @@ async fn print_try_it(
 }
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
-    let mut secrets: Vec<Secret> = match (&args.jwt_secret, &args.jwt_secret_file) {
-        (Some(secret), _) => vec![secret.clone()],
-        (None, Some(file)) => file.0.clone(),
-        (None, None) => Vec::new(),
+    let mut secrets: Vec<Secret> = match &args.jwt_secret {
+        Some(secret) => vec![secret.clone()],
+        None => args.jwt_secret_file.clone(),
     };
     if args.demo && secrets.is_empty() && args.jwt_public_key.is_empty() && args.jwks_url.is_none()
     {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, ExtraClaims, Signer, mint};
 use dagtrail::model::Company;
-use dagtrail::settings::{Secret, Secrets, demo_secret, read_secret_lines};
+use dagtrail::settings::{Secret, demo_secret, read_secret_file};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -22,10 +22,10 @@ pub struct TokenArgs {
     /// the data folder, when there is one].
     #[arg(long, env = "DAGTRAIL_JWT_SECRET", hide_env_values = true)]
     secret: Option<Secret>,
-    /// A file of HMAC secrets, one per line, instead of
+    /// Files each holding an HMAC secret, comma-separated, instead of
     /// DAGTRAIL_JWT_SECRET: the first signs.
-    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "secret", value_parser = read_secret_lines)]
-    secret_file: Option<Secrets>,
+    #[arg(long, env = "DAGTRAIL_JWT_SECRET_FILE", conflicts_with = "secret", value_delimiter = ',', value_parser = read_secret_file)]
+    secret_file: Vec<Secret>,
     /// A PEM private key (RSA, P-256, P-384 or Ed25519) to sign with
     /// instead of a secret, for a server that verifies the public key or a
     /// JWKS.
@@ -64,12 +64,9 @@ fn signer(args: &TokenArgs) -> anyhow::Result<Signer> {
             .transpose()?;
         return Ok(Signer::from_private_pem(path, algorithm)?);
     }
-    let secret = match (&args.secret, &args.secret_file) {
+    let secret = match (&args.secret, args.secret_file.first()) {
         (Some(secret), _) => secret.clone(),
-        (None, Some(Secrets(secrets))) => secrets
-            .first()
-            .cloned()
-            .context("the secret file holds no secret")?,
+        (None, Some(first)) => first.clone(),
         (None, None) => demo_secret(&args.data_dir)
             .with_context(|| format!("cannot read the demo secret in {}", args.data_dir.display()))?
             .context(
