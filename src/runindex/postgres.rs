@@ -55,7 +55,9 @@ type Diagnosis = (Instant, Option<String>);
 
 /// How long a diagnosis of an unreachable database is reused.
 const DIAGNOSIS_REUSED_FOR: Duration = Duration::from_secs(5);
-/// How long the diagnosing connection may take.
+/// The longest the diagnosing connection may take; also at most half the
+/// pool's wait, so that the wait and the diagnosis stay within the request
+/// limit that the wait was sized to (half of it).
 const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl PostgresIndex {
@@ -103,8 +105,9 @@ impl PostgresIndex {
         {
             return why.clone();
         }
+        let limit = DIAGNOSIS_TIMEOUT.min(self.pool.options().get_acquire_timeout() / 2);
         let attempt = tokio::time::timeout(
-            DIAGNOSIS_TIMEOUT,
+            limit,
             sqlx::PgConnection::connect_with(&self.pool.connect_options()),
         )
         .await;
@@ -116,7 +119,7 @@ impl PostgresIndex {
             Ok(Err(e)) => Some(super::Described(&e).to_string()),
             Err(_) => Some(format!(
                 "no answer to a connection attempt within {} ms",
-                DIAGNOSIS_TIMEOUT.as_millis()
+                limit.as_millis()
             )),
         };
         *last = Some((Instant::now(), why.clone()));

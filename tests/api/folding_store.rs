@@ -25,7 +25,9 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
-use crate::support::{artifacts_dir, embedded, embedded_with, id_name_batch, text_batch, token};
+use crate::support::{
+    artifacts_dir, commit_rows, embedded, embedded_with, id_name_batch, text_batch, token,
+};
 
 /// A case-preserving, case-insensitive store over a (case-sensitive)
 /// folder, as APFS or NTFS behave: each part of a key is looked up among
@@ -232,22 +234,15 @@ async fn a_writer_for_acme_in_capitals_is_refused_on_a_folding_store() {
         refused.err()
     );
     // The owner still writes.
-    let mut own = recorder
-        .begin(&app.company, &app.run, Phase::Load, 1)
-        .await
-        .unwrap();
-    own.write_data(&id_name_batch(0, 3, |i| format!("row {i}")))
-        .await
-        .unwrap();
-    own.commit(
-        &PhaseOutcome {
-            success: Some(true),
-            ..PhaseOutcome::default()
-        },
-        Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap(),
+    commit_rows(
+        &recorder,
+        &app.company,
+        &app.run,
+        (Phase::Load, 1),
+        &id_name_batch(0, 3, |i| format!("row {i}")),
+        12,
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 /// On a store that keeps case apart (S3, a Linux folder), `acme` and
@@ -264,25 +259,15 @@ async fn a_case_keeping_store_is_never_listed_and_keeps_acme_and_capitals_apart(
     let app = embedded_with(wrap, None, Limits::default()).await;
     let counted = counting.lock().unwrap().clone().unwrap();
     let loud = shouted(&app.company);
-    let mut capitals = app
-        .recorder
-        .begin(&loud, &app.run, Phase::Extract, 1)
-        .await
-        .unwrap();
-    capitals
-        .write_data(&id_name_batch(0, 2, |i| format!("LOUD {i}")))
-        .await
-        .unwrap();
-    capitals
-        .commit(
-            &PhaseOutcome {
-                success: Some(true),
-                ..PhaseOutcome::default()
-            },
-            Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap(),
-        )
-        .await
-        .unwrap();
+    commit_rows(
+        &app.recorder,
+        &loud,
+        &app.run,
+        (Phase::Extract, 1),
+        &id_name_batch(0, 2, |i| format!("LOUD {i}")),
+        12,
+    )
+    .await;
     let data = format!("{}/phases/extract/data", app.run_url());
     let theirs = app.call(&data, Some(&token(loud.as_str())), &[]).await;
     assert_eq!(theirs.status, StatusCode::OK);

@@ -321,16 +321,15 @@ async fn a_dropped_search_stops_reading_the_store() {
     use object_store::memory::InMemory;
     use object_store::{ObjectStore, ObjectStoreExt};
 
-    use chrono::{TimeZone, Utc};
     use dagtrail::artifacts::ArtifactStore;
     use dagtrail::artifacts::instrumented::InstrumentedStore;
-    use dagtrail::artifacts::writer::{PhaseOutcome, WriterOptions};
+    use dagtrail::artifacts::writer::WriterOptions;
     use dagtrail::model::Phase;
     use dagtrail::record::Recorder;
     use dagtrail::runindex::{self, IndexOptions};
     use object_store::throttle::{ThrottleConfig, ThrottledStore};
 
-    use crate::support::{artifacts_dir, id_name_batch};
+    use crate::support::{artifacts_dir, commit_rows, id_name_batch};
 
     // The app reads from memory (a copy of its folder, made below), each
     // GET taking 200 ms, counted where the request is made: a scan of many
@@ -370,24 +369,15 @@ async fn a_dropped_search_stops_reading_the_store() {
         ..WriterOptions::default()
     };
     let recorder = Recorder::new(index, store, options);
-    let mut attempt = recorder
-        .begin(&app.company, &app.run, Phase::Transform, 2)
-        .await
-        .unwrap();
-    attempt
-        .write_data(&id_name_batch(0, 6_000, |i| format!("row {i}")))
-        .await
-        .unwrap();
-    attempt
-        .commit(
-            &PhaseOutcome {
-                success: Some(true),
-                ..PhaseOutcome::default()
-            },
-            Utc.with_ymd_and_hms(2026, 11, 27, 11, 0, 0).unwrap(),
-        )
-        .await
-        .unwrap();
+    commit_rows(
+        &recorder,
+        &app.company,
+        &app.run,
+        (Phase::Transform, 2),
+        &id_name_batch(0, 6_000, |i| format!("row {i}")),
+        11,
+    )
+    .await;
     let folder = ArtifactStore::open(dir.to_str().unwrap()).unwrap();
     let files: Vec<_> = folder
         .object_store()

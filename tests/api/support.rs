@@ -361,6 +361,27 @@ async fn embedded_reopened(
     app
 }
 
+/// Records one successful attempt of `phase` holding `batch` as its data,
+/// committed at `hour` o'clock on the run's day.
+pub async fn commit_rows(
+    recorder: &Recorder,
+    company: &Company,
+    run: &RunRef,
+    (phase, attempt): (Phase, u32),
+    batch: &RecordBatch,
+    hour: u32,
+) {
+    let mut rec = recorder.begin(company, run, phase, attempt).await.unwrap();
+    rec.write_data(batch).await.unwrap();
+    let ok = PhaseOutcome {
+        success: Some(true),
+        ..PhaseOutcome::default()
+    };
+    rec.commit(&ok, Utc.with_ymd_and_hms(2026, 11, 27, hour, 0, 0).unwrap())
+        .await
+        .unwrap();
+}
+
 /// The artifacts folder of an embedded app.
 pub fn artifacts_dir(app: &TestApp) -> std::path::PathBuf {
     let Backend::Embedded(dir) = &app._backend else {

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::support::{Server, Stores, dagtrail, get};
+use crate::support::{Server, Stores, dagtrail, get, serve_fixture_jwks};
 
 const KEYS: &str = "tests/fixtures/keys";
 const RUNS: &str = "/api/v1/dags/9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f/runs?date_from=2026-11-01&date_to=2026-11-30";
@@ -110,17 +110,7 @@ async fn several_public_keys_verify_tokens_signed_by_each_private_key() {
 /// configured for the overlap, each verifies its own tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_and_a_jwks_verify_side_by_side() {
-    let jwks = std::fs::read_to_string(key("jwks.json")).unwrap();
-    let app = axum::Router::new().route(
-        "/jwks",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move { ([("content-type", "application/json")], jwks) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let jwks_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let jwks_addr = serve_fixture_jwks().await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = Stores::embedded(dir.path()).env();
     env.push(("DAGTRAIL_JWT_SECRET", "the-old-shared-secret".into()));

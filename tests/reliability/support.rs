@@ -589,3 +589,20 @@ impl RolesDatabase {
         sqlx::PgConnection::connect(&self.owner).await.unwrap()
     }
 }
+
+/// Serves `tests/fixtures/keys/jwks.json` at `/jwks` on a loopback port
+/// (plain HTTP) for as long as the test runs; returns its address.
+pub async fn serve_fixture_jwks() -> SocketAddr {
+    let jwks = std::fs::read_to_string("tests/fixtures/keys/jwks.json").unwrap();
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { ([("content-type", "application/json")], jwks) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}

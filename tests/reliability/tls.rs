@@ -4,7 +4,7 @@
 //! without it, `require` encrypts without verifying, a client certificate
 //! authenticates its role, and a server serves over it.
 
-use crate::support::{Server, Stores, TlsProxy, dagtrail, get, required, seed};
+use crate::support::{Server, Stores, TlsProxy, dagtrail, get, required, seed, serve_fixture_jwks};
 
 fn migrate(url: &str) -> (bool, String) {
     let out = dagtrail(&["migrate"], &[("DAGTRAIL_DATABASE_URL", url)], None);
@@ -88,17 +88,7 @@ async fn s3_and_jwks_over_https_trust_a_private_ca_through_ssl_cert_file() {
     };
     let certs = std::path::Path::new(&dir);
     // The JWKS, served plain on loopback behind the TLS proxy.
-    let jwks = std::fs::read_to_string("tests/fixtures/keys/jwks.json").unwrap();
-    let app = axum::Router::new().route(
-        "/jwks",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move { ([("content-type", "application/json")], jwks) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let jwks_plain = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let jwks_plain = serve_fixture_jwks().await;
     let jwks_tls = TlsProxy::start(jwks_plain, certs).await;
     // The shared s3s-fs behind the TLS proxy.
     let endpoint: url::Url = std::env::var("AWS_ENDPOINT_URL").unwrap().parse().unwrap();
