@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::model::{Company, DagId, Phase, RunRef};
 
+pub mod fleet;
 pub mod keyword;
 mod phase_object;
 pub mod postgres;
@@ -102,8 +103,10 @@ pub enum IndexError {
 /// The run index schema this dagtrail reads and writes. Each migration that
 /// changes the schema raises it; a server checks the version recorded in
 /// the database first and runs DDL only when it is behind, so a role that
-/// may only read and write rows can serve a migrated database.
-pub const SCHEMA_VERSION: i32 = 1;
+/// may only read and write rows can serve a migrated database. Version 2
+/// added the fleet tables ([`fleet`]), filled from the runs when a
+/// database is brought from 1.
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// A database error as the database words it, without the position in
 /// the database's own source code that sqlx appends (`at line 3655`).
@@ -285,6 +288,11 @@ impl PhaseObjects {
         self.slot_mut(phase).as_mut()
     }
 
+    /// Sets one phase's object.
+    pub fn set(&mut self, phase: Phase, object: PhaseObject) {
+        *self.slot_mut(phase) = Some(object);
+    }
+
     fn slot(&self, phase: Phase) -> &Option<PhaseObject> {
         match phase {
             Phase::Event => &self.event,
@@ -421,6 +429,58 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
         object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError>;
+
+    /// Sets a DAG's catalog entry (name, description, tags, owner),
+    /// creating its row in the fleet table when it has none; its runs and
+    /// counts are left as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails.
+    async fn record_dag(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        info: &fleet::DagInfo,
+    ) -> Result<(), IndexError>;
+
+    /// Every DAG of `company` that has runs or a catalog entry, with its
+    /// newest run, runs and failed runs since `query.since`, and its last
+    /// failure; filtered and ordered as `query` says.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when a stored row breaks the schema
+    /// (SQLite only).
+    async fn list_dags(
+        &self,
+        company: &Company,
+        query: &fleet::DagQuery,
+    ) -> Result<Vec<fleet::DagEntry>, IndexError>;
+
+    /// Runs and failed runs per run date of one DAG, from `from` to `to`
+    /// inclusive, only days with runs, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when a stored date does not parse
+    /// (SQLite only).
+    async fn calendar(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<fleet::DayCount>, IndexError>;
+
+    /// Whether `company` has the DAG (runs or a catalog entry).
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails.
+    async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, IndexError>;
 
     /// Checks that the database answers.
     ///

@@ -10,12 +10,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
+use super::fleet::{DagEntry, DagInfo, DagQuery, DayCount};
 use super::{
     DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
     PoolState, RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH,
     StatusFilter, behind_if_refused, keyword, permission_denied,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
+
+mod fleet;
 
 const MIGRATION: &str = include_str!("migrations/postgres.sql");
 /// Serialises concurrent migrations (several servers starting at once):
@@ -183,6 +186,13 @@ impl PostgresIndex {
             .execute(&mut *tx)
             .await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM etl.dagtrail_schema")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Version 2 brought the fleet tables: filled from the runs once.
+        if found.unwrap_or(0) < 2 {
+            fleet::rebuild(&mut tx).await?;
+        }
         sqlx::query("INSERT INTO etl.dagtrail_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(SCHEMA_VERSION)
             .execute(&mut *tx)
@@ -444,24 +454,39 @@ impl RunIndex for PostgresIndex {
         object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError> {
-        // One statement: the row lock taken by ON CONFLICT serialises
-        // writers of the same run, and `||` merges only this phase's key.
-        sqlx::query(
-            "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, jsonb_build_object($5::text, $6::jsonb), $7, $7) \
-             ON CONFLICT (id_company, dag_id, date, run_id) DO UPDATE \
-             SET log = etl.logs.log || jsonb_build_object($5::text, $6::jsonb), updated_at = $7",
-        )
-        .bind(company.as_str())
-        .bind(run.dag_id.0)
-        .bind(run.date)
-        .bind(run.run_id.as_str())
-        .bind(phase.as_str())
-        .bind(sqlx::types::Json(object.to_json()))
-        .bind(at)
-        .execute(&mut *self.conn().await?)
-        .await?;
-        Ok(())
+        self.record_phase_and_fleet(company, run, phase, object, at)
+            .await
+    }
+
+    async fn record_dag(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        info: &DagInfo,
+    ) -> Result<(), IndexError> {
+        self.record_dag_info(company, dag_id, info).await
+    }
+
+    async fn list_dags(
+        &self,
+        company: &Company,
+        query: &DagQuery,
+    ) -> Result<Vec<DagEntry>, IndexError> {
+        self.dags_of(company, query).await
+    }
+
+    async fn calendar(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCount>, IndexError> {
+        self.days_of(company, dag_id, from, to).await
+    }
+
+    async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, IndexError> {
+        self.knows_dag(company, dag_id).await
     }
 
     async fn ping(&self) -> Result<(), IndexError> {

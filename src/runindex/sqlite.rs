@@ -12,12 +12,14 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::fleet::{DagEntry, DagInfo, DagQuery, DayCount};
 use super::{
     DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, PoolState, RunIndex, RunPage,
     RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter, behind_if_refused, keyword,
-    sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
+
+mod fleet;
 
 const MIGRATION: &str = include_str!("migrations/sqlite.sql");
 
@@ -112,6 +114,13 @@ impl SqliteIndex {
     pub async fn migrate(&self) -> Result<(), IndexError> {
         let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
+        let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM dagtrail_schema")
+            .fetch_one(&mut *tx)
+            .await?;
+        // Version 2 brought the fleet tables: filled from the runs once.
+        if found.unwrap_or(0) < 2 {
+            fleet::rebuild(&mut tx).await?;
+        }
         sqlx::query("INSERT OR IGNORE INTO dagtrail_schema (version) VALUES (?1)")
             .bind(SCHEMA_VERSION)
             .execute(&mut *tx)
@@ -282,24 +291,39 @@ impl RunIndex for SqliteIndex {
         object: &PhaseObject,
         at: DateTime<Utc>,
     ) -> Result<(), IndexError> {
-        // One statement; SQLite serialises writers, and json_set replaces
-        // only this phase's key.
-        sqlx::query(
-            "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, json_object(?5, json(?6)), ?7, ?7) \
-             ON CONFLICT (id_company, dag_id, date, run_id) DO UPDATE \
-             SET log = json_set(etl_logs.log, '$.' || ?5, json(?6)), updated_at = ?7",
-        )
-        .bind(company.as_str())
-        .bind(run.dag_id.to_string())
-        .bind(run.date.format("%Y-%m-%d").to_string())
-        .bind(run.run_id.as_str())
-        .bind(phase.as_str())
-        .bind(object.to_json().to_string())
-        .bind(sqlite_timestamp(at))
-        .execute(&mut *self.conn().await?)
-        .await?;
-        Ok(())
+        self.record_phase_and_fleet(company, run, phase, object, at)
+            .await
+    }
+
+    async fn record_dag(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        info: &DagInfo,
+    ) -> Result<(), IndexError> {
+        self.record_dag_info(company, dag_id, info).await
+    }
+
+    async fn list_dags(
+        &self,
+        company: &Company,
+        query: &DagQuery,
+    ) -> Result<Vec<DagEntry>, IndexError> {
+        self.dags_of(company, query).await
+    }
+
+    async fn calendar(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCount>, IndexError> {
+        self.days_of(company, dag_id, from, to).await
+    }
+
+    async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, IndexError> {
+        self.knows_dag(company, dag_id).await
     }
 
     async fn ping(&self) -> Result<(), IndexError> {

@@ -24,3 +24,36 @@ CREATE INDEX IF NOT EXISTS logs_newest_first ON etl.logs (id_company, dag_id, da
 -- The schema version this file brings the database to (runindex::SCHEMA_VERSION);
 -- servers read it first and run this file only when the database is behind.
 CREATE TABLE IF NOT EXISTS etl.dagtrail_schema (version integer PRIMARY KEY);
+-- Version 2: the fleet view (runindex::fleet). A DAG's catalog entry and
+-- what the run index keeps about it, written with every phase recorded.
+CREATE TABLE IF NOT EXISTS etl.dags (
+    id_company          text        NOT NULL,
+    dag_id              uuid        NOT NULL,
+    name                text,
+    description         text,
+    tags                text[]      NOT NULL DEFAULT '{}',
+    owner               text,
+    first_seen          timestamptz,
+    last_seen           timestamptz,
+    runs                bigint      NOT NULL DEFAULT 0,
+    last_date           date,
+    last_created_at     timestamptz,
+    last_run_id         text,
+    last_status         text,
+    failure_date        date,
+    failure_created_at  timestamptz,
+    failure_run_id      text,
+    failure_phase       text,
+    failure_message     text,
+    PRIMARY KEY (id_company, dag_id)
+);
+-- Runs and failed runs per DAG and run date: the window counts of
+-- GET /api/v1/dags and the calendar.
+CREATE TABLE IF NOT EXISTS etl.dag_days (
+    id_company   text   NOT NULL,
+    dag_id       uuid   NOT NULL,
+    date         date   NOT NULL,
+    runs         bigint NOT NULL DEFAULT 0,
+    failed_runs  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (id_company, dag_id, date)
+);

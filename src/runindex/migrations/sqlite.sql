@@ -12,3 +12,33 @@ CREATE TABLE IF NOT EXISTS etl_logs (
 CREATE INDEX IF NOT EXISTS etl_logs_newest_first ON etl_logs (id_company, dag_id, date DESC, created_at DESC, run_id DESC);
 -- The schema version this file brings the database to (runindex::SCHEMA_VERSION).
 CREATE TABLE IF NOT EXISTS dagtrail_schema (version INTEGER PRIMARY KEY);
+-- Version 2: the fleet view (runindex::fleet). Tags are a JSON array.
+CREATE TABLE IF NOT EXISTS dags (
+    id_company          TEXT    NOT NULL,
+    dag_id              TEXT    NOT NULL,
+    name                TEXT,
+    description         TEXT,
+    tags                TEXT    NOT NULL DEFAULT '[]',
+    owner               TEXT,
+    first_seen          TEXT,
+    last_seen           TEXT,
+    runs                INTEGER NOT NULL DEFAULT 0,
+    last_date           TEXT,
+    last_created_at     TEXT,
+    last_run_id         TEXT,
+    last_status         TEXT,
+    failure_date        TEXT,
+    failure_created_at  TEXT,
+    failure_run_id      TEXT,
+    failure_phase       TEXT,
+    failure_message     TEXT,
+    PRIMARY KEY (id_company, dag_id)
+);
+CREATE TABLE IF NOT EXISTS dag_days (
+    id_company   TEXT    NOT NULL,
+    dag_id       TEXT    NOT NULL,
+    date         TEXT    NOT NULL,
+    runs         INTEGER NOT NULL DEFAULT 0,
+    failed_runs  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (id_company, dag_id, date)
+);

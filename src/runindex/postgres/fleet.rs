@@ -1,0 +1,389 @@
+//! The fleet tables on PostgreSQL (`etl.dags`, `etl.dag_days`; the rules
+//! are `runindex::fleet`'s): recording a phase with them in one
+//! transaction, the catalog, `GET /api/v1/dags`, the calendar, and the
+//! rebuild from `etl.logs`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{PostgresIndex, SUMMARY_COLUMNS, summary_from_row};
+use crate::model::{Company, DagId, Phase, RunRef};
+use crate::runindex::fleet::{
+    DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
+    RunStatus, arrange,
+};
+use crate::runindex::{IndexError, PhaseObject};
+
+/// The columns of `etl.dags` that [`DagState`] is read from.
+const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_created_at, \
+     last_run_id, last_status, failure_date, failure_created_at, failure_run_id, \
+     failure_phase, failure_message";
+
+/// Rows of the rebuild between two progress lines in the log.
+const REBUILD_PROGRESS_EVERY: u64 = 100_000;
+
+fn state_from_row(row: &PgRow) -> Result<DagState, sqlx::Error> {
+    let key = |date: &str, created: &str, run: &str| -> Result<Option<RunKey>, sqlx::Error> {
+        let date: Option<NaiveDate> = row.try_get(date)?;
+        let created_at: Option<DateTime<Utc>> = row.try_get(created)?;
+        let run_id: Option<String> = row.try_get(run)?;
+        Ok(match (date, created_at, run_id) {
+            (Some(date), Some(created_at), Some(run_id)) => Some(RunKey {
+                date,
+                created_at,
+                run_id,
+            }),
+            _ => None,
+        })
+    };
+    let status: Option<String> = row.try_get("last_status")?;
+    let phase: Option<String> = row.try_get("failure_phase")?;
+    let failure = key("failure_date", "failure_created_at", "failure_run_id")?
+        .zip(phase.and_then(|p| p.parse::<Phase>().ok()));
+    Ok(DagState {
+        first_seen: row.try_get("first_seen")?,
+        last_seen: row.try_get("last_seen")?,
+        runs: row.try_get("runs")?,
+        last_run: key("last_date", "last_created_at", "last_run_id")?
+            .map(|k| (k, status.as_deref().and_then(RunStatus::parse))),
+        last_failure: failure.map(|(run, phase)| Failure {
+            run,
+            phase,
+            message: row.try_get("failure_message").ok().flatten(),
+        }),
+    })
+}
+
+/// Writes a DAG's state (its catalog entry untouched).
+async fn write_state(
+    conn: &mut PgConnection,
+    company: &Company,
+    dag_id: DagId,
+    state: &DagState,
+) -> Result<(), sqlx::Error> {
+    let last = state.last_run.as_ref();
+    let failure = state.last_failure.as_ref();
+    sqlx::query(
+        "UPDATE etl.dags SET first_seen = $3, last_seen = $4, runs = $5, last_date = $6, \
+         last_created_at = $7, last_run_id = $8, last_status = $9, failure_date = $10, \
+         failure_created_at = $11, failure_run_id = $12, failure_phase = $13, \
+         failure_message = $14 WHERE id_company = $1 AND dag_id = $2",
+    )
+    .bind(company.as_str())
+    .bind(dag_id.0)
+    .bind(state.first_seen)
+    .bind(state.last_seen)
+    .bind(state.runs)
+    .bind(last.map(|(k, _)| k.date))
+    .bind(last.map(|(k, _)| k.created_at))
+    .bind(last.map(|(k, _)| k.run_id.as_str()))
+    .bind(last.and_then(|(_, s)| *s).map(RunStatus::as_str))
+    .bind(failure.map(|f| f.run.date))
+    .bind(failure.map(|f| f.run.created_at))
+    .bind(failure.map(|f| f.run.run_id.as_str()))
+    .bind(failure.map(|f| f.phase.as_str()))
+    .bind(failure.and_then(|f| f.message.as_deref()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl PostgresIndex {
+    /// Records one phase and what the fleet tables keep about it, in one
+    /// transaction. The run's row is created first (or found) and locked,
+    /// then the DAG's: writers of one run, or of one DAG, wait for each
+    /// other for a few statements, and no count is lost between them.
+    pub(super) async fn record_phase_and_fleet(
+        &self,
+        company: &Company,
+        run: &RunRef,
+        phase: Phase,
+        object: &PhaseObject,
+        at: DateTime<Utc>,
+    ) -> Result<(), IndexError> {
+        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
+        let created = sqlx::query(
+            "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, '{}'::jsonb, $5, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .bind(run.date)
+        .bind(run.run_id.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let before = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM etl.logs \
+             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4 FOR UPDATE",
+            *SUMMARY_COLUMNS
+        )))
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .bind(run.date)
+        .bind(run.run_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let before = summary_from_row(&before)?;
+        // `||` merges only this phase's key.
+        sqlx::query(
+            "UPDATE etl.logs SET log = log || jsonb_build_object($5::text, $6::jsonb), updated_at = $7 \
+             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .bind(run.date)
+        .bind(run.run_id.as_str())
+        .bind(phase.as_str())
+        .bind(sqlx::types::Json(object.to_json()))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let change = PhaseChange {
+            run: RunKey {
+                date: run.date,
+                created_at: before.created_at,
+                run_id: run.run_id.as_str().to_owned(),
+            },
+            created,
+            before: &before.phases,
+            phase,
+            object,
+            at,
+        };
+        let (runs, failed) = change.day_delta();
+        if runs != 0 || failed != 0 {
+            sqlx::query(
+                "INSERT INTO etl.dag_days AS d (id_company, dag_id, date, runs, failed_runs) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id_company, dag_id, date) DO UPDATE \
+                 SET runs = d.runs + EXCLUDED.runs, failed_runs = d.failed_runs + EXCLUDED.failed_runs",
+            )
+            .bind(company.as_str())
+            .bind(run.dag_id.0)
+            .bind(run.date)
+            .bind(runs)
+            .bind(failed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO etl.dags (id_company, dag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM etl.dags WHERE id_company = $1 AND dag_id = $2 FOR UPDATE"
+        )))
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let next = change.apply(&state_from_row(&row)?);
+        write_state(&mut tx, company, run.dag_id, &next).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a DAG's catalog entry (creating its row when it has none).
+    pub(super) async fn record_dag_info(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        info: &DagInfo,
+    ) -> Result<(), IndexError> {
+        sqlx::query(
+            "INSERT INTO etl.dags AS d (id_company, dag_id, name, description, tags, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id_company, dag_id) DO UPDATE \
+             SET name = EXCLUDED.name, description = EXCLUDED.description, \
+             tags = EXCLUDED.tags, owner = EXCLUDED.owner",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.0)
+        .bind(info.name.as_deref())
+        .bind(info.description.as_deref())
+        .bind(&info.tags)
+        .bind(info.owner.as_deref())
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Every DAG of `company` with its window counts and newest run's
+    /// phases: one query over `etl.dags`, the window's `etl.dag_days` and
+    /// one `etl.logs` row per DAG by primary key.
+    pub(super) async fn dags_of(
+        &self,
+        company: &Company,
+        query: &DagQuery,
+    ) -> Result<Vec<DagEntry>, IndexError> {
+        let phases = Phase::ALL.map(|p| format!("(l.log->'{p}') - 'data' AS {p}"));
+        let sql = format!(
+            "SELECT d.dag_id, d.name, d.description, d.tags, d.owner, {state}, \
+             COALESCE(w.runs, 0)::bigint AS window_runs, COALESCE(w.failed, 0)::bigint AS window_failed, \
+             {phases} \
+             FROM etl.dags d \
+             LEFT JOIN (SELECT dag_id, sum(runs) AS runs, sum(failed_runs) AS failed FROM etl.dag_days \
+                        WHERE id_company = $1 AND date >= $2 GROUP BY dag_id) w ON w.dag_id = d.dag_id \
+             LEFT JOIN etl.logs l ON l.id_company = d.id_company AND l.dag_id = d.dag_id \
+                        AND l.date = d.last_date AND l.run_id = d.last_run_id \
+             WHERE d.id_company = $1",
+            state = STATE_COLUMNS
+                .split(", ")
+                .map(|c| format!("d.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            phases = phases.join(", "),
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(company.as_str())
+            .bind(query.since)
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let state = state_from_row(row)?;
+            let phase = |name: &str| -> Result<Option<PhaseObject>, sqlx::Error> {
+                let v: Option<serde_json::Value> = row.try_get(name)?;
+                Ok(v.as_ref().and_then(PhaseObject::from_json))
+            };
+            let last_run_phases = if state.last_run.is_some() {
+                Some(crate::runindex::PhaseObjects {
+                    event: phase("event")?,
+                    extract: phase("extract")?,
+                    transform: phase("transform")?,
+                    load: phase("load")?,
+                })
+            } else {
+                None
+            };
+            entries.push(DagEntry {
+                dag_id: DagId(row.try_get::<Uuid, _>("dag_id")?),
+                info: DagInfo {
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    tags: row.try_get("tags")?,
+                    owner: row.try_get("owner")?,
+                },
+                state,
+                last_run_phases,
+                runs_in_window: row.try_get("window_runs")?,
+                failed_in_window: row.try_get("window_failed")?,
+            });
+        }
+        Ok(arrange(entries, query))
+    }
+
+    /// Runs and failed runs per run date of one DAG, days with runs only.
+    pub(super) async fn days_of(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCount>, IndexError> {
+        let rows = sqlx::query(
+            "SELECT date, runs, failed_runs FROM etl.dag_days \
+             WHERE id_company = $1 AND dag_id = $2 AND date >= $3 AND date <= $4 AND runs > 0 \
+             ORDER BY date",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.0)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DayCount {
+                    date: r.try_get("date")?,
+                    runs: r.try_get("runs")?,
+                    failed_runs: r.try_get("failed_runs")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `company` has a DAG `dag_id` (runs or a catalog entry).
+    pub(super) async fn knows_dag(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+    ) -> Result<bool, IndexError> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM etl.dags WHERE id_company = $1 AND dag_id = $2")
+                .bind(company.as_str())
+                .bind(dag_id.0)
+                .fetch_optional(&mut *self.conn().await?)
+                .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// Fills the fleet tables from `etl.logs` (a database migrated from before
+/// they existed), in the migration's transaction: summary columns and day
+/// counts are replaced, catalog entries kept. Progress goes to the log.
+pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), IndexError> {
+    let mut built = Rebuild::default();
+    let mut seen: u64 = 0;
+    {
+        let sql = format!("SELECT id_company, {} FROM etl.logs", *SUMMARY_COLUMNS);
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            let company: String = row.try_get("id_company")?;
+            // A company name no token could carry has no fleet to show.
+            let Ok(company) = Company::new(company) else {
+                continue;
+            };
+            built.add(&company, &summary_from_row(&row)?);
+            seen += 1;
+            if seen.is_multiple_of(REBUILD_PROGRESS_EVERY) {
+                tracing::info!(runs = seen, "rebuilding the DAG summaries from the runs");
+            }
+        }
+    }
+    sqlx::query("DELETE FROM etl.dag_days")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE etl.dags SET first_seen = NULL, last_seen = NULL, runs = 0, last_date = NULL, \
+         last_created_at = NULL, last_run_id = NULL, last_status = NULL, failure_date = NULL, \
+         failure_created_at = NULL, failure_run_id = NULL, failure_phase = NULL, failure_message = NULL",
+    )
+    .execute(&mut *conn)
+    .await?;
+    for ((company, dag_id), state) in &built.dags {
+        sqlx::query(
+            "INSERT INTO etl.dags (id_company, dag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.0)
+        .execute(&mut *conn)
+        .await?;
+        write_state(conn, company, *dag_id, state).await?;
+    }
+    for ((company, dag_id, date), (runs, failed)) in &built.days {
+        sqlx::query(
+            "INSERT INTO etl.dag_days (id_company, dag_id, date, runs, failed_runs) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.0)
+        .bind(date)
+        .bind(runs)
+        .bind(failed)
+        .execute(&mut *conn)
+        .await?;
+    }
+    tracing::info!(
+        runs = seen,
+        dags = built.dags.len(),
+        "DAG summaries rebuilt from the runs"
+    );
+    Ok(())
+}
