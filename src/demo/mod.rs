@@ -12,6 +12,7 @@ use indicatif::ProgressBar;
 use crate::artifacts::writer::PhaseOutcome;
 use crate::model::{Company, DagId, InvalidValue, Phase, RunId, RunRef};
 use crate::record::{RecordError, Recorder};
+use crate::runindex::fleet::DagInfo;
 
 pub use synth::{data_schema, event_batches};
 
@@ -347,7 +348,62 @@ pub async fn generate(
         summary.error_rows += t.error_rows;
         summary.log_rows += t.log_rows;
     }
+    // Each company's DAGs by name, as a pipeline's writers would record
+    // them (the fleet view shows them so).
+    let mut nth_of_company: Vec<(Company, usize)> = Vec::new();
+    for (company, dag) in &summary.dags {
+        let n = match nth_of_company.iter_mut().find(|(c, _)| c == company) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                nth_of_company.push((company.clone(), 0));
+                0
+            }
+        };
+        recorder
+            .describe_dag(company, *dag, &demo_dag_info(n))
+            .await?;
+    }
     Ok(summary)
+}
+
+/// The catalog entry of a company's `n`-th demo DAG.
+fn demo_dag_info(n: usize) -> DagInfo {
+    const DAGS: [(&str, &str, &str, &str); 4] = [
+        (
+            "orders_daily",
+            "Orders from the shop API into the warehouse",
+            "sales,daily",
+            "data-eng",
+        ),
+        (
+            "customers_sync",
+            "Customer records from the CRM",
+            "crm,hourly",
+            "crm-team",
+        ),
+        (
+            "invoices_monthly",
+            "Invoices to the finance mart",
+            "finance",
+            "finance-data",
+        ),
+        ("events_stream", "Click events, batched", "web", "data-eng"),
+    ];
+    let (name, description, tags, owner) = DAGS[n % DAGS.len()];
+    let round = n / DAGS.len();
+    DagInfo {
+        name: Some(if round == 0 {
+            name.to_owned()
+        } else {
+            format!("{name}_{round}")
+        }),
+        description: Some(description.to_owned()),
+        tags: tags.split(',').map(str::to_owned).collect(),
+        owner: Some(owner.to_owned()),
+    }
 }
 
 /// Whether the stores already hold this demo's data: the first company's

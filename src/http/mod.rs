@@ -3,6 +3,7 @@
 //! are thin: extract, call the [`ReadService`], map the result.
 
 pub mod auth;
+pub mod dags;
 pub mod error;
 mod health;
 mod metrics;

@@ -15,7 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::{ErrorResponse, HTTPValidationError};
-use super::{phases, runs};
+use super::{dags, phases, runs};
 
 struct BearerAuth;
 
@@ -48,6 +48,7 @@ impl Modify for BearerAuth {
     components(schemas(ErrorResponse, HTTPValidationError)),
     modifiers(&BearerAuth),
     tags(
+        (name = "dags", description = "The fleet: every DAG of the company, and a DAG's runs per day"),
         (name = "runs", description = "The run index: search runs, read one run"),
         (name = "phases", description = "A run's artifacts: event, metadata, data, errors, logs"),
     )
@@ -57,6 +58,8 @@ pub struct ApiDoc;
 /// Every API route, with the documentation its declaration carries.
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(dags::list_dags))
+        .routes(routes!(dags::calendar))
         .routes(routes!(runs::search_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(phases::event))
@@ -103,7 +106,7 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
             let reads_run_index = op
                 .tags
                 .as_ref()
-                .is_some_and(|tags| tags.iter().any(|t| t == "runs"));
+                .is_some_and(|tags| tags.iter().any(|t| t == "runs" || t == "dags"));
             let (failed, timed_out) = if reads_run_index {
                 ("Run lookup failed", "The run index did not answer in time")
             } else {

@@ -15,7 +15,9 @@ use super::file::StoreQuirks;
 use crate::artifacts::key::RunFolder;
 use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunId, RunRef};
+use crate::runindex::fleet::{DagEntry, DagQuery, DayCount};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
+use chrono::NaiveDate;
 
 /// How long each readiness probe may take: under a balancer's usual probe
 /// timeout, so that a store that does not answer is reported as such.
@@ -165,6 +167,46 @@ impl ReadService {
             .map(|run| self.shown(company, run))
             .collect();
         Ok(page)
+    }
+
+    /// Every DAG of `company` (`GET /dags`, the fleet view).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn dags(
+        &self,
+        company: &Company,
+        query: &DagQuery,
+    ) -> Result<Vec<DagEntry>, ReadError> {
+        match self.index.list_dags(company, query).await {
+            Ok(dags) => Ok(dags),
+            Err(e) => Err(self.index.diagnose(e).await.into()),
+        }
+    }
+
+    /// Runs and failed runs per day of one DAG, and whether the company
+    /// has the DAG at all (`GET /dags/{dag_id}/calendar`).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn calendar(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<DayCount>, bool), ReadError> {
+        let found = async {
+            let days = self.index.calendar(company, dag_id, from, to).await?;
+            let known = !days.is_empty() || self.index.dag_known(company, dag_id).await?;
+            Ok::<_, IndexError>((days, known))
+        };
+        match found.await {
+            Ok(found) => Ok(found),
+            Err(e) => Err(self.index.diagnose(e).await.into()),
+        }
     }
 
     /// One run's summary (endpoint 2).

@@ -196,6 +196,23 @@ impl Recorder {
         }
     }
 
+    /// Records a DAG's catalog entry (its name and the rest), so that the
+    /// fleet view shows it by name: the fields given replace, the others
+    /// are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Index`] when the run index fails.
+    pub async fn describe_dag(
+        &self,
+        company: &Company,
+        dag_id: crate::model::DagId,
+        info: &crate::runindex::fleet::DagInfo,
+    ) -> Result<(), RecordError> {
+        self.index.record_dag(company, dag_id, info).await?;
+        Ok(())
+    }
+
     /// The number of inline rows a phase object holds.
     pub fn inline_rows(&self) -> usize {
         self.options.inline_rows

@@ -161,39 +161,97 @@ impl PhaseChange<'_> {
         )
     }
 
-    /// The DAG's state after the write.
-    pub fn apply(&self, state: &DagState) -> DagState {
+    /// The DAG's state after the write. When the write took the failure
+    /// off the run that was the DAG's last failed run, the state holds no
+    /// failure and [`Applied::find_last_failure`] asks the backend to look
+    /// for the newest run still failed (see [`newest_failure`]).
+    pub fn apply(&self, state: &DagState) -> Applied {
         let mut next = state.clone();
         next.first_seen = Some(state.first_seen.map_or(self.at, |t| t.min(self.at)));
         next.last_seen = Some(state.last_seen.map_or(self.at, |t| t.max(self.at)));
         next.runs += i64::from(self.created);
+        let after = self.after();
         let newest = state
             .last_run
             .as_ref()
             .is_none_or(|(key, _)| self.run >= *key);
         if newest {
-            next.last_run = Some((self.run.clone(), RunStatus::of(&self.after())));
+            next.last_run = Some((self.run.clone(), RunStatus::of(&after)));
         }
-        if self.object.status.success == Some(false)
-            && state
-                .last_failure
-                .as_ref()
-                .is_none_or(|f| self.run >= f.run)
-        {
-            next.last_failure = Some(Failure {
-                run: self.run.clone(),
-                phase: self.phase,
-                message: self.object.status.message.clone(),
-            });
+        let mut find_last_failure = false;
+        match failure_of(&self.run, &after) {
+            Some(failure)
+                if state
+                    .last_failure
+                    .as_ref()
+                    .is_none_or(|f| self.run >= f.run) =>
+            {
+                next.last_failure = Some(failure);
+            }
+            Some(_) => {}
+            None => {
+                if state
+                    .last_failure
+                    .as_ref()
+                    .is_some_and(|f| f.run == self.run)
+                {
+                    next.last_failure = None;
+                    find_last_failure = true;
+                }
+            }
         }
-        next
+        Applied {
+            state: next,
+            find_last_failure,
+        }
     }
+}
+
+/// A DAG's state after a write, and whether its last failed run must be
+/// looked for again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The state to store.
+    pub state: DagState,
+    /// The run that was the last failed one recovered: the backend finds
+    /// the newest run still failed (the newest day of `dag_days` with
+    /// failed runs, then that day's runs) and sets it.
+    pub find_last_failure: bool,
+}
+
+/// The failure of a run whose status is failed: its first failed phase,
+/// in phase order, and that phase's message.
+pub fn failure_of(run: &RunKey, phases: &PhaseObjects) -> Option<Failure> {
+    Phase::ALL.into_iter().find_map(|p| {
+        phases
+            .get(p)
+            .filter(|o| o.status.success == Some(false))
+            .map(|o| Failure {
+                run: run.clone(),
+                phase: p,
+                message: o.status.message.clone(),
+            })
+    })
+}
+
+/// The newest failure among `runs` (one run date's runs, say).
+pub fn newest_failure<'a>(runs: impl IntoIterator<Item = &'a RunSummary>) -> Option<Failure> {
+    runs.into_iter()
+        .filter_map(|r| {
+            failure_of(
+                &RunKey {
+                    date: r.date,
+                    created_at: r.created_at,
+                    run_id: r.run_id.clone(),
+                },
+                &r.phases,
+            )
+        })
+        .max_by(|a, b| a.run.cmp(&b.run))
 }
 
 /// The fleet tables rebuilt from the runs themselves (a database migrated
 /// from before they existed): runs are added one by one, in any order.
-/// Where a run has several failed phases, the first in phase order is
-/// taken as its failure (a live write takes the one written last).
 #[derive(Debug, Default)]
 pub struct Rebuild {
     /// Every DAG's state.
@@ -226,20 +284,10 @@ impl Rebuild {
         if state.last_run.as_ref().is_none_or(|(k, _)| key >= *k) {
             state.last_run = Some((key.clone(), status));
         }
-        let failed = Phase::ALL.into_iter().find_map(|p| {
-            run.phases
-                .get(p)
-                .filter(|o| o.status.success == Some(false))
-                .map(|o| (p, o.status.message.clone()))
-        });
-        if let Some((phase, message)) = failed
+        if let Some(failure) = failure_of(&key, &run.phases)
             && state.last_failure.as_ref().is_none_or(|f| key >= f.run)
         {
-            state.last_failure = Some(Failure {
-                run: key,
-                phase,
-                message,
-            });
+            state.last_failure = Some(failure);
         }
         let day = self
             .days
@@ -403,7 +451,7 @@ mod tests {
             at: Utc.with_ymd_and_hms(2026, 11, 27, 1, 0, 0).unwrap(),
         };
         assert_eq!(first.day_delta(), (1, 1));
-        let state = first.apply(&DagState::default());
+        let state = first.apply(&DagState::default()).state;
         assert_eq!(state.runs, 1);
         assert_eq!(
             state.last_failure.as_ref().map(|f| f.message.as_deref()),
@@ -420,7 +468,9 @@ mod tests {
             at: Utc.with_ymd_and_hms(2026, 11, 27, 2, 0, 0).unwrap(),
         };
         assert_eq!(retry.day_delta(), (0, -1));
-        let state = retry.apply(&state);
+        let applied = retry.apply(&state);
+        assert!(applied.find_last_failure, "it was the last failed run");
+        let state = applied.state;
         assert_eq!(state.runs, 1);
         assert_eq!(
             state
@@ -429,8 +479,8 @@ mod tests {
                 .map(|(k, s)| (k.run_id.as_str(), *s)),
             Some(("r1", Some(RunStatus::Succeeded)))
         );
-        // The failure stays the DAG's last one recorded.
-        assert!(state.last_failure.is_some());
+        // The backend looks for an older failed run.
+        assert!(state.last_failure.is_none());
     }
 
     #[test]
@@ -445,8 +495,8 @@ mod tests {
             object: &ok,
             at: Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap(),
         };
-        let state = change(key(27, "new")).apply(&DagState::default());
-        let state = change(key(20, "old")).apply(&state);
+        let state = change(key(27, "new")).apply(&DagState::default()).state;
+        let state = change(key(20, "old")).apply(&state).state;
         assert_eq!(state.runs, 2);
         assert_eq!(
             state.last_run.map(|(k, _)| k.run_id),

@@ -431,8 +431,9 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), IndexError>;
 
     /// Sets a DAG's catalog entry (name, description, tags, owner),
-    /// creating its row in the fleet table when it has none; its runs and
-    /// counts are left as they are.
+    /// creating its row in the fleet table when it has none: the fields
+    /// given (`Some`, tags when not empty) replace, the others are kept;
+    /// its runs and counts are left as they are.
     ///
     /// # Errors
     ///

@@ -17,7 +17,8 @@ async fn openapi_document_matches_the_snapshot() {
     let served: serde_json::Value = reply.json();
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = served["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 7, "{:?}", paths.keys().collect::<Vec<_>>());
+    // The contract's seven endpoints and the fleet's two.
+    assert_eq!(paths.len(), 9, "{:?}", paths.keys().collect::<Vec<_>>());
     for op in paths.values().flat_map(|p| p.as_object().unwrap().values()) {
         for code in ["200", "401", "422"] {
             assert!(

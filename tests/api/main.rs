@@ -6,6 +6,7 @@
 
 mod auth;
 mod casefold;
+mod dags;
 mod docs;
 mod faults;
 mod folding_store;

@@ -11,6 +11,7 @@ use dagtrail::model::{Company, DagId, Phase, RunId, RunRef, parse_date};
 use dagtrail::read::ReadService;
 use dagtrail::reconcile::{Reconciler, Recorded};
 use dagtrail::record::{PhaseRecording, RecordError, Recorder};
+use dagtrail::runindex::fleet::DagInfo;
 use dagtrail::settings::StorageSettings;
 
 /// How the phase ended.
@@ -49,11 +50,52 @@ pub struct RunArgs {
     /// The Airflow run id.
     #[arg(long)]
     pub run_id: RunId,
+    /// The DAG's name, for the fleet view (`GET /dags`); kept until
+    /// another writer names it.
+    #[arg(long)]
+    pub dag_name: Option<String>,
+    /// What the DAG does.
+    #[arg(long)]
+    pub dag_description: Option<String>,
+    /// The DAG's tags, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub dag_tags: Vec<String>,
+    /// Who owns the DAG.
+    #[arg(long)]
+    pub dag_owner: Option<String>,
+}
+
+/// Records the DAG's catalog entry when the command was given one.
+pub async fn describe_dag(recorder: &Recorder, run: &RunArgs) -> anyhow::Result<()> {
+    if let Some(info) = run.dag_info() {
+        recorder
+            .describe_dag(&run.company, run.dag_id, &info)
+            .await
+            .context("cannot record the DAG's catalog entry")?;
+    }
+    Ok(())
 }
 
 impl RunArgs {
     pub fn run_ref(&self) -> RunRef {
         RunRef::new(self.dag_id, self.date, self.run_id.clone())
+    }
+
+    /// The DAG's catalog entry, when any of its flags is given.
+    pub fn dag_info(&self) -> Option<DagInfo> {
+        let tags: Vec<String> = self
+            .dag_tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let info = DagInfo {
+            name: self.dag_name.clone(),
+            description: self.dag_description.clone(),
+            tags,
+            owner: self.dag_owner.clone(),
+        };
+        (info != DagInfo::default()).then_some(info)
     }
 }
 
@@ -285,6 +327,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .commit(&args.outcome.outcome(), Utc::now())
         .await
         .context("cannot commit the attempt")?;
+    describe_dag(&recorder, &args.run).await?;
     println!(
         "recorded {} attempt {attempt} of run {} ({} data rows in {} files, {} errors, {} logs) at {path}",
         args.phase, args.run.run_id, counts[0], metadata.data_files, counts[1], counts[2]

@@ -74,6 +74,7 @@ pub async fn run(args: IngestEventArgs) -> anyhow::Result<()> {
         )
         .await
         .context("cannot record the event")?;
+    crate::ingest::describe_dag(&recorder, &args.run).await?;
     println!("recorded the event of run {}", args.run.run_id);
     Ok(())
 }

@@ -25,7 +25,9 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 pub use self::path::{DagPath, PhasePath, RunPath};
-pub use self::query::{AttemptQuery, DataQuery, LogQuery, PageQuery, SearchRunsQuery};
+pub use self::query::{
+    AttemptQuery, CalendarQuery, DagsQuery, DataQuery, LogQuery, PageQuery, SearchRunsQuery,
+};
 use super::error::{ApiError, ValidationIssue};
 pub use crate::model::MAX_RUN_ID_BYTES;
 use crate::model::parse_date;
@@ -134,6 +136,16 @@ impl QueryValues {
                 );
                 None
             }
+        }
+    }
+
+    /// An optional `YYYY-MM-DD` date (`None` when absent; when invalid,
+    /// with an issue).
+    pub fn optional_date(&mut self, name: &str) -> Option<NaiveDate> {
+        if self.values.contains_key(name) {
+            self.date(name)
+        } else {
+            None
         }
     }
 

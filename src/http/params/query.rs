@@ -16,6 +16,7 @@ use crate::http::Limits;
 use crate::http::error::ApiError;
 use crate::model::Phase;
 use crate::read::LogFilter;
+use crate::runindex::fleet::{DagQuery, DagSort, RunStatus};
 use crate::runindex::{RunSearch, StatusFilter, parse_run_ids};
 
 /// `?attempt=` (endpoints 4-7).
@@ -245,18 +246,7 @@ impl SearchRunsQuery {
     /// `limits.max_date_range_days`.
     pub fn search(self, limits: &Limits) -> Result<RunSearch, ApiError> {
         let (date_from, date_to) = (self.date_from, self.date_to);
-        if date_from > date_to {
-            return Err(ApiError::BadDateRange(format!(
-                "date_from {date_from} is after date_to {date_to}"
-            )));
-        }
-        let days = (date_to - date_from).num_days() + 1;
-        let max_days = limits.max_date_range_days;
-        if days > i64::from(max_days) {
-            return Err(ApiError::BadDateRange(format!(
-                "the range covers {days} days; at most {max_days} are allowed"
-            )));
-        }
+        check_range(date_from, date_to, limits)?;
         let keywords = [
             (Phase::Event, self.event_keyword),
             (Phase::Extract, self.extract_keyword),
@@ -281,4 +271,158 @@ impl SearchRunsQuery {
             count_limit: limits.search_count_limit,
         })
     }
+}
+
+/// Days `GET /dags` counts runs over by default (`since` = today less it).
+pub const DEFAULT_DAGS_WINDOW_DAYS: i64 = 7;
+/// Longest name filter, in characters.
+pub const MAX_DAG_FILTER_CHARS: usize = 256;
+/// Days the calendar covers by default (up to `date_to`, today unless given).
+pub const DEFAULT_CALENDAR_DAYS: i64 = 366;
+
+/// Query parameters of `GET /dags` (the fleet view).
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DagsQuery {
+    /// Runs and failed runs are counted for run dates from this day on (YYYY-MM-DD) [default: 7 days ago].
+    #[param(value_type = Option<String>, format = Date)]
+    pub since: Option<NaiveDate>,
+    /// DAGs whose name contains this, case-insensitively.
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub name: Option<String>,
+    /// DAGs carrying this tag (exact).
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub tag: Option<String>,
+    /// Comma-separated statuses of the DAG's newest run: `failed`, `running`, `succeeded`.
+    #[param(value_type = Option<String>, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
+    pub status: Vec<RunStatus>,
+    /// `name` (A to Z, unnamed DAGs last), `-last_run` (newest run first) or `-failures` (most failed runs in the window first).
+    #[param(value_type = Option<String>, default = "name", pattern = "^(name|-last_run|-failures)$")]
+    pub sort: DagSort,
+}
+
+impl FromQuery for DagsQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let since = q.optional_date("since");
+        let name = q
+            .text("name", MAX_DAG_FILTER_CHARS)
+            .filter(|n| !n.is_empty());
+        let tag = q
+            .text("tag", MAX_DAG_FILTER_CHARS)
+            .filter(|t| !t.is_empty());
+        let mut status = Vec::new();
+        if let Some(raw) = q.text("status", 64) {
+            for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match RunStatus::parse(part) {
+                    Some(s) if !status.contains(&s) => status.push(s),
+                    Some(_) => {}
+                    None => q.invalid(
+                        "status",
+                        "literal_error",
+                        "Input should be a comma-separated list of 'failed', 'running', 'succeeded'",
+                    ),
+                }
+            }
+        }
+        let sort = match q.text("sort", 16).as_deref() {
+            None | Some("name") => DagSort::Name,
+            Some("-last_run") => DagSort::LastRun,
+            Some("-failures") => DagSort::Failures,
+            Some(_) => {
+                q.invalid(
+                    "sort",
+                    "literal_error",
+                    "Input should be 'name', '-last_run' or '-failures'",
+                );
+                DagSort::Name
+            }
+        };
+        Some(Self {
+            since,
+            name,
+            tag,
+            status,
+            sort,
+        })
+    }
+}
+
+impl DagsQuery {
+    /// The query, its window starting [`DEFAULT_DAGS_WINDOW_DAYS`] before
+    /// `today` unless `since` says otherwise.
+    pub fn query(self, today: NaiveDate) -> DagQuery {
+        DagQuery {
+            since: self
+                .since
+                .unwrap_or(today - chrono::Duration::days(DEFAULT_DAGS_WINDOW_DAYS)),
+            name: self.name,
+            tag: self.tag,
+            statuses: self.status,
+            sort: self.sort,
+        }
+    }
+}
+
+/// Query parameters of `GET /dags/{dag_id}/calendar`.
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CalendarQuery {
+    /// First run date, inclusive (YYYY-MM-DD) [default: 365 days before `date_to`].
+    #[param(value_type = Option<String>, format = Date)]
+    pub date_from: Option<NaiveDate>,
+    /// Last run date, inclusive (YYYY-MM-DD) [default: today, UTC]; at most the configured range (default 366 days) after `date_from`.
+    #[param(value_type = Option<String>, format = Date)]
+    pub date_to: Option<NaiveDate>,
+}
+
+impl FromQuery for CalendarQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        Some(Self {
+            date_from: q.optional_date("date_from"),
+            date_to: q.optional_date("date_to"),
+        })
+    }
+}
+
+impl CalendarQuery {
+    /// The range asked for, with its defaults, within the server's limits.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::BadDateRange`] when `date_from` is after `date_to` or
+    /// the range is wider than `limits.max_date_range_days`.
+    pub fn range(
+        self,
+        today: NaiveDate,
+        limits: &Limits,
+    ) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        let date_to = self.date_to.unwrap_or(today);
+        let date_from = self
+            .date_from
+            .unwrap_or(date_to - chrono::Duration::days(DEFAULT_CALENDAR_DAYS - 1));
+        check_range(date_from, date_to, limits)?;
+        Ok((date_from, date_to))
+    }
+}
+
+/// A date range's rule (contract 4.1): `date_from` not after `date_to`,
+/// at most `limits.max_date_range_days` days.
+///
+/// # Errors
+///
+/// [`ApiError::BadDateRange`] (a 422 problem) when it breaks the rule.
+fn check_range(date_from: NaiveDate, date_to: NaiveDate, limits: &Limits) -> Result<(), ApiError> {
+    if date_from > date_to {
+        return Err(ApiError::BadDateRange(format!(
+            "date_from {date_from} is after date_to {date_to}"
+        )));
+    }
+    let days = (date_to - date_from).num_days() + 1;
+    let max_days = limits.max_date_range_days;
+    if days > i64::from(max_days) {
+        return Err(ApiError::BadDateRange(format!(
+            "the range covers {days} days; at most {max_days} are allowed"
+        )));
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use super::{PostgresIndex, SUMMARY_COLUMNS, summary_from_row};
 use crate::model::{Company, DagId, Phase, RunRef};
 use crate::runindex::fleet::{
     DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
-    RunStatus, arrange,
+    RunStatus, arrange, newest_failure,
 };
 use crate::runindex::{IndexError, PhaseObject};
 
@@ -89,6 +89,40 @@ async fn write_state(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The DAG's newest run still failed: the newest run date whose count has
+/// failed runs, then that date's runs (a few), so that a recovery costs
+/// two small reads however many runs the DAG has.
+async fn newest_failed_run(
+    conn: &mut PgConnection,
+    company: &Company,
+    dag_id: DagId,
+) -> Result<Option<Failure>, IndexError> {
+    let date: Option<NaiveDate> = sqlx::query_scalar(
+        "SELECT max(date) FROM etl.dag_days WHERE id_company = $1 AND dag_id = $2 AND failed_runs > 0",
+    )
+    .bind(company.as_str())
+    .bind(dag_id.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(date) = date else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM etl.logs WHERE id_company = $1 AND dag_id = $2 AND date = $3",
+        *SUMMARY_COLUMNS
+    )))
+    .bind(company.as_str())
+    .bind(dag_id.0)
+    .bind(date)
+    .fetch_all(&mut *conn)
+    .await?;
+    let runs = rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(newest_failure(&runs))
 }
 
 impl PostgresIndex {
@@ -185,13 +219,18 @@ impl PostgresIndex {
         .bind(run.dag_id.0)
         .fetch_one(&mut *tx)
         .await?;
-        let next = change.apply(&state_from_row(&row)?);
+        let applied = change.apply(&state_from_row(&row)?);
+        let mut next = applied.state;
+        if applied.find_last_failure {
+            next.last_failure = newest_failed_run(&mut tx, company, run.dag_id).await?;
+        }
         write_state(&mut tx, company, run.dag_id, &next).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Sets a DAG's catalog entry (creating its row when it has none).
+    /// Sets a DAG's catalog entry (creating its row when it has none):
+    /// the fields given replace, the others are kept.
     pub(super) async fn record_dag_info(
         &self,
         company: &Company,
@@ -201,8 +240,10 @@ impl PostgresIndex {
         sqlx::query(
             "INSERT INTO etl.dags AS d (id_company, dag_id, name, description, tags, owner) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id_company, dag_id) DO UPDATE \
-             SET name = EXCLUDED.name, description = EXCLUDED.description, \
-             tags = EXCLUDED.tags, owner = EXCLUDED.owner",
+             SET name = COALESCE(EXCLUDED.name, d.name), \
+             description = COALESCE(EXCLUDED.description, d.description), \
+             tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE d.tags END, \
+             owner = COALESCE(EXCLUDED.owner, d.owner)",
         )
         .bind(company.as_str())
         .bind(dag_id.0)

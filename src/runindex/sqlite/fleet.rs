@@ -11,7 +11,7 @@ use super::{SUMMARY_COLUMNS, SqliteIndex, invalid, summary_from_row};
 use crate::model::{Company, DagId, Phase, RunRef};
 use crate::runindex::fleet::{
     DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
-    RunStatus, arrange,
+    RunStatus, arrange, newest_failure,
 };
 use crate::runindex::{IndexError, PhaseObject, PhaseObjects, sqlite_timestamp};
 
@@ -112,6 +112,38 @@ async fn write_state(
     Ok(())
 }
 
+/// The DAG's newest run still failed (see the PostgreSQL twin).
+async fn newest_failed_run(
+    conn: &mut SqliteConnection,
+    company: &Company,
+    dag_id: DagId,
+) -> Result<Option<Failure>, IndexError> {
+    let date: Option<String> = sqlx::query_scalar(
+        "SELECT max(date) FROM dag_days WHERE id_company = ?1 AND dag_id = ?2 AND failed_runs > 0",
+    )
+    .bind(company.as_str())
+    .bind(dag_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(date) = date else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM etl_logs WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3",
+        *SUMMARY_COLUMNS
+    )))
+    .bind(company.as_str())
+    .bind(dag_id.to_string())
+    .bind(date)
+    .fetch_all(&mut *conn)
+    .await?;
+    let runs = rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(newest_failure(&runs))
+}
+
 impl SqliteIndex {
     /// Records one phase and what the fleet tables keep about it, in one
     /// transaction (`BEGIN IMMEDIATE`: SQLite has one writer at a time, and
@@ -210,13 +242,18 @@ impl SqliteIndex {
         .bind(&dag)
         .fetch_one(&mut *tx)
         .await?;
-        let next = change.apply(&state_from_row(&row)?);
+        let applied = change.apply(&state_from_row(&row)?);
+        let mut next = applied.state;
+        if applied.find_last_failure {
+            next.last_failure = newest_failed_run(&mut tx, company, run.dag_id).await?;
+        }
         write_state(&mut tx, company, run.dag_id, &next).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Sets a DAG's catalog entry (creating its row when it has none).
+    /// Sets a DAG's catalog entry (creating its row when it has none):
+    /// the fields given replace, the others are kept.
     pub(super) async fn record_dag_info(
         &self,
         company: &Company,
@@ -227,8 +264,10 @@ impl SqliteIndex {
         sqlx::query(
             "INSERT INTO dags (id_company, dag_id, name, description, tags, owner) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id_company, dag_id) DO UPDATE \
-             SET name = excluded.name, description = excluded.description, \
-             tags = excluded.tags, owner = excluded.owner",
+             SET name = COALESCE(excluded.name, dags.name), \
+             description = COALESCE(excluded.description, dags.description), \
+             tags = CASE WHEN excluded.tags <> '[]' THEN excluded.tags ELSE dags.tags END, \
+             owner = COALESCE(excluded.owner, dags.owner)",
         )
         .bind(company.as_str())
         .bind(dag_id.to_string())
