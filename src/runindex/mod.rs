@@ -476,6 +476,18 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
         to: NaiveDate,
     ) -> Result<Vec<fleet::DayCount>, IndexError>;
 
+    /// Rebuilds the fleet tables from the runs (what a migration from
+    /// version 1 does; `dagtrail migrate --rebuild-fleet` after runs were
+    /// written by a dagtrail that did not keep them), in one transaction;
+    /// catalog entries are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails;
+    /// [`IndexError::InvalidRow`] when a stored row breaks the contract
+    /// (SQLite only).
+    async fn rebuild_fleet(&self) -> Result<(), IndexError>;
+
     /// Whether `company` has the DAG (runs or a catalog entry).
     ///
     /// # Errors

@@ -485,6 +485,23 @@ impl RunIndex for PostgresIndex {
         self.days_of(company, dag_id, from, to).await
     }
 
+    async fn rebuild_fleet(&self) -> Result<(), IndexError> {
+        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
+        // One rebuild at a time, and none beside a migration.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // Writers wait meanwhile, so that no count is lost between the
+        // read of the runs and the write of the sums.
+        sqlx::query("LOCK TABLE etl.logs IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        fleet::rebuild(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, IndexError> {
         self.knows_dag(company, dag_id).await
     }

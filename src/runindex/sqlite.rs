@@ -322,6 +322,17 @@ impl RunIndex for SqliteIndex {
         self.days_of(company, dag_id, from, to).await
     }
 
+    async fn rebuild_fleet(&self) -> Result<(), IndexError> {
+        let mut tx = sqlx::Transaction::begin(
+            self.conn().await?,
+            Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
+        )
+        .await?;
+        fleet::rebuild(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, IndexError> {
         self.knows_dag(company, dag_id).await
     }

@@ -123,6 +123,18 @@ async fn the_demo_keeps_its_secret_and_mints_tokens_for_every_company() {
     let globex = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(status(addr, &globex).await, 200);
     assert_eq!(status(addr, &token).await, 200);
+    // The printed fleet line shows the demo's DAGs by name.
+    assert!(printed.contains("/api/v1/dags'"), "{printed}");
+    let fleet = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/dags"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fleet.contains("\"orders_daily\""), "{fleet}");
     stop(server);
 
     // After a restart, the token exported before still works.

@@ -413,3 +413,101 @@ fn the_systemd_unit_verifies() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.trim().is_empty(), "systemd has remarks: {stderr}");
 }
+
+/// `ingest --dag-name ...` records the DAG's catalog entry (flags not
+/// given keep what an earlier writer recorded), and `migrate
+/// --rebuild-fleet` rebuilds the fleet tables from the runs to the same
+/// state.
+#[tokio::test]
+async fn ingest_names_the_dag_and_migrate_rebuilds_the_fleet() {
+    use dagtrail::runindex::fleet::{DagQuery, DagSort};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = dagtrail(
+        &data,
+        &ingest_args(
+            "extract",
+            &[
+                "--data",
+                "-",
+                "--dag-name",
+                "orders_daily",
+                "--dag-tags",
+                "sales, daily",
+                "--dag-owner",
+                "data-eng",
+                "--status",
+                "failed",
+                "--message",
+                "timeout",
+            ],
+        ),
+        Some("{\"id\":1}\n"),
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = dagtrail(
+        &data,
+        &ingest_args(
+            "load",
+            &[
+                "--data",
+                "-",
+                "--dag-description",
+                "Orders into the warehouse",
+            ],
+        ),
+        Some("{\"id\":1}\n"),
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let url = format!("sqlite://{}", data.join("dagtrail.db").display());
+    let fleet = || async {
+        let index = runindex::open(&url, &IndexOptions::default())
+            .await
+            .unwrap();
+        let query = DagQuery {
+            since: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            name: None,
+            tag: None,
+            statuses: Vec::new(),
+            sort: DagSort::Name,
+        };
+        index
+            .list_dags(&Company::new("acme").unwrap(), &query)
+            .await
+            .unwrap()
+    };
+    let written = fleet().await;
+    assert_eq!(written.len(), 1);
+    let info = &written[0].info;
+    assert_eq!(info.name.as_deref(), Some("orders_daily"));
+    assert_eq!(info.tags, ["sales", "daily"]);
+    assert_eq!(info.owner.as_deref(), Some("data-eng"));
+    assert_eq!(
+        info.description.as_deref(),
+        Some("Orders into the warehouse")
+    );
+    assert_eq!(
+        written[0]
+            .state
+            .last_failure
+            .as_ref()
+            .and_then(|f| f.message.as_deref()),
+        Some("timeout")
+    );
+    let rebuilt = dagtrail(&data, &["migrate", "--rebuild-fleet"], None);
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert_eq!(fleet().await, written);
+}

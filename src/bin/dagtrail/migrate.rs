@@ -9,6 +9,12 @@ use dagtrail::settings::StorageSettings;
 pub struct MigrateArgs {
     #[command(flatten)]
     storage: StorageSettings,
+    /// Rebuild the fleet view's tables (GET /dags, the calendar) from the
+    /// runs: after runs were written by a dagtrail older than the schema's
+    /// version 2 (a rolling upgrade's old writers), whose writes did not
+    /// keep them. Writers wait while it runs.
+    #[arg(long)]
+    rebuild_fleet: bool,
 }
 
 pub fn url_note(storage: &StorageSettings) -> String {
@@ -27,6 +33,14 @@ pub async fn run(mut args: MigrateArgs) -> anyhow::Result<()> {
         .ping()
         .await
         .context("the run index does not answer")?;
+    if args.rebuild_fleet {
+        eprintln!("rebuilding the fleet tables from the runs (writers wait)...");
+        storage
+            .index
+            .rebuild_fleet()
+            .await
+            .context("cannot rebuild the fleet tables")?;
+    }
     storage
         .store
         .mark()

@@ -276,6 +276,8 @@ async fn print_try_it(
         demo_companies.join(", ")
     );
     println!();
+    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags'");
+    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/calendar'");
     println!(
         "curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'",
         today - chrono::Duration::days(30)
