@@ -118,6 +118,10 @@ pub struct SearchRunsResponse {
     pub total_exact: bool,
     /// Whether a later page holds more runs.
     pub has_more: bool,
+    /// Whether the company has this DAG at all (runs or a catalog entry):
+    /// false tells a mistyped `dag_id` from a DAG without runs in the
+    /// range (both answer no runs). An extension of the contract.
+    pub dag_known: bool,
 }
 
 /// Search runs for a DAG.
@@ -150,7 +154,10 @@ pub async fn search_runs(
     let page = state
         .timed(state.reads.search_runs(&company, dag_id, &search))
         .await?;
+    // Asked only when nothing matched: a run found is proof enough.
+    let dag_known = page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
     Ok(Json(SearchRunsResponse {
+        dag_known,
         items: page.items.into_iter().map(SearchRunResult::from).collect(),
         page: search.page,
         limit: search.limit,

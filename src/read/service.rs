@@ -209,6 +209,18 @@ impl ReadService {
         }
     }
 
+    /// Whether `company` has the DAG at all (runs or a catalog entry).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn dag_known(&self, company: &Company, dag_id: DagId) -> Result<bool, ReadError> {
+        match self.index.dag_known(company, dag_id).await {
+            Ok(known) => Ok(known),
+            Err(e) => Err(self.index.diagnose(e).await.into()),
+        }
+    }
+
     /// One run's summary (endpoint 2).
     ///
     /// # Errors

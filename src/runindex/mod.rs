@@ -181,8 +181,19 @@ pub struct RunSearch {
     pub date_from: NaiveDate,
     /// Last partition date, inclusive.
     pub date_to: NaiveDate,
-    /// Status filters of the three ETL steps.
+    /// Status filters of the three ETL steps; several for one phase match
+    /// any of them (`extract_status=failed,pending`).
     pub statuses: Vec<(Phase, StatusFilter)>,
+    /// Run-level statuses ([`fleet::RunStatus`]); several match any of
+    /// them; empty: no filter.
+    pub run_statuses: Vec<fleet::RunStatus>,
+    /// Runs first recorded at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Runs first recorded at or before this time.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Runs with a phase recorded at or after this time (for clients that
+    /// poll).
+    pub updated_since: Option<DateTime<Utc>>,
     /// Keyword filters, one per phase at most; literal, case-insensitive.
     pub keywords: Vec<(Phase, String)>,
     /// Allowlist of run ids (empty: no allowlist).
@@ -204,6 +215,10 @@ impl RunSearch {
             date_from,
             date_to,
             statuses: Vec::new(),
+            run_statuses: Vec::new(),
+            created_from: None,
+            created_to: None,
+            updated_since: None,
             keywords: Vec::new(),
             run_ids: Vec::new(),
             page: 0,
@@ -217,12 +232,19 @@ impl RunSearch {
         i64::from(self.page) * i64::from(self.limit)
     }
 
-    /// Statuses that actually filter (not `all`).
-    pub(crate) fn active_statuses(&self) -> impl Iterator<Item = (Phase, StatusFilter)> + '_ {
-        self.statuses
-            .iter()
-            .copied()
-            .filter(|(_, f)| *f != StatusFilter::All)
+    /// The status filters that actually filter, grouped by phase (a
+    /// phase's filters match any of them; a phase with `all` among them
+    /// is not filtered).
+    pub(crate) fn active_statuses(&self) -> Vec<(Phase, Vec<StatusFilter>)> {
+        let mut groups: Vec<(Phase, Vec<StatusFilter>)> = Vec::new();
+        for (phase, filter) in &self.statuses {
+            match groups.iter_mut().find(|(p, _)| p == phase) {
+                Some((_, filters)) => filters.push(*filter),
+                None => groups.push((*phase, vec![*filter])),
+            }
+        }
+        groups.retain(|(_, filters)| !filters.contains(&StatusFilter::All));
+        groups
     }
 
     /// Keywords that actually filter (not empty).

@@ -324,16 +324,37 @@ fn push_filters(
         .push_bind(search.date_from)
         .push(" AND date <= ")
         .push_bind(search.date_to);
-    for (phase, status) in search.active_statuses() {
-        let path = format!("(log #> '{{{phase},{}}}')", SUCCESS_PATH.join(","));
-        match status {
-            StatusFilter::Success => q.push(format!(" AND {path} = 'true'::jsonb")),
-            StatusFilter::Failed => q.push(format!(" AND {path} = 'false'::jsonb")),
-            StatusFilter::Pending => q.push(format!(
-                " AND COALESCE({path}, 'null'::jsonb) = 'null'::jsonb"
-            )),
-            StatusFilter::All => q,
-        };
+    for (phase, filters) in search.active_statuses() {
+        let path = success_path(phase);
+        let any: Vec<String> = filters
+            .iter()
+            .filter_map(|status| match status {
+                StatusFilter::Success => Some(format!("{path} = 'true'::jsonb")),
+                StatusFilter::Failed => Some(format!("{path} = 'false'::jsonb")),
+                StatusFilter::Pending => {
+                    Some(format!("COALESCE({path}, 'null'::jsonb) = 'null'::jsonb"))
+                }
+                StatusFilter::All => None,
+            })
+            .collect();
+        q.push(format!(" AND ({})", any.join(" OR ")));
+    }
+    if !search.run_statuses.is_empty() {
+        let any: Vec<String> = search
+            .run_statuses
+            .iter()
+            .map(|s| run_status_sql(*s))
+            .collect();
+        q.push(format!(" AND ({})", any.join(" OR ")));
+    }
+    if let Some(t) = search.created_from {
+        q.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = search.created_to {
+        q.push(" AND created_at <= ").push_bind(t);
+    }
+    if let Some(t) = search.updated_since {
+        q.push(" AND updated_at >= ").push_bind(t);
     }
     for (phase, kw) in search.active_keywords() {
         // The expression matches the trigram indexes of the migration.
@@ -344,6 +365,41 @@ fn push_filters(
         q.push(" AND run_id = ANY(")
             .push_bind(&search.run_ids)
             .push(")");
+    }
+}
+
+/// `log`'s path to a phase's `status.success`.
+fn success_path(phase: Phase) -> String {
+    format!("(log #> '{{{phase},{}}}')", SUCCESS_PATH.join(","))
+}
+
+/// The SQL condition of a run-level status, by the rule of
+/// [`RunStatus::of`](crate::runindex::fleet::RunStatus::of): a phase is
+/// present when its object is not absent or JSON null, pending when
+/// present without a boolean `success`.
+fn run_status_sql(status: crate::runindex::fleet::RunStatus) -> String {
+    use crate::runindex::fleet::RunStatus;
+    let each = |f: &dyn Fn(Phase) -> String, joiner: &str| Phase::ALL.map(f).join(joiner);
+    let failed = each(
+        &|p| format!("COALESCE({} = 'false'::jsonb, false)", success_path(p)),
+        " OR ",
+    );
+    let present = |p: Phase| format!("COALESCE(jsonb_typeof(log -> '{p}'), 'null') <> 'null'");
+    let pending = each(
+        &|p| {
+            format!(
+                "({} AND COALESCE({}, 'null'::jsonb) NOT IN ('true'::jsonb, 'false'::jsonb))",
+                present(p),
+                success_path(p)
+            )
+        },
+        " OR ",
+    );
+    let any_present = each(&present, " OR ");
+    match status {
+        RunStatus::Failed => format!("({failed})"),
+        RunStatus::Running => format!("(NOT ({failed}) AND ({pending}))"),
+        RunStatus::Succeeded => format!("(NOT ({failed}) AND NOT ({pending}) AND ({any_present}))"),
     }
 }
 

@@ -16,6 +16,7 @@ use super::fleet::{DagEntry, DagInfo, DagQuery, DayCount};
 use super::{
     DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, PoolState, RunIndex, RunPage,
     RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH, StatusFilter, behind_if_refused, keyword,
+    sqlite_timestamp,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
@@ -130,6 +131,33 @@ impl SqliteIndex {
     }
 }
 
+/// The SQL condition of a run-level status (see the PostgreSQL twin):
+/// `json_type` tells JSON `true`, `false` and `null` apart, and is NULL
+/// for an absent path.
+fn run_status_sql(status: super::fleet::RunStatus) -> String {
+    use super::fleet::RunStatus;
+    let success = |p: Phase| format!("json_type(log, '$.{p}.{}')", SUCCESS_PATH.join("."));
+    let present = |p: Phase| format!("COALESCE(json_type(log, '$.{p}'), 'null') <> 'null'");
+    let failed = Phase::ALL
+        .map(|p| format!("COALESCE({} = 'false', 0)", success(p)))
+        .join(" OR ");
+    let pending = Phase::ALL
+        .map(|p| {
+            format!(
+                "({} AND COALESCE({}, 'null') NOT IN ('true', 'false'))",
+                present(p),
+                success(p)
+            )
+        })
+        .join(" OR ");
+    let any_present = Phase::ALL.map(present).join(" OR ");
+    match status {
+        RunStatus::Failed => format!("({failed})"),
+        RunStatus::Running => format!("(NOT ({failed}) AND ({pending}))"),
+        RunStatus::Succeeded => format!("(NOT ({failed}) AND NOT ({pending}) AND ({any_present}))"),
+    }
+}
+
 fn push_filters(
     q: &mut QueryBuilder<Sqlite>,
     company: &Company,
@@ -144,15 +172,36 @@ fn push_filters(
         .push_bind(search.date_from.format("%Y-%m-%d").to_string())
         .push(" AND date <= ")
         .push_bind(search.date_to.format("%Y-%m-%d").to_string());
-    for (phase, status) in search.active_statuses() {
+    for (phase, filters) in search.active_statuses() {
         // JSON true/false come out of json_extract as 1/0, null and absent as NULL.
         let path = format!("json_extract(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
-        match status {
-            StatusFilter::Success => q.push(format!(" AND {path} = 1")),
-            StatusFilter::Failed => q.push(format!(" AND {path} = 0")),
-            StatusFilter::Pending => q.push(format!(" AND {path} IS NULL")),
-            StatusFilter::All => q,
-        };
+        let any: Vec<String> = filters
+            .iter()
+            .filter_map(|status| match status {
+                StatusFilter::Success => Some(format!("{path} = 1")),
+                StatusFilter::Failed => Some(format!("{path} = 0")),
+                StatusFilter::Pending => Some(format!("{path} IS NULL")),
+                StatusFilter::All => None,
+            })
+            .collect();
+        q.push(format!(" AND ({})", any.join(" OR ")));
+    }
+    if !search.run_statuses.is_empty() {
+        let any: Vec<String> = search
+            .run_statuses
+            .iter()
+            .map(|s| run_status_sql(*s))
+            .collect();
+        q.push(format!(" AND ({})", any.join(" OR ")));
+    }
+    if let Some(t) = search.created_from {
+        q.push(" AND created_at >= ").push_bind(sqlite_timestamp(t));
+    }
+    if let Some(t) = search.created_to {
+        q.push(" AND created_at <= ").push_bind(sqlite_timestamp(t));
+    }
+    if let Some(t) = search.updated_since {
+        q.push(" AND updated_at >= ").push_bind(sqlite_timestamp(t));
     }
     for (phase, kw) in search.active_keywords() {
         q.push(format!(" AND (log -> '$.{}') REGEXP ", phase.as_str()))

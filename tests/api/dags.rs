@@ -3,55 +3,14 @@
 //! `GET /dags/{dag_id}/calendar`, with tenancy and validation.
 
 use axum::http::StatusCode;
-use chrono::{NaiveDate, TimeZone, Utc};
-use dagtrail::artifacts::writer::PhaseOutcome;
-use dagtrail::model::{DagId, Phase, RunId, RunRef};
+
+use dagtrail::model::{DagId, Phase};
 use dagtrail::runindex::fleet::DagInfo;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::both_backends;
-use crate::support::{TestApp, id_name_batch};
-
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
-}
-
-/// Records `phase` of the run of day `d` as `success` with `message`.
-async fn record(
-    app: &TestApp,
-    dag: DagId,
-    d: u32,
-    phase: Phase,
-    attempt: u32,
-    success: Option<bool>,
-    message: &str,
-) {
-    let run = RunRef::new(
-        dag,
-        day(d),
-        RunId::new(format!("scheduled__2026-11-{d:02}")).unwrap(),
-    );
-    let mut rec = app
-        .recorder
-        .begin(&app.company, &run, phase, attempt)
-        .await
-        .unwrap();
-    rec.write_data(&id_name_batch(0, 2, |i| format!("row {i}")))
-        .await
-        .unwrap();
-    let outcome = PhaseOutcome {
-        success,
-        message: message.to_owned(),
-        ..PhaseOutcome::default()
-    };
-    rec.commit(
-        &outcome,
-        Utc.with_ymd_and_hms(2026, 11, d, 6, attempt, 0).unwrap(),
-    )
-    .await
-    .unwrap();
-}
+use crate::support::{TestApp, record_outcome as record};
 
 fn entry(body: &Value, dag: DagId) -> &Value {
     body["items"]

@@ -130,6 +130,22 @@ async fn documented_bounds_are_the_parsers_constants() {
                         assert!(pattern().is_match(status), "{at}");
                         assert!(status.parse::<dagtrail::runindex::StatusFilter>().is_ok());
                     }
+                    assert!(pattern().is_match("failed,pending"), "{at}");
+                    assert!(!pattern().is_match("failed,"), "{at}");
+                }
+                "status" => {
+                    for status in ["failed", "running", "succeeded"] {
+                        assert!(pattern().is_match(status), "{at}");
+                        assert!(dagtrail::runindex::fleet::RunStatus::parse(status).is_some());
+                    }
+                    assert!(pattern().is_match("failed,running"), "{at}");
+                    assert!(!pattern().is_match("success"), "{at}");
+                }
+                "sort" => {
+                    for sort in ["name", "-last_run", "-failures"] {
+                        assert!(pattern().is_match(sort), "{at}");
+                    }
+                    assert!(!pattern().is_match("last_run"), "{at}");
                 }
                 _ => continue,
             }
@@ -137,8 +153,8 @@ async fn documented_bounds_are_the_parsers_constants() {
         }
     }
     // run_id ×6, keywords 4 + data + logs, run_ids, level, page and limit
-    // ×4, phase ×4, statuses ×3.
-    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3);
+    // ×4, phase ×4, statuses ×3, run status ×2 (runs, dags), dags' sort.
+    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3 + 2 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

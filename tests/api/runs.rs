@@ -318,7 +318,105 @@ async fn bad_parameters_are_422(app: TestApp) {
     );
 }
 
+/// The additive search parameters: several statuses of one phase, the
+/// run's status, creation and update times, and `dag_known`.
+async fn several_statuses_run_status_times_and_dag_known(app: TestApp) {
+    use dagtrail::model::{DagId, Phase};
+
+    use crate::support::record_outcome as record;
+
+    let dag = DagId(uuid::Uuid::new_v4());
+    record(&app, dag, 20, Phase::Extract, 1, Some(true), "ok").await;
+    record(&app, dag, 21, Phase::Extract, 1, Some(false), "boom").await;
+    record(&app, dag, 22, Phase::Extract, 1, None, "running").await;
+    record(&app, dag, 23, Phase::Extract, 1, Some(true), "ok").await;
+    record(&app, dag, 23, Phase::Load, 1, Some(false), "disk full").await;
+    record(&app, dag, 24, Phase::Transform, 1, Some(true), "ok").await;
+    let search = |q: &str| {
+        let url = format!("/api/v1/dags/{dag}/runs?date_from=2026-11-01&date_to=2026-11-30&{q}");
+        let app = &app;
+        async move { app.get(&url).await }
+    };
+    let days = |body: &Value| -> Vec<String> {
+        ids(body)
+            .iter()
+            .map(|id| id.trim_start_matches("scheduled__2026-11-").to_owned())
+            .collect()
+    };
+    let found = |q: &'static str| {
+        let search = &search;
+        async move { days(&search(q).await.ok_json()) }
+    };
+    // Pending is also "no extract at all" (the 24th), as the contract says.
+    assert_eq!(
+        found("extract_status=failed,pending").await,
+        ["24", "22", "21"]
+    );
+    assert_eq!(found("extract_status=all,failed").await.len(), 5);
+    assert_eq!(found("status=failed").await, ["23", "21"]);
+    assert_eq!(found("status=running").await, ["22"]);
+    assert_eq!(found("status=succeeded").await, ["24", "20"]);
+    assert_eq!(found("status=running,succeeded").await, ["24", "22", "20"]);
+    assert_eq!(found("status=failed&extract_status=success").await, ["23"]);
+    assert_eq!(
+        found("created_from=2026-11-22T00:00:00Z").await,
+        ["24", "23", "22"]
+    );
+    assert_eq!(
+        found("created_to=2026-11-21T23:59:59%2B00:00").await,
+        ["21", "20"]
+    );
+    // Each run's phases were recorded at 06:01 of its own day.
+    assert_eq!(
+        found("updated_since=2026-11-23T00:00:00Z").await,
+        ["24", "23"]
+    );
+    // dag_known: true for a known DAG even when nothing matches; false for
+    // a DAG the company does not have.
+    let none = search("status=failed&extract_status=pending")
+        .await
+        .ok_json();
+    assert_eq!(
+        (none["total"].as_u64(), none["dag_known"].as_bool()),
+        (Some(0), Some(true))
+    );
+    let unknown = app
+        .get(&format!(
+            "/api/v1/dags/{}/runs?date_from=2026-11-01&date_to=2026-11-30",
+            DagId(uuid::Uuid::new_v4())
+        ))
+        .await
+        .ok_json();
+    assert_eq!(unknown["dag_known"], false);
+    let theirs = app
+        .call(
+            &format!("/api/v1/dags/{dag}/runs?date_from=2026-11-01&date_to=2026-11-30"),
+            Some(&app.other_token()),
+            &[],
+        )
+        .await
+        .ok_json();
+    assert_eq!(
+        theirs["dag_known"], false,
+        "another company's DAG is unknown"
+    );
+    for bad in [
+        "status=broken",
+        "extract_status=failed,broken",
+        "extract_status=failed,",
+        "created_from=yesterday",
+        "created_from=2026-11-22T00:00:00Z&created_to=2026-11-21T00:00:00Z",
+    ] {
+        assert_eq!(
+            search(bad).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+    }
+}
+
 both_backends!(
+    several_statuses_run_status_times_and_dag_known,
     search_filters_and_pages,
     tenants_never_see_each_other,
     run_summary_and_not_found,

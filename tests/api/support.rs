@@ -361,6 +361,45 @@ async fn embedded_reopened(
     app
 }
 
+/// Records attempt `attempt` of `phase` of `dag`'s run of November `d`
+/// (`scheduled__2026-11-DD`) for the app's company, two data rows, its
+/// outcome `success` with `message`, committed at 06:`attempt` that day.
+pub async fn record_outcome(
+    app: &TestApp,
+    dag: DagId,
+    d: u32,
+    phase: Phase,
+    attempt: u32,
+    success: Option<bool>,
+    message: &str,
+) {
+    let day = NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let run = RunRef::new(
+        dag,
+        day,
+        RunId::new(format!("scheduled__2026-11-{d:02}")).unwrap(),
+    );
+    let mut rec = app
+        .recorder
+        .begin(&app.company, &run, phase, attempt)
+        .await
+        .unwrap();
+    rec.write_data(&id_name_batch(0, 2, |i| format!("row {i}")))
+        .await
+        .unwrap();
+    let outcome = PhaseOutcome {
+        success,
+        message: message.to_owned(),
+        ..PhaseOutcome::default()
+    };
+    rec.commit(
+        &outcome,
+        Utc.with_ymd_and_hms(2026, 11, d, 6, attempt, 0).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
 /// Records one successful attempt of `phase` holding `batch` as its data,
 /// committed at `hour` o'clock on the run's day.
 pub async fn commit_rows(

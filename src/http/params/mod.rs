@@ -149,6 +149,24 @@ impl QueryValues {
         }
     }
 
+    /// An optional RFC 3339 time (`None` when absent; when invalid, with
+    /// an issue).
+    pub fn optional_time(&mut self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let raw = self.values.get(name).cloned()?;
+        match chrono::DateTime::parse_from_rfc3339(raw.trim()) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(e) => {
+                self.issue(
+                    name,
+                    "datetime_parsing",
+                    format!("Input should be a valid RFC 3339 date-time ({e})"),
+                    json!(raw),
+                );
+                None
+            }
+        }
+    }
+
     /// One of a fixed set of values (`allowed`, as the message lists
     /// them), `default` when absent or invalid.
     pub fn choice<T: FromStr>(&mut self, name: &str, default: T, allowed: &[&str]) -> T {

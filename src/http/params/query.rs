@@ -137,7 +137,53 @@ fn levels(q: &mut QueryValues) -> Option<HashSet<String>> {
 }
 
 /// The values of a phase status filter, as the 422 lists them.
-const STATUSES: &[&str] = &["all", "success", "failed", "pending"];
+/// A phase's status filters: a comma-separated list of `all`, `success`,
+/// `failed`, `pending` (empty when absent: no filter).
+fn phase_statuses(q: &mut QueryValues, name: &str) -> Vec<StatusFilter> {
+    let mut found = Vec::new();
+    let Some(raw) = q.text(name, 64) else {
+        return found;
+    };
+    for part in raw.split(',').map(str::trim) {
+        match part.parse::<StatusFilter>() {
+            Ok(f) if !found.contains(&f) => found.push(f),
+            Ok(_) => {}
+            Err(_) => {
+                q.invalid(
+                    name,
+                    "literal_error",
+                    "Input should be 'all', 'success', 'failed' or 'pending', or several of them comma-separated",
+                );
+                return Vec::new();
+            }
+        }
+    }
+    found
+}
+
+/// Run-level statuses: a comma-separated list of `failed`, `running`,
+/// `succeeded` (empty when absent: no filter).
+fn run_statuses(q: &mut QueryValues, name: &str) -> Vec<RunStatus> {
+    let mut found = Vec::new();
+    let Some(raw) = q.text(name, 64) else {
+        return found;
+    };
+    for part in raw.split(',').map(str::trim) {
+        match RunStatus::parse(part) {
+            Some(s) if !found.contains(&s) => found.push(s),
+            Some(_) => {}
+            None => {
+                q.invalid(
+                    name,
+                    "literal_error",
+                    "Input should be 'failed', 'running' or 'succeeded', or several of them comma-separated",
+                );
+                return Vec::new();
+            }
+        }
+    }
+    found
+}
 
 /// Query parameters of endpoint 1 (`GET /dags/{dag_id}/runs`, contract
 /// 4.1). The date range's width is checked against the server's limit by
@@ -151,15 +197,27 @@ pub struct SearchRunsQuery {
     /// Last partition date, inclusive (YYYY-MM-DD); at most the configured range (default 366 days) after `date_from`.
     #[param(value_type = String, format = Date)]
     pub date_to: NaiveDate,
-    /// `all`, `success`, `failed` or `pending` (absent or not finished).
-    #[param(inline, value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
-    pub extract_status: StatusFilter,
+    /// `all`, `success`, `failed` or `pending` (absent or not finished); several, comma-separated, match any of them (`failed,pending`).
+    #[param(inline, value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    pub extract_status: Vec<StatusFilter>,
     /// Same values as `extract_status`.
-    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
-    pub transform_status: StatusFilter,
+    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    pub transform_status: Vec<StatusFilter>,
     /// Same values as `extract_status`.
-    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)$")]
-    pub load_status: StatusFilter,
+    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    pub load_status: Vec<StatusFilter>,
+    /// The run's status, comma-separated for several: `failed` (a phase failed), `running` (none failed, one still running), `succeeded` (every phase recorded succeeded).
+    #[param(value_type = Option<String>, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
+    pub status: Vec<RunStatus>,
+    /// Runs first recorded at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Runs first recorded at or before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Runs with a phase recorded at or after this time (RFC 3339): what changed since a client last polled.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Case-insensitive literal substring of the event phase's JSON text.
     #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     pub event_keyword: Option<String>,
@@ -187,13 +245,16 @@ impl FromQuery for SearchRunsQuery {
     fn from_query(q: &mut QueryValues) -> Option<Self> {
         let date_from = q.date("date_from");
         let date_to = q.date("date_to");
-        let mut status =
-            |phase: Phase| q.choice(&format!("{phase}_status"), StatusFilter::All, STATUSES);
+        let mut status = |phase: Phase| phase_statuses(q, &format!("{phase}_status"));
         let (extract_status, transform_status, load_status) = (
             status(Phase::Extract),
             status(Phase::Transform),
             status(Phase::Load),
         );
+        let status = run_statuses(q, "status");
+        let created_from = q.optional_time("created_from");
+        let created_to = q.optional_time("created_to");
+        let updated_since = q.optional_time("updated_since");
         let mut keyword = |phase: Phase| q.text(&format!("{phase}_keyword"), MAX_KEYWORD_CHARS);
         let (event_keyword, extract_keyword, transform_keyword, load_keyword) = (
             keyword(Phase::Event),
@@ -225,6 +286,10 @@ impl FromQuery for SearchRunsQuery {
             extract_status,
             transform_status,
             load_status,
+            status,
+            created_from,
+            created_to,
+            updated_since,
             event_keyword,
             extract_keyword,
             transform_keyword,
@@ -247,6 +312,13 @@ impl SearchRunsQuery {
     pub fn search(self, limits: &Limits) -> Result<RunSearch, ApiError> {
         let (date_from, date_to) = (self.date_from, self.date_to);
         check_range(date_from, date_to, limits)?;
+        if let (Some(from), Some(to)) = (self.created_from, self.created_to)
+            && from > to
+        {
+            return Err(ApiError::BadDateRange(format!(
+                "created_from {from} is after created_to {to}"
+            )));
+        }
         let keywords = [
             (Phase::Event, self.event_keyword),
             (Phase::Extract, self.extract_keyword),
@@ -256,11 +328,18 @@ impl SearchRunsQuery {
         Ok(RunSearch {
             date_from,
             date_to,
-            statuses: vec![
+            statuses: [
                 (Phase::Extract, self.extract_status),
                 (Phase::Transform, self.transform_status),
                 (Phase::Load, self.load_status),
-            ],
+            ]
+            .into_iter()
+            .flat_map(|(phase, filters)| filters.into_iter().map(move |f| (phase, f)))
+            .collect(),
+            run_statuses: self.status,
+            created_from: self.created_from,
+            created_to: self.created_to,
+            updated_since: self.updated_since,
             keywords: keywords
                 .into_iter()
                 .filter_map(|(p, k)| k.map(|k| (p, k)))
@@ -310,20 +389,7 @@ impl FromQuery for DagsQuery {
         let tag = q
             .text("tag", MAX_DAG_FILTER_CHARS)
             .filter(|t| !t.is_empty());
-        let mut status = Vec::new();
-        if let Some(raw) = q.text("status", 64) {
-            for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                match RunStatus::parse(part) {
-                    Some(s) if !status.contains(&s) => status.push(s),
-                    Some(_) => {}
-                    None => q.invalid(
-                        "status",
-                        "literal_error",
-                        "Input should be a comma-separated list of 'failed', 'running', 'succeeded'",
-                    ),
-                }
-            }
-        }
+        let status = run_statuses(q, "status");
         let sort = match q.text("sort", 16).as_deref() {
             None | Some("name") => DagSort::Name,
             Some("-last_run") => DagSort::LastRun,
