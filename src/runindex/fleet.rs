@@ -167,7 +167,10 @@ impl PhaseChange<'_> {
     /// for the newest run still failed (see [`newest_failure`]).
     pub fn apply(&self, state: &DagState) -> Applied {
         let mut next = state.clone();
-        next.first_seen = Some(state.first_seen.map_or(self.at, |t| t.min(self.at)));
+        // As the rebuild sees them: the runs' first records and the
+        // latest record (a run's `updated_at` never goes back).
+        let created = self.run.created_at;
+        next.first_seen = Some(state.first_seen.map_or(created, |t| t.min(created)));
         next.last_seen = Some(state.last_seen.map_or(self.at, |t| t.max(self.at)));
         next.runs += i64::from(self.created);
         let after = self.after();

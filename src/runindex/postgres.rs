@@ -33,12 +33,22 @@ const FEW: i64 = DEFAULT_SEARCH_COUNT_LIMIT as i64;
 /// Selects a run's columns with each phase object stripped of its inline
 /// rows ([`DATA_FIELD`]).
 static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    let phases = Phase::ALL.map(|p| format!("(log->'{p}') - '{DATA_FIELD}' AS {p}"));
+    let phases = Phase::ALL.map(|p| format!("{} AS {p}", phase_without_data("log", p)));
     format!(
         "dag_id, date, run_id, created_at, updated_at, {}",
         phases.join(", ")
     )
 });
+
+/// `<log>-><phase>` without its inline rows. `jsonb - text` raises "cannot
+/// delete from scalar" on anything but an object or array, and a phase
+/// written by another tool may be JSON null or a scalar: those are read
+/// as they are (and read leniently by `PhaseObject::from_json`).
+pub(crate) fn phase_without_data(log: &str, phase: Phase) -> String {
+    format!(
+        "CASE WHEN jsonb_typeof({log}->'{phase}') = 'object' THEN ({log}->'{phase}') - '{DATA_FIELD}' ELSE {log}->'{phase}' END"
+    )
+}
 
 /// The PostgreSQL backend.
 #[derive(Debug, Clone)]

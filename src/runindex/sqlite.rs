@@ -113,7 +113,13 @@ impl SqliteIndex {
     ///
     /// [`IndexError::Query`] when the migration SQL fails.
     pub async fn migrate(&self) -> Result<(), IndexError> {
-        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
+        // The write lock first: two processes starting at once would
+        // otherwise both read, then one fail to upgrade its lock.
+        let mut tx = sqlx::Transaction::begin(
+            self.conn().await?,
+            Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
+        )
+        .await?;
         sqlx::raw_sql(MIGRATION).execute(&mut *tx).await?;
         let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM dagtrail_schema")
             .fetch_one(&mut *tx)
@@ -173,14 +179,16 @@ fn push_filters(
         .push(" AND date <= ")
         .push_bind(search.date_to.format("%Y-%m-%d").to_string());
     for (phase, filters) in search.active_statuses() {
-        // JSON true/false come out of json_extract as 1/0, null and absent as NULL.
-        let path = format!("json_extract(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
+        // json_type tells JSON true and false from the numbers 1 and 0
+        // (as PostgreSQL's jsonb comparison does); JSON null and an absent
+        // path are pending.
+        let path = format!("json_type(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
         let any: Vec<String> = filters
             .iter()
             .filter_map(|status| match status {
-                StatusFilter::Success => Some(format!("{path} = 1")),
-                StatusFilter::Failed => Some(format!("{path} = 0")),
-                StatusFilter::Pending => Some(format!("{path} IS NULL")),
+                StatusFilter::Success => Some(format!("{path} = 'true'")),
+                StatusFilter::Failed => Some(format!("{path} = 'false'")),
+                StatusFilter::Pending => Some(format!("COALESCE({path}, 'null') = 'null'")),
                 StatusFilter::All => None,
             })
             .collect();

@@ -242,7 +242,8 @@ async fn the_calendar_counts_runs_and_failures_per_day(app: TestApp) {
 }
 
 /// Another company sees none of it: not in its list, not even as a count,
-/// and the DAG is unknown to its calendar.
+/// and the DAG is unknown to its calendar. With a run of its own in the
+/// same DAG id, it sees exactly that run, and A does not see it.
 async fn the_fleet_is_the_tokens_companys_only(app: TestApp) {
     let f = fleet(&app).await;
     let theirs = app
@@ -257,16 +258,63 @@ async fn the_fleet_is_the_tokens_companys_only(app: TestApp) {
         assert!(!listed(&theirs).contains(&dag.to_string()), "{dag} leaked");
     }
     assert!(!theirs.to_string().contains("orders_daily"));
-    let calendar = app
+    let calendar = |token: String| {
+        let app = &app;
+        let url = format!(
+            "/api/v1/dags/{}/calendar?date_from=2026-11-01&date_to=2026-11-30",
+            f.orders
+        );
+        async move { app.call(&url, Some(&token), &[]).await.ok_json() }
+    };
+    let before = calendar(app.other_token()).await;
+    assert_eq!(before["dag_known"], false);
+    assert_eq!(before["days"], serde_json::json!([]));
+
+    // B records a run of its own under the same DAG id.
+    let run = dagtrail::model::RunRef::new(
+        f.orders,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        dagtrail::model::RunId::new("theirs").unwrap(),
+    );
+    let mut rec = app
+        .recorder
+        .begin(&app.other, &run, Phase::Extract, 1)
+        .await
+        .unwrap();
+    rec.write_data(&crate::support::id_name_batch(0, 1, |i| format!("b {i}")))
+        .await
+        .unwrap();
+    rec.commit(
+        &dagtrail::artifacts::writer::PhaseOutcome {
+            success: Some(true),
+            ..Default::default()
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let theirs = calendar(app.other_token()).await;
+    assert_eq!(theirs["dag_known"], true);
+    assert_eq!(
+        theirs["days"],
+        serde_json::json!([{"date": "2026-11-28", "runs": 1, "failed_runs": 0}])
+    );
+    let ours = calendar(app.token()).await;
+    assert_eq!(ours["days"].as_array().map(Vec::len), Some(4), "{ours}");
+    let their_fleet = app
         .call(
-            &format!("/api/v1/dags/{}/calendar", f.orders),
+            "/api/v1/dags?since=2026-11-01",
             Some(&app.other_token()),
             &[],
         )
         .await
         .ok_json();
-    assert_eq!(calendar["dag_known"], false);
-    assert_eq!(calendar["days"], serde_json::json!([]));
+    let entry = entry(&their_fleet, f.orders);
+    assert_eq!(
+        (entry["runs"].as_i64(), entry["name"].is_null()),
+        (Some(1), true)
+    );
+    assert!(entry["last_failure"].is_null(), "A's failures stay A's");
     assert_eq!(
         app.call("/api/v1/dags", None, &[]).await.status,
         StatusCode::UNAUTHORIZED

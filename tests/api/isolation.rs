@@ -52,9 +52,6 @@ fn endpoints(dag: &str, date: &str, run: &str) -> Vec<(String, Vec<(&'static str
         // The fleet view: A's newest run is still "running"; B's is not.
         plain("/api/v1/dags?since=2026-01-01".to_owned()),
         plain("/api/v1/dags?status=running".to_owned()),
-        plain(format!(
-            "/api/v1/dags/{dag}/calendar?date_from=2026-11-01&date_to=2026-11-30"
-        )),
     ]
 }
 

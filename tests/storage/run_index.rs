@@ -426,6 +426,29 @@ async fn concurrent_phases(index: Arc<dyn RunIndex>) {
             assert_eq!(o["status"]["message"], phase.as_str());
         }
     }
+    // The fleet tables counted each run once, whichever phase created it.
+    let days = index.calendar(&company, dag, day(1), day(1)).await.unwrap();
+    assert_eq!(
+        days.iter()
+            .map(|d| (d.runs, d.failed_runs))
+            .collect::<Vec<_>>(),
+        [(25, 0)]
+    );
+    let query = dagtrail::runindex::fleet::DagQuery {
+        since: day(1),
+        name: None,
+        tag: None,
+        statuses: Vec::new(),
+        sort: dagtrail::runindex::fleet::DagSort::Name,
+    };
+    let fleet = index.list_dags(&company, &query).await.unwrap();
+    assert_eq!(
+        fleet
+            .iter()
+            .map(|e| (e.state.runs, e.runs_in_window))
+            .collect::<Vec<_>>(),
+        [(25, 25)]
+    );
 }
 
 /// With a count limit, `total` is exact up to it and a lower bound above
@@ -846,4 +869,130 @@ async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
     );
     assert_eq!(days(a).await.unwrap(), days_a);
     assert_eq!(days(b).await.unwrap(), days_b);
+}
+
+/// Phases another tool wrote as JSON null, a scalar, or with a string
+/// `success` are read leniently everywhere: searched, filtered by run
+/// status, written over, and listed in the fleet (PostgreSQL's `jsonb -
+/// text` used to fail on them with "cannot delete from scalar").
+async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawInsert) {
+    let company = fresh_company();
+    let dag = fresh_dag();
+    raw(
+        company.as_str().to_owned(),
+        dag,
+        r#"{"event": null, "extract": "text", "transform": {"status": {"success": "false"}}}"#,
+    )
+    .await;
+    let mut search = RunSearch::new(day(1), day(3));
+    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    assert_eq!(page.total, 1);
+    let status_of = |statuses: Vec<dagtrail::runindex::fleet::RunStatus>| {
+        let mut s = search.clone();
+        s.run_statuses = statuses;
+        s
+    };
+    use dagtrail::runindex::fleet::RunStatus;
+    // As RunStatus::of reads it: present phases without a boolean success
+    // are running.
+    let summary = &page.items[0];
+    assert_eq!(RunStatus::of(&summary.phases), Some(RunStatus::Running));
+    for (status, expected) in [
+        (RunStatus::Running, 1),
+        (RunStatus::Failed, 0),
+        (RunStatus::Succeeded, 0),
+    ] {
+        let found = index
+            .search_runs(&company, dag, &status_of(vec![status]))
+            .await
+            .unwrap();
+        assert_eq!(found.total, expected, "{status:?}");
+    }
+    // Recording a phase of that run, and listing the fleet, work.
+    index
+        .record_phase(
+            &company,
+            &run(dag, 2, "odd"),
+            Phase::Load,
+            &object(Some(false), "boom", json!([])),
+            at(2, 9),
+        )
+        .await
+        .unwrap();
+    search.run_statuses = vec![RunStatus::Failed];
+    assert_eq!(
+        index
+            .search_runs(&company, dag, &search)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    let query = dagtrail::runindex::fleet::DagQuery {
+        since: day(1),
+        name: None,
+        tag: None,
+        statuses: Vec::new(),
+        sort: dagtrail::runindex::fleet::DagSort::Name,
+    };
+    let fleet = index.list_dags(&company, &query).await.unwrap();
+    assert_eq!(fleet.len(), 1);
+    assert_eq!(
+        fleet[0].state.last_run.as_ref().map(|(_, s)| *s),
+        Some(Some(RunStatus::Failed))
+    );
+}
+
+type RawInsert =
+    Box<dyn Fn(String, DagId, &'static str) -> futures::future::BoxFuture<'static, ()>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_odd_phases_written_by_another_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = sqlite_index(&dir).await;
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let raw: RawInsert = Box::new(move |company, dag, log| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+                 VALUES (?1, ?2, '2026-11-02', 'odd', ?3, '2026-11-02T00:00:00.000000Z', '2026-11-02T00:00:00.000000Z')",
+            )
+            .bind(company)
+            .bind(dag.to_string())
+            .bind(log)
+            .execute(&pool)
+            .await
+            .unwrap();
+        })
+    });
+    odd_phases_written_by_another_tool(index, raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_odd_phases_written_by_another_tool() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    let Some(url) = crate::support::postgres_url() else {
+        return;
+    };
+    let raw: RawInsert = Box::new(move |company, dag, log| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(
+                "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) \
+                 VALUES ($1, $2, '2026-11-02', 'odd', $3::jsonb)",
+            )
+            .bind(company)
+            .bind(dag.0)
+            .bind(log)
+            .execute(&pool)
+            .await
+            .unwrap();
+        })
+    });
+    odd_phases_written_by_another_tool(index, raw).await;
 }

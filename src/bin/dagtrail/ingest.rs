@@ -268,6 +268,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         },
     );
     let run = args.run.run_ref();
+    // Before the attempt: a failure here leaves nothing written, so a
+    // retry does not record a second attempt.
+    describe_dag(&recorder, &args.run).await?;
     let attempt = match args.attempt {
         Some(n) => n,
         None => {
@@ -327,7 +330,6 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .commit(&args.outcome.outcome(), Utc::now())
         .await
         .context("cannot commit the attempt")?;
-    describe_dag(&recorder, &args.run).await?;
     println!(
         "recorded {} attempt {attempt} of run {} ({} data rows in {} files, {} errors, {} logs) at {path}",
         args.phase, args.run.run_id, counts[0], metadata.data_files, counts[1], counts[2]

@@ -63,6 +63,7 @@ pub async fn run(args: IngestEventArgs) -> anyhow::Result<()> {
         .context("cannot open the stores")?;
     let recorder = Recorder::new(storage.index, storage.store, WriterOptions::default());
     let run = args.run.run_ref();
+    crate::ingest::describe_dag(&recorder, &args.run).await?;
     recorder
         .record_event(
             &args.run.company,
@@ -74,7 +75,6 @@ pub async fn run(args: IngestEventArgs) -> anyhow::Result<()> {
         )
         .await
         .context("cannot record the event")?;
-    crate::ingest::describe_dag(&recorder, &args.run).await?;
     println!("recorded the event of run {}", args.run.run_id);
     Ok(())
 }

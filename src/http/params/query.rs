@@ -433,7 +433,7 @@ impl DagsQuery {
 #[derive(Debug, Clone, Copy, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CalendarQuery {
-    /// First run date, inclusive (YYYY-MM-DD) [default: 365 days before `date_to`].
+    /// First run date, inclusive (YYYY-MM-DD) [default: 365 days before `date_to`, or the configured range when shorter].
     #[param(value_type = Option<String>, format = Date)]
     pub date_from: Option<NaiveDate>,
     /// Last run date, inclusive (YYYY-MM-DD) [default: today, UTC]; at most the configured range (default 366 days) after `date_from`.
@@ -463,9 +463,10 @@ impl CalendarQuery {
         limits: &Limits,
     ) -> Result<(NaiveDate, NaiveDate), ApiError> {
         let date_to = self.date_to.unwrap_or(today);
+        let days = DEFAULT_CALENDAR_DAYS.min(i64::from(limits.max_date_range_days.max(1)));
         let date_from = self
             .date_from
-            .unwrap_or(date_to - chrono::Duration::days(DEFAULT_CALENDAR_DAYS - 1));
+            .unwrap_or(date_to - chrono::Duration::days(days - 1));
         check_range(date_from, date_to, limits)?;
         Ok((date_from, date_to))
     }

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::{PostgresIndex, SUMMARY_COLUMNS, summary_from_row};
+use super::{PostgresIndex, SUMMARY_COLUMNS, phase_without_data, summary_from_row};
 use crate::model::{Company, DagId, Phase, RunRef};
 use crate::runindex::fleet::{
     DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
@@ -21,6 +21,9 @@ use crate::runindex::{IndexError, PhaseObject};
 const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_created_at, \
      last_run_id, last_status, failure_date, failure_created_at, failure_run_id, \
      failure_phase, failure_message";
+
+/// `dag_days` rows the rebuild writes per statement.
+const DAY_ROWS_PER_STATEMENT: usize = 10_000;
 
 /// Rows of the rebuild between two progress lines in the log.
 const REBUILD_PROGRESS_EVERY: u64 = 100_000;
@@ -166,7 +169,8 @@ impl PostgresIndex {
         let before = summary_from_row(&before)?;
         // `||` merges only this phase's key.
         sqlx::query(
-            "UPDATE etl.logs SET log = log || jsonb_build_object($5::text, $6::jsonb), updated_at = $7 \
+            "UPDATE etl.logs SET log = log || jsonb_build_object($5::text, $6::jsonb), \
+             updated_at = GREATEST(updated_at, $7) \
              WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
         )
         .bind(company.as_str())
@@ -264,14 +268,15 @@ impl PostgresIndex {
         company: &Company,
         query: &DagQuery,
     ) -> Result<Vec<DagEntry>, IndexError> {
-        let phases = Phase::ALL.map(|p| format!("(l.log->'{p}') - 'data' AS {p}"));
+        let phases = Phase::ALL.map(|p| format!("{} AS {p}", phase_without_data("l.log", p)));
         let sql = format!(
             "SELECT d.dag_id, d.name, d.description, d.tags, d.owner, {state}, \
              COALESCE(w.runs, 0)::bigint AS window_runs, COALESCE(w.failed, 0)::bigint AS window_failed, \
              {phases} \
              FROM etl.dags d \
-             LEFT JOIN (SELECT dag_id, sum(runs) AS runs, sum(failed_runs) AS failed FROM etl.dag_days \
-                        WHERE id_company = $1 AND date >= $2 GROUP BY dag_id) w ON w.dag_id = d.dag_id \
+             LEFT JOIN (SELECT id_company, dag_id, sum(runs) AS runs, sum(failed_runs) AS failed FROM etl.dag_days \
+                        WHERE id_company = $1 AND date >= $2 GROUP BY id_company, dag_id) w \
+                        ON w.id_company = d.id_company AND w.dag_id = d.dag_id \
              LEFT JOIN etl.logs l ON l.id_company = d.id_company AND l.dag_id = d.dag_id \
                         AND l.date = d.last_date AND l.run_id = d.last_run_id \
              WHERE d.id_company = $1",
@@ -351,19 +356,41 @@ impl PostgresIndex {
             .collect()
     }
 
-    /// Whether `company` has a DAG `dag_id` (runs or a catalog entry).
+    /// Whether `company` has a DAG `dag_id`: runs in `etl.logs` (through
+    /// the primary key's prefix; runs written by any tool count), else a
+    /// row in `etl.dags`. The second question is best-effort: a table
+    /// another tool made without the fleet tables, or a role not yet
+    /// granted them, answers "unknown" (with a WARN), never an error.
     pub(super) async fn knows_dag(
         &self,
         company: &Company,
         dag_id: DagId,
     ) -> Result<bool, IndexError> {
-        let found: Option<i32> =
+        let mut conn = self.conn().await?;
+        let runs: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM etl.logs WHERE id_company = $1 AND dag_id = $2 LIMIT 1",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if runs.is_some() {
+            return Ok(true);
+        }
+        let entry: Result<Option<i32>, sqlx::Error> =
             sqlx::query_scalar("SELECT 1 FROM etl.dags WHERE id_company = $1 AND dag_id = $2")
                 .bind(company.as_str())
                 .bind(dag_id.0)
-                .fetch_optional(&mut *self.conn().await?)
-                .await?;
-        Ok(found.is_some())
+                .fetch_optional(&mut *conn)
+                .await;
+        match entry {
+            Ok(found) => Ok(found.is_some()),
+            Err(sqlx::Error::Database(e)) => {
+                tracing::warn!(error = %e, "cannot read etl.dags (run `dagtrail migrate`, grant it); taking the DAG as unknown");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -409,13 +436,22 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), IndexError> {
         .await?;
         write_state(conn, company, *dag_id, state).await?;
     }
-    for ((company, dag_id, date), (runs, failed)) in &built.days {
+    // Day rows in batches: a year of days of a thousand DAGs is 365,000
+    // rows, which one statement each would take minutes to send.
+    let days: Vec<_> = built.days.iter().collect();
+    for batch in days.chunks(DAY_ROWS_PER_STATEMENT) {
+        let companies: Vec<&str> = batch.iter().map(|((c, _, _), _)| c.as_str()).collect();
+        let dags: Vec<Uuid> = batch.iter().map(|((_, d, _), _)| d.0).collect();
+        let dates: Vec<NaiveDate> = batch.iter().map(|((_, _, date), _)| *date).collect();
+        let runs: Vec<i64> = batch.iter().map(|(_, (r, _))| *r).collect();
+        let failed: Vec<i64> = batch.iter().map(|(_, (_, f))| *f).collect();
         sqlx::query(
-            "INSERT INTO etl.dag_days (id_company, dag_id, date, runs, failed_runs) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO etl.dag_days (id_company, dag_id, date, runs, failed_runs) \
+             SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::date[], $4::bigint[], $5::bigint[])",
         )
-        .bind(company.as_str())
-        .bind(dag_id.0)
-        .bind(date)
+        .bind(companies)
+        .bind(dags)
+        .bind(dates)
         .bind(runs)
         .bind(failed)
         .execute(&mut *conn)

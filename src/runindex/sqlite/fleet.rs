@@ -191,7 +191,7 @@ impl SqliteIndex {
         let before = summary_from_row(&before)?;
         // json_set replaces only this phase's key.
         sqlx::query(
-            "UPDATE etl_logs SET log = json_set(log, '$.' || ?5, json(?6)), updated_at = ?7 \
+            "UPDATE etl_logs SET log = json_set(log, '$.' || ?5, json(?6)), updated_at = max(updated_at, ?7) \
              WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
         )
         .bind(company.as_str())
@@ -293,8 +293,9 @@ impl SqliteIndex {
              COALESCE(w.runs, 0) AS window_runs, COALESCE(w.failed, 0) AS window_failed, \
              {phases} \
              FROM dags d \
-             LEFT JOIN (SELECT dag_id, sum(runs) AS runs, sum(failed_runs) AS failed FROM dag_days \
-                        WHERE id_company = ?1 AND date >= ?2 GROUP BY dag_id) w ON w.dag_id = d.dag_id \
+             LEFT JOIN (SELECT id_company, dag_id, sum(runs) AS runs, sum(failed_runs) AS failed FROM dag_days \
+                        WHERE id_company = ?1 AND date >= ?2 GROUP BY id_company, dag_id) w \
+                        ON w.id_company = d.id_company AND w.dag_id = d.dag_id \
              LEFT JOIN etl_logs l ON l.id_company = d.id_company AND l.dag_id = d.dag_id \
                         AND l.date = d.last_date AND l.run_id = d.last_run_id \
              WHERE d.id_company = ?1",
@@ -381,19 +382,37 @@ impl SqliteIndex {
             .collect()
     }
 
-    /// Whether `company` has a DAG `dag_id` (runs or a catalog entry).
+    /// Whether `company` has a DAG `dag_id` (see the PostgreSQL twin).
     pub(super) async fn knows_dag(
         &self,
         company: &Company,
         dag_id: DagId,
     ) -> Result<bool, IndexError> {
-        let found: Option<i32> =
+        let mut conn = self.conn().await?;
+        let runs: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM etl_logs WHERE id_company = ?1 AND dag_id = ?2 LIMIT 1",
+        )
+        .bind(company.as_str())
+        .bind(dag_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if runs.is_some() {
+            return Ok(true);
+        }
+        let entry: Result<Option<i32>, sqlx::Error> =
             sqlx::query_scalar("SELECT 1 FROM dags WHERE id_company = ?1 AND dag_id = ?2")
                 .bind(company.as_str())
                 .bind(dag_id.to_string())
-                .fetch_optional(&mut *self.conn().await?)
-                .await?;
-        Ok(found.is_some())
+                .fetch_optional(&mut *conn)
+                .await;
+        match entry {
+            Ok(found) => Ok(found.is_some()),
+            Err(sqlx::Error::Database(e)) => {
+                tracing::warn!(error = %e, "cannot read the dags table (run `dagtrail migrate`); taking the DAG as unknown");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
