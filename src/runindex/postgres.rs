@@ -231,11 +231,13 @@ impl PostgresIndex {
                SELECT date, run_id FROM etl.logs \
                WHERE id_company = $1 AND dag_id = $2 \
                  AND (date, run_id) IN (SELECT * FROM unnest($3::date[], $4::text[])) \
-               ORDER BY date DESC, created_at DESC, run_id DESC LIMIT $5 OFFSET $6 \
+               ORDER BY {inner} LIMIT $5 OFFSET $6 \
              ) AS page USING (date, run_id) \
              WHERE l.id_company = $1 AND l.dag_id = $2 \
-             ORDER BY l.date DESC, l.created_at DESC, l.run_id DESC",
-            *SUMMARY_COLUMNS
+             ORDER BY {outer}",
+            *SUMMARY_COLUMNS,
+            inner = search.order.sql(""),
+            outer = search.order.sql("l."),
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(company.as_str())
@@ -260,16 +262,21 @@ impl PostgresIndex {
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
         let mut page = QueryBuilder::new(format!("SELECT {} FROM etl.logs", *SUMMARY_COLUMNS));
         push_filters(&mut page, company, dag_id, search);
-        page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
+        page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
             .push_bind(search.offset());
         let walk = async {
             let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
-            // The newest-first index in order, never a bitmap of every match.
-            sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
-                .execute(&mut *tx)
-                .await?;
+            // The newest-first index in order (backwards for oldest first),
+            // never a bitmap of every match. Another order has no index to
+            // walk: the matches are sorted (a top-N sort, bounded by the
+            // date range of one DAG).
+            if search.order.follows_the_date_index() {
+                sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let rows = page.build().fetch_all(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(rows)

@@ -281,7 +281,7 @@ impl RunIndex for SqliteIndex {
         count.push(")");
         let mut page = QueryBuilder::new(format!("SELECT {} FROM etl_logs", *SUMMARY_COLUMNS));
         push_filters(&mut page, company, dag_id, search);
-        page.push(" ORDER BY date DESC, created_at DESC, run_id DESC LIMIT ")
+        page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
             .push_bind(search.offset());

@@ -141,6 +141,13 @@ async fn documented_bounds_are_the_parsers_constants() {
                     assert!(pattern().is_match("failed,running"), "{at}");
                     assert!(!pattern().is_match("success"), "{at}");
                 }
+                "sort" if runs_search => {
+                    for sort in ["-date", "date", "-created_at", "created_at"] {
+                        assert!(pattern().is_match(sort), "{at}");
+                        assert!(dagtrail::runindex::RunOrder::parse(sort).is_some());
+                    }
+                    assert!(!pattern().is_match("-name"), "{at}");
+                }
                 "sort" => {
                     for sort in ["name", "-last_run", "-failures"] {
                         assert!(pattern().is_match(sort), "{at}");
@@ -153,8 +160,8 @@ async fn documented_bounds_are_the_parsers_constants() {
         }
     }
     // run_id ×6, keywords 4 + data + logs, run_ids, level, page and limit
-    // ×4, phase ×4, statuses ×3, run status ×2 (runs, dags), dags' sort.
-    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3 + 2 + 1);
+    // ×4, phase ×4, statuses ×3, run status ×2 (runs, dags), sort ×2.
+    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3 + 2 + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -371,6 +371,43 @@ async fn several_statuses_run_status_times_and_dag_known(app: TestApp) {
         found("updated_since=2026-11-23T00:00:00Z").await,
         ["24", "23"]
     );
+    // The orders: run date (the default, and ascending), and creation
+    // time, which here follows the run dates but for a run recorded late.
+    assert_eq!(found("sort=-date").await, found("").await);
+    assert_eq!(found("sort=date").await, ["20", "21", "22", "23", "24"]);
+    // A backfill: the run of the 19th, first recorded on the 25th.
+    let backfill = dagtrail::model::RunRef::new(
+        dag,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
+        dagtrail::model::RunId::new("scheduled__2026-11-19").unwrap(),
+    );
+    let mut rec = app
+        .recorder
+        .begin(&app.company, &backfill, Phase::Extract, 1)
+        .await
+        .unwrap();
+    rec.write_data(&crate::support::id_name_batch(0, 1, |i| format!("r {i}")))
+        .await
+        .unwrap();
+    rec.commit(
+        &dagtrail::artifacts::writer::PhaseOutcome {
+            success: Some(true),
+            ..Default::default()
+        },
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 25, 7, 0, 0).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(found("").await, ["24", "23", "22", "21", "20", "19"]);
+    assert_eq!(
+        found("sort=-created_at").await,
+        ["19", "24", "23", "22", "21", "20"]
+    );
+    assert_eq!(
+        found("sort=created_at").await,
+        ["20", "21", "22", "23", "24", "19"]
+    );
+    assert_eq!(found("sort=-created_at&limit=2&page=1").await, ["23", "22"]);
     // dag_known: true for a known DAG even when nothing matches; false for
     // a DAG the company does not have.
     let none = search("status=failed&extract_status=pending")
@@ -406,6 +443,7 @@ async fn several_statuses_run_status_times_and_dag_known(app: TestApp) {
         "extract_status=failed,",
         "created_from=yesterday",
         "created_from=2026-11-22T00:00:00Z&created_to=2026-11-21T00:00:00Z",
+        "sort=-name",
     ] {
         assert_eq!(
             search(bad).await.status,

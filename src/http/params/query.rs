@@ -17,7 +17,7 @@ use crate::http::error::ApiError;
 use crate::model::Phase;
 use crate::read::LogFilter;
 use crate::runindex::fleet::{DagQuery, DagSort, RunStatus};
-use crate::runindex::{RunSearch, StatusFilter, parse_run_ids};
+use crate::runindex::{RunOrder, RunSearch, StatusFilter, parse_run_ids};
 
 /// `?attempt=` (endpoints 4-7).
 #[derive(Debug, Clone, Copy, IntoParams)]
@@ -198,16 +198,16 @@ pub struct SearchRunsQuery {
     #[param(value_type = String, format = Date)]
     pub date_to: NaiveDate,
     /// `all`, `success`, `failed` or `pending` (absent or not finished); several, comma-separated, match any of them (`failed,pending`).
-    #[param(inline, value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    #[param(inline, value_type = Option<String>, default = "all", max_length = 64, pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
     pub extract_status: Vec<StatusFilter>,
     /// Same values as `extract_status`.
-    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    #[param(value_type = Option<String>, default = "all", max_length = 64, pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
     pub transform_status: Vec<StatusFilter>,
     /// Same values as `extract_status`.
-    #[param(value_type = Option<String>, default = "all", pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
+    #[param(value_type = Option<String>, default = "all", max_length = 64, pattern = "^(all|success|failed|pending)(,(all|success|failed|pending))*$")]
     pub load_status: Vec<StatusFilter>,
     /// The run's status, comma-separated for several: `failed` (a phase failed), `running` (none failed, one still running), `succeeded` (every phase recorded succeeded).
-    #[param(value_type = Option<String>, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
+    #[param(value_type = Option<String>, max_length = 64, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
     pub status: Vec<RunStatus>,
     /// Runs first recorded at or after this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -233,6 +233,9 @@ pub struct SearchRunsQuery {
     /// Comma-separated run_id allowlist (at most 100; trimmed, empties and duplicates ignored).
     #[param(value_type = Option<String>, max_length = 26_000, pattern = "^[^\\u0000]*$")]
     pub run_ids: Vec<String>,
+    /// The order: `-date` (the default: newest run date first, then most recently created, then run id), `date` (oldest first), `-created_at` (most recently created first, then run date, then run id), `created_at`.
+    #[param(value_type = Option<String>, default = "-date", pattern = "^-?(date|created_at)$")]
+    pub sort: RunOrder,
     /// 0-based page.
     #[param(value_type = Option<u32>, minimum = 0, maximum = 42_949_672, default = 0)]
     pub page: u32,
@@ -273,6 +276,17 @@ impl FromQuery for SearchRunsQuery {
                 format!("at most {MAX_RUN_IDS} run ids"),
             );
         }
+        let sort = match q.text("sort", 16) {
+            None => RunOrder::default(),
+            Some(text) => RunOrder::parse(&text).unwrap_or_else(|| {
+                q.invalid(
+                    "sort",
+                    "literal_error",
+                    "Input should be '-date', 'date', '-created_at' or 'created_at'",
+                );
+                RunOrder::default()
+            }),
+        };
         let page = q.int("page", 0, 0, MAX_RUNS_PAGE.into());
         let limit = q.int(
             "limit",
@@ -295,6 +309,7 @@ impl FromQuery for SearchRunsQuery {
             transform_keyword,
             load_keyword,
             run_ids,
+            sort,
             page: u32::try_from(page).unwrap_or(0),
             limit: u32::try_from(limit).unwrap_or(DEFAULT_RUNS_PER_PAGE),
         })
@@ -345,6 +360,7 @@ impl SearchRunsQuery {
                 .filter_map(|(p, k)| k.map(|k| (p, k)))
                 .collect(),
             run_ids: self.run_ids,
+            order: self.sort,
             page: self.page,
             limit: self.limit,
             count_limit: limits.search_count_limit,
@@ -373,7 +389,7 @@ pub struct DagsQuery {
     #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     pub tag: Option<String>,
     /// Comma-separated statuses of the DAG's newest run: `failed`, `running`, `succeeded`.
-    #[param(value_type = Option<String>, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
+    #[param(value_type = Option<String>, max_length = 64, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
     pub status: Vec<RunStatus>,
     /// `name` (A to Z, unnamed DAGs last), `-last_run` (newest run first) or `-failures` (most failed runs in the window first).
     #[param(value_type = Option<String>, default = "name", pattern = "^(name|-last_run|-failures)$")]
@@ -436,7 +452,7 @@ pub struct CalendarQuery {
     /// First run date, inclusive (YYYY-MM-DD) [default: 365 days before `date_to`, or the configured range when shorter].
     #[param(value_type = Option<String>, format = Date)]
     pub date_from: Option<NaiveDate>,
-    /// Last run date, inclusive (YYYY-MM-DD) [default: today, UTC]; at most the configured range (default 366 days) after `date_from`.
+    /// Last run date, inclusive (YYYY-MM-DD) [default: today (UTC) when `date_from` is not given, else the end of the widest range from it]; at most the configured range (default 366 days) after `date_from`.
     #[param(value_type = Option<String>, format = Date)]
     pub date_to: Option<NaiveDate>,
 }
@@ -462,11 +478,17 @@ impl CalendarQuery {
         today: NaiveDate,
         limits: &Limits,
     ) -> Result<(NaiveDate, NaiveDate), ApiError> {
-        let date_to = self.date_to.unwrap_or(today);
-        let days = DEFAULT_CALENDAR_DAYS.min(i64::from(limits.max_date_range_days.max(1)));
-        let date_from = self
-            .date_from
-            .unwrap_or(date_to - chrono::Duration::days(days - 1));
+        // One end given: the other is the widest range from it, so that a
+        // single date never makes the range too wide.
+        let span = chrono::Duration::days(
+            DEFAULT_CALENDAR_DAYS.min(i64::from(limits.max_date_range_days.max(1))) - 1,
+        );
+        let (date_from, date_to) = match (self.date_from, self.date_to) {
+            (Some(from), Some(to)) => (from, to),
+            (Some(from), None) => (from, from + span),
+            (None, Some(to)) => (to - span, to),
+            (None, None) => (today - span, today),
+        };
         check_range(date_from, date_to, limits)?;
         Ok((date_from, date_to))
     }
