@@ -795,19 +795,43 @@ async fn a_saturated_pool_is_told_as_busy() {
     waiting.await.unwrap().unwrap();
 }
 
-/// What writes keep in the fleet tables is what a rebuild from the runs
-/// finds (the rule is one; the two paths must agree): a database brought
-/// from version 1 shows the same fleet as one written with version 2.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
-    use dagtrail::runindex::fleet::{DagInfo, DagQuery, DagSort};
-    use dagtrail::runindex::sqlite::SqliteIndex;
+/// The fleet as one company sees it: its DAGs and each DAG's days.
+async fn fleet_of(
+    index: &dyn RunIndex,
+    company: &Company,
+    dags: [DagId; 2],
+) -> (
+    Vec<dagtrail::runindex::fleet::DagEntry>,
+    Vec<Vec<dagtrail::runindex::fleet::DayCount>>,
+) {
+    use dagtrail::runindex::fleet::{DagQuery, DagSort};
+    let query = DagQuery {
+        since: day(1),
+        name: None,
+        tag: None,
+        statuses: Vec::new(),
+        sort: DagSort::Name,
+    };
+    let mut days = Vec::new();
+    for dag in dags {
+        days.push(index.calendar(company, dag, day(1), day(30)).await.unwrap());
+    }
+    (index.list_dags(company, &query).await.unwrap(), days)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
-    let index = SqliteIndex::connect(&url, &IndexOptions::default())
-        .await
-        .unwrap();
+/// Writes a story of retries and failures over two DAGs and names one;
+/// returns the company, the DAGs and the fleet the writes kept.
+async fn fleet_story(
+    index: &dyn RunIndex,
+) -> (
+    Company,
+    [DagId; 2],
+    (
+        Vec<dagtrail::runindex::fleet::DagEntry>,
+        Vec<Vec<dagtrail::runindex::fleet::DayCount>>,
+    ),
+) {
+    use dagtrail::runindex::fleet::DagInfo;
     let company = fresh_company();
     let (a, b) = (fresh_dag(), fresh_dag());
     let writes = [
@@ -837,38 +861,83 @@ async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
         ..DagInfo::default()
     };
     index.record_dag(&company, a, &info).await.unwrap();
-    let query = DagQuery {
-        since: day(1),
-        name: None,
-        tag: None,
-        statuses: Vec::new(),
-        sort: DagSort::Name,
-    };
-    let written = index.list_dags(&company, &query).await.unwrap();
-    let days = |dag| index.calendar(&company, dag, day(1), day(30));
-    let (days_a, days_b) = (days(a).await.unwrap(), days(b).await.unwrap());
-    assert_eq!(written.len(), 2);
-    assert_eq!(written[0].info, info);
+    let written = fleet_of(index, &company, [a, b]).await;
+    assert_eq!(written.0.len(), 2);
+    assert_eq!(written.0[0].info, info);
     assert_eq!(
-        days_a
+        written.1[0]
             .iter()
             .map(|d| (d.runs, d.failed_runs))
             .collect::<Vec<_>>(),
         [(1, 1), (1, 0), (1, 0)]
     );
+    (company, [a, b], written)
+}
 
+/// What writes keep in the fleet tables is what a rebuild from the runs
+/// finds (the rule is one; the two paths must agree): a database brought
+/// from version 1 shows the same fleet as one written with version 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
+    use dagtrail::runindex::sqlite::SqliteIndex;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let index = SqliteIndex::connect(&url, &IndexOptions::default())
+        .await
+        .unwrap();
+    let (company, dags, written) = fleet_story(&index).await;
     sqlx::query("DELETE FROM dagtrail_schema")
         .execute(index.pool())
         .await
         .unwrap();
     index.migrate().await.unwrap();
-    let rebuilt = index.list_dags(&company, &query).await.unwrap();
     assert_eq!(
-        rebuilt, written,
+        fleet_of(&index, &company, dags).await,
+        written,
         "the rebuild keeps the catalog and finds the same state"
     );
-    assert_eq!(days(a).await.unwrap(), days_a);
-    assert_eq!(days(b).await.unwrap(), days_b);
+}
+
+/// The same on PostgreSQL, in a database of its own (a migration rebuilds
+/// every company's fleet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
+    use dagtrail::runindex::postgres::PostgresIndex;
+
+    let Some(url) = crate::support::postgres_url() else {
+        return;
+    };
+    let name = format!("fleet_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut own = url::Url::parse(&url).unwrap();
+    own.set_path(&format!("/{name}"));
+    let index = PostgresIndex::connect(own.as_str(), &IndexOptions::default())
+        .await
+        .unwrap();
+    let (company, dags, written) = fleet_story(&index).await;
+    sqlx::query("DELETE FROM etl.dagtrail_schema")
+        .execute(index.pool())
+        .await
+        .unwrap();
+    index.migrate().await.unwrap();
+    assert_eq!(
+        fleet_of(&index, &company, dags).await,
+        written,
+        "the rebuild keeps the catalog and finds the same state"
+    );
+    // And on demand, as `migrate --rebuild-fleet` does.
+    index.rebuild_fleet().await.unwrap();
+    assert_eq!(fleet_of(&index, &company, dags).await, written);
+    index.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
 }
 
 /// Phases another tool wrote as JSON null, a scalar, or with a string
