@@ -261,9 +261,39 @@ pub struct Rebuild {
     pub dags: BTreeMap<(Company, DagId), DagState>,
     /// Runs and failed runs per DAG and run date.
     pub days: BTreeMap<(Company, DagId, NaiveDate), (i64, i64)>,
+    /// Runs read so far.
+    pub seen: u64,
 }
 
+/// Runs of the rebuild between two progress lines in the log.
+const REBUILD_PROGRESS_EVERY: u64 = 100_000;
+
 impl Rebuild {
+    /// Counts one run as a backend read it: the company as stored (a
+    /// name no token could carry has no fleet to show, and is passed
+    /// over), progress in the log.
+    pub fn add_row(&mut self, company: String, run: &RunSummary) {
+        if let Ok(company) = Company::new(company) {
+            self.add(&company, run);
+        }
+        self.seen += 1;
+        if self.seen.is_multiple_of(REBUILD_PROGRESS_EVERY) {
+            tracing::info!(
+                runs = self.seen,
+                "rebuilding the DAG summaries from the runs"
+            );
+        }
+    }
+
+    /// Says in the log what was rebuilt.
+    pub fn report(&self) {
+        tracing::info!(
+            runs = self.seen,
+            dags = self.dags.len(),
+            "DAG summaries rebuilt from the runs"
+        );
+    }
+
     /// Counts one run of `company`.
     pub fn add(&mut self, company: &Company, run: &RunSummary) {
         let state = self.dags.entry((company.clone(), run.dag_id)).or_default();

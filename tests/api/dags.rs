@@ -276,23 +276,15 @@ async fn the_fleet_is_the_tokens_companys_only(app: TestApp) {
         chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
         dagtrail::model::RunId::new("theirs").unwrap(),
     );
-    let mut rec = app
-        .recorder
-        .begin(&app.other, &run, Phase::Extract, 1)
-        .await
-        .unwrap();
-    rec.write_data(&crate::support::id_name_batch(0, 1, |i| format!("b {i}")))
-        .await
-        .unwrap();
-    rec.commit(
-        &dagtrail::artifacts::writer::PhaseOutcome {
-            success: Some(true),
-            ..Default::default()
-        },
-        chrono::Utc::now(),
+    crate::support::commit_rows(
+        &app.recorder,
+        &app.other,
+        &run,
+        (Phase::Extract, 1),
+        &crate::support::id_name_batch(0, 1, |i| format!("b {i}")),
+        9,
     )
-    .await
-    .unwrap();
+    .await;
     let theirs = calendar(app.other_token()).await;
     assert_eq!(theirs["dag_known"], true);
     assert_eq!(

@@ -381,23 +381,19 @@ async fn several_statuses_run_status_times_and_dag_known(app: TestApp) {
         chrono::NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
         dagtrail::model::RunId::new("scheduled__2026-11-19").unwrap(),
     );
-    let mut rec = app
-        .recorder
-        .begin(&app.company, &backfill, Phase::Extract, 1)
-        .await
-        .unwrap();
-    rec.write_data(&crate::support::id_name_batch(0, 1, |i| format!("r {i}")))
-        .await
-        .unwrap();
-    rec.commit(
+    crate::support::record_attempt(
+        &app.recorder,
+        &app.company,
+        &backfill,
+        (Phase::Extract, 1),
+        &crate::support::id_name_batch(0, 1, |i| format!("r {i}")),
         &dagtrail::artifacts::writer::PhaseOutcome {
             success: Some(true),
             ..Default::default()
         },
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 25, 7, 0, 0).unwrap(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(found("").await, ["24", "23", "22", "21", "20", "19"]);
     assert_eq!(
         found("sort=-created_at").await,

@@ -361,6 +361,22 @@ async fn embedded_reopened(
     app
 }
 
+/// Records one attempt of `phase` holding `batch` as its data, with
+/// `outcome`, committed at `at`: what every other recording helper does.
+pub async fn record_attempt(
+    recorder: &Recorder,
+    company: &Company,
+    run: &RunRef,
+    (phase, attempt): (Phase, u32),
+    batch: &RecordBatch,
+    outcome: &PhaseOutcome,
+    at: chrono::DateTime<Utc>,
+) {
+    let mut rec = recorder.begin(company, run, phase, attempt).await.unwrap();
+    rec.write_data(batch).await.unwrap();
+    rec.commit(outcome, at).await.unwrap();
+}
+
 /// Records attempt `attempt` of `phase` of `dag`'s run of November `d`
 /// (`scheduled__2026-11-DD`) for the app's company, two data rows, its
 /// outcome `success` with `message`, committed at 06:`attempt` that day.
@@ -379,25 +395,21 @@ pub async fn record_outcome(
         day,
         RunId::new(format!("scheduled__2026-11-{d:02}")).unwrap(),
     );
-    let mut rec = app
-        .recorder
-        .begin(&app.company, &run, phase, attempt)
-        .await
-        .unwrap();
-    rec.write_data(&id_name_batch(0, 2, |i| format!("row {i}")))
-        .await
-        .unwrap();
     let outcome = PhaseOutcome {
         success,
         message: message.to_owned(),
         ..PhaseOutcome::default()
     };
-    rec.commit(
+    record_attempt(
+        &app.recorder,
+        &app.company,
+        &run,
+        (phase, attempt),
+        &id_name_batch(0, 2, |i| format!("row {i}")),
         &outcome,
         Utc.with_ymd_and_hms(2026, 11, d, 6, attempt, 0).unwrap(),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 /// Records one successful attempt of `phase` holding `batch` as its data,
@@ -406,19 +418,16 @@ pub async fn commit_rows(
     recorder: &Recorder,
     company: &Company,
     run: &RunRef,
-    (phase, attempt): (Phase, u32),
+    phase_attempt: (Phase, u32),
     batch: &RecordBatch,
     hour: u32,
 ) {
-    let mut rec = recorder.begin(company, run, phase, attempt).await.unwrap();
-    rec.write_data(batch).await.unwrap();
     let ok = PhaseOutcome {
         success: Some(true),
         ..PhaseOutcome::default()
     };
-    rec.commit(&ok, Utc.with_ymd_and_hms(2026, 11, 27, hour, 0, 0).unwrap())
-        .await
-        .unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, hour, 0, 0).unwrap();
+    record_attempt(recorder, company, run, phase_attempt, batch, &ok, at).await;
 }
 
 /// The artifacts folder of an embedded app.

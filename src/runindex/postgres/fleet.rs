@@ -25,9 +25,6 @@ const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_create
 /// `dag_days` rows the rebuild writes per statement.
 const DAY_ROWS_PER_STATEMENT: usize = 10_000;
 
-/// Rows of the rebuild between two progress lines in the log.
-const REBUILD_PROGRESS_EVERY: u64 = 100_000;
-
 fn state_from_row(row: &PgRow) -> Result<DagState, sqlx::Error> {
     let key = |date: &str, created: &str, run: &str| -> Result<Option<RunKey>, sqlx::Error> {
         let date: Option<NaiveDate> = row.try_get(date)?;
@@ -399,21 +396,11 @@ impl PostgresIndex {
 /// counts are replaced, catalog entries kept. Progress goes to the log.
 pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), IndexError> {
     let mut built = Rebuild::default();
-    let mut seen: u64 = 0;
     {
         let sql = format!("SELECT id_company, {} FROM etl.logs", *SUMMARY_COLUMNS);
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
-            let company: String = row.try_get("id_company")?;
-            // A company name no token could carry has no fleet to show.
-            let Ok(company) = Company::new(company) else {
-                continue;
-            };
-            built.add(&company, &summary_from_row(&row)?);
-            seen += 1;
-            if seen.is_multiple_of(REBUILD_PROGRESS_EVERY) {
-                tracing::info!(runs = seen, "rebuilding the DAG summaries from the runs");
-            }
+            built.add_row(row.try_get("id_company")?, &summary_from_row(&row)?);
         }
     }
     sqlx::query("DELETE FROM etl.dag_days")
@@ -457,10 +444,6 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), IndexError> {
         .execute(&mut *conn)
         .await?;
     }
-    tracing::info!(
-        runs = seen,
-        dags = built.dags.len(),
-        "DAG summaries rebuilt from the runs"
-    );
+    built.report();
     Ok(())
 }

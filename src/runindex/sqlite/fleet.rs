@@ -20,9 +20,6 @@ const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_create
      last_run_id, last_status, failure_date, failure_created_at, failure_run_id, \
      failure_phase, failure_message";
 
-/// Rows of the rebuild between two progress lines in the log.
-const REBUILD_PROGRESS_EVERY: u64 = 100_000;
-
 fn day(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
@@ -420,20 +417,11 @@ impl SqliteIndex {
 /// (see the PostgreSQL twin).
 pub(super) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), IndexError> {
     let mut built = Rebuild::default();
-    let mut seen: u64 = 0;
     {
         let sql = format!("SELECT id_company, {} FROM etl_logs", *SUMMARY_COLUMNS);
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
-            let company: String = row.try_get("id_company")?;
-            let Ok(company) = Company::new(company) else {
-                continue;
-            };
-            built.add(&company, &summary_from_row(&row)?);
-            seen += 1;
-            if seen.is_multiple_of(REBUILD_PROGRESS_EVERY) {
-                tracing::info!(runs = seen, "rebuilding the DAG summaries from the runs");
-            }
+            built.add_row(row.try_get("id_company")?, &summary_from_row(&row)?);
         }
     }
     sqlx::query("DELETE FROM dag_days")
@@ -466,10 +454,6 @@ pub(super) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), IndexErro
         .execute(&mut *conn)
         .await?;
     }
-    tracing::info!(
-        runs = seen,
-        dags = built.dags.len(),
-        "DAG summaries rebuilt from the runs"
-    );
+    built.report();
     Ok(())
 }
