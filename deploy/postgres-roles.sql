@@ -19,8 +19,9 @@ END
 $$;
 GRANT USAGE ON SCHEMA etl TO dagtrail_reader, dagtrail_writer;
 -- `serve`: reads runs, and the schema version at start (no DDL when current).
-GRANT SELECT ON etl.logs, etl.dags, etl.dag_days, etl.dagtrail_schema TO dagtrail_reader;
+-- etl.dagtrail_keys: the key that signs run searches' cursors (version 3).
+GRANT SELECT ON etl.logs, etl.dags, etl.dag_days, etl.dagtrail_schema, etl.dagtrail_keys TO dagtrail_reader;
 -- `ingest`, `ingest-event`, `demo`: read the last attempt and record phases
 -- (INSERT ... ON CONFLICT DO UPDATE needs SELECT, INSERT and UPDATE).
-GRANT SELECT ON etl.dagtrail_schema TO dagtrail_writer;
+GRANT SELECT ON etl.dagtrail_schema, etl.dagtrail_keys TO dagtrail_writer;
 GRANT SELECT, INSERT, UPDATE ON etl.logs, etl.dags, etl.dag_days TO dagtrail_writer;

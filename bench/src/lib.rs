@@ -175,7 +175,7 @@ async fn ensure_data(
     };
     let (company, dag) = first_dag(&demo)?.context("no demo run planned")?;
     let search = RunSearch::new(demo.end_date, demo.end_date);
-    let mut runs = storage.index.search_runs(&company, dag, &search).await?;
+    let mut runs = storage.index.search_runs(&company, &[dag], &search).await?;
     if runs.items.is_empty() {
         eprintln!(
             "bench: writing {} data rows in files of {} and {} log rows (first run only)...",
@@ -187,7 +187,7 @@ async fn ensure_data(
         };
         let recorder = Recorder::new(storage.index.clone(), storage.store.clone(), writer);
         generate(&recorder, &demo, &indicatif::ProgressBar::new(0)).await?;
-        runs = storage.index.search_runs(&company, dag, &search).await?;
+        runs = storage.index.search_runs(&company, &[dag], &search).await?;
     }
     let run = runs.items.first().context("the bench run is missing")?;
     let run = RunRef::new(

@@ -109,10 +109,13 @@ async fn time_search(
     let search = keyword_search(keyword, count_limit);
     let mut times = Vec::new();
     let mut total = 0;
-    index.search_runs(company, DagId(DAG), &search).await?;
+    index.search_runs(company, &[DagId(DAG)], &search).await?;
     for _ in 0..reps {
         let started = Instant::now();
-        total = index.search_runs(company, DagId(DAG), &search).await?.total;
+        total = index
+            .search_runs(company, &[DagId(DAG)], &search)
+            .await?
+            .total;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.total_cmp(b));
@@ -251,10 +254,15 @@ async fn explain(
         "```".to_owned(),
     ];
     let search = keyword_search(keyword, Some(DEFAULT_SEARCH_COUNT_LIMIT));
-    let plan: Vec<String> = match_keys("EXPLAIN (ANALYZE, BUFFERS) ", company, DagId(DAG), &search)
-        .build_query_scalar()
-        .fetch_all(index.pool())
-        .await?;
+    let plan: Vec<String> = match_keys(
+        "EXPLAIN (ANALYZE, BUFFERS) ",
+        company,
+        &[DagId(DAG)],
+        &search,
+    )
+    .build_query_scalar()
+    .fetch_all(index.pool())
+    .await?;
     lines.extend(plan);
     lines.push("```".to_owned());
     Ok(lines)

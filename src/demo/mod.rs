@@ -427,7 +427,7 @@ pub async fn already_written(
         crate::runindex::RunSearch::new(options.end_date - Duration::days(days), options.end_date);
     let page = recorder
         .run_index()
-        .search_runs(&first.company, first.run.dag_id, &search)
+        .search_runs(&first.company, &[first.run.dag_id], &search)
         .await
         .map_err(RecordError::from)?;
     Ok(page.total > 0)

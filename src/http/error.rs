@@ -258,6 +258,14 @@ impl IntoResponse for ApiError {
                         "Invalid path",
                         e.to_string(),
                     ),
+                    ReadError::Cursor(e) => ApiError::Validation(vec![ValidationIssue::new(
+                        "query",
+                        "cursor",
+                        "value_error",
+                        e.to_string(),
+                        serde_json::Value::Null,
+                    )])
+                    .into_response(),
                     ReadError::NotFound(what) => ApiError::NotFound(what).into_response(),
                 }
             }

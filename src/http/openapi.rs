@@ -60,6 +60,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(dags::list_dags))
         .routes(routes!(dags::calendar))
+        .routes(routes!(runs::search_company_runs))
         .routes(routes!(runs::search_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(phases::event))

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ErrorResponse, HTTPValidationError};
-use super::params::{DagPath, Params, RunPath, SearchRunsQuery};
+use super::params::{DagIdsQuery, DagPath, Params, RunPath, SearchRunsQuery};
 use crate::model::Phase;
+use crate::read::RunsFound;
 use crate::runindex::{PhaseObject, RunSummary};
 
 /// `status` of a phase.
@@ -118,10 +119,35 @@ pub struct SearchRunsResponse {
     pub total_exact: bool,
     /// Whether a later page holds more runs.
     pub has_more: bool,
-    /// Whether the company has this DAG at all (runs or a catalog entry):
-    /// false tells a mistyped `dag_id` from a DAG without runs in the
-    /// range (both answer no runs). An extension of the contract.
+    /// The next page's cursor (send it as `cursor`, with the same other
+    /// parameters), null on the last page. An extension of the contract.
+    pub next_cursor: Option<String>,
+    /// Whether the company has the DAG searched at all (runs or a catalog
+    /// entry): false tells a mistyped `dag_id` from a DAG without runs in
+    /// the range (both answer no runs). On `GET /runs`: whether it has
+    /// every DAG named (or, naming none, any DAG). An extension of the
+    /// contract.
     pub dag_known: bool,
+}
+
+impl SearchRunsResponse {
+    fn new(found: RunsFound, limit: u32, dag_known: bool) -> Self {
+        Self {
+            items: found
+                .page
+                .items
+                .into_iter()
+                .map(SearchRunResult::from)
+                .collect(),
+            page: found.number,
+            limit,
+            total: found.page.total,
+            total_exact: found.page.total_exact,
+            has_more: found.page.has_more,
+            next_cursor: found.next_cursor,
+            dag_known,
+        }
+    }
 }
 
 /// Search runs for a DAG.
@@ -148,23 +174,73 @@ pub async fn search_runs(
     State(state): State<AppState>,
     Tenant(company): Tenant,
     DagPath { dag_id }: DagPath,
-    Params(query): Params<SearchRunsQuery>,
+    Params(mut query): Params<SearchRunsQuery>,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
+    let cursor = query.cursor.take();
     let search = query.search(&state.limits)?;
-    let page = state
-        .timed(state.reads.search_runs(&company, dag_id, &search))
+    let limit = search.limit;
+    let found = state
+        .timed(
+            state
+                .reads
+                .search_runs(&company, &[dag_id], search, cursor.as_deref()),
+        )
         .await?;
     // Asked only when nothing matched: a run found is proof enough.
-    let dag_known = page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
-    Ok(Json(SearchRunsResponse {
-        dag_known,
-        items: page.items.into_iter().map(SearchRunResult::from).collect(),
-        page: search.page,
-        limit: search.limit,
-        total: page.total,
-        total_exact: page.total_exact,
-        has_more: page.has_more,
-    }))
+    let dag_known =
+        found.page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
+    Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
+}
+
+/// Search runs across DAGs.
+///
+/// The run search of `/dags/{dag_id}/runs` over several DAGs of the
+/// company (`dag_id=<uuid>,<uuid>`), or all of them (no `dag_id`): the same
+/// filters, orders, pages and cursors; ties between DAGs go by `dag_id`.
+#[utoipa::path(
+    get,
+    path = "/runs",
+    tag = "runs",
+    params(DagIdsQuery, SearchRunsQuery),
+    responses(
+        (status = 200, description = "Runs matching the filters", body = SearchRunsResponse),
+        (status = 422, description = "Invalid parameter (HTTPValidationError) or date range (ErrorResponse)", content(
+            (HTTPValidationError = "application/json"),
+            (ErrorResponse = "application/problem+json"),
+        )),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn search_company_runs(
+    State(state): State<AppState>,
+    Tenant(company): Tenant,
+    Params((dags, mut query)): Params<(DagIdsQuery, SearchRunsQuery)>,
+) -> Result<Json<SearchRunsResponse>, ApiError> {
+    let cursor = query.cursor.take();
+    let search = query.search(&state.limits)?;
+    let limit = search.limit;
+    let found = state
+        .timed(
+            state
+                .reads
+                .search_runs(&company, &dags.dag_id, search, cursor.as_deref()),
+        )
+        .await?;
+    // A DAG with a run on the page is known; the others are asked.
+    let mut dag_known = true;
+    for dag in &dags.dag_id {
+        if found.page.items.iter().any(|r| r.dag_id == *dag) {
+            continue;
+        }
+        if !state.timed(state.reads.dag_known(&company, *dag)).await? {
+            dag_known = false;
+            break;
+        }
+    }
+    if dags.dag_id.is_empty() && found.page.total == 0 {
+        dag_known = state.timed(state.reads.has_dags(&company)).await?;
+    }
+    Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
 }
 
 /// Run summary.

@@ -67,6 +67,9 @@ pub enum ReadError {
     /// An artifact key could not be built from the request: 422.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A run search's `cursor` cannot continue it: 422.
+    #[error(transparent)]
+    Cursor(#[from] super::cursor::CursorError),
 }
 
 impl ReadError {

@@ -15,6 +15,7 @@
 
 mod attempt;
 mod cache;
+pub mod cursor;
 mod data;
 mod error;
 mod error_rows;
@@ -32,4 +33,4 @@ pub use error::{Missing, ReadError};
 pub use event::{EVENT_ROW_CAP, EventPages};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage};
-pub use service::{NotReady, READY_PROBE, ReadService};
+pub use service::{NotReady, READY_PROBE, ReadService, RunsFound};

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use super::attempt::AttemptReader;
 use super::cache::MetadataCache;
+use super::cursor;
 use super::error::{Missing, ReadError};
 use super::event::{EventPages, event_pages};
 use super::file::StoreQuirks;
 use crate::artifacts::key::RunFolder;
 use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunId, RunRef};
-use crate::runindex::fleet::{DagEntry, DagQuery, DayCount};
+use crate::runindex::fleet::{DagEntry, DagQuery, DagSort, DayCount};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
 use chrono::NaiveDate;
 
@@ -55,6 +56,17 @@ impl NotReady {
             Self::ArtifactStore(_) | Self::Unmarked | Self::ArtifactStoreSilent => "artifact store",
         }
     }
+}
+
+/// A page of a run search, as [`ReadService::search_runs`] answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunsFound {
+    /// The runs and the count.
+    pub page: RunPage,
+    /// The page's number (0-based; a cursor's page says it).
+    pub number: u32,
+    /// The cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
 }
 
 /// Reads runs for the API (and any other caller).
@@ -146,27 +158,57 @@ impl ReadService {
         &self.store
     }
 
-    /// Searches a DAG's runs (endpoint 1).
+    /// Searches the runs of the DAGs `dag_ids` (endpoint 1 with one,
+    /// `GET /runs` with any; none: every DAG of the company), from the
+    /// search's page or from `cursor` (which then sets the page number),
+    /// and signs the cursor of the next page.
     ///
     /// # Errors
     ///
+    /// [`ReadError::Cursor`] when `cursor` cannot continue this search;
     /// [`ReadError::Index`] when the run index fails.
     pub async fn search_runs(
         &self,
         company: &Company,
-        dag_id: DagId,
-        search: &RunSearch,
-    ) -> Result<RunPage, ReadError> {
-        let mut page = match self.index.search_runs(company, dag_id, search).await {
-            Ok(page) => page,
-            Err(e) => return Err(self.index.diagnose(e).await.into()),
+        dag_ids: &[DagId],
+        mut search: RunSearch,
+        cursor: Option<&str>,
+    ) -> Result<RunsFound, ReadError> {
+        let found = async {
+            if let Some(text) = cursor {
+                // No key: no cursor was ever made here.
+                let key = self.index.cursor_key().await?.unwrap_or_default();
+                let at = cursor::decode(&key, text, company, dag_ids, &search)?;
+                search.page = at.page;
+                search.after = Some(at.after);
+            }
+            let page = self.index.search_runs(company, dag_ids, &search).await?;
+            let next_cursor = match (page.next_key(), self.index.cursor_key().await?) {
+                (Some(after), Some(key)) => {
+                    let next = search.page.saturating_add(1);
+                    Some(cursor::encode(
+                        &key, company, dag_ids, &search, next, &after,
+                    )?)
+                }
+                _ => None,
+            };
+            Ok::<_, ReadError>((page, next_cursor))
+        };
+        let (mut page, next_cursor) = match found.await {
+            Ok(found) => found,
+            Err(ReadError::Index(e)) => return Err(self.index.diagnose(e).await.into()),
+            Err(e) => return Err(e),
         };
         page.items = page
             .items
             .into_iter()
             .map(|run| self.shown(company, run))
             .collect();
-        Ok(page)
+        Ok(RunsFound {
+            page,
+            number: search.page,
+            next_cursor,
+        })
     }
 
     /// Every DAG of `company` (`GET /dags`, the fleet view).
@@ -207,6 +249,22 @@ impl ReadService {
             Ok(found) => Ok(found),
             Err(e) => Err(self.index.diagnose(e).await.into()),
         }
+    }
+
+    /// Whether `company` has any DAG (runs or a catalog entry).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn has_dags(&self, company: &Company) -> Result<bool, ReadError> {
+        let everything = DagQuery {
+            since: NaiveDate::MAX,
+            name: None,
+            tag: None,
+            statuses: Vec::new(),
+            sort: DagSort::default(),
+        };
+        Ok(!self.dags(company, &everything).await?.is_empty())
     }
 
     /// Whether `company` has the DAG at all (runs or a catalog entry).

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{PhaseObject, PhaseObjects, RunSummary};
+use super::{PhaseObject, PhaseObjects, RunSummary, run_duration_ms};
 use crate::model::{Company, DagId, Phase};
 
 /// A run's status from its phases (contract: `success` true, false, or
@@ -263,6 +263,23 @@ pub struct Rebuild {
     pub days: BTreeMap<(Company, DagId, NaiveDate), (i64, i64)>,
     /// Runs read so far.
     pub seen: u64,
+    /// Runs whose stored duration is not the one their phases give.
+    pub durations: Vec<StaleDuration>,
+}
+
+/// A run whose stored `duration_ms` the rebuild corrects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleDuration {
+    /// The company as stored.
+    pub company: String,
+    /// The DAG.
+    pub dag_id: DagId,
+    /// The run date.
+    pub date: NaiveDate,
+    /// The run id.
+    pub run_id: String,
+    /// Its duration ([`run_duration_ms`]).
+    pub duration_ms: Option<i64>,
 }
 
 /// Runs of the rebuild between two progress lines in the log.
@@ -273,6 +290,16 @@ impl Rebuild {
     /// name no token could carry has no fleet to show, and is passed
     /// over), progress in the log.
     pub fn add_row(&mut self, company: String, run: &RunSummary) {
+        let duration_ms = run_duration_ms(&run.phases);
+        if duration_ms != run.duration_ms {
+            self.durations.push(StaleDuration {
+                company: company.clone(),
+                dag_id: run.dag_id,
+                date: run.date,
+                run_id: run.run_id.clone(),
+                duration_ms,
+            });
+        }
         if let Ok(company) = Company::new(company) {
             self.add(&company, run);
         }
@@ -290,7 +317,8 @@ impl Rebuild {
         tracing::info!(
             runs = self.seen,
             dags = self.dags.len(),
-            "DAG summaries rebuilt from the runs"
+            durations_set = self.durations.len(),
+            "DAG summaries and run durations rebuilt from the runs"
         );
     }
 

@@ -16,19 +16,14 @@ pub mod fleet;
 pub mod keyword;
 mod phase_object;
 pub mod postgres;
+mod search;
 pub mod sqlite;
 
 pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
-
-/// Most `run_ids` a search may name (contract 4.1).
-pub const MAX_RUN_IDS: usize = 100;
-
-/// Matches a run search counts by default before it reports a lower
-/// bound: enough for 50 pages of 20, and cheap even when most of a
-/// million runs match (see docs/PERFORMANCE.md). PostgreSQL's search
-/// collects this many matching keys first, so up to here the count costs
-/// nothing more.
-pub const DEFAULT_SEARCH_COUNT_LIMIT: u64 = 1_000;
+pub use search::{
+    DEFAULT_SEARCH_COUNT_LIMIT, MAX_RUN_IDS, RunOrder, RunPage, RunSearch, SortKey, StatusFilter,
+    parse_run_ids, run_duration_ms,
+};
 
 /// Time a query waited for a connection of the pool, in seconds (a
 /// histogram; docs/DEPLOYMENT.md, "Metrics").
@@ -47,6 +42,41 @@ async fn timed_acquire<DB: sqlx::Database>(
     let conn = pool.acquire().await;
     metrics::histogram!(POOL_WAIT_SECONDS).record(started.elapsed().as_secs_f64());
     conn
+}
+
+/// 32 random bytes of the operating system's, for a key the run index
+/// keeps.
+///
+/// # Errors
+///
+/// [`IndexError::Query`] (an I/O error) when the system has none to give.
+pub(crate) fn random_key() -> Result<[u8; 32], IndexError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key)
+        .map_err(|e| IndexError::Query(sqlx::Error::Io(std::io::Error::other(e.to_string()))))?;
+    Ok(key)
+}
+
+/// The cursor key as a backend read it: `None` when the run index has
+/// none (a database of another tool, or of a dagtrail before schema
+/// version 3, served without migrating: no table, or no row).
+///
+/// # Errors
+///
+/// [`IndexError::Query`] when the database fails otherwise.
+pub(crate) fn cursor_key_of(
+    found: Result<Option<Vec<u8>>, sqlx::Error>,
+) -> Result<Option<Arc<[u8]>>, IndexError> {
+    match found {
+        Ok(key) => Ok(key.filter(|k| k.len() >= 32).map(Into::into)),
+        // PostgreSQL's undefined_table; SQLite's "no such table".
+        Err(sqlx::Error::Database(e))
+            if e.code().as_deref() == Some("42P01") || e.message().contains("no such table") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A run-index operation failed.
@@ -105,8 +135,9 @@ pub enum IndexError {
 /// the database first and runs DDL only when it is behind, so a role that
 /// may only read and write rows can serve a migrated database. Version 2
 /// added the fleet tables ([`fleet`]), filled from the runs when a
-/// database is brought from 1.
-pub const SCHEMA_VERSION: i32 = 2;
+/// database is brought from 1; version 3 the runs' durations (filled the
+/// same way), the index of searches across DAGs and the cursor key.
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// A database error as the database words it, without the position in
 /// the database's own source code that sqlx appends (`at line 3655`).
@@ -147,179 +178,6 @@ pub(crate) fn permission_denied(error: &sqlx::Error) -> bool {
     }
 }
 
-/// A status filter of contract 4.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StatusFilter {
-    /// No filter.
-    #[default]
-    All,
-    /// `status.success` is true.
-    Success,
-    /// `status.success` is false.
-    Failed,
-    /// The phase is absent or `status.success` is null.
-    Pending,
-}
-
-impl std::str::FromStr for StatusFilter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "all" => Ok(Self::All),
-            "success" => Ok(Self::Success),
-            "failed" => Ok(Self::Failed),
-            "pending" => Ok(Self::Pending),
-            _ => Err("must be one of all, success, failed, pending".to_owned()),
-        }
-    }
-}
-
-/// The order of a run search's pages (`sort=`): by run date (the
-/// contract's order, the default), or by when runs were first recorded;
-/// ties by the other, then by `run_id`, in the same direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RunOrder {
-    /// `-date`: newest run date first (the contract's order).
-    #[default]
-    DateDesc,
-    /// `date`: oldest run date first.
-    DateAsc,
-    /// `-created_at`: most recently created first.
-    CreatedDesc,
-    /// `created_at`: first created first.
-    CreatedAsc,
-}
-
-impl RunOrder {
-    /// From the `sort` parameter's value.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "-date" => Some(Self::DateDesc),
-            "date" => Some(Self::DateAsc),
-            "-created_at" => Some(Self::CreatedDesc),
-            "created_at" => Some(Self::CreatedAsc),
-            _ => None,
-        }
-    }
-
-    /// The `ORDER BY` list, its columns prefixed with `table` (`"l."` or
-    /// `""`).
-    pub(crate) fn sql(self, table: &str) -> String {
-        let (first, second, direction) = match self {
-            Self::DateDesc => ("date", "created_at", "DESC"),
-            Self::DateAsc => ("date", "created_at", "ASC"),
-            Self::CreatedDesc => ("created_at", "date", "DESC"),
-            Self::CreatedAsc => ("created_at", "date", "ASC"),
-        };
-        format!(
-            "{table}{first} {direction}, {table}{second} {direction}, {table}run_id {direction}"
-        )
-    }
-
-    /// Whether the newest-first index gives this order (read forwards or
-    /// backwards), so a page can walk it instead of sorting the matches.
-    pub(crate) fn follows_the_date_index(self) -> bool {
-        matches!(self, Self::DateDesc | Self::DateAsc)
-    }
-}
-
-/// A run search (contract 4.1), already validated.
-#[derive(Debug, Clone)]
-pub struct RunSearch {
-    /// First partition date, inclusive.
-    pub date_from: NaiveDate,
-    /// Last partition date, inclusive.
-    pub date_to: NaiveDate,
-    /// Status filters of the three ETL steps; several for one phase match
-    /// any of them (`extract_status=failed,pending`).
-    pub statuses: Vec<(Phase, StatusFilter)>,
-    /// Run-level statuses ([`fleet::RunStatus`]); several match any of
-    /// them; empty: no filter.
-    pub run_statuses: Vec<fleet::RunStatus>,
-    /// Runs first recorded at or after this time.
-    pub created_from: Option<DateTime<Utc>>,
-    /// Runs first recorded at or before this time.
-    pub created_to: Option<DateTime<Utc>>,
-    /// Runs with a phase recorded at or after this time (for clients that
-    /// poll).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// Keyword filters, one per phase at most; literal, case-insensitive.
-    pub keywords: Vec<(Phase, String)>,
-    /// Allowlist of run ids (empty: no allowlist).
-    pub run_ids: Vec<String>,
-    /// The order of the pages.
-    pub order: RunOrder,
-    /// 0-based page.
-    pub page: u32,
-    /// Page size, in runs.
-    pub limit: u32,
-    /// Count matches at least up to here, then stop (`None`: count them
-    /// all). Past it the page's `total` is a lower bound: an exact count
-    /// rechecks every matching run, which over a million runs takes seconds.
-    pub count_limit: Option<u64>,
-}
-
-impl RunSearch {
-    /// A search over a date range with no other filter, first page of 20.
-    pub fn new(date_from: NaiveDate, date_to: NaiveDate) -> Self {
-        Self {
-            date_from,
-            date_to,
-            statuses: Vec::new(),
-            run_statuses: Vec::new(),
-            created_from: None,
-            created_to: None,
-            updated_since: None,
-            keywords: Vec::new(),
-            run_ids: Vec::new(),
-            order: RunOrder::default(),
-            page: 0,
-            limit: 20,
-            count_limit: None,
-        }
-    }
-
-    /// Row offset of the page.
-    pub fn offset(&self) -> i64 {
-        i64::from(self.page) * i64::from(self.limit)
-    }
-
-    /// The status filters that actually filter, grouped by phase (a
-    /// phase's filters match any of them; a phase with `all` among them
-    /// is not filtered).
-    pub(crate) fn active_statuses(&self) -> Vec<(Phase, Vec<StatusFilter>)> {
-        let mut groups: Vec<(Phase, Vec<StatusFilter>)> = Vec::new();
-        for (phase, filter) in &self.statuses {
-            match groups.iter_mut().find(|(p, _)| p == phase) {
-                Some((_, filters)) => filters.push(*filter),
-                None => groups.push((*phase, vec![*filter])),
-            }
-        }
-        groups.retain(|(_, filters)| !filters.contains(&StatusFilter::All));
-        groups
-    }
-
-    /// Keywords that actually filter (not empty).
-    pub(crate) fn active_keywords(&self) -> impl Iterator<Item = (Phase, &str)> + '_ {
-        self.keywords
-            .iter()
-            .filter(|(_, k)| !k.is_empty())
-            .map(|(p, k)| (*p, k.as_str()))
-    }
-}
-
-/// Cleans a `run_ids` parameter: entries trimmed, empty ones and
-/// duplicates dropped, order kept.
-pub fn parse_run_ids(raw: &str) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .filter(|s| seen.insert(*s))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// One run as search results and the run summary show it: the phase
 /// objects without their inline `data` rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -334,6 +192,11 @@ pub struct RunSummary {
     pub created_at: DateTime<Utc>,
     /// When a phase was last recorded.
     pub updated_at: DateTime<Utc>,
+    /// The run's duration in milliseconds ([`run_duration_ms`] of its
+    /// phases, stored when a phase is recorded; `None` until it has one,
+    /// or for a run another tool wrote until `dagtrail migrate
+    /// --rebuild-fleet`).
+    pub duration_ms: Option<i64>,
     /// The phase objects (without `data`), `None` for phases not reported.
     pub phases: PhaseObjects,
 }
@@ -386,64 +249,15 @@ impl PhaseObjects {
     }
 }
 
-/// A page of search results and the number of runs matching in all.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunPage {
-    /// The runs of the requested page, newest first.
-    pub items: Vec<RunSummary>,
-    /// Runs matching the filters, over all pages (a lower bound when
-    /// `total_exact` is false).
-    pub total: u64,
-    /// Whether `total` is the exact count (false: counting stopped at the
-    /// search's `count_limit`).
-    pub total_exact: bool,
-    /// Whether a later page holds more runs (known from the page query,
-    /// which fetches one run more than the page, not from the count).
-    pub has_more: bool,
-}
-
-impl RunPage {
-    /// The page from the rows the page query returned (up to `limit + 1`)
-    /// and the count: exact when `counted_up_to` is `None` or not
-    /// exceeded, else a count that stopped past `counted_up_to`.
-    pub(crate) fn new(
-        mut items: Vec<RunSummary>,
-        counted: i64,
-        counted_up_to: Option<u64>,
-        search: &RunSearch,
-    ) -> Self {
-        let limit = usize::try_from(search.limit).unwrap_or(usize::MAX);
-        let has_more = items.len() > limit;
-        items.truncate(limit);
-        let counted = u64::try_from(counted).unwrap_or(0);
-        let (total, total_exact) = match counted_up_to {
-            Some(cap) if counted > cap => {
-                // The runs up to the end of a non-empty page are known to
-                // match, even past the cap.
-                let seen = match items.len() {
-                    0 => 0,
-                    n => u64::try_from(search.offset()).unwrap_or(0) + n as u64,
-                };
-                (cap.max(seen), false)
-            }
-            _ => (counted, true),
-        };
-        Self {
-            items,
-            total,
-            total_exact,
-            has_more,
-        }
-    }
-}
-
 /// The run index: search, read and record runs, always within one company.
 #[async_trait]
 pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     /// Which backend this is (`postgres` or `sqlite`), for logs and health.
     fn backend(&self) -> &'static str;
 
-    /// Searches the runs of one DAG (contract 4.1), newest first.
+    /// Searches the runs of the DAGs `dag_ids` (contract 4.1; none: every
+    /// DAG of the company), in the search's order, from its page or its
+    /// keyset position.
     ///
     /// # Errors
     ///
@@ -454,9 +268,19 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
     async fn search_runs(
         &self,
         company: &Company,
-        dag_id: DagId,
+        dag_ids: &[DagId],
         search: &RunSearch,
     ) -> Result<RunPage, IndexError>;
+
+    /// The key cursors of run searches are signed with (32 random bytes
+    /// made by the migration to schema version 3, kept in the run index so
+    /// that every server of one database shares it), read once; `None`
+    /// when the run index has none (served unmigrated: no cursors then).
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails.
+    async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError>;
 
     /// One run's summary, or `None` when the company has no such run.
     ///
@@ -706,12 +530,6 @@ mod tests {
             "{query}"
         );
         assert!(!redact_url("nonsense:hunter2@").contains("hunter2"));
-    }
-
-    #[test]
-    fn run_ids_are_trimmed_and_deduplicated() {
-        assert_eq!(parse_run_ids(" a, b,,a , c ,"), vec!["a", "b", "c"]);
-        assert!(parse_run_ids(" , ").is_empty());
     }
 
     #[test]

@@ -35,7 +35,7 @@ const FEW: i64 = DEFAULT_SEARCH_COUNT_LIMIT as i64;
 static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let phases = Phase::ALL.map(|p| format!("{} AS {p}", phase_without_data("log", p)));
     format!(
-        "dag_id, date, run_id, created_at, updated_at, {}",
+        "dag_id, date, run_id, created_at, updated_at, duration_ms, {}",
         phases.join(", ")
     )
 });
@@ -60,6 +60,10 @@ pub struct PostgresIndex {
     /// outage one attempt at a time is made, and at most one per
     /// [`DIAGNOSIS_REUSED_FOR`].
     diagnosis: Arc<tokio::sync::Mutex<Option<Diagnosis>>>,
+    /// The cursor key, once read ([`RunIndex::cursor_key`]).
+    cursor_key: Arc<tokio::sync::OnceCell<Option<Arc<[u8]>>>>,
+    /// Where runs are read from, once known ([`PostgresIndex::runs_source`]).
+    runs_source: Arc<tokio::sync::OnceCell<&'static str>>,
 }
 
 /// When a diagnosis was made, and why no connection opened then (`None`:
@@ -101,6 +105,8 @@ impl PostgresIndex {
         let index = Self {
             pool,
             diagnosis: Arc::default(),
+            cursor_key: Arc::default(),
+            runs_source: Arc::default(),
         };
         if options.migrate {
             index.ensure_schema().await?;
@@ -178,6 +184,29 @@ impl PostgresIndex {
         behind_if_refused(found, self.migrate().await)
     }
 
+    /// What searches and summaries read runs from: `etl.logs`, or, when
+    /// it has no `duration_ms` (a table of another tool, or of a dagtrail
+    /// before schema version 3, served with `DAGTRAIL_MIGRATE=false`), the
+    /// table with durations unknown. Asked once.
+    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
+        self.runs_source
+            .get_or_try_init(|| async {
+                let has: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+                     WHERE table_schema = 'etl' AND table_name = 'logs' AND column_name = 'duration_ms')",
+                )
+                .fetch_one(&mut *self.conn().await?)
+                .await?;
+                Ok(if has {
+                    "etl.logs"
+                } else {
+                    "(SELECT *, NULL::bigint AS duration_ms FROM etl.logs)"
+                })
+            })
+            .await
+            .copied()
+    }
+
     /// The connection pool (for tests and tools that need raw SQL).
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -199,10 +228,18 @@ impl PostgresIndex {
         let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM etl.dagtrail_schema")
             .fetch_one(&mut *tx)
             .await?;
-        // Version 2 brought the fleet tables: filled from the runs once.
-        if found.unwrap_or(0) < 2 {
+        // Version 2 brought the fleet tables, version 3 the durations:
+        // filled from the runs once.
+        if found.unwrap_or(0) < 3 {
             fleet::rebuild(&mut tx).await?;
         }
+        let key: [u8; 32] = super::random_key()?;
+        sqlx::query(
+            "INSERT INTO etl.dagtrail_keys (name, key) VALUES ('cursor', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(&key[..])
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO etl.dagtrail_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(SCHEMA_VERSION)
             .execute(&mut *tx)
@@ -218,36 +255,38 @@ impl PostgresIndex {
     async fn page_of_keys(
         &self,
         company: &Company,
-        dag_id: DagId,
-        keys: &[(NaiveDate, String)],
+        keys: &[(Uuid, NaiveDate, String)],
         search: &RunSearch,
     ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let (dates, run_ids): (Vec<NaiveDate>, Vec<String>) = keys.iter().cloned().unzip();
-        let sql = format!(
-            "SELECT {} FROM etl.logs l JOIN ( \
-               SELECT date, run_id FROM etl.logs \
-               WHERE id_company = $1 AND dag_id = $2 \
-                 AND (date, run_id) IN (SELECT * FROM unnest($3::date[], $4::text[])) \
-               ORDER BY {inner} LIMIT $5 OFFSET $6 \
-             ) AS page USING (date, run_id) \
-             WHERE l.id_company = $1 AND l.dag_id = $2 \
-             ORDER BY {outer}",
+        let dags: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let dates: Vec<NaiveDate> = keys.iter().map(|k| k.1).collect();
+        let run_ids: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+        let mut page = QueryBuilder::new(format!(
+            "SELECT {} FROM {runs} l JOIN ( \
+               SELECT dag_id, date, run_id FROM {runs} AS r WHERE id_company = ",
             *SUMMARY_COLUMNS,
-            inner = search.order.sql(""),
-            outer = search.order.sql("l."),
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(company.as_str())
-            .bind(dag_id.0)
-            .bind(dates)
-            .bind(run_ids)
-            .bind(i64::from(search.limit) + 1)
-            .bind(search.offset())
-            .fetch_all(&mut *self.conn().await?)
-            .await
+            runs = self.runs_source().await?,
+        ));
+        page.push_bind(company.as_str())
+            .push(" AND (dag_id, date, run_id) IN (SELECT * FROM unnest(")
+            .push_bind(dags)
+            .push("::uuid[], ")
+            .push_bind(dates)
+            .push("::date[], ")
+            .push_bind(run_ids)
+            .push("::text[]))");
+        push_after(&mut page, search);
+        page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
+            .push_bind(i64::from(search.limit) + 1)
+            .push(" OFFSET ")
+            .push_bind(search.sql_offset())
+            .push(") AS page USING (dag_id, date, run_id) WHERE l.id_company = ")
+            .push_bind(company.as_str())
+            .push(format!(" ORDER BY {}", search.order.sql("l.")));
+        page.build().fetch_all(&mut *self.conn().await?).await
     }
 
     /// The page of a search with more than FEW matches (`found` = FEW + 1),
@@ -256,16 +295,21 @@ impl PostgresIndex {
     async fn walk_newest_first(
         &self,
         company: &Company,
-        dag_id: DagId,
+        dag_ids: &[DagId],
         search: &RunSearch,
         found: i64,
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
-        let mut page = QueryBuilder::new(format!("SELECT {} FROM etl.logs", *SUMMARY_COLUMNS));
-        push_filters(&mut page, company, dag_id, search);
+        let mut page = QueryBuilder::new(format!(
+            "SELECT {} FROM {} AS r",
+            *SUMMARY_COLUMNS,
+            self.runs_source().await?
+        ));
+        push_filters(&mut page, company, dag_ids, search);
+        push_after(&mut page, search);
         page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
-            .push_bind(search.offset());
+            .push_bind(search.sql_offset());
         let walk = async {
             let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
             // The newest-first index in order (backwards for oldest first),
@@ -292,7 +336,7 @@ impl PostgresIndex {
                 return Ok(found);
             }
             let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
-            push_filters(&mut count, company, dag_id, search);
+            push_filters(&mut count, company, dag_ids, search);
             if let Some(cap) = counted_up_to {
                 count
                     .push(" LIMIT ")
@@ -312,32 +356,65 @@ impl PostgresIndex {
     }
 }
 
-/// `{prefix}SELECT date, run_id` of up to FEW + 1 runs matching a search, in
-/// no order: the statement a search starts with (the bench EXPLAINs it with
-/// a prefix, so that it shows the plan of exactly this statement).
+/// `{prefix}SELECT dag_id, date, run_id` of up to FEW + 1 runs matching a
+/// search of the DAGs `dag_ids` (none: all), in no order: the statement a
+/// search starts with (the bench EXPLAINs it with a prefix, so that it
+/// shows the plan of exactly this statement).
 pub fn match_keys(
     prefix: &str,
     company: &Company,
-    dag_id: DagId,
+    dag_ids: &[DagId],
     search: &RunSearch,
 ) -> QueryBuilder<Postgres> {
-    let mut keys = QueryBuilder::new(format!("{prefix}SELECT date, run_id FROM etl.logs"));
-    push_filters(&mut keys, company, dag_id, search);
+    let mut keys = QueryBuilder::new(format!("{prefix}SELECT dag_id, date, run_id FROM etl.logs"));
+    push_filters(&mut keys, company, dag_ids, search);
     keys.push(" LIMIT ").push_bind(FEW + 1);
     keys
+}
+
+/// ` AND <key> </> (<the key of search.after>)`: the keyset condition of
+/// a page that continues a cursor.
+fn push_after(q: &mut QueryBuilder<Postgres>, search: &RunSearch) {
+    use super::search::KeyColumn;
+    let Some(after) = &search.after else {
+        return;
+    };
+    let order = search.order;
+    q.push(format!(" AND {}", order.after_sql("")));
+    let mut values = q.separated(", ");
+    for column in order.key_columns() {
+        match column {
+            KeyColumn::Duration => values
+                .push_bind(after.duration_ms.unwrap_or(order.missing_duration()))
+                .push_unseparated("::bigint"),
+            KeyColumn::Date => values.push_bind(after.date),
+            KeyColumn::CreatedAt => values.push_bind(after.created_at),
+            KeyColumn::DagId => values.push_bind(after.dag_id.0),
+            KeyColumn::RunId => values.push_bind(after.run_id.clone()),
+        };
+    }
+    q.push(")");
 }
 
 fn push_filters(
     q: &mut QueryBuilder<Postgres>,
     company: &Company,
-    dag_id: DagId,
+    dag_ids: &[DagId],
     search: &RunSearch,
 ) {
-    q.push(" WHERE id_company = ")
-        .push_bind(company.as_str())
-        .push(" AND dag_id = ")
-        .push_bind(dag_id.0)
-        .push(" AND date >= ")
+    q.push(" WHERE id_company = ").push_bind(company.as_str());
+    match dag_ids {
+        [] => {}
+        // One DAG: the plan of the contract's endpoint, on the DAG's index.
+        [one] => {
+            q.push(" AND dag_id = ").push_bind(one.0);
+        }
+        several => {
+            let ids: Vec<Uuid> = several.iter().map(|d| d.0).collect();
+            q.push(" AND dag_id = ANY(").push_bind(ids).push(")");
+        }
+    }
+    q.push(" AND date >= ")
         .push_bind(search.date_from)
         .push(" AND date <= ")
         .push_bind(search.date_to);
@@ -432,6 +509,7 @@ fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<RunSummary, IndexErro
         run_id: row.try_get("run_id")?,
         created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
         updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
+        duration_ms: row.try_get("duration_ms")?,
         phases: PhaseObjects {
             event: phase("event")?,
             extract: phase("extract")?,
@@ -450,7 +528,7 @@ impl RunIndex for PostgresIndex {
     async fn search_runs(
         &self,
         company: &Company,
-        dag_id: DagId,
+        dag_ids: &[DagId],
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
         // PostgreSQL cannot estimate how many runs a keyword pattern matches
@@ -461,16 +539,16 @@ impl RunIndex for PostgresIndex {
         // stops at FEW + 1. Few matches: the page is those keys, sorted,
         // fetched by primary key. Many: the page walks the newest-first
         // index and stops when the page is full.
-        let keys: Vec<(NaiveDate, String)> = match_keys("", company, dag_id, search)
+        let keys: Vec<(Uuid, NaiveDate, String)> = match_keys("", company, dag_ids, search)
             .build_query_as()
             .fetch_all(&mut *self.conn().await?)
             .await?;
         let found = i64::try_from(keys.len()).unwrap_or(i64::MAX);
         let (rows, counted, counted_up_to) = if found <= FEW {
-            let rows = self.page_of_keys(company, dag_id, &keys, search).await?;
+            let rows = self.page_of_keys(company, &keys, search).await?;
             (rows, found, None)
         } else {
-            self.walk_newest_first(company, dag_id, search, found)
+            self.walk_newest_first(company, dag_ids, search, found)
                 .await?
         };
         let items = rows
@@ -480,15 +558,29 @@ impl RunIndex for PostgresIndex {
         Ok(RunPage::new(items, counted, counted_up_to, search))
     }
 
+    async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError> {
+        self.cursor_key
+            .get_or_try_init(|| async {
+                let found =
+                    sqlx::query_scalar("SELECT key FROM etl.dagtrail_keys WHERE name = 'cursor'")
+                        .fetch_optional(&mut *self.conn().await?)
+                        .await;
+                super::cursor_key_of(found)
+            })
+            .await
+            .cloned()
+    }
+
     async fn get_run(
         &self,
         company: &Company,
         run: &RunRef,
     ) -> Result<Option<RunSummary>, IndexError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM etl.logs \
+            "SELECT {} FROM {} AS r \
              WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
-            *SUMMARY_COLUMNS
+            *SUMMARY_COLUMNS,
+            self.runs_source().await?
         )))
         .bind(company.as_str())
         .bind(run.dag_id.0)

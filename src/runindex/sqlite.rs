@@ -30,7 +30,7 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let phases =
         Phase::ALL.map(|p| format!("json_remove(log -> '$.{p}', '$.{DATA_FIELD}') AS {p}"));
     format!(
-        "dag_id, date, run_id, created_at, updated_at, {}",
+        "dag_id, date, run_id, created_at, updated_at, duration_ms, {}",
         phases.join(", ")
     )
 });
@@ -39,6 +39,10 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct SqliteIndex {
     pool: SqlitePool,
+    /// The cursor key, once read ([`RunIndex::cursor_key`]).
+    cursor_key: std::sync::Arc<tokio::sync::OnceCell<Option<std::sync::Arc<[u8]>>>>,
+    /// Where runs are read from, once known ([`SqliteIndex::runs_source`]).
+    runs_source: std::sync::Arc<tokio::sync::OnceCell<&'static str>>,
 }
 
 impl SqliteIndex {
@@ -72,7 +76,11 @@ impl SqliteIndex {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        let index = Self { pool };
+        let index = Self {
+            pool,
+            cursor_key: Default::default(),
+            runs_source: Default::default(),
+        };
         if options.migrate {
             index.ensure_schema().await?;
         }
@@ -102,6 +110,27 @@ impl SqliteIndex {
         behind_if_refused(found, self.migrate().await)
     }
 
+    /// What searches and summaries read runs from: `etl_logs`, or, when
+    /// it has no `duration_ms` (a file of another tool served as it is),
+    /// the table with durations unknown. Asked once.
+    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
+        self.runs_source
+            .get_or_try_init(|| async {
+                let has: bool = sqlx::query_scalar(
+                    "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'duration_ms'",
+                )
+                .fetch_one(&mut *self.conn().await?)
+                .await?;
+                Ok(if has {
+                    "etl_logs"
+                } else {
+                    "(SELECT *, NULL AS duration_ms FROM etl_logs)"
+                })
+            })
+            .await
+            .copied()
+    }
+
     /// The connection pool (for tests and tools that need raw SQL).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -124,10 +153,26 @@ impl SqliteIndex {
         let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM dagtrail_schema")
             .fetch_one(&mut *tx)
             .await?;
-        // Version 2 brought the fleet tables: filled from the runs once.
-        if found.unwrap_or(0) < 2 {
+        let has_duration: bool = sqlx::query_scalar(
+            "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'duration_ms'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !has_duration {
+            sqlx::query("ALTER TABLE etl_logs ADD COLUMN duration_ms INTEGER")
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Version 2 brought the fleet tables, version 3 the durations:
+        // filled from the runs once.
+        if found.unwrap_or(0) < 3 {
             fleet::rebuild(&mut tx).await?;
         }
+        let key: [u8; 32] = super::random_key()?;
+        sqlx::query("INSERT OR IGNORE INTO dagtrail_keys (name, key) VALUES ('cursor', ?1)")
+            .bind(&key[..])
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT OR IGNORE INTO dagtrail_schema (version) VALUES (?1)")
             .bind(SCHEMA_VERSION)
             .execute(&mut *tx)
@@ -164,17 +209,51 @@ fn run_status_sql(status: super::fleet::RunStatus) -> String {
     }
 }
 
+/// ` AND <key> </> (<the key of search.after>)`: the keyset condition of
+/// a page that continues a cursor (values as the table stores them).
+fn push_after(q: &mut QueryBuilder<Sqlite>, search: &RunSearch) {
+    use super::search::KeyColumn;
+    let Some(after) = &search.after else {
+        return;
+    };
+    let order = search.order;
+    q.push(format!(" AND {}", order.after_sql("")));
+    let mut values = q.separated(", ");
+    for column in order.key_columns() {
+        match column {
+            KeyColumn::Duration => {
+                values.push_bind(after.duration_ms.unwrap_or(order.missing_duration()))
+            }
+            KeyColumn::Date => values.push_bind(after.date.format("%Y-%m-%d").to_string()),
+            KeyColumn::CreatedAt => values.push_bind(sqlite_timestamp(after.created_at)),
+            KeyColumn::DagId => values.push_bind(after.dag_id.to_string()),
+            KeyColumn::RunId => values.push_bind(after.run_id.clone()),
+        };
+    }
+    q.push(")");
+}
+
 fn push_filters(
     q: &mut QueryBuilder<Sqlite>,
     company: &Company,
-    dag_id: DagId,
+    dag_ids: &[DagId],
     search: &RunSearch,
 ) {
-    q.push(" WHERE id_company = ")
-        .push_bind(company.as_str())
-        .push(" AND dag_id = ")
-        .push_bind(dag_id.to_string())
-        .push(" AND date >= ")
+    q.push(" WHERE id_company = ").push_bind(company.as_str());
+    match dag_ids {
+        [] => {}
+        [one] => {
+            q.push(" AND dag_id = ").push_bind(one.to_string());
+        }
+        several => {
+            let list = Value::from(several.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .to_string();
+            q.push(" AND dag_id IN (SELECT value FROM json_each(")
+                .push_bind(list)
+                .push("))");
+        }
+    }
+    q.push(" AND date >= ")
         .push_bind(search.date_from.format("%Y-%m-%d").to_string())
         .push(" AND date <= ")
         .push_bind(search.date_to.format("%Y-%m-%d").to_string());
@@ -250,6 +329,7 @@ fn summary_from_row(row: &SqliteRow) -> Result<RunSummary, IndexError> {
         run_id: row.try_get("run_id")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
+        duration_ms: row.try_get("duration_ms")?,
         phases: PhaseObjects {
             event: phase("event")?,
             extract: phase("extract")?,
@@ -268,23 +348,28 @@ impl RunIndex for SqliteIndex {
     async fn search_runs(
         &self,
         company: &Company,
-        dag_id: DagId,
+        dag_ids: &[DagId],
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
         let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl_logs");
-        push_filters(&mut count, company, dag_id, search);
+        push_filters(&mut count, company, dag_ids, search);
         if let Some(cap) = search.count_limit {
             count
                 .push(" LIMIT ")
                 .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
         }
         count.push(")");
-        let mut page = QueryBuilder::new(format!("SELECT {} FROM etl_logs", *SUMMARY_COLUMNS));
-        push_filters(&mut page, company, dag_id, search);
+        let mut page = QueryBuilder::new(format!(
+            "SELECT {} FROM {} AS r",
+            *SUMMARY_COLUMNS,
+            self.runs_source().await?
+        ));
+        push_filters(&mut page, company, dag_ids, search);
+        push_after(&mut page, search);
         page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
-            .push_bind(search.offset());
+            .push_bind(search.sql_offset());
         let counted: i64 = count
             .build_query_scalar()
             .fetch_one(&mut *self.conn().await?)
@@ -297,15 +382,29 @@ impl RunIndex for SqliteIndex {
         Ok(RunPage::new(items, counted, search.count_limit, search))
     }
 
+    async fn cursor_key(&self) -> Result<Option<std::sync::Arc<[u8]>>, IndexError> {
+        self.cursor_key
+            .get_or_try_init(|| async {
+                let found =
+                    sqlx::query_scalar("SELECT key FROM dagtrail_keys WHERE name = 'cursor'")
+                        .fetch_optional(&mut *self.conn().await?)
+                        .await;
+                super::cursor_key_of(found)
+            })
+            .await
+            .cloned()
+    }
+
     async fn get_run(
         &self,
         company: &Company,
         run: &RunRef,
     ) -> Result<Option<RunSummary>, IndexError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM etl_logs \
+            "SELECT {} FROM {} AS r \
              WHERE id_company = ? AND dag_id = ? AND date = ? AND run_id = ?",
-            *SUMMARY_COLUMNS
+            *SUMMARY_COLUMNS,
+            self.runs_source().await?
         )))
         .bind(company.as_str())
         .bind(run.dag_id.to_string())

@@ -17,8 +17,8 @@ async fn openapi_document_matches_the_snapshot() {
     let served: serde_json::Value = reply.json();
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = served["paths"].as_object().unwrap();
-    // The contract's seven endpoints and the fleet's two.
-    assert_eq!(paths.len(), 9, "{:?}", paths.keys().collect::<Vec<_>>());
+    // The contract's seven endpoints, the fleet's two, the search across DAGs.
+    assert_eq!(paths.len(), 10, "{:?}", paths.keys().collect::<Vec<_>>());
     for op in paths.values().flat_map(|p| p.as_object().unwrap().values()) {
         for code in ["200", "401", "422"] {
             assert!(
@@ -141,8 +141,22 @@ async fn documented_bounds_are_the_parsers_constants() {
                     assert!(pattern().is_match("failed,running"), "{at}");
                     assert!(!pattern().is_match("success"), "{at}");
                 }
+                "cursor" => {
+                    let max = dagtrail::read::cursor::MAX_CURSOR_CHARS;
+                    assert_eq!(schema["maxLength"], as_u64(max), "{at}");
+                    // base64url, a dot, base64url.
+                    assert!(pattern().is_match("eyJxIjoiYSJ9.Zm9v-_"), "{at}");
+                    assert!(!pattern().is_match("a b"), "{at}");
+                }
+                "dag_id" if param["in"] == "query" => {
+                    assert_eq!(schema["maxLength"], as_u64(MAX_DAG_IDS * 37), "{at}");
+                    let two =
+                        "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f,9F0C4C2E-8B4B-4C59-9E0F-1B2B3C4D5E60";
+                    assert!(pattern().is_match(two), "{at}");
+                    assert!(!pattern().is_match("orders daily"), "{at}");
+                }
                 "sort" if runs_search => {
-                    for sort in ["-date", "date", "-created_at", "created_at"] {
+                    for (sort, _) in dagtrail::runindex::RunOrder::ALL {
                         assert!(pattern().is_match(sort), "{at}");
                         assert!(dagtrail::runindex::RunOrder::parse(sort).is_some());
                     }
@@ -159,9 +173,10 @@ async fn documented_bounds_are_the_parsers_constants() {
             checked += 1;
         }
     }
-    // run_id ×6, keywords 4 + data + logs, run_ids, level, page and limit
-    // ×4, phase ×4, statuses ×3, run status ×2 (runs, dags), sort ×2.
-    assert_eq!(checked, 6 + 6 + 1 + 1 + 8 + 4 + 3 + 2 + 2);
+    // run_id ×6, keywords 4 ×2 (both run searches) + data + logs, run_ids
+    // ×2, level, page and limit ×5, phase ×4, statuses 3 ×2, run status ×3
+    // (both run searches, dags), sort ×3, cursor ×2, dag_id (GET /runs).
+    assert_eq!(checked, 6 + 10 + 2 + 1 + 10 + 4 + 6 + 3 + 3 + 2 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,15 @@ fn endpoints(dag: &str, date: &str, run: &str) -> Vec<(String, Vec<(&'static str
         // The fleet view: A's newest run is still "running"; B's is not.
         plain("/api/v1/dags?since=2026-01-01".to_owned()),
         plain("/api/v1/dags?status=running".to_owned()),
+        // The search across DAGs: every DAG of the token's company, or
+        // A's DAG named.
+        plain("/api/v1/runs?date_from=2026-11-01&date_to=2026-11-30".to_owned()),
+        plain(format!(
+            "/api/v1/runs?dag_id={dag}&date_from=2026-11-01&date_to=2026-11-30&extract_keyword=250"
+        )),
+        plain(format!(
+            "/api/v1/runs?dag_id={dag}&date_from=2026-11-01&date_to=2026-11-30&sort=-duration"
+        )),
     ]
 }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod casefold;
+mod cursor;
 mod dags;
 mod docs;
 mod faults;

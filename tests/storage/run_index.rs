@@ -45,7 +45,7 @@ async fn ids(
     dag: DagId,
     search: &RunSearch,
 ) -> (Vec<String>, u64) {
-    let page = index.search_runs(company, dag, search).await.unwrap();
+    let page = index.search_runs(company, &[dag], search).await.unwrap();
     (
         page.items.into_iter().map(|r| r.run_id).collect(),
         page.total,
@@ -414,7 +414,7 @@ async fn concurrent_phases(index: Arc<dyn RunIndex>) {
     }
     let mut search = RunSearch::new(day(1), day(1));
     search.limit = 100;
-    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    let page = index.search_runs(&company, &[dag], &search).await.unwrap();
     assert_eq!(page.total, 25);
     for item in page.items {
         for phase in Phase::ALL {
@@ -474,7 +474,7 @@ async fn count_limit(index: Arc<dyn RunIndex>) {
         let company = company.clone();
         async move {
             index
-                .search_runs(&company, dag, &search(p, cap))
+                .search_runs(&company, &[dag], &search(p, cap))
                 .await
                 .unwrap()
         }
@@ -546,7 +546,7 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
         (52, None),
     ] {
         let got = index
-            .search_runs(&company, dag, &search(page, cap))
+            .search_runs(&company, &[dag], &search(page, cap))
             .await
             .unwrap();
         let want: Vec<String> = expected
@@ -567,8 +567,8 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
         let (index, narrow, company) = (&index, &narrow, &company);
         async move {
             let s = search(page, None);
-            let wide = index.search_runs(company, dag, &s).await.unwrap();
-            (wide, narrow.search_runs(company, dag, &s).await)
+            let wide = index.search_runs(company, &[dag], &s).await.unwrap();
+            (wide, narrow.search_runs(company, &[dag], &s).await)
         }
     };
     for (wide, narrow) in futures::future::join_all([0, 1, 17, 52].map(exact)).await {
@@ -579,7 +579,7 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
     // Status filters go through the same paths.
     let mut failed = search(0, Some(1000));
     failed.statuses = vec![(Phase::Extract, StatusFilter::Failed)];
-    let got = index.search_runs(&company, dag, &failed).await.unwrap();
+    let got = index.search_runs(&company, &[dag], &failed).await.unwrap();
     assert_eq!(
         (got.total, got.total_exact, got.items.len()),
         (525, true, 20)
@@ -692,7 +692,7 @@ async fn sqlite_file_from_another_tool_is_served() {
     let dag: DagId = "9f0c4c2e-8b4b-4c59-9e0f-1b2b3c4d5e6f".parse().unwrap();
     let mut search = RunSearch::new(day(27), day(27));
     search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
-    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    let page = index.search_runs(&company, &[dag], &search).await.unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].created_at.timestamp_subsec_micros(), 123_456);
     // Written as Python's json.dumps writes it (\u escapes): keywords find
@@ -700,7 +700,7 @@ async fn sqlite_file_from_another_tool_is_served() {
     for keyword in ["ας", "ΑΣΤΡΟ", "zoë", "ZOË"] {
         let mut search = RunSearch::new(day(27), day(27));
         search.keywords = vec![(Phase::Extract, keyword.to_owned())];
-        let page = index.search_runs(&company, dag, &search).await.unwrap();
+        let page = index.search_runs(&company, &[dag], &search).await.unwrap();
         assert_eq!(page.total, 1, "{keyword}");
     }
     assert!(
@@ -737,7 +737,7 @@ async fn a_refused_connection_is_told_as_refused() {
     .await
     .unwrap();
     let failed = index
-        .search_runs(&fresh_company(), fresh_dag(), &range())
+        .search_runs(&fresh_company(), &[fresh_dag()], &range())
         .await
         .unwrap_err();
     assert!(failed.to_string().contains("pool timed out"), "{failed}");
@@ -782,10 +782,10 @@ async fn a_saturated_pool_is_told_as_busy() {
     let waiting = {
         let index = Arc::clone(&index);
         let company = company.clone();
-        tokio::spawn(async move { index.search_runs(&company, dag, &range()).await })
+        tokio::spawn(async move { index.search_runs(&company, &[dag], &range()).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let failed = index.search_runs(&company, dag, &range()).await;
+    let failed = index.search_runs(&company, &[dag], &range()).await;
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     let told = index.diagnose(failed.unwrap_err()).await;
     assert!(
@@ -887,6 +887,11 @@ async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
         .await
         .unwrap();
     let (company, dags, written) = fleet_story(&index).await;
+    let timed = timed_run(&index).await;
+    sqlx::query("UPDATE etl_logs SET duration_ms = NULL")
+        .execute(index.pool())
+        .await
+        .unwrap();
     sqlx::query("DELETE FROM dagtrail_schema")
         .execute(index.pool())
         .await
@@ -897,6 +902,41 @@ async fn sqlite_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
         written,
         "the rebuild keeps the catalog and finds the same state"
     );
+    assert_eq!(duration_of(&index, &timed).await, Some(90_000));
+}
+
+/// Records a run whose extract took 90 s, of a company of its own.
+async fn timed_run(index: &dyn RunIndex) -> (Company, DagId) {
+    let (company, dag) = (fresh_company(), fresh_dag());
+    let object = json!({
+        "status": {"success": true},
+        "started_at": "2026-11-05T06:00:00Z",
+        "finished_at": "2026-11-05T06:01:30+00:00",
+    });
+    index
+        .record_phase(
+            &company,
+            &run(dag, 5, "timed"),
+            Phase::Extract,
+            &PhaseObject::from_json(&object).unwrap(),
+            at(5, 6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        duration_of(index, &(company.clone(), dag)).await,
+        Some(90_000)
+    );
+    (company, dag)
+}
+
+/// The stored duration of the run of [`timed_run`].
+async fn duration_of(index: &dyn RunIndex, (company, dag): &(Company, DagId)) -> Option<i64> {
+    let page = index
+        .search_runs(company, &[*dag], &RunSearch::new(day(5), day(5)))
+        .await
+        .unwrap();
+    page.items[0].duration_ms
 }
 
 /// The same on PostgreSQL, in a database of its own (a migration rebuilds
@@ -920,6 +960,9 @@ async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
         .await
         .unwrap();
     let (company, dags, written) = fleet_story(&index).await;
+    let timed = timed_run(&index).await;
+    let blank = || sqlx::query("UPDATE etl.logs SET duration_ms = NULL").execute(index.pool());
+    blank().await.unwrap();
     sqlx::query("DELETE FROM etl.dagtrail_schema")
         .execute(index.pool())
         .await
@@ -930,9 +973,12 @@ async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
         written,
         "the rebuild keeps the catalog and finds the same state"
     );
+    assert_eq!(duration_of(&index, &timed).await, Some(90_000));
     // And on demand, as `migrate --rebuild-fleet` does.
+    blank().await.unwrap();
     index.rebuild_fleet().await.unwrap();
     assert_eq!(fleet_of(&index, &company, dags).await, written);
+    assert_eq!(duration_of(&index, &timed).await, Some(90_000));
     index.pool().close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&admin)
@@ -954,7 +1000,7 @@ async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawIn
     )
     .await;
     let mut search = RunSearch::new(day(1), day(3));
-    let page = index.search_runs(&company, dag, &search).await.unwrap();
+    let page = index.search_runs(&company, &[dag], &search).await.unwrap();
     assert_eq!(page.total, 1);
     let status_of = |statuses: Vec<dagtrail::runindex::fleet::RunStatus>| {
         let mut s = search.clone();
@@ -972,7 +1018,7 @@ async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawIn
         (RunStatus::Succeeded, 0),
     ] {
         let found = index
-            .search_runs(&company, dag, &status_of(vec![status]))
+            .search_runs(&company, &[dag], &status_of(vec![status]))
             .await
             .unwrap();
         assert_eq!(found.total, expected, "{status:?}");
@@ -991,7 +1037,7 @@ async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawIn
     search.run_statuses = vec![RunStatus::Failed];
     assert_eq!(
         index
-            .search_runs(&company, dag, &search)
+            .search_runs(&company, &[dag], &search)
             .await
             .unwrap()
             .total,

@@ -262,7 +262,7 @@ async fn print_try_it(
         .collect();
     let mut search = RunSearch::new(today - chrono::Duration::days(60), today);
     search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
-    let runs = storage.index.search_runs(company, dag, &search).await?;
+    let runs = storage.index.search_runs(company, &[dag], &search).await?;
     let base = format!("http://{addr}/api/v1");
     println!();
     println!(

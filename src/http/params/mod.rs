@@ -26,7 +26,8 @@ use serde_json::{Value, json};
 
 pub use self::path::{DagPath, PhasePath, RunPath};
 pub use self::query::{
-    AttemptQuery, CalendarQuery, DagsQuery, DataQuery, LogQuery, PageQuery, SearchRunsQuery,
+    AttemptQuery, CalendarQuery, DagIdsQuery, DagsQuery, DataQuery, LogQuery, MAX_DAG_IDS,
+    PageQuery, SearchRunsQuery,
 };
 use super::error::{ApiError, ValidationIssue};
 pub use crate::model::MAX_RUN_ID_BYTES;

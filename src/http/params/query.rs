@@ -14,8 +14,10 @@ use super::{
 use crate::artifacts::schemas::LOG_LEVELS;
 use crate::http::Limits;
 use crate::http::error::ApiError;
+use crate::model::DagId;
 use crate::model::Phase;
 use crate::read::LogFilter;
+use crate::read::cursor::MAX_CURSOR_CHARS;
 use crate::runindex::fleet::{DagQuery, DagSort, RunStatus};
 use crate::runindex::{RunOrder, RunSearch, StatusFilter, parse_run_ids};
 
@@ -233,9 +235,12 @@ pub struct SearchRunsQuery {
     /// Comma-separated run_id allowlist (at most 100; trimmed, empties and duplicates ignored).
     #[param(value_type = Option<String>, max_length = 26_000, pattern = "^[^\\u0000]*$")]
     pub run_ids: Vec<String>,
-    /// The order: `-date` (the default: newest run date first, then most recently created, then run id), `date` (oldest first), `-created_at` (most recently created first, then run date, then run id), `created_at`.
-    #[param(value_type = Option<String>, default = "-date", pattern = "^-?(date|created_at)$")]
+    /// The order: `-date` (the default: newest run date first, then most recently created, then DAG and run id), `date` (oldest first), `-created_at` (most recently created first, then run date, then DAG and run id), `created_at`, `-duration` (longest first: from the phases' first `started_at` to their last `finished_at`; runs without one, such as running ones, last), `duration` (shortest first, runs without one last).
+    #[param(value_type = Option<String>, default = "-date", pattern = "^-?(date|created_at|duration)$")]
     pub sort: RunOrder,
+    /// Continue from the page whose `next_cursor` this is (keyset paging: as fast a thousand pages deep as on the first). Send the same other parameters as for that page; a cursor of another search, or one changed, is a 422. Excludes `page`.
+    #[param(max_length = 2048, pattern = "^[A-Za-z0-9_.-]*$")]
+    pub cursor: Option<String>,
     /// 0-based page.
     #[param(value_type = Option<u32>, minimum = 0, maximum = 42_949_672, default = 0)]
     pub page: u32,
@@ -282,12 +287,20 @@ impl FromQuery for SearchRunsQuery {
                 q.invalid(
                     "sort",
                     "literal_error",
-                    "Input should be '-date', 'date', '-created_at' or 'created_at'",
+                    "Input should be '-date', 'date', '-created_at', 'created_at', '-duration' or 'duration'",
                 );
                 RunOrder::default()
             }),
         };
+        let cursor = q.text("cursor", MAX_CURSOR_CHARS);
         let page = q.int("page", 0, 0, MAX_RUNS_PAGE.into());
+        if cursor.is_some() && page != 0 {
+            q.invalid(
+                "page",
+                "value_error",
+                "page and cursor exclude each other: the cursor says which page it opens",
+            );
+        }
         let limit = q.int(
             "limit",
             DEFAULT_RUNS_PER_PAGE.into(),
@@ -310,6 +323,7 @@ impl FromQuery for SearchRunsQuery {
             load_keyword,
             run_ids,
             sort,
+            cursor,
             page: u32::try_from(page).unwrap_or(0),
             limit: u32::try_from(limit).unwrap_or(DEFAULT_RUNS_PER_PAGE),
         })
@@ -363,8 +377,49 @@ impl SearchRunsQuery {
             order: self.sort,
             page: self.page,
             limit: self.limit,
+            after: None,
             count_limit: limits.search_count_limit,
         })
+    }
+}
+
+/// Most DAGs one `GET /runs` may name.
+pub const MAX_DAG_IDS: usize = 100;
+
+/// `?dag_id=` of `GET /runs`: the DAGs to search, comma-separated UUIDs.
+#[derive(Debug, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DagIdsQuery {
+    /// The DAGs to search, comma-separated (at most 100); absent: every DAG of the company.
+    #[param(value_type = Option<String>, max_length = 3_700, pattern = "^[0-9A-Fa-f-]*(,[0-9A-Fa-f-]*)*$")]
+    pub dag_id: Vec<DagId>,
+}
+
+impl FromQuery for DagIdsQuery {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let raw = q.text("dag_id", MAX_DAG_IDS * 37).unwrap_or_default();
+        let mut dag_id: Vec<DagId> = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match uuid::Uuid::parse_str(part) {
+                Ok(id) if !dag_id.contains(&DagId(id)) => dag_id.push(DagId(id)),
+                Ok(_) => {}
+                Err(e) => {
+                    // The value is the issue's `input`; the message names
+                    // only the fault, as the path's UUID parser words it.
+                    q.invalid(
+                        "dag_id",
+                        "uuid_parsing",
+                        format!("Input should be comma-separated UUIDs ({e})"),
+                    );
+                    return None;
+                }
+            }
+        }
+        if dag_id.len() > MAX_DAG_IDS {
+            q.invalid("dag_id", "too_long", format!("at most {MAX_DAG_IDS} DAGs"));
+            return None;
+        }
+        Some(Self { dag_id })
     }
 }
 

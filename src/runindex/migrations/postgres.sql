@@ -57,3 +57,15 @@ CREATE TABLE IF NOT EXISTS etl.dag_days (
     failed_runs  bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (id_company, dag_id, date)
 );
+-- Version 3. Each run's duration in milliseconds (runindex::run_duration_ms,
+-- from its phases' times; NULL until known), for sort=-duration; another
+-- tool may leave it NULL (`dagtrail migrate --rebuild-fleet` fills it).
+ALTER TABLE etl.logs ADD COLUMN IF NOT EXISTS duration_ms bigint;
+-- Newest-first pages across every DAG of a company (GET /api/v1/runs).
+CREATE INDEX IF NOT EXISTS logs_company_newest_first ON etl.logs (id_company, date DESC, created_at DESC, dag_id DESC, run_id DESC);
+-- Keys dagtrail makes for itself: 'cursor' signs the run searches' cursors,
+-- shared by every server of this database.
+CREATE TABLE IF NOT EXISTS etl.dagtrail_keys (
+    name  text  PRIMARY KEY,
+    key   bytea NOT NULL
+);

@@ -42,3 +42,10 @@ CREATE TABLE IF NOT EXISTS dag_days (
     failed_runs  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (id_company, dag_id, date)
 );
+-- Version 3 (the column duration_ms is added by the migration's code:
+-- SQLite has no ADD COLUMN IF NOT EXISTS).
+CREATE INDEX IF NOT EXISTS etl_logs_company_newest_first ON etl_logs (id_company, date DESC, created_at DESC, dag_id DESC, run_id DESC);
+CREATE TABLE IF NOT EXISTS dagtrail_keys (
+    name  TEXT PRIMARY KEY,
+    key   BLOB NOT NULL
+);

@@ -15,7 +15,7 @@ use crate::runindex::fleet::{
     DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
     RunStatus, arrange, newest_failure,
 };
-use crate::runindex::{IndexError, PhaseObject};
+use crate::runindex::{IndexError, PhaseObject, run_duration_ms};
 
 /// The columns of `etl.dags` that [`DagState`] is read from.
 const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_created_at, \
@@ -164,21 +164,6 @@ impl PostgresIndex {
         .fetch_one(&mut *tx)
         .await?;
         let before = summary_from_row(&before)?;
-        // `||` merges only this phase's key.
-        sqlx::query(
-            "UPDATE etl.logs SET log = log || jsonb_build_object($5::text, $6::jsonb), \
-             updated_at = GREATEST(updated_at, $7) \
-             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
-        )
-        .bind(company.as_str())
-        .bind(run.dag_id.0)
-        .bind(run.date)
-        .bind(run.run_id.as_str())
-        .bind(phase.as_str())
-        .bind(sqlx::types::Json(object.to_json()))
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
         let change = PhaseChange {
             run: RunKey {
                 date: run.date,
@@ -191,6 +176,22 @@ impl PostgresIndex {
             object,
             at,
         };
+        // `||` merges only this phase's key.
+        sqlx::query(
+            "UPDATE etl.logs SET log = log || jsonb_build_object($5::text, $6::jsonb), \
+             updated_at = GREATEST(updated_at, $7), duration_ms = $8 \
+             WHERE id_company = $1 AND dag_id = $2 AND date = $3 AND run_id = $4",
+        )
+        .bind(company.as_str())
+        .bind(run.dag_id.0)
+        .bind(run.date)
+        .bind(run.run_id.as_str())
+        .bind(phase.as_str())
+        .bind(sqlx::types::Json(object.to_json()))
+        .bind(at)
+        .bind(run_duration_ms(&change.after()))
+        .execute(&mut *tx)
+        .await?;
         let (runs, failed) = change.day_delta();
         if runs != 0 || failed != 0 {
             sqlx::query(
@@ -402,6 +403,29 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), IndexError> {
         while let Some(row) = rows.try_next().await? {
             built.add_row(row.try_get("id_company")?, &summary_from_row(&row)?);
         }
+    }
+    // Durations stored by no dagtrail (another tool wrote the run) or by
+    // an older rule, in batches as the day rows below.
+    for batch in built.durations.chunks(DAY_ROWS_PER_STATEMENT) {
+        let companies: Vec<&str> = batch.iter().map(|d| d.company.as_str()).collect();
+        let dags: Vec<Uuid> = batch.iter().map(|d| d.dag_id.0).collect();
+        let dates: Vec<NaiveDate> = batch.iter().map(|d| d.date).collect();
+        let run_ids: Vec<&str> = batch.iter().map(|d| d.run_id.as_str()).collect();
+        let durations: Vec<Option<i64>> = batch.iter().map(|d| d.duration_ms).collect();
+        sqlx::query(
+            "UPDATE etl.logs l SET duration_ms = u.duration_ms \
+             FROM UNNEST($1::text[], $2::uuid[], $3::date[], $4::text[], $5::bigint[]) \
+               AS u(id_company, dag_id, date, run_id, duration_ms) \
+             WHERE l.id_company = u.id_company AND l.dag_id = u.dag_id \
+               AND l.date = u.date AND l.run_id = u.run_id",
+        )
+        .bind(companies)
+        .bind(dags)
+        .bind(dates)
+        .bind(run_ids)
+        .bind(durations)
+        .execute(&mut *conn)
+        .await?;
     }
     sqlx::query("DELETE FROM etl.dag_days")
         .execute(&mut *conn)

@@ -13,7 +13,7 @@ use crate::runindex::fleet::{
     DagEntry, DagInfo, DagQuery, DagState, DayCount, Failure, PhaseChange, Rebuild, RunKey,
     RunStatus, arrange, newest_failure,
 };
-use crate::runindex::{IndexError, PhaseObject, PhaseObjects, sqlite_timestamp};
+use crate::runindex::{IndexError, PhaseObject, PhaseObjects, run_duration_ms, sqlite_timestamp};
 
 /// The columns of `dags` that [`DagState`] is read from.
 const STATE_COLUMNS: &str = "first_seen, last_seen, runs, last_date, last_created_at, \
@@ -186,20 +186,6 @@ impl SqliteIndex {
         .fetch_one(&mut *tx)
         .await?;
         let before = summary_from_row(&before)?;
-        // json_set replaces only this phase's key.
-        sqlx::query(
-            "UPDATE etl_logs SET log = json_set(log, '$.' || ?5, json(?6)), updated_at = max(updated_at, ?7) \
-             WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
-        )
-        .bind(company.as_str())
-        .bind(&dag)
-        .bind(&date)
-        .bind(run.run_id.as_str())
-        .bind(phase.as_str())
-        .bind(object.to_json().to_string())
-        .bind(sqlite_timestamp(at))
-        .execute(&mut *tx)
-        .await?;
         let change = PhaseChange {
             run: RunKey {
                 date: run.date,
@@ -212,6 +198,21 @@ impl SqliteIndex {
             object,
             at,
         };
+        // json_set replaces only this phase's key.
+        sqlx::query(
+            "UPDATE etl_logs SET log = json_set(log, '$.' || ?5, json(?6)), updated_at = max(updated_at, ?7), \
+             duration_ms = ?8 WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
+        )
+        .bind(company.as_str())
+        .bind(&dag)
+        .bind(&date)
+        .bind(run.run_id.as_str())
+        .bind(phase.as_str())
+        .bind(object.to_json().to_string())
+        .bind(sqlite_timestamp(at))
+        .bind(run_duration_ms(&change.after()))
+        .execute(&mut *tx)
+        .await?;
         let (runs, failed) = change.day_delta();
         if runs != 0 || failed != 0 {
             sqlx::query(
@@ -423,6 +424,19 @@ pub(super) async fn rebuild(conn: &mut SqliteConnection) -> Result<(), IndexErro
         while let Some(row) = rows.try_next().await? {
             built.add_row(row.try_get("id_company")?, &summary_from_row(&row)?);
         }
+    }
+    for stale in &built.durations {
+        sqlx::query(
+            "UPDATE etl_logs SET duration_ms = ?5 \
+             WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4",
+        )
+        .bind(stale.company.as_str())
+        .bind(stale.dag_id.to_string())
+        .bind(day(stale.date))
+        .bind(stale.run_id.as_str())
+        .bind(stale.duration_ms)
+        .execute(&mut *conn)
+        .await?;
     }
     sqlx::query("DELETE FROM dag_days")
         .execute(&mut *conn)
