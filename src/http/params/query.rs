@@ -238,7 +238,7 @@ pub struct SearchRunsQuery {
     /// The order: `-date` (the default: newest run date first, then most recently created, then DAG and run id), `date` (oldest first), `-created_at` (most recently created first, then run date, then DAG and run id), `created_at`, `-duration` (longest first: from the phases' first `started_at` to their last `finished_at`; runs without one, such as running ones, last), `duration` (shortest first, runs without one last).
     #[param(value_type = Option<String>, default = "-date", pattern = "^-?(date|created_at|duration)$")]
     pub sort: RunOrder,
-    /// Continue from the page whose `next_cursor` this is (keyset paging: as fast a thousand pages deep as on the first). Send the same other parameters as for that page; a cursor of another search, or one changed, is a 422. Excludes `page`.
+    /// Continue from the page whose `next_cursor` this is (keyset paging: as fast a thousand pages deep as on the first). Send the same other parameters as for that page; a cursor of another search, or one changed, is a 422. Excludes `page`; empty: no cursor.
     #[param(max_length = 2048, pattern = "^[A-Za-z0-9_.-]*$")]
     pub cursor: Option<String>,
     /// 0-based page.
@@ -292,7 +292,8 @@ impl FromQuery for SearchRunsQuery {
                 RunOrder::default()
             }),
         };
-        let cursor = q.text("cursor", MAX_CURSOR_CHARS);
+        // Empty: no cursor, as an empty keyword is no filter.
+        let cursor = q.text("cursor", MAX_CURSOR_CHARS).filter(|c| !c.is_empty());
         let page = q.int("page", 0, 0, MAX_RUNS_PAGE.into());
         if cursor.is_some() && page != 0 {
             q.invalid(
