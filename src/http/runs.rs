@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::Tenant;
 use super::error::{ApiError, ErrorResponse, HTTPValidationError};
 use super::params::{DagIdsQuery, DagPath, Params, RunPath, SearchRunsQuery};
-use crate::model::Phase;
+use crate::model::{Company, DagId, Phase};
 use crate::read::RunsFound;
 use crate::runindex::{PhaseObject, RunSummary};
 
@@ -174,8 +174,22 @@ pub async fn search_runs(
     State(state): State<AppState>,
     Tenant(company): Tenant,
     DagPath { dag_id }: DagPath,
-    Params(mut query): Params<SearchRunsQuery>,
+    Params(query): Params<SearchRunsQuery>,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
+    let (found, limit) = run_search(&state, &company, &[dag_id], query).await?;
+    // Asked only when nothing matched: a run found is proof enough.
+    let dag_known =
+        found.page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
+    Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
+}
+
+/// The page a run search's parameters ask for, and its page size.
+async fn run_search(
+    state: &AppState,
+    company: &Company,
+    dag_ids: &[DagId],
+    mut query: SearchRunsQuery,
+) -> Result<(RunsFound, u32), ApiError> {
     let cursor = query.cursor.take();
     let search = query.search(&state.limits)?;
     let limit = search.limit;
@@ -183,13 +197,10 @@ pub async fn search_runs(
         .timed(
             state
                 .reads
-                .search_runs(&company, &[dag_id], search, cursor.as_deref()),
+                .search_runs(company, dag_ids, search, cursor.as_deref()),
         )
         .await?;
-    // Asked only when nothing matched: a run found is proof enough.
-    let dag_known =
-        found.page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
-    Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
+    Ok((found, limit))
 }
 
 /// Search runs across DAGs.
@@ -214,18 +225,9 @@ pub async fn search_runs(
 pub async fn search_company_runs(
     State(state): State<AppState>,
     Tenant(company): Tenant,
-    Params((dags, mut query)): Params<(DagIdsQuery, SearchRunsQuery)>,
+    Params((dags, query)): Params<(DagIdsQuery, SearchRunsQuery)>,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
-    let cursor = query.cursor.take();
-    let search = query.search(&state.limits)?;
-    let limit = search.limit;
-    let found = state
-        .timed(
-            state
-                .reads
-                .search_runs(&company, &dags.dag_id, search, cursor.as_deref()),
-        )
-        .await?;
+    let (found, limit) = run_search(&state, &company, &dags.dag_id, query).await?;
     // A DAG with a run on the page is known; the others are asked.
     let mut dag_known = true;
     for dag in &dags.dag_id {
