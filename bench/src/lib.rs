@@ -65,10 +65,8 @@ pub struct BenchOptions {
     /// Whether to measure run search (SQLite, and PostgreSQL when
     /// `database_url` is set).
     pub run_index: bool,
-    /// Runs with a few inline rows in the PostgreSQL run-index scenario.
-    pub index_runs: u64,
-    /// Runs with the full 100 inline rows per phase.
-    pub full_inline_runs: u64,
+    /// Sizes of the run-index data sets, in runs of one DAG.
+    pub index_runs: Vec<u64>,
 }
 
 /// Sizes of the data set.
@@ -365,23 +363,14 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     if !options.run_index {
         return Ok(report);
     }
-    report.sqlite_index = runindex::measure_sqlite(
-        &options.data_dir.join("runindex-bench.db"),
-        options.index_runs,
-        options.full_inline_runs,
-        options.reps.min(3),
-    )
-    .await?;
+    let folder = options.data_dir.join("runindex");
+    std::fs::create_dir_all(&folder)?;
+    report.sqlite_index =
+        runindex::measure_sqlite(&folder, &options.index_runs, options.reps).await?;
     if let Some(url) = &options.database_url {
         // What is measured so far is printed first: the index part is long.
         eprintln!("{}", report.markdown());
-        report.index = runindex::measure(
-            url,
-            options.index_runs,
-            options.full_inline_runs,
-            options.reps,
-        )
-        .await?;
+        report.index = runindex::measure_postgres(url, &options.index_runs, options.reps).await?;
     }
     Ok(report)
 }

@@ -136,8 +136,9 @@ pub enum IndexError {
 /// may only read and write rows can serve a migrated database. Version 2
 /// added the fleet tables ([`fleet`]), filled from the runs when a
 /// database is brought from 1; version 3 the runs' durations (filled the
-/// same way), the index of searches across DAGs and the cursor key.
-pub const SCHEMA_VERSION: i32 = 3;
+/// same way), the index of searches across DAGs and the cursor key;
+/// version 4 the text index of keyword searches.
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// A database error as the database words it, without the position in
 /// the database's own source code that sqlx appends (`at line 3655`).

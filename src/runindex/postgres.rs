@@ -62,8 +62,17 @@ pub struct PostgresIndex {
     diagnosis: Arc<tokio::sync::Mutex<Option<Diagnosis>>>,
     /// The cursor key, once read ([`RunIndex::cursor_key`]).
     cursor_key: Arc<tokio::sync::OnceCell<Option<Arc<[u8]>>>>,
-    /// Where runs are read from, once known ([`PostgresIndex::runs_source`]).
-    runs_source: Arc<tokio::sync::OnceCell<&'static str>>,
+    /// What `etl.logs` holds, once known ([`PostgresIndex::shape`]).
+    shape: Arc<tokio::sync::OnceCell<Shape>>,
+}
+
+/// What `etl.logs` holds beyond the contract's columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Where runs are read from.
+    source: &'static str,
+    /// Whether the phases' text columns (version 4) are there.
+    texts: bool,
 }
 
 /// When a diagnosis was made, and why no connection opened then (`None`:
@@ -106,7 +115,7 @@ impl PostgresIndex {
             pool,
             diagnosis: Arc::default(),
             cursor_key: Arc::default(),
-            runs_source: Arc::default(),
+            shape: Arc::default(),
         };
         if options.migrate {
             index.ensure_schema().await?;
@@ -184,27 +193,41 @@ impl PostgresIndex {
         behind_if_refused(found, self.migrate().await)
     }
 
-    /// What searches and summaries read runs from: `etl.logs`, or, when
-    /// it has no `duration_ms` (a table of another tool, or of a dagtrail
-    /// before schema version 3, served with `DAGTRAIL_MIGRATE=false`), the
-    /// table with durations unknown. Asked once.
-    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
-        self.runs_source
+    /// What `etl.logs` holds beyond the contract's columns, asked once: a
+    /// table of another tool, or of a dagtrail before version 3 or 4,
+    /// served with `DAGTRAIL_MIGRATE=false`, lacks durations or texts.
+    ///
+    /// # Errors
+    ///
+    /// The database's, when it cannot be asked.
+    pub async fn shape(&self) -> Result<Shape, sqlx::Error> {
+        self.shape
             .get_or_try_init(|| async {
-                let has: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-                     WHERE table_schema = 'etl' AND table_name = 'logs' AND column_name = 'duration_ms')",
+                let (duration, texts): (bool, bool) = sqlx::query_as(
+                    "SELECT count(*) FILTER (WHERE column_name = 'duration_ms') > 0, \
+                            count(*) FILTER (WHERE column_name = 'extract_text') > 0 \
+                     FROM information_schema.columns \
+                     WHERE table_schema = 'etl' AND table_name = 'logs'",
                 )
                 .fetch_one(&mut *self.conn().await?)
                 .await?;
-                Ok(if has {
-                    "etl.logs"
-                } else {
-                    "(SELECT *, NULL::bigint AS duration_ms FROM etl.logs)"
+                Ok(Shape {
+                    source: if duration {
+                        "etl.logs"
+                    } else {
+                        "(SELECT *, NULL::bigint AS duration_ms FROM etl.logs)"
+                    },
+                    texts,
                 })
             })
             .await
             .copied()
+    }
+
+    /// What searches and summaries read runs from: `etl.logs`, or, when
+    /// it has no `duration_ms`, the table with durations unknown.
+    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
+        Ok(self.shape().await?.source)
     }
 
     /// The connection pool (for tests and tools that need raw SQL).
@@ -232,6 +255,10 @@ impl PostgresIndex {
         // filled from the runs once.
         if found.unwrap_or(0) < 3 {
             fleet::rebuild(&mut tx).await?;
+        }
+        // Version 4 the phases' text columns and their indexes.
+        if found.unwrap_or(0) < 4 {
+            build_text_index(&mut tx).await?;
         }
         let key: [u8; 32] = super::random_key()?;
         sqlx::query(
@@ -299,12 +326,12 @@ impl PostgresIndex {
         search: &RunSearch,
         found: i64,
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
+        let shape = self.shape().await?;
         let mut page = QueryBuilder::new(format!(
             "SELECT {} FROM {} AS r",
-            *SUMMARY_COLUMNS,
-            self.runs_source().await?
+            *SUMMARY_COLUMNS, shape.source
         ));
-        push_filters(&mut page, company, dag_ids, search);
+        push_filters(&mut page, company, dag_ids, search, shape);
         push_after(&mut page, search);
         page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
@@ -336,7 +363,7 @@ impl PostgresIndex {
                 return Ok(found);
             }
             let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
-            push_filters(&mut count, company, dag_ids, search);
+            push_filters(&mut count, company, dag_ids, search, shape);
             if let Some(cap) = counted_up_to {
                 count
                     .push(" LIMIT ")
@@ -356,6 +383,42 @@ impl PostgresIndex {
     }
 }
 
+/// Fills the phases' text columns of every run (the trigger keeps them
+/// afterwards) and builds their trigram indexes, in the migration's
+/// transaction: readers go on reading (`CREATE INDEX` blocks writers only),
+/// writers wait.
+async fn build_text_index(conn: &mut sqlx::PgConnection) -> Result<(), IndexError> {
+    let started = Instant::now();
+    tracing::info!("building the run index's text index (phase texts, then one index per phase)");
+    // Setting `log` to itself fires the trigger, which sets the texts.
+    let filled = sqlx::query("UPDATE etl.logs SET log = log")
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    tracing::info!(runs = filled, "phase texts filled; indexing them");
+    sqlx::raw_sql(
+        "DROP INDEX IF EXISTS etl.logs_event_trgm, etl.logs_extract_trgm, \
+           etl.logs_transform_trgm, etl.logs_load_trgm",
+    )
+    .execute(&mut *conn)
+    .await?;
+    for phase in Phase::ALL {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE INDEX IF NOT EXISTS logs_{phase}_text_trgm ON etl.logs \
+             USING gin ({phase}_text gin_trgm_ops)"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        tracing::info!(phase = phase.as_str(), "phase text indexed");
+    }
+    tracing::info!(
+        runs = filled,
+        seconds = started.elapsed().as_secs(),
+        "run index's text index built"
+    );
+    Ok(())
+}
+
 /// `{prefix}SELECT dag_id, date, run_id` of up to FEW + 1 runs matching a
 /// search of the DAGs `dag_ids` (none: all), in no order: the statement a
 /// search starts with (the bench EXPLAINs it with a prefix, so that it
@@ -365,9 +428,10 @@ pub fn match_keys(
     company: &Company,
     dag_ids: &[DagId],
     search: &RunSearch,
+    shape: Shape,
 ) -> QueryBuilder<Postgres> {
     let mut keys = QueryBuilder::new(format!("{prefix}SELECT dag_id, date, run_id FROM etl.logs"));
-    push_filters(&mut keys, company, dag_ids, search);
+    push_filters(&mut keys, company, dag_ids, search, shape);
     keys.push(" LIMIT ").push_bind(FEW + 1);
     keys
 }
@@ -401,6 +465,7 @@ fn push_filters(
     company: &Company,
     dag_ids: &[DagId],
     search: &RunSearch,
+    shape: Shape,
 ) {
     q.push(" WHERE id_company = ").push_bind(company.as_str());
     match dag_ids {
@@ -451,9 +516,14 @@ fn push_filters(
         q.push(" AND updated_at >= ").push_bind(t);
     }
     for (phase, kw) in search.active_keywords() {
-        // The expression matches the trigram indexes of the migration.
-        q.push(format!(" AND ((log->'{}')::text) ~ ", phase.as_str()))
-            .push_bind(keyword::postgres_contains(kw));
+        // The phase's text column (version 4), else the expression it
+        // holds: each is what a trigram index of its version is on.
+        if shape.texts {
+            q.push(format!(" AND {phase}_text ~ "));
+        } else {
+            q.push(format!(" AND ((log->'{phase}')::text) ~ "));
+        }
+        q.push_bind(keyword::postgres_contains(kw));
     }
     if !search.run_ids.is_empty() {
         q.push(" AND run_id = ANY(")
@@ -539,7 +609,8 @@ impl RunIndex for PostgresIndex {
         // stops at FEW + 1. Few matches: the page is those keys, sorted,
         // fetched by primary key. Many: the page walks the newest-first
         // index and stops when the page is full.
-        let keys: Vec<(Uuid, NaiveDate, String)> = match_keys("", company, dag_ids, search)
+        let shape = self.shape().await?;
+        let keys: Vec<(Uuid, NaiveDate, String)> = match_keys("", company, dag_ids, search, shape)
             .build_query_as()
             .fetch_all(&mut *self.conn().await?)
             .await?;

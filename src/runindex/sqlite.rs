@@ -21,6 +21,7 @@ use super::{
 use crate::model::{Company, DagId, Phase, RunRef};
 
 mod fleet;
+mod text;
 
 const MIGRATION: &str = include_str!("migrations/sqlite.sql");
 
@@ -41,8 +42,17 @@ pub struct SqliteIndex {
     pool: SqlitePool,
     /// The cursor key, once read ([`RunIndex::cursor_key`]).
     cursor_key: std::sync::Arc<tokio::sync::OnceCell<Option<std::sync::Arc<[u8]>>>>,
-    /// Where runs are read from, once known ([`SqliteIndex::runs_source`]).
-    runs_source: std::sync::Arc<tokio::sync::OnceCell<&'static str>>,
+    /// What the file holds, once known ([`SqliteIndex::shape`]).
+    shape: std::sync::Arc<tokio::sync::OnceCell<Shape>>,
+}
+
+/// What a run-index file holds beyond the contract's table.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Where runs are read from ([`SqliteIndex::runs_source`]).
+    source: &'static str,
+    /// Whether the text index (schema version 4) is there.
+    text_index: bool,
 }
 
 impl SqliteIndex {
@@ -79,7 +89,7 @@ impl SqliteIndex {
         let index = Self {
             pool,
             cursor_key: Default::default(),
-            runs_source: Default::default(),
+            shape: Default::default(),
         };
         if options.migrate {
             index.ensure_schema().await?;
@@ -110,25 +120,41 @@ impl SqliteIndex {
         behind_if_refused(found, self.migrate().await)
     }
 
-    /// What searches and summaries read runs from: `etl_logs`, or, when
-    /// it has no `duration_ms` (a file of another tool served as it is),
-    /// the table with durations unknown. Asked once.
-    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
-        self.runs_source
+    /// What the file holds, asked once: a file of another tool served as
+    /// it is has neither durations nor the text index.
+    async fn shape(&self) -> Result<Shape, sqlx::Error> {
+        self.shape
             .get_or_try_init(|| async {
-                let has: bool = sqlx::query_scalar(
-                    "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'duration_ms'",
+                let mut conn = self.conn().await?;
+                let (duration, text_id): (bool, bool) = sqlx::query_as(
+                    "SELECT count(*) FILTER (WHERE name = 'duration_ms') > 0, \
+                            count(*) FILTER (WHERE name = 'text_id') > 0 \
+                     FROM pragma_table_info('etl_logs')",
                 )
-                .fetch_one(&mut *self.conn().await?)
+                .fetch_one(&mut *conn)
                 .await?;
-                Ok(if has {
-                    "etl_logs"
-                } else {
-                    "(SELECT *, NULL AS duration_ms FROM etl_logs)"
+                let text_table: bool = sqlx::query_scalar(
+                    "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'etl_logs_text'",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(Shape {
+                    source: if duration {
+                        "etl_logs"
+                    } else {
+                        "(SELECT *, NULL AS duration_ms FROM etl_logs)"
+                    },
+                    text_index: text_id && text_table,
                 })
             })
             .await
             .copied()
+    }
+
+    /// What searches and summaries read runs from: `etl_logs`, or, when
+    /// it has no `duration_ms`, the table with durations unknown.
+    async fn runs_source(&self) -> Result<&'static str, sqlx::Error> {
+        Ok(self.shape().await?.source)
     }
 
     /// The connection pool (for tests and tools that need raw SQL).
@@ -162,6 +188,27 @@ impl SqliteIndex {
             sqlx::query("ALTER TABLE etl_logs ADD COLUMN duration_ms INTEGER")
                 .execute(&mut *tx)
                 .await?;
+        }
+        let has_text_id: bool = sqlx::query_scalar(
+            "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'text_id'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !has_text_id {
+            sqlx::query("ALTER TABLE etl_logs ADD COLUMN text_id INTEGER")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS etl_logs_text_id ON etl_logs (text_id); {}",
+            text::TRIGGERS
+        )))
+        .execute(&mut *tx)
+        .await?;
+        // Version 4 brought the text index: every run indexed once (a
+        // writer's transaction: readers go on reading meanwhile).
+        if found.unwrap_or(0) < 4 {
+            text::index_unindexed(&mut tx).await?;
         }
         // Version 2 brought the fleet tables, version 3 the durations:
         // filled from the runs once.
@@ -351,8 +398,25 @@ impl RunIndex for SqliteIndex {
         dag_ids: &[DagId],
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
+        // The text index narrows a keyword to its candidates, unless they
+        // are many (see text::MOST_CANDIDATES).
+        let narrowed = match text::query(search) {
+            Some(fts) if self.shape().await?.text_index => {
+                let candidates = text::candidates(&mut *self.conn().await?, &fts).await?;
+                (candidates <= text::MOST_CANDIDATES).then_some(fts)
+            }
+            _ => None,
+        };
+        let narrow = |q: &mut QueryBuilder<Sqlite>| {
+            if let Some(fts) = &narrowed {
+                q.push(text::CANDIDATES_SQL)
+                    .push_bind(fts.clone())
+                    .push(text::CANDIDATES_END);
+            }
+        };
         let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl_logs");
         push_filters(&mut count, company, dag_ids, search);
+        narrow(&mut count);
         if let Some(cap) = search.count_limit {
             count
                 .push(" LIMIT ")
@@ -365,6 +429,7 @@ impl RunIndex for SqliteIndex {
             self.runs_source().await?
         ));
         push_filters(&mut page, company, dag_ids, search);
+        narrow(&mut page);
         push_after(&mut page, search);
         page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
             .push_bind(i64::from(search.limit) + 1)
@@ -485,6 +550,7 @@ impl RunIndex for SqliteIndex {
         )
         .await?;
         fleet::rebuild(&mut tx).await?;
+        text::index_unindexed(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

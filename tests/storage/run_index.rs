@@ -1111,3 +1111,166 @@ async fn postgres_odd_phases_written_by_another_tool() {
     });
     odd_phases_written_by_another_tool(index, raw).await;
 }
+
+/// Runs as `raw` writes them straight into the table, as another tool
+/// would: its SQL gets the company and the DAG (`$1`/`?1`, `$2`/`?2`).
+type RawSql = Box<dyn Fn(&'static str, String, DagId) -> futures::future::BoxFuture<'static, ()>>;
+
+/// Keyword searches find what the text index was not told about: a run
+/// another tool inserts, one it changes behind dagtrail's back, and one
+/// dagtrail writes after that; a rebuild (when `rebuild`: on PostgreSQL
+/// it would lock the shared test database) indexes what another tool
+/// wrote, and the answers stay the same.
+async fn keywords_find_what_other_tools_write(
+    index: Arc<dyn RunIndex>,
+    raw: RawSql,
+    sql: [&'static str; 2],
+    rebuild: bool,
+) {
+    let company = fresh_company();
+    let dag = fresh_dag();
+    for (id, needle) in [("ours", "Needle-Ours"), ("kept", "Needle-Kept")] {
+        index
+            .record_phase(
+                &company,
+                &run(dag, 2, id),
+                Phase::Extract,
+                &object(Some(true), "ok", json!([{ "name": needle }])),
+                at(2, 6),
+            )
+            .await
+            .unwrap();
+    }
+    let [insert, update] = sql;
+    raw(insert, company.as_str().to_owned(), dag).await;
+    raw(update, company.as_str().to_owned(), dag).await;
+    let found = |keyword: &'static str| {
+        let (index, company) = (index.clone(), company.clone());
+        async move {
+            let mut search = RunSearch::new(day(1), day(3));
+            search.keywords = vec![(Phase::Extract, keyword.to_owned())];
+            let page = index.search_runs(&company, &[dag], &search).await.unwrap();
+            let mut ids: Vec<String> = page.items.into_iter().map(|r| r.run_id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let expect = [
+        ("needle-ours", vec![]),
+        ("changed-needle", vec!["ours"]),
+        ("needle-kept", vec!["kept"]),
+        ("needle-theirs", vec!["theirs"]),
+        ("zoë needle", vec!["theirs"]),
+        ("ZOË NEEDLE-THEIRS", vec!["theirs"]),
+        ("needle", vec!["kept", "ours", "theirs"]),
+        ("no such needle", vec![]),
+    ];
+    for (keyword, ids) in &expect {
+        assert_eq!(found(keyword).await, *ids, "{keyword}");
+    }
+    // dagtrail writes a phase of the run another tool inserted.
+    index
+        .record_phase(
+            &company,
+            &run(dag, 2, "theirs"),
+            Phase::Load,
+            &object(Some(true), "loaded", json!([])),
+            at(2, 8),
+        )
+        .await
+        .unwrap();
+    for (keyword, ids) in &expect {
+        assert_eq!(found(keyword).await, *ids, "{keyword} after a write");
+    }
+    if rebuild {
+        index.rebuild_fleet().await.unwrap();
+        for (keyword, ids) in &expect {
+            assert_eq!(found(keyword).await, *ids, "{keyword} after a rebuild");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keywords_find_what_other_tools_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = sqlite_index(&dir).await;
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let raw: RawSql = Box::new(move |sql, company, dag| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .bind(company)
+                .bind(dag.to_string())
+                .execute(&pool)
+                .await
+                .unwrap();
+        })
+    });
+    // Python's json.dumps escapes ë as \u00eb.
+    let sql = [
+        "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+         VALUES (?1, ?2, '2026-11-02', 'theirs', \
+         '{\"extract\": {\"status\": {\"success\": true}, \"data\": [{\"name\": \"Zo\\u00eb Needle-Theirs\"}]}}', \
+         '2026-11-02T00:00:00.000000Z', '2026-11-02T00:00:00.000000Z')",
+        "UPDATE etl_logs SET log = json_set(log, '$.extract.data', json('[{\"name\": \"Changed-Needle\"}]')) \
+         WHERE id_company = ?1 AND dag_id = ?2 AND run_id = 'ours'",
+    ];
+    keywords_find_what_other_tools_write(index.clone(), raw, sql, true).await;
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("runs.db").display()
+    ))
+    .await
+    .unwrap();
+    let unindexed: i64 = sqlx::query_scalar("SELECT count(*) FROM etl_logs WHERE text_id IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(unindexed, 0, "the rebuild indexed every run");
+    // The index holds the folded texts, escapes decoded: it is what
+    // narrowed the searches above.
+    for (query, runs) in [
+        ("extract : (\"nee\" AND \"dle\")", 3),
+        ("extract : (\"zoë\")", 1),
+        ("extract : (\"cha\" AND \"-ne\")", 1),
+        ("load : (\"loa\")", 1),
+    ] {
+        let found: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM etl_logs_text WHERE etl_logs_text MATCH ?1")
+                .bind(query)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(found, runs, "{query}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keywords_find_what_other_tools_write() {
+    let Some(index) = postgres_index().await else {
+        return;
+    };
+    let Some(url) = crate::support::postgres_url() else {
+        return;
+    };
+    let raw: RawSql = Box::new(move |sql, company, dag| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .bind(company)
+                .bind(dag.0)
+                .execute(&pool)
+                .await
+                .unwrap();
+        })
+    });
+    let sql = [
+        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) VALUES ($1, $2, '2026-11-02', 'theirs', \
+         '{\"extract\": {\"status\": {\"success\": true}, \"data\": [{\"name\": \"Zo\\u00eb Needle-Theirs\"}]}}'::jsonb)",
+        "UPDATE etl.logs SET log = jsonb_set(log, '{extract,data}', '[{\"name\": \"Changed-Needle\"}]') \
+         WHERE id_company = $1 AND dag_id = $2 AND run_id = 'ours'",
+    ];
+    keywords_find_what_other_tools_write(index, raw, sql, false).await;
+}

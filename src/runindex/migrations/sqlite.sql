@@ -49,3 +49,11 @@ CREATE TABLE IF NOT EXISTS dagtrail_keys (
     name  TEXT PRIMARY KEY,
     key   BLOB NOT NULL
 );
+-- Version 4: the text index (runindex/sqlite/text.rs): each phase's JSON
+-- text, case-folded, by trigrams; rows are etl_logs.text_id (added, with
+-- its unique index and the triggers, by the migration's code).
+CREATE VIRTUAL TABLE IF NOT EXISTS etl_logs_text USING fts5(
+    event, extract, transform, load,
+    content='', contentless_delete=1, detail='column',
+    tokenize='trigram case_sensitive 1'
+);

@@ -213,6 +213,12 @@ impl SqliteIndex {
         .bind(run_duration_ms(&change.after()))
         .execute(&mut *tx)
         .await?;
+        // The update dropped the run's text (the trigger): index it again.
+        super::text::index_run(
+            &mut tx,
+            (company.as_str(), &dag, &date, run.run_id.as_str()),
+        )
+        .await?;
         let (runs, failed) = change.day_delta();
         if runs != 0 || failed != 0 {
             sqlx::query(

@@ -42,21 +42,21 @@ pub struct BenchArgs {
     /// scenarios alone take minutes, the run index at full size much longer.
     #[arg(long)]
     no_run_index: bool,
-    /// Runs loaded for the run-index scenarios [default: 20,000 with --quick, else 1,000,000].
-    #[arg(long)]
-    index_runs: Option<u64>,
-    /// Runs with the full 100 inline rows per phase [default: a tenth of --index-runs].
-    #[arg(long)]
-    full_inline_runs: Option<u64>,
+    /// Sizes of the run-index data sets, in runs of one DAG, comma-separated
+    /// [default: 20,000 with --quick, else 300,000 and 1,000,000].
+    #[arg(long, value_delimiter = ',')]
+    index_runs: Vec<u64>,
     /// Write the results here as Markdown (besides printing them).
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
-    let index_runs = args
-        .index_runs
-        .unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
+    let index_runs = match (args.index_runs.is_empty(), args.quick) {
+        (false, _) => args.index_runs,
+        (true, true) => vec![20_000],
+        (true, false) => vec![300_000, 1_000_000],
+    };
     let options = BenchOptions {
         data_dir: args
             .data_dir
@@ -76,7 +76,6 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         s3_url: args.s3_url,
         run_index: !args.no_run_index,
         index_runs,
-        full_inline_runs: args.full_inline_runs.unwrap_or((index_runs / 10).max(1)),
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();
