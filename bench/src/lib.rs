@@ -67,6 +67,8 @@ pub struct BenchOptions {
     pub run_index: bool,
     /// Sizes of the run-index data sets, in runs of one DAG.
     pub index_runs: Vec<u64>,
+    /// Measure run search only (no artifact scenarios).
+    pub only_run_index: bool,
 }
 
 /// Sizes of the data set.
@@ -201,6 +203,11 @@ async fn ensure_data(
 
 /// Runs every scenario.
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    if options.only_run_index {
+        let mut report = Report::default();
+        measure_run_index(options, &mut report).await?;
+        return Ok(report);
+    }
     let sizes = options.sizes();
     let (reads, company, run, folder) = ensure_data(options).await?;
     let mut duck = DuckDb::start(&options.duckdb_script)
@@ -363,6 +370,13 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     if !options.run_index {
         return Ok(report);
     }
+    measure_run_index(options, &mut report).await?;
+    Ok(report)
+}
+
+/// The run-index scenarios (SQLite, and PostgreSQL when a database is
+/// given), into `report`.
+async fn measure_run_index(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let folder = options.data_dir.join("runindex");
     std::fs::create_dir_all(&folder)?;
     report.sqlite_index =
@@ -372,7 +386,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         eprintln!("{}", report.markdown());
         report.index = runindex::measure_postgres(url, &options.index_runs, options.reps).await?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Copies every object under `prefix` that `to` lacks (same key, same size).

@@ -352,7 +352,7 @@ pub async fn measure_sqlite(dir: &Path, sizes: &[u64], reps: usize) -> anyhow::R
             }
             sqlx::query("ANALYZE").execute(index.pool()).await?;
             // As a version 3 file is brought to 4: the text index is built.
-            sqlx::query("DELETE FROM dagtrail_schema; INSERT INTO dagtrail_schema VALUES (3)")
+            sqlx::raw_sql("DELETE FROM dagtrail_schema; INSERT INTO dagtrail_schema VALUES (3)")
                 .execute(index.pool())
                 .await?;
             let started = Instant::now();
@@ -489,7 +489,7 @@ pub async fn measure_postgres(
             }
             // As a version 3 database is brought to 4 (a new connection:
             // maintenance_work_mem is the database's).
-            sqlx::query(
+            sqlx::raw_sql(
                 "DELETE FROM etl.dagtrail_schema; INSERT INTO etl.dagtrail_schema VALUES (3)",
             )
             .execute(index.pool())

@@ -411,6 +411,12 @@ async fn build_text_index(conn: &mut sqlx::PgConnection) -> Result<(), IndexErro
         .await?;
         tracing::info!(phase = phase.as_str(), "phase text indexed");
     }
+    for index in status_indexes() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(index))
+            .execute(&mut *conn)
+            .await?;
+    }
+    tracing::info!("status indexes built");
     tracing::info!(
         runs = filled,
         seconds = started.elapsed().as_secs(),
@@ -460,6 +466,52 @@ fn push_after(q: &mut QueryBuilder<Postgres>, search: &RunSearch) {
     q.push(")");
 }
 
+/// The SQL condition of one phase's status filter (`None` for `all`).
+fn status_sql(phase: Phase, status: StatusFilter) -> Option<String> {
+    let path = success_path(phase);
+    match status {
+        StatusFilter::Success => Some(format!("{path} = 'true'::jsonb")),
+        StatusFilter::Failed => Some(format!("{path} = 'false'::jsonb")),
+        StatusFilter::Pending => Some(format!("COALESCE({path}, 'null'::jsonb) = 'null'::jsonb")),
+        StatusFilter::All => None,
+    }
+}
+
+/// Partial indexes (schema version 4) of the rare statuses a user filters
+/// on: each phase failed or pending, a run failed or running, newest
+/// first. Their conditions are exactly the filters' SQL, so the planner
+/// proves a search may use them; a filter of one of them then reads only
+/// its runs, in order.
+fn status_indexes() -> Vec<String> {
+    use crate::runindex::fleet::RunStatus;
+    let mut conditions: Vec<(String, String)> = Vec::new();
+    for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
+        for (name, status) in [
+            ("failed", StatusFilter::Failed),
+            ("pending", StatusFilter::Pending),
+        ] {
+            if let Some(sql) = status_sql(phase, status) {
+                conditions.push((format!("{phase}_{name}"), sql));
+            }
+        }
+    }
+    for (name, status) in [
+        ("failed", RunStatus::Failed),
+        ("running", RunStatus::Running),
+    ] {
+        conditions.push((format!("run_{name}"), run_status_sql(status)));
+    }
+    conditions
+        .into_iter()
+        .map(|(name, condition)| {
+            format!(
+                "CREATE INDEX IF NOT EXISTS logs_{name} ON etl.logs \
+                 (id_company, dag_id, date DESC, created_at DESC, run_id DESC) WHERE {condition}"
+            )
+        })
+        .collect()
+}
+
 fn push_filters(
     q: &mut QueryBuilder<Postgres>,
     company: &Company,
@@ -484,17 +536,9 @@ fn push_filters(
         .push(" AND date <= ")
         .push_bind(search.date_to);
     for (phase, filters) in search.active_statuses() {
-        let path = success_path(phase);
         let any: Vec<String> = filters
             .iter()
-            .filter_map(|status| match status {
-                StatusFilter::Success => Some(format!("{path} = 'true'::jsonb")),
-                StatusFilter::Failed => Some(format!("{path} = 'false'::jsonb")),
-                StatusFilter::Pending => {
-                    Some(format!("COALESCE({path}, 'null'::jsonb) = 'null'::jsonb"))
-                }
-                StatusFilter::All => None,
-            })
+            .filter_map(|status| status_sql(phase, *status))
             .collect();
         q.push(format!(" AND ({})", any.join(" OR ")));
     }

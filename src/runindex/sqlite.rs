@@ -115,6 +115,12 @@ impl SqliteIndex {
             Err(e) => return Err(e.into()),
         };
         if found >= SCHEMA_VERSION {
+            // Runs another tool wrote since, or a fill cut short: indexed
+            // now when this process may write (a read-only file is served
+            // as it is: those runs stay candidates of every keyword).
+            if let Err(e) = self.fill_text_index().await {
+                tracing::warn!(error = %e, "cannot add runs to the text index; searches still find them, more slowly");
+            }
             return Ok(());
         }
         behind_if_refused(found, self.migrate().await)
@@ -205,10 +211,12 @@ impl SqliteIndex {
         )))
         .execute(&mut *tx)
         .await?;
-        // Version 4 brought the text index: every run indexed once (a
-        // writer's transaction: readers go on reading meanwhile).
-        if found.unwrap_or(0) < 4 {
-            text::index_unindexed(&mut tx).await?;
+        // Version 4 brought the text index (filled below, after this
+        // transaction) and the status indexes.
+        for index in status_indexes() {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(index))
+                .execute(&mut *tx)
+                .await?;
         }
         // Version 2 brought the fleet tables, version 3 the durations:
         // filled from the runs once.
@@ -225,7 +233,50 @@ impl SqliteIndex {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.fill_text_index().await?;
         Ok(())
+    }
+
+    /// Indexes every run the text index lacks, in batches of their own
+    /// transactions (writers and readers go on between them), with
+    /// progress in the log; an interrupted fill is taken up again by the
+    /// next start. Returns how many runs were indexed.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Query`] when the database fails.
+    pub async fn fill_text_index(&self) -> Result<u64, IndexError> {
+        let mut done: u64 = 0;
+        loop {
+            // Asked by a read first: most starts have nothing to index and
+            // need not wait for another process's write lock.
+            let unindexed: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM etl_logs WHERE text_id IS NULL)")
+                    .fetch_one(&mut *self.conn().await?)
+                    .await?;
+            if !unindexed {
+                break;
+            }
+            let mut tx = sqlx::Transaction::begin(
+                self.conn().await?,
+                Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE")),
+            )
+            .await?;
+            let indexed = text::index_batch(&mut tx).await?;
+            tx.commit().await?;
+            if indexed == 0 {
+                break;
+            }
+            let before = done;
+            done += indexed;
+            if done / 100_000 > before / 100_000 {
+                tracing::info!(runs = done, "building the run index's text index");
+            }
+        }
+        if done > 0 {
+            tracing::info!(runs = done, "runs added to the run index's text index");
+        }
+        Ok(done)
     }
 }
 
@@ -280,6 +331,55 @@ fn push_after(q: &mut QueryBuilder<Sqlite>, search: &RunSearch) {
     q.push(")");
 }
 
+/// The SQL condition of one phase's status filter (`None` for `all`).
+/// json_type tells JSON true and false from the numbers 1 and 0 (as
+/// PostgreSQL's jsonb comparison does); JSON null and an absent path are
+/// pending.
+fn status_sql(phase: Phase, status: StatusFilter) -> Option<String> {
+    let path = format!("json_type(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
+    match status {
+        StatusFilter::Success => Some(format!("{path} = 'true'")),
+        StatusFilter::Failed => Some(format!("{path} = 'false'")),
+        StatusFilter::Pending => Some(format!("COALESCE({path}, 'null') = 'null'")),
+        StatusFilter::All => None,
+    }
+}
+
+/// Partial indexes (schema version 4) of the rare statuses a user filters
+/// on: each phase failed or pending, a run failed or running, newest
+/// first. Their conditions are exactly the filters' SQL, which is how
+/// SQLite knows a search may use them; a filter of one of them then reads
+/// only its runs, in order, instead of parsing every run's JSON.
+fn status_indexes() -> Vec<String> {
+    use super::fleet::RunStatus;
+    let mut conditions: Vec<(String, String)> = Vec::new();
+    for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
+        for (name, status) in [
+            ("failed", StatusFilter::Failed),
+            ("pending", StatusFilter::Pending),
+        ] {
+            if let Some(sql) = status_sql(phase, status) {
+                conditions.push((format!("{phase}_{name}"), sql));
+            }
+        }
+    }
+    for (name, status) in [
+        ("failed", RunStatus::Failed),
+        ("running", RunStatus::Running),
+    ] {
+        conditions.push((format!("run_{name}"), run_status_sql(status)));
+    }
+    conditions
+        .into_iter()
+        .map(|(name, condition)| {
+            format!(
+                "CREATE INDEX IF NOT EXISTS etl_logs_{name} ON etl_logs \
+                 (id_company, dag_id, date DESC, created_at DESC, run_id DESC) WHERE {condition}"
+            )
+        })
+        .collect()
+}
+
 fn push_filters(
     q: &mut QueryBuilder<Sqlite>,
     company: &Company,
@@ -305,18 +405,9 @@ fn push_filters(
         .push(" AND date <= ")
         .push_bind(search.date_to.format("%Y-%m-%d").to_string());
     for (phase, filters) in search.active_statuses() {
-        // json_type tells JSON true and false from the numbers 1 and 0
-        // (as PostgreSQL's jsonb comparison does); JSON null and an absent
-        // path are pending.
-        let path = format!("json_type(log, '$.{phase}.{}')", SUCCESS_PATH.join("."));
         let any: Vec<String> = filters
             .iter()
-            .filter_map(|status| match status {
-                StatusFilter::Success => Some(format!("{path} = 'true'")),
-                StatusFilter::Failed => Some(format!("{path} = 'false'")),
-                StatusFilter::Pending => Some(format!("COALESCE({path}, 'null') = 'null'")),
-                StatusFilter::All => None,
-            })
+            .filter_map(|status| status_sql(phase, *status))
             .collect();
         q.push(format!(" AND ({})", any.join(" OR ")));
     }
@@ -550,8 +641,8 @@ impl RunIndex for SqliteIndex {
         )
         .await?;
         fleet::rebuild(&mut tx).await?;
-        text::index_unindexed(&mut tx).await?;
         tx.commit().await?;
+        self.fill_text_index().await?;
         Ok(())
     }
 

@@ -86,3 +86,6 @@ CREATE TRIGGER logs_phase_texts BEFORE INSERT OR UPDATE OF log ON etl.logs
 -- (The migration's code then fills the columns and builds their indexes,
 -- logs_<phase>_text_trgm, replacing version 1-3's trigram indexes on
 -- `(log->'<phase>')::text`.)
+-- The fleet view's window (GET /dags?since=) reads a company's recent days,
+-- not all of its days.
+CREATE INDEX IF NOT EXISTS dag_days_recent ON etl.dag_days (id_company, date, dag_id);

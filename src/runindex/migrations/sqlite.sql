@@ -57,3 +57,5 @@ CREATE VIRTUAL TABLE IF NOT EXISTS etl_logs_text USING fts5(
     content='', contentless_delete=1, detail='column',
     tokenize='trigram case_sensitive 1'
 );
+-- The fleet view's window (GET /dags?since=) reads a company's recent days.
+CREATE INDEX IF NOT EXISTS dag_days_recent ON dag_days (id_company, date, dag_id);

@@ -32,8 +32,10 @@ use crate::casefold::fold;
 use crate::model::Phase;
 use crate::runindex::{IndexError, RunSearch};
 
-/// Runs indexed per batch (one progress line each ten batches).
-const BATCH: i64 = 10_000;
+/// Runs indexed per batch, each batch its own transaction: one big one
+/// would hold the write lock for minutes and grow the WAL until every read
+/// of it slows down (SQLite searches the WAL's index newest first).
+pub(super) const BATCH: i64 = 5_000;
 
 /// Candidates past which the index is not used: a keyword that common is
 /// found at once by walking the newest-first index, and a page of it from
@@ -168,64 +170,52 @@ pub(super) const CANDIDATES_SQL: &str = " AND rowid IN (\
 pub(super) const CANDIDATES_END: &str =
     ") UNION ALL SELECT rowid FROM etl_logs WHERE text_id IS NULL)";
 
-/// Indexes every run without `text_id` (all of them after the migration
-/// to version 4; afterwards those another tool wrote or changed), in the
-/// caller's transaction, with progress in the log. Returns how many.
+/// Indexes up to [`BATCH`] runs without `text_id` (all of them after
+/// the migration to version 4; afterwards those another tool wrote or
+/// changed), in the caller's transaction. Returns how many: 0 when none
+/// is left.
 ///
 /// # Errors
 ///
 /// [`IndexError::Query`] when the database fails.
-pub(super) async fn index_unindexed(conn: &mut SqliteConnection) -> Result<u64, IndexError> {
+pub(super) async fn index_batch(conn: &mut SqliteConnection) -> Result<u64, IndexError> {
     let mut next: i64 = sqlx::query_scalar("SELECT COALESCE(max(text_id), 0) + 1 FROM etl_logs")
         .fetch_one(&mut *conn)
         .await?;
     let columns = Phase::ALL
         .map(|p| format!("log -> '$.{p}' AS {p}"))
         .join(", ");
-    let mut done: u64 = 0;
-    loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT rowid, {columns} FROM etl_logs WHERE text_id IS NULL LIMIT {BATCH}"
-        )))
-        .fetch_all(&mut *conn)
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT rowid, {columns} FROM etl_logs WHERE text_id IS NULL LIMIT {BATCH}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let rowid: i64 = row.try_get("rowid")?;
+        let text = |p: Phase| -> Result<Option<String>, sqlx::Error> {
+            Ok(indexed_text(
+                row.try_get::<Option<String>, _>(p.as_str())?.as_deref(),
+            ))
+        };
+        write_row(
+            conn,
+            next,
+            [
+                text(Phase::Event)?,
+                text(Phase::Extract)?,
+                text(Phase::Transform)?,
+                text(Phase::Load)?,
+            ],
+        )
         .await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            let rowid: i64 = row.try_get("rowid")?;
-            let text = |p: Phase| -> Result<Option<String>, sqlx::Error> {
-                Ok(indexed_text(
-                    row.try_get::<Option<String>, _>(p.as_str())?.as_deref(),
-                ))
-            };
-            write_row(
-                conn,
-                next,
-                [
-                    text(Phase::Event)?,
-                    text(Phase::Extract)?,
-                    text(Phase::Transform)?,
-                    text(Phase::Load)?,
-                ],
-            )
+        sqlx::query("UPDATE etl_logs SET text_id = ?1 WHERE rowid = ?2")
+            .bind(next)
+            .bind(rowid)
+            .execute(&mut *conn)
             .await?;
-            sqlx::query("UPDATE etl_logs SET text_id = ?1 WHERE rowid = ?2")
-                .bind(next)
-                .bind(rowid)
-                .execute(&mut *conn)
-                .await?;
-            next += 1;
-        }
-        done += rows.len() as u64;
-        if done.is_multiple_of(100_000) {
-            tracing::info!(runs = done, "building the run index's text index");
-        }
+        next += 1;
     }
-    if done > 0 {
-        tracing::info!(runs = done, "runs added to the run index's text index");
-    }
-    Ok(done)
+    Ok(rows.len() as u64)
 }
 
 /// Indexes one run again after dagtrail recorded a phase of it (the

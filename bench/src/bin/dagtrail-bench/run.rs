@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// [default: 20,000 with --quick, else 300,000 and 1,000,000].
     #[arg(long, value_delimiter = ',')]
     index_runs: Vec<u64>,
+    /// Measure run search only (SQLite, and PostgreSQL with --database-url).
+    #[arg(long, conflicts_with = "no_run_index")]
+    only_run_index: bool,
     /// Write the results here as Markdown (besides printing them).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -76,6 +79,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         s3_url: args.s3_url,
         run_index: !args.no_run_index,
         index_runs,
+        only_run_index: args.only_run_index,
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();
