@@ -69,6 +69,8 @@ pub struct BenchOptions {
     pub index_runs: Vec<u64>,
     /// Measure run search only (no artifact scenarios).
     pub only_run_index: bool,
+    /// Skip the run-index scenarios on SQLite.
+    pub no_sqlite: bool,
 }
 
 /// Sizes of the data set.
@@ -377,10 +379,12 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
 /// The run-index scenarios (SQLite, and PostgreSQL when a database is
 /// given), into `report`.
 async fn measure_run_index(options: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
-    let folder = options.data_dir.join("runindex");
-    std::fs::create_dir_all(&folder)?;
-    report.sqlite_index =
-        runindex::measure_sqlite(&folder, &options.index_runs, options.reps).await?;
+    if !options.no_sqlite {
+        let folder = options.data_dir.join("runindex");
+        std::fs::create_dir_all(&folder)?;
+        report.sqlite_index =
+            runindex::measure_sqlite(&folder, &options.index_runs, options.reps).await?;
+    }
     if let Some(url) = &options.database_url {
         // What is measured so far is printed first: the index part is long.
         eprintln!("{}", report.markdown());

@@ -7,28 +7,25 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection as _, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{Connection as _, PgPool, Row};
 use uuid::Uuid;
 
 use super::fleet::{DagEntry, DagInfo, DagQuery, DayCount};
 use super::{
-    DATA_FIELD, DEFAULT_SEARCH_COUNT_LIMIT, IndexError, IndexOptions, PhaseObject, PhaseObjects,
-    PoolState, RunIndex, RunPage, RunSearch, RunSummary, SCHEMA_VERSION, SUCCESS_PATH,
-    StatusFilter, behind_if_refused, keyword, permission_denied,
+    DATA_FIELD, IndexError, IndexOptions, PhaseObject, PhaseObjects, PoolState, RunIndex, RunPage,
+    RunSearch, RunSummary, SCHEMA_VERSION, behind_if_refused, permission_denied,
 };
 use crate::model::{Company, DagId, Phase, RunRef};
 
 mod fleet;
+mod search;
+
+pub use search::match_keys;
 
 const MIGRATION: &str = include_str!("migrations/postgres.sql");
 /// Serialises concurrent migrations (several servers starting at once):
 /// `CREATE EXTENSION IF NOT EXISTS` alone races.
 const MIGRATION_LOCK: i64 = 0x6461_6774_7261_696c; // "dagtrail"
-
-/// Matches a search collects the keys of before it pages by walking the
-/// newest-first index instead: as many as a search counts by default, so
-/// the collection is that count.
-const FEW: i64 = DEFAULT_SEARCH_COUNT_LIMIT as i64;
 
 /// Selects a run's columns with each phase object stripped of its inline
 /// rows ([`DATA_FIELD`]).
@@ -274,113 +271,6 @@ impl PostgresIndex {
         tx.commit().await?;
         Ok(())
     }
-
-    /// The page (with one run more, for `has_more`) out of a search's
-    /// matching keys: sorted by the database, so the order is its own
-    /// (`run_id` compares by the database's collation), then fetched by
-    /// primary key.
-    async fn page_of_keys(
-        &self,
-        company: &Company,
-        keys: &[(Uuid, NaiveDate, String)],
-        search: &RunSearch,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let dags: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let dates: Vec<NaiveDate> = keys.iter().map(|k| k.1).collect();
-        let run_ids: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
-        let mut page = QueryBuilder::new(format!(
-            "SELECT {} FROM {runs} l JOIN ( \
-               SELECT dag_id, date, run_id FROM {runs} AS r WHERE id_company = ",
-            *SUMMARY_COLUMNS,
-            runs = self.runs_source().await?,
-        ));
-        page.push_bind(company.as_str())
-            .push(" AND (dag_id, date, run_id) IN (SELECT * FROM unnest(")
-            .push_bind(dags)
-            .push("::uuid[], ")
-            .push_bind(dates)
-            .push("::date[], ")
-            .push_bind(run_ids)
-            .push("::text[]))");
-        push_after(&mut page, search);
-        page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
-            .push_bind(i64::from(search.limit) + 1)
-            .push(" OFFSET ")
-            .push_bind(search.sql_offset())
-            .push(") AS page USING (dag_id, date, run_id) WHERE l.id_company = ")
-            .push_bind(company.as_str())
-            .push(format!(" ORDER BY {}", search.order.sql("l.")));
-        page.build().fetch_all(&mut *self.conn().await?).await
-    }
-
-    /// The page of a search with more than FEW matches (`found` = FEW + 1),
-    /// walking the newest-first index until the page is full, and the
-    /// count as far as the search asks: (rows, count, counted up to).
-    async fn walk_newest_first(
-        &self,
-        company: &Company,
-        dag_ids: &[DagId],
-        search: &RunSearch,
-        found: i64,
-    ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
-        let shape = self.shape().await?;
-        let mut page = QueryBuilder::new(format!(
-            "SELECT {} FROM {} AS r",
-            *SUMMARY_COLUMNS, shape.source
-        ));
-        push_filters(&mut page, company, dag_ids, search, shape);
-        push_after(&mut page, search);
-        page.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
-            .push_bind(i64::from(search.limit) + 1)
-            .push(" OFFSET ")
-            .push_bind(search.sql_offset());
-        let walk = async {
-            let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
-            // The newest-first index in order (backwards for oldest first),
-            // never a bitmap of every match. Another order has no index to
-            // walk: the matches are sorted (a top-N sort, bounded by the
-            // date range of one DAG).
-            if search.order.follows_the_date_index() {
-                sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let rows = page.build().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(rows)
-        };
-        // FEW + 1 keys already say "more than FEW"; count further only when
-        // the search asks to (no limit, or a limit above FEW).
-        let (count_further, counted_up_to) = match search.count_limit {
-            Some(cap) if cap <= FEW as u64 => (false, Some(FEW as u64)),
-            limit => (true, limit),
-        };
-        let count = async {
-            if !count_further {
-                return Ok(found);
-            }
-            let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
-            push_filters(&mut count, company, dag_ids, search, shape);
-            if let Some(cap) = counted_up_to {
-                count
-                    .push(" LIMIT ")
-                    .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
-            }
-            count.push(") AS matching");
-            count
-                .build_query_scalar::<i64>()
-                .fetch_one(&mut *self.conn().await?)
-                .await
-        };
-        // Concurrent, yet never holding one connection while waiting for
-        // another (the page returns its connection when done; the count
-        // holds none while it waits), so a small pool cannot deadlock.
-        let (rows, counted) = tokio::try_join!(walk, count)?;
-        Ok((rows, counted, counted_up_to))
-    }
 }
 
 /// Fills the phases' text columns of every run (the trigger keeps them
@@ -411,7 +301,7 @@ async fn build_text_index(conn: &mut sqlx::PgConnection) -> Result<(), IndexErro
         .await?;
         tracing::info!(phase = phase.as_str(), "phase text indexed");
     }
-    for index in status_indexes() {
+    for index in search::status_indexes() {
         sqlx::raw_sql(sqlx::AssertSqlSafe(index))
             .execute(&mut *conn)
             .await?;
@@ -423,192 +313,6 @@ async fn build_text_index(conn: &mut sqlx::PgConnection) -> Result<(), IndexErro
         "run index's text index built"
     );
     Ok(())
-}
-
-/// `{prefix}SELECT dag_id, date, run_id` of up to FEW + 1 runs matching a
-/// search of the DAGs `dag_ids` (none: all), in no order: the statement a
-/// search starts with (the bench EXPLAINs it with a prefix, so that it
-/// shows the plan of exactly this statement).
-pub fn match_keys(
-    prefix: &str,
-    company: &Company,
-    dag_ids: &[DagId],
-    search: &RunSearch,
-    shape: Shape,
-) -> QueryBuilder<Postgres> {
-    let mut keys = QueryBuilder::new(format!("{prefix}SELECT dag_id, date, run_id FROM etl.logs"));
-    push_filters(&mut keys, company, dag_ids, search, shape);
-    keys.push(" LIMIT ").push_bind(FEW + 1);
-    keys
-}
-
-/// ` AND <key> </> (<the key of search.after>)`: the keyset condition of
-/// a page that continues a cursor.
-fn push_after(q: &mut QueryBuilder<Postgres>, search: &RunSearch) {
-    use super::search::KeyColumn;
-    let Some(after) = &search.after else {
-        return;
-    };
-    let order = search.order;
-    q.push(format!(" AND {}", order.after_sql("")));
-    let mut values = q.separated(", ");
-    for column in order.key_columns() {
-        match column {
-            KeyColumn::Duration => values
-                .push_bind(after.duration_ms.unwrap_or(order.missing_duration()))
-                .push_unseparated("::bigint"),
-            KeyColumn::Date => values.push_bind(after.date),
-            KeyColumn::CreatedAt => values.push_bind(after.created_at),
-            KeyColumn::DagId => values.push_bind(after.dag_id.0),
-            KeyColumn::RunId => values.push_bind(after.run_id.clone()),
-        };
-    }
-    q.push(")");
-}
-
-/// The SQL condition of one phase's status filter (`None` for `all`).
-fn status_sql(phase: Phase, status: StatusFilter) -> Option<String> {
-    let path = success_path(phase);
-    match status {
-        StatusFilter::Success => Some(format!("{path} = 'true'::jsonb")),
-        StatusFilter::Failed => Some(format!("{path} = 'false'::jsonb")),
-        StatusFilter::Pending => Some(format!("COALESCE({path}, 'null'::jsonb) = 'null'::jsonb")),
-        StatusFilter::All => None,
-    }
-}
-
-/// Partial indexes (schema version 4) of the rare statuses a user filters
-/// on: each phase failed or pending, a run failed or running, newest
-/// first. Their conditions are exactly the filters' SQL, so the planner
-/// proves a search may use them; a filter of one of them then reads only
-/// its runs, in order.
-fn status_indexes() -> Vec<String> {
-    use crate::runindex::fleet::RunStatus;
-    let mut conditions: Vec<(String, String)> = Vec::new();
-    for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
-        for (name, status) in [
-            ("failed", StatusFilter::Failed),
-            ("pending", StatusFilter::Pending),
-        ] {
-            if let Some(sql) = status_sql(phase, status) {
-                conditions.push((format!("{phase}_{name}"), sql));
-            }
-        }
-    }
-    for (name, status) in [
-        ("failed", RunStatus::Failed),
-        ("running", RunStatus::Running),
-    ] {
-        conditions.push((format!("run_{name}"), run_status_sql(status)));
-    }
-    conditions
-        .into_iter()
-        .map(|(name, condition)| {
-            format!(
-                "CREATE INDEX IF NOT EXISTS logs_{name} ON etl.logs \
-                 (id_company, dag_id, date DESC, created_at DESC, run_id DESC) WHERE {condition}"
-            )
-        })
-        .collect()
-}
-
-fn push_filters(
-    q: &mut QueryBuilder<Postgres>,
-    company: &Company,
-    dag_ids: &[DagId],
-    search: &RunSearch,
-    shape: Shape,
-) {
-    q.push(" WHERE id_company = ").push_bind(company.as_str());
-    match dag_ids {
-        [] => {}
-        // One DAG: the plan of the contract's endpoint, on the DAG's index.
-        [one] => {
-            q.push(" AND dag_id = ").push_bind(one.0);
-        }
-        several => {
-            let ids: Vec<Uuid> = several.iter().map(|d| d.0).collect();
-            q.push(" AND dag_id = ANY(").push_bind(ids).push(")");
-        }
-    }
-    q.push(" AND date >= ")
-        .push_bind(search.date_from)
-        .push(" AND date <= ")
-        .push_bind(search.date_to);
-    for (phase, filters) in search.active_statuses() {
-        let any: Vec<String> = filters
-            .iter()
-            .filter_map(|status| status_sql(phase, *status))
-            .collect();
-        q.push(format!(" AND ({})", any.join(" OR ")));
-    }
-    if !search.run_statuses.is_empty() {
-        let any: Vec<String> = search
-            .run_statuses
-            .iter()
-            .map(|s| run_status_sql(*s))
-            .collect();
-        q.push(format!(" AND ({})", any.join(" OR ")));
-    }
-    if let Some(t) = search.created_from {
-        q.push(" AND created_at >= ").push_bind(t);
-    }
-    if let Some(t) = search.created_to {
-        q.push(" AND created_at <= ").push_bind(t);
-    }
-    if let Some(t) = search.updated_since {
-        q.push(" AND updated_at >= ").push_bind(t);
-    }
-    for (phase, kw) in search.active_keywords() {
-        // The phase's text column (version 4), else the expression it
-        // holds: each is what a trigram index of its version is on.
-        if shape.texts {
-            q.push(format!(" AND {phase}_text ~ "));
-        } else {
-            q.push(format!(" AND ((log->'{phase}')::text) ~ "));
-        }
-        q.push_bind(keyword::postgres_contains(kw));
-    }
-    if !search.run_ids.is_empty() {
-        q.push(" AND run_id = ANY(")
-            .push_bind(&search.run_ids)
-            .push(")");
-    }
-}
-
-/// `log`'s path to a phase's `status.success`.
-fn success_path(phase: Phase) -> String {
-    format!("(log #> '{{{phase},{}}}')", SUCCESS_PATH.join(","))
-}
-
-/// The SQL condition of a run-level status, by the rule of
-/// [`RunStatus::of`](crate::runindex::fleet::RunStatus::of): a phase is
-/// present when its object is not absent or JSON null, pending when
-/// present without a boolean `success`.
-fn run_status_sql(status: crate::runindex::fleet::RunStatus) -> String {
-    use crate::runindex::fleet::RunStatus;
-    let each = |f: &dyn Fn(Phase) -> String, joiner: &str| Phase::ALL.map(f).join(joiner);
-    let failed = each(
-        &|p| format!("COALESCE({} = 'false'::jsonb, false)", success_path(p)),
-        " OR ",
-    );
-    let present = |p: Phase| format!("COALESCE(jsonb_typeof(log -> '{p}'), 'null') <> 'null'");
-    let pending = each(
-        &|p| {
-            format!(
-                "({} AND COALESCE({}, 'null'::jsonb) NOT IN ('true'::jsonb, 'false'::jsonb))",
-                present(p),
-                success_path(p)
-            )
-        },
-        " OR ",
-    );
-    let any_present = each(&present, " OR ");
-    match status {
-        RunStatus::Failed => format!("({failed})"),
-        RunStatus::Running => format!("(NOT ({failed}) AND ({pending}))"),
-        RunStatus::Succeeded => format!("(NOT ({failed}) AND NOT ({pending}) AND ({any_present}))"),
-    }
 }
 
 fn summary_from_row(row: &sqlx::postgres::PgRow) -> Result<RunSummary, IndexError> {
@@ -645,32 +349,7 @@ impl RunIndex for PostgresIndex {
         dag_ids: &[DagId],
         search: &RunSearch,
     ) -> Result<RunPage, IndexError> {
-        // PostgreSQL cannot estimate how many runs a keyword pattern matches
-        // (it guesses a few hundred of a million), so left to itself it
-        // answers a page of a common keyword by rechecking every match and
-        // sorting them all: 37 s over a million runs. The search first
-        // collects the keys of up to FEW matches, in no order, so the scan
-        // stops at FEW + 1. Few matches: the page is those keys, sorted,
-        // fetched by primary key. Many: the page walks the newest-first
-        // index and stops when the page is full.
-        let shape = self.shape().await?;
-        let keys: Vec<(Uuid, NaiveDate, String)> = match_keys("", company, dag_ids, search, shape)
-            .build_query_as()
-            .fetch_all(&mut *self.conn().await?)
-            .await?;
-        let found = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-        let (rows, counted, counted_up_to) = if found <= FEW {
-            let rows = self.page_of_keys(company, &keys, search).await?;
-            (rows, found, None)
-        } else {
-            self.walk_newest_first(company, dag_ids, search, found)
-                .await?
-        };
-        let items = rows
-            .iter()
-            .map(summary_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok(RunPage::new(items, counted, counted_up_to, search))
+        self.search(company, dag_ids, search).await
     }
 
     async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError> {

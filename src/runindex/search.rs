@@ -326,6 +326,36 @@ impl RunSearch {
     }
 }
 
+/// The rare statuses the partial indexes of schema version 4 hold, each
+/// as (name, the backend's SQL condition of its filter): each phase
+/// failed or pending, a run failed or running. A search whose filter is
+/// one of them reads only its runs, newest first, because the index's
+/// condition is exactly the filter's SQL (`phase_sql`, `run_sql`: the
+/// backend's own).
+pub(crate) fn rare_statuses(
+    phase_sql: impl Fn(Phase, StatusFilter) -> Option<String>,
+    run_sql: impl Fn(fleet::RunStatus) -> String,
+) -> Vec<(String, String)> {
+    let mut conditions = Vec::new();
+    for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
+        for (name, status) in [
+            ("failed", StatusFilter::Failed),
+            ("pending", StatusFilter::Pending),
+        ] {
+            if let Some(sql) = phase_sql(phase, status) {
+                conditions.push((format!("{phase}_{name}"), sql));
+            }
+        }
+    }
+    for (name, status) in [
+        ("failed", fleet::RunStatus::Failed),
+        ("running", fleet::RunStatus::Running),
+    ] {
+        conditions.push((format!("run_{name}"), run_sql(status)));
+    }
+    conditions
+}
+
 /// Cleans a `run_ids` parameter: entries trimmed, empty ones and
 /// duplicates dropped, order kept.
 pub fn parse_run_ids(raw: &str) -> Vec<String> {

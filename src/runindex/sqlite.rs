@@ -345,31 +345,10 @@ fn status_sql(phase: Phase, status: StatusFilter) -> Option<String> {
     }
 }
 
-/// Partial indexes (schema version 4) of the rare statuses a user filters
-/// on: each phase failed or pending, a run failed or running, newest
-/// first. Their conditions are exactly the filters' SQL, which is how
-/// SQLite knows a search may use them; a filter of one of them then reads
-/// only its runs, in order, instead of parsing every run's JSON.
+/// The partial indexes of the rare statuses (schema version 4,
+/// [`super::search::rare_statuses`]).
 fn status_indexes() -> Vec<String> {
-    use super::fleet::RunStatus;
-    let mut conditions: Vec<(String, String)> = Vec::new();
-    for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
-        for (name, status) in [
-            ("failed", StatusFilter::Failed),
-            ("pending", StatusFilter::Pending),
-        ] {
-            if let Some(sql) = status_sql(phase, status) {
-                conditions.push((format!("{phase}_{name}"), sql));
-            }
-        }
-    }
-    for (name, status) in [
-        ("failed", RunStatus::Failed),
-        ("running", RunStatus::Running),
-    ] {
-        conditions.push((format!("run_{name}"), run_status_sql(status)));
-    }
-    conditions
+    super::search::rare_statuses(status_sql, run_status_sql)
         .into_iter()
         .map(|(name, condition)| {
             format!(

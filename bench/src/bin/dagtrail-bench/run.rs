@@ -49,6 +49,9 @@ pub struct BenchArgs {
     /// Measure run search only (SQLite, and PostgreSQL with --database-url).
     #[arg(long, conflicts_with = "no_run_index")]
     only_run_index: bool,
+    /// Skip the run-index scenarios on SQLite (PostgreSQL's only).
+    #[arg(long)]
+    no_sqlite: bool,
     /// Write the results here as Markdown (besides printing them).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -80,6 +83,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         run_index: !args.no_run_index,
         index_runs,
         only_run_index: args.only_run_index,
+        no_sqlite: args.no_sqlite,
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();
