@@ -73,6 +73,8 @@ pub struct RunsFound {
 #[derive(Debug, Clone)]
 pub struct ReadService {
     index: Arc<dyn RunIndex>,
+    /// The run index's cursor key, read once ([`RunIndex::cursor_key`]).
+    cursor_key: Arc<tokio::sync::OnceCell<Option<Arc<[u8]>>>>,
     store: ArtifactStore,
     cache: MetadataCache,
     quirks: Arc<StoreQuirks>,
@@ -85,6 +87,7 @@ impl ReadService {
     pub fn new(index: Arc<dyn RunIndex>, store: ArtifactStore, cache_bytes: u64) -> Self {
         Self {
             index,
+            cursor_key: Arc::default(),
             store,
             cache: MetadataCache::new(cache_bytes),
             quirks: Arc::default(),
@@ -177,7 +180,7 @@ impl ReadService {
         let found = async {
             if let Some(text) = cursor {
                 // No key: no cursor was ever made here.
-                let key = self.index.cursor_key().await?.unwrap_or_default();
+                let key = self.cursor_key().await?.unwrap_or_default();
                 let at = cursor::decode(&key, text, company, dag_ids, &search)?;
                 search.page = at.page;
                 search.after = Some(at.after);
@@ -209,6 +212,14 @@ impl ReadService {
             number: search.page,
             next_cursor,
         })
+    }
+
+    /// The run index's cursor key, read on first use.
+    async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError> {
+        self.cursor_key
+            .get_or_try_init(|| self.index.cursor_key())
+            .await
+            .cloned()
     }
 
     /// Every DAG of `company` (`GET /dags`, the fleet view).

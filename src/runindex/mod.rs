@@ -275,8 +275,9 @@ pub trait RunIndex: Send + Sync + std::fmt::Debug + 'static {
 
     /// The key cursors of run searches are signed with (32 random bytes
     /// made by the migration to schema version 3, kept in the run index so
-    /// that every server of one database shares it), read once; `None`
-    /// when the run index has none (served unmigrated: no cursors then).
+    /// that every server of one database shares it); `None` when the run
+    /// index has none (served unmigrated: no cursors then). A read each
+    /// call: [`crate::read::ReadService`] keeps it.
     ///
     /// # Errors
     ///

@@ -57,8 +57,6 @@ pub struct PostgresIndex {
     /// outage one attempt at a time is made, and at most one per
     /// [`DIAGNOSIS_REUSED_FOR`].
     diagnosis: Arc<tokio::sync::Mutex<Option<Diagnosis>>>,
-    /// The cursor key, once read ([`RunIndex::cursor_key`]).
-    cursor_key: Arc<tokio::sync::OnceCell<Option<Arc<[u8]>>>>,
     /// What `etl.logs` holds, once known ([`PostgresIndex::shape`]).
     shape: Arc<tokio::sync::OnceCell<Shape>>,
 }
@@ -111,7 +109,6 @@ impl PostgresIndex {
         let index = Self {
             pool,
             diagnosis: Arc::default(),
-            cursor_key: Arc::default(),
             shape: Arc::default(),
         };
         if options.migrate {
@@ -353,16 +350,10 @@ impl RunIndex for PostgresIndex {
     }
 
     async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError> {
-        self.cursor_key
-            .get_or_try_init(|| async {
-                let found =
-                    sqlx::query_scalar("SELECT key FROM etl.dagtrail_keys WHERE name = 'cursor'")
-                        .fetch_optional(&mut *self.conn().await?)
-                        .await;
-                super::cursor_key_of(found)
-            })
-            .await
-            .cloned()
+        let found = sqlx::query_scalar("SELECT key FROM etl.dagtrail_keys WHERE name = 'cursor'")
+            .fetch_optional(&mut *self.conn().await?)
+            .await;
+        super::cursor_key_of(found)
     }
 
     async fn get_run(

@@ -40,8 +40,6 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct SqliteIndex {
     pool: SqlitePool,
-    /// The cursor key, once read ([`RunIndex::cursor_key`]).
-    cursor_key: std::sync::Arc<tokio::sync::OnceCell<Option<std::sync::Arc<[u8]>>>>,
     /// What the file holds, once known ([`SqliteIndex::shape`]).
     shape: std::sync::Arc<tokio::sync::OnceCell<Shape>>,
 }
@@ -88,7 +86,6 @@ impl SqliteIndex {
             .await?;
         let index = Self {
             pool,
-            cursor_key: Default::default(),
             shape: Default::default(),
         };
         if options.migrate {
@@ -132,13 +129,8 @@ impl SqliteIndex {
         self.shape
             .get_or_try_init(|| async {
                 let mut conn = self.conn().await?;
-                let (duration, text_id): (bool, bool) = sqlx::query_as(
-                    "SELECT count(*) FILTER (WHERE name = 'duration_ms') > 0, \
-                            count(*) FILTER (WHERE name = 'text_id') > 0 \
-                     FROM pragma_table_info('etl_logs')",
-                )
-                .fetch_one(&mut *conn)
-                .await?;
+                let duration = has_column(&mut conn, "duration_ms").await?;
+                let text_id = has_column(&mut conn, "text_id").await?;
                 let text_table: bool = sqlx::query_scalar(
                     "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'etl_logs_text'",
                 )
@@ -185,25 +177,15 @@ impl SqliteIndex {
         let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM dagtrail_schema")
             .fetch_one(&mut *tx)
             .await?;
-        let has_duration: bool = sqlx::query_scalar(
-            "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'duration_ms'",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if !has_duration {
-            sqlx::query("ALTER TABLE etl_logs ADD COLUMN duration_ms INTEGER")
+        // SQLite has no ADD COLUMN IF NOT EXISTS.
+        for (column, sql_type) in [("duration_ms", "INTEGER"), ("text_id", "INTEGER")] {
+            if !has_column(&mut tx, column).await? {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE etl_logs ADD COLUMN {column} {sql_type}"
+                )))
                 .execute(&mut *tx)
                 .await?;
-        }
-        let has_text_id: bool = sqlx::query_scalar(
-            "SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = 'text_id'",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if !has_text_id {
-            sqlx::query("ALTER TABLE etl_logs ADD COLUMN text_id INTEGER")
-                .execute(&mut *tx)
-                .await?;
+            }
         }
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS etl_logs_text_id ON etl_logs (text_id); {}",
@@ -278,6 +260,14 @@ impl SqliteIndex {
         }
         Ok(done)
     }
+}
+
+/// Whether `etl_logs` has `column` (another tool's file may lack ours).
+async fn has_column(conn: &mut sqlx::SqliteConnection, column: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) > 0 FROM pragma_table_info('etl_logs') WHERE name = ?1")
+        .bind(column)
+        .fetch_one(conn)
+        .await
 }
 
 /// The SQL condition of a run-level status (see the PostgreSQL twin):
@@ -518,16 +508,10 @@ impl RunIndex for SqliteIndex {
     }
 
     async fn cursor_key(&self) -> Result<Option<std::sync::Arc<[u8]>>, IndexError> {
-        self.cursor_key
-            .get_or_try_init(|| async {
-                let found =
-                    sqlx::query_scalar("SELECT key FROM dagtrail_keys WHERE name = 'cursor'")
-                        .fetch_optional(&mut *self.conn().await?)
-                        .await;
-                super::cursor_key_of(found)
-            })
-            .await
-            .cloned()
+        let found = sqlx::query_scalar("SELECT key FROM dagtrail_keys WHERE name = 'cursor'")
+            .fetch_optional(&mut *self.conn().await?)
+            .await;
+        super::cursor_key_of(found)
     }
 
     async fn get_run(

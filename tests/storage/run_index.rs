@@ -990,13 +990,21 @@ async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
 /// `success` are read leniently everywhere: searched, filtered by run
 /// status, written over, and listed in the fleet (PostgreSQL's `jsonb -
 /// text` used to fail on them with "cannot delete from scalar").
-async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawInsert) {
+async fn odd_phases_written_by_another_tool(
+    index: Arc<dyn RunIndex>,
+    raw: RawSql,
+    insert: &'static str,
+) {
     let company = fresh_company();
     let dag = fresh_dag();
     raw(
-        company.as_str().to_owned(),
-        dag,
-        r#"{"event": null, "extract": "text", "transform": {"status": {"success": "false"}}}"#,
+        insert,
+        vec![
+            company.as_str().to_owned(),
+            dag.to_string(),
+            r#"{"event": null, "extract": "text", "transform": {"status": {"success": "false"}}}"#
+                .to_owned(),
+        ],
     )
     .await;
     let mut search = RunSearch::new(day(1), day(3));
@@ -1058,31 +1066,51 @@ async fn odd_phases_written_by_another_tool(index: Arc<dyn RunIndex>, raw: RawIn
     );
 }
 
-type RawInsert =
-    Box<dyn Fn(String, DagId, &'static str) -> futures::future::BoxFuture<'static, ()>>;
+/// Runs SQL straight against the run index, as another tool would: the
+/// statement and its text parameters (`?1`.. / `$1`..; PostgreSQL casts
+/// them in the SQL).
+type RawSql = Box<dyn Fn(&'static str, Vec<String>) -> futures::future::BoxFuture<'static, ()>>;
+
+fn sqlite_raw(dir: &tempfile::TempDir) -> RawSql {
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    Box::new(move |sql, params| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = query.bind(param);
+            }
+            query.execute(&pool).await.unwrap();
+        })
+    })
+}
+
+fn postgres_raw(url: String) -> RawSql {
+    Box::new(move |sql, params| {
+        let url = url.clone();
+        Box::pin(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = query.bind(param);
+            }
+            query.execute(&pool).await.unwrap();
+        })
+    })
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_odd_phases_written_by_another_tool() {
     let dir = tempfile::tempdir().unwrap();
     let index = sqlite_index(&dir).await;
-    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
-    let raw: RawInsert = Box::new(move |company, dag, log| {
-        let url = url.clone();
-        Box::pin(async move {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
-                 VALUES (?1, ?2, '2026-11-02', 'odd', ?3, '2026-11-02T00:00:00.000000Z', '2026-11-02T00:00:00.000000Z')",
-            )
-            .bind(company)
-            .bind(dag.to_string())
-            .bind(log)
-            .execute(&pool)
-            .await
-            .unwrap();
-        })
-    });
-    odd_phases_written_by_another_tool(index, raw).await;
+    odd_phases_written_by_another_tool(
+        index,
+        sqlite_raw(&dir),
+        "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
+         VALUES (?1, ?2, '2026-11-02', 'odd', ?3, '2026-11-02T00:00:00.000000Z', '2026-11-02T00:00:00.000000Z')",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1093,28 +1121,14 @@ async fn postgres_odd_phases_written_by_another_tool() {
     let Some(url) = crate::support::postgres_url() else {
         return;
     };
-    let raw: RawInsert = Box::new(move |company, dag, log| {
-        let url = url.clone();
-        Box::pin(async move {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(
-                "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) \
-                 VALUES ($1, $2, '2026-11-02', 'odd', $3::jsonb)",
-            )
-            .bind(company)
-            .bind(dag.0)
-            .bind(log)
-            .execute(&pool)
-            .await
-            .unwrap();
-        })
-    });
-    odd_phases_written_by_another_tool(index, raw).await;
+    odd_phases_written_by_another_tool(
+        index,
+        postgres_raw(url),
+        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) \
+         VALUES ($1, $2::uuid, '2026-11-02', 'odd', $3::jsonb)",
+    )
+    .await;
 }
-
-/// Runs as `raw` writes them straight into the table, as another tool
-/// would: its SQL gets the company and the DAG (`$1`/`?1`, `$2`/`?2`).
-type RawSql = Box<dyn Fn(&'static str, String, DagId) -> futures::future::BoxFuture<'static, ()>>;
 
 /// Keyword searches find what the text index was not told about: a run
 /// another tool inserts, one it changes behind dagtrail's back, and one
@@ -1142,8 +1156,10 @@ async fn keywords_find_what_other_tools_write(
             .unwrap();
     }
     let [insert, update] = sql;
-    raw(insert, company.as_str().to_owned(), dag).await;
-    raw(update, company.as_str().to_owned(), dag).await;
+    // Its SQL gets the company and the DAG.
+    for sql in [insert, update] {
+        raw(sql, vec![company.as_str().to_owned(), dag.to_string()]).await;
+    }
     let found = |keyword: &'static str| {
         let (index, company) = (index.clone(), company.clone());
         async move {
@@ -1194,19 +1210,7 @@ async fn keywords_find_what_other_tools_write(
 async fn sqlite_keywords_find_what_other_tools_write() {
     let dir = tempfile::tempdir().unwrap();
     let index = sqlite_index(&dir).await;
-    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
-    let raw: RawSql = Box::new(move |sql, company, dag| {
-        let url = url.clone();
-        Box::pin(async move {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query(sql)
-                .bind(company)
-                .bind(dag.to_string())
-                .execute(&pool)
-                .await
-                .unwrap();
-        })
-    });
+    let raw = sqlite_raw(&dir);
     // Python's json.dumps escapes ë as \u00eb.
     let sql = [
         "INSERT INTO etl_logs (id_company, dag_id, date, run_id, log, created_at, updated_at) \
@@ -1254,23 +1258,12 @@ async fn postgres_keywords_find_what_other_tools_write() {
     let Some(url) = crate::support::postgres_url() else {
         return;
     };
-    let raw: RawSql = Box::new(move |sql, company, dag| {
-        let url = url.clone();
-        Box::pin(async move {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(sql)
-                .bind(company)
-                .bind(dag.0)
-                .execute(&pool)
-                .await
-                .unwrap();
-        })
-    });
+    let raw = postgres_raw(url);
     let sql = [
-        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) VALUES ($1, $2, '2026-11-02', 'theirs', \
+        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) VALUES ($1, $2::uuid, '2026-11-02', 'theirs', \
          '{\"extract\": {\"status\": {\"success\": true}, \"data\": [{\"name\": \"Zo\\u00eb Needle-Theirs\"}]}}'::jsonb)",
         "UPDATE etl.logs SET log = jsonb_set(log, '{extract,data}', '[{\"name\": \"Changed-Needle\"}]') \
-         WHERE id_company = $1 AND dag_id = $2 AND run_id = 'ours'",
+         WHERE id_company = $1 AND dag_id = $2::uuid AND run_id = 'ours'",
     ];
     keywords_find_what_other_tools_write(index, raw, sql, false).await;
 }

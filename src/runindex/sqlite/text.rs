@@ -26,7 +26,9 @@
 //!   writes the table directly never makes a search miss a run.
 //!   dagtrail's own writes index the run again in the same transaction.
 
-use sqlx::{Row, SqliteConnection};
+use std::sync::LazyLock;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::casefold::fold;
 use crate::model::Phase;
@@ -179,43 +181,11 @@ pub(super) const CANDIDATES_END: &str =
 ///
 /// [`IndexError::Query`] when the database fails.
 pub(super) async fn index_batch(conn: &mut SqliteConnection) -> Result<u64, IndexError> {
-    let mut next: i64 = sqlx::query_scalar("SELECT COALESCE(max(text_id), 0) + 1 FROM etl_logs")
-        .fetch_one(&mut *conn)
-        .await?;
-    let columns = Phase::ALL
-        .map(|p| format!("log -> '$.{p}' AS {p}"))
-        .join(", ");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT rowid, {columns} FROM etl_logs WHERE text_id IS NULL LIMIT {BATCH}"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &rows {
-        let rowid: i64 = row.try_get("rowid")?;
-        let text = |p: Phase| -> Result<Option<String>, sqlx::Error> {
-            Ok(indexed_text(
-                row.try_get::<Option<String>, _>(p.as_str())?.as_deref(),
-            ))
-        };
-        write_row(
-            conn,
-            next,
-            [
-                text(Phase::Event)?,
-                text(Phase::Extract)?,
-                text(Phase::Transform)?,
-                text(Phase::Load)?,
-            ],
-        )
-        .await?;
-        sqlx::query("UPDATE etl_logs SET text_id = ?1 WHERE rowid = ?2")
-            .bind(next)
-            .bind(rowid)
-            .execute(&mut *conn)
-            .await?;
-        next += 1;
-    }
-    Ok(rows.len() as u64)
+    let mut select = QueryBuilder::new(format!(
+        "SELECT rowid, {} FROM etl_logs WHERE text_id IS NULL LIMIT {BATCH}",
+        *PHASE_TEXTS
+    ));
+    index_selected(conn, &mut select).await
 }
 
 /// Indexes one run again after dagtrail recorded a phase of it (the
@@ -226,40 +196,59 @@ pub(super) async fn index_batch(conn: &mut SqliteConnection) -> Result<u64, Inde
 /// [`IndexError::Query`] when the database fails.
 pub(super) async fn index_run(
     conn: &mut SqliteConnection,
-    key: (&str, &str, &str, &str),
+    (company, dag_id, date, run_id): (&str, &str, &str, &str),
 ) -> Result<(), IndexError> {
-    let columns = Phase::ALL
-        .map(|p| format!("log -> '$.{p}' AS {p}"))
-        .join(", ");
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT rowid, {columns}, (SELECT COALESCE(max(text_id), 0) + 1 FROM etl_logs) AS next \
-         FROM etl_logs WHERE id_company = ?1 AND dag_id = ?2 AND date = ?3 AND run_id = ?4"
-    )))
-    .bind(key.0)
-    .bind(key.1)
-    .bind(key.2)
-    .bind(key.3)
-    .fetch_one(&mut *conn)
-    .await?;
-    let next: i64 = row.try_get("next")?;
-    let text = |p: Phase| -> Result<Option<String>, sqlx::Error> {
-        Ok(indexed_text(
-            row.try_get::<Option<String>, _>(p.as_str())?.as_deref(),
-        ))
-    };
-    let texts = [
-        text(Phase::Event)?,
-        text(Phase::Extract)?,
-        text(Phase::Transform)?,
-        text(Phase::Load)?,
-    ];
-    write_row(conn, next, texts).await?;
-    sqlx::query("UPDATE etl_logs SET text_id = ?1 WHERE rowid = ?2")
-        .bind(next)
-        .bind(row.try_get::<i64, _>("rowid")?)
-        .execute(&mut *conn)
-        .await?;
+    let mut select = QueryBuilder::new(format!(
+        "SELECT rowid, {} FROM etl_logs WHERE id_company = ",
+        *PHASE_TEXTS
+    ));
+    select
+        .push_bind(company.to_owned())
+        .push(" AND dag_id = ")
+        .push_bind(dag_id.to_owned())
+        .push(" AND date = ")
+        .push_bind(date.to_owned())
+        .push(" AND run_id = ")
+        .push_bind(run_id.to_owned());
+    index_selected(conn, &mut select).await?;
     Ok(())
+}
+
+/// Each phase's JSON text as SQLite renders it (what the exact pattern is
+/// matched against), named by the phase.
+static PHASE_TEXTS: LazyLock<String> = LazyLock::new(|| {
+    Phase::ALL
+        .map(|p| format!("log -> '$.{p}' AS {p}"))
+        .join(", ")
+});
+
+/// Indexes the runs `select` reads (`rowid` and [`PHASE_TEXTS`]), giving
+/// each the next `text_id`. Returns how many.
+async fn index_selected(
+    conn: &mut SqliteConnection,
+    select: &mut QueryBuilder<Sqlite>,
+) -> Result<u64, IndexError> {
+    let mut next: i64 = sqlx::query_scalar("SELECT COALESCE(max(text_id), 0) + 1 FROM etl_logs")
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows = select.build().fetch_all(&mut *conn).await?;
+    for row in &rows {
+        let text = |p: Phase| -> Result<Option<String>, sqlx::Error> {
+            Ok(indexed_text(
+                row.try_get::<Option<String>, _>(p.as_str())?.as_deref(),
+            ))
+        };
+        let texts = Phase::ALL.map(text);
+        let [event, extract, transform, load] = texts;
+        write_row(conn, next, [event?, extract?, transform?, load?]).await?;
+        sqlx::query("UPDATE etl_logs SET text_id = ?1 WHERE rowid = ?2")
+            .bind(next)
+            .bind(row.try_get::<i64, _>("rowid")?)
+            .execute(&mut *conn)
+            .await?;
+        next += 1;
+    }
+    Ok(rows.len() as u64)
 }
 
 async fn write_row(
