@@ -149,6 +149,17 @@ start_s3() {
 }
 
 stop_services() {
+  local status=$?
+  # A failed run's server logs are the only account of a server that
+  # crashed (CI keeps nothing of the throwaway clusters).
+  if [ "$status" != 0 ] && [ -n "$services_dir" ]; then
+    local log
+    for log in "$services_dir"/pg/log "$services_dir"/pg-fault/log "$services_dir"/pg-tls/log; do
+      [ -s "$log" ] || continue
+      echo "services: the run failed (exit $status); the last lines of $log:" >&2
+      tail -n 40 "$log" >&2
+    done
+  fi
   if [ -n "$s3_pid" ]; then kill "$s3_pid" 2>/dev/null || true; wait "$s3_pid" 2>/dev/null || true; fi
   if [ -n "$pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
   if [ -n "$fault_pg_data" ]; then as_pg "$pg_bin/pg_ctl -D $fault_pg_data -m immediate stop" >/dev/null 2>&1 || true; fi
