@@ -120,12 +120,26 @@ impl StorageSettings {
     /// [`runindex::open`]); [`StorageError::Store`] when the artifact store
     /// cannot (see [`ArtifactStore::open`]).
     pub async fn open(&self) -> Result<Storage, StorageError> {
+        self.open_reporting(&indicatif::ProgressBar::hidden()).await
+    }
+
+    /// [`StorageSettings::open`], a migration's progress drawn on
+    /// `progress` ([`IndexOptions::progress`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`StorageSettings::open`].
+    pub async fn open_reporting(
+        &self,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Storage, StorageError> {
         let url = self.database_url();
         let defaults = IndexOptions::default();
         let options = IndexOptions {
             migrate: self.migrate,
             acquire_timeout: self.acquire_timeout.unwrap_or(defaults.acquire_timeout),
             max_connections: self.db_max_connections,
+            progress: progress.clone(),
         };
         let index = runindex::open(&url, &options)
             .await

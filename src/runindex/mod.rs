@@ -439,6 +439,10 @@ pub struct IndexOptions {
     pub acquire_timeout: std::time::Duration,
     /// Most connections held open.
     pub max_connections: u32,
+    /// Where a migration's long steps (filling the text index) report how
+    /// far they got: its length is set to the runs to go through. Hidden by
+    /// default (the log has the progress too); `dagtrail migrate` draws it.
+    pub progress: indicatif::ProgressBar,
 }
 
 impl Default for IndexOptions {
@@ -447,6 +451,7 @@ impl Default for IndexOptions {
             migrate: true,
             acquire_timeout: std::time::Duration::from_secs(5),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            progress: indicatif::ProgressBar::hidden(),
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct SqliteIndex {
     pool: SqlitePool,
     /// What the file holds, once known ([`SqliteIndex::shape`]).
     shape: std::sync::Arc<tokio::sync::OnceCell<Shape>>,
+    /// Where the text index's fill reports how far it got
+    /// ([`IndexOptions::progress`]).
+    progress: indicatif::ProgressBar,
 }
 
 /// What a run-index file holds beyond the contract's table.
@@ -87,6 +90,7 @@ impl SqliteIndex {
         let index = Self {
             pool,
             shape: Default::default(),
+            progress: options.progress.clone(),
         };
         if options.migrate {
             index.ensure_schema().await?;
@@ -229,6 +233,7 @@ impl SqliteIndex {
     /// [`IndexError::Query`] when the database fails.
     pub async fn fill_text_index(&self) -> Result<u64, IndexError> {
         let mut done: u64 = 0;
+        let mut started = false;
         loop {
             // Asked by a read first: most starts have nothing to index and
             // need not wait for another process's write lock.
@@ -238,6 +243,17 @@ impl SqliteIndex {
                     .await?;
             if !unindexed {
                 break;
+            }
+            if !started {
+                started = true;
+                let todo: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM etl_logs WHERE text_id IS NULL")
+                        .fetch_one(&mut *self.conn().await?)
+                        .await?;
+                tracing::info!(runs = todo, "building the run index's text index");
+                self.progress.set_length(u64::try_from(todo).unwrap_or(0));
+                self.progress.set_position(0);
+                self.progress.set_message("text index");
             }
             let mut tx = sqlx::Transaction::begin(
                 self.conn().await?,
@@ -251,6 +267,7 @@ impl SqliteIndex {
             }
             let before = done;
             done += indexed;
+            self.progress.set_position(done);
             if done / 100_000 > before / 100_000 {
                 tracing::info!(runs = done, "building the run index's text index");
             }

@@ -1267,3 +1267,146 @@ async fn postgres_keywords_find_what_other_tools_write() {
     ];
     keywords_find_what_other_tools_write(index, raw, sql, false).await;
 }
+
+/// The migration to version 4 on PostgreSQL blocks neither readers nor
+/// writers: 20,000 runs written by a version 3 dagtrail (no phase texts)
+/// are migrated while a reader and a writer go on with a lock timeout of
+/// 100 ms (filling the texts and building the indexes take seconds: with
+/// the fill under an exclusive lock, as `ALTER TABLE` held it before the
+/// migration was split, a read times out). Afterwards the old runs' texts are searched
+/// through the new index and the new runs are found too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_to_the_text_index_lets_reads_and_writes_go_on() {
+    use dagtrail::runindex::postgres::PostgresIndex;
+
+    let Some(url) = crate::support::postgres_url() else {
+        return;
+    };
+    let name = format!("migr_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut own = url::Url::parse(&url).unwrap();
+    own.set_path(&format!("/{name}"));
+    let index = PostgresIndex::connect(own.as_str(), &IndexOptions::default())
+        .await
+        .unwrap();
+    let company = fresh_company();
+    let dag = fresh_dag();
+    // Version 3's table: no text columns, no trigger, the version recorded.
+    sqlx::raw_sql(
+        "DROP TRIGGER logs_phase_texts ON etl.logs; \
+         ALTER TABLE etl.logs DROP COLUMN event_text, DROP COLUMN extract_text, \
+           DROP COLUMN transform_text, DROP COLUMN load_text; \
+         DELETE FROM etl.dagtrail_schema; INSERT INTO etl.dagtrail_schema VALUES (3)",
+    )
+    .execute(index.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO etl.logs (id_company, dag_id, date, run_id, log) \
+         SELECT $1, $2, DATE '2026-11-01' + (i % 3), 'old__' || i, jsonb_build_object( \
+           'extract', jsonb_build_object('status', jsonb_build_object('success', true, 'message', 'ok'), \
+             'data', (SELECT jsonb_agg(jsonb_build_object('ref', 'needle<' || i || '>', 'k', k, \
+                        'pad', repeat('x', 100))) FROM generate_series(1, 10) k))) \
+         FROM generate_series(1, 20000) i",
+    )
+    .bind(company.as_str())
+    .bind(dag.0)
+    .execute(index.pool())
+    .await
+    .unwrap();
+    let mut timed = own.clone();
+    timed
+        .query_pairs_mut()
+        .append_pair("options", "-c lock_timeout=100");
+    let options = IndexOptions {
+        migrate: false,
+        ..IndexOptions::default()
+    };
+    let user: Arc<dyn RunIndex> = Arc::new(
+        PostgresIndex::connect(timed.as_str(), &options)
+            .await
+            .unwrap(),
+    );
+    let migrating = tokio::spawn({
+        let index = index.clone();
+        async move { index.migrate().await }
+    });
+    let (mut reads, mut writes) = (0, 0);
+    while !migrating.is_finished() {
+        let page = user.search_runs(&company, &[dag], &range()).await;
+        assert!(page.is_ok(), "a read during the migration: {page:?}");
+        reads += 1;
+        let written = user
+            .record_phase(
+                &company,
+                &run(dag, 2, &format!("new__{writes}")),
+                Phase::Extract,
+                &object(
+                    Some(true),
+                    "ok",
+                    json!([{"ref": format!("fresh<{writes}>")}]),
+                ),
+                Utc::now(),
+            )
+            .await;
+        assert!(written.is_ok(), "a write during the migration: {written:?}");
+        writes += 1;
+    }
+    migrating.await.unwrap().unwrap();
+    assert!(
+        reads >= 3,
+        "the migration was over before it could be read beside ({reads} reads)"
+    );
+    let version: i32 = sqlx::query_scalar("SELECT max(version) FROM etl.dagtrail_schema")
+        .fetch_one(index.pool())
+        .await
+        .unwrap();
+    assert_eq!(version, dagtrail::runindex::SCHEMA_VERSION);
+    let invalid: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname LIKE 'logs_%' AND NOT i.indisvalid",
+    )
+    .fetch_one(index.pool())
+    .await
+    .unwrap();
+    assert_eq!(invalid, 0, "every index built is valid");
+    // A fresh server reads the texts (version 4 recorded) through the index.
+    let after: Arc<dyn RunIndex> = Arc::new(
+        PostgresIndex::connect(own.as_str(), &options)
+            .await
+            .unwrap(),
+    );
+    let (found, total) = ids(
+        &after,
+        &company,
+        dag,
+        &extract_search("NEEDLE<1234>", 10, 0, None),
+    )
+    .await;
+    assert_eq!((found, total), (vec!["old__1234".to_owned()], 1));
+    let last = format!("fresh<{}>", writes - 1);
+    let (found, _) = ids(&after, &company, dag, &extract_search(&last, 10, 0, None)).await;
+    assert_eq!(found, vec![format!("new__{}", writes - 1)]);
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN SELECT 1 FROM etl.logs WHERE extract_text ~ '[Nn]eedle<1234>'")
+            .fetch_all(index.pool())
+            .await
+            .unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("logs_extract_text_trgm")),
+        "the keyword is looked up in the trigram index: {plan:?}"
+    );
+    index.pool().close().await;
+    drop((user, after));
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use dagtrail::settings::StorageSettings;
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -23,11 +24,20 @@ pub fn url_note(storage: &StorageSettings) -> String {
 
 pub async fn run(mut args: MigrateArgs) -> anyhow::Result<()> {
     args.storage.migrate = true;
+    // Drawn only while a long step (the text index) runs; on a terminal.
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {human_pos}/{human_len} runs, {per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     let storage = args
         .storage
-        .open()
+        .open_reporting(&progress)
         .await
         .context("cannot migrate the run index")?;
+    progress.finish_and_clear();
     storage
         .index
         .ping()

@@ -12,8 +12,8 @@ CREATE TABLE IF NOT EXISTS etl.logs (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id_company, dag_id, date, run_id)
 );
--- Newest-first pages within one DAG read this index in order and stop.
-CREATE INDEX IF NOT EXISTS logs_newest_first ON etl.logs (id_company, dag_id, date DESC, created_at DESC, run_id DESC);
+-- (Every index of etl.logs is built by the migration's code, concurrently:
+-- runindex::postgres::LOGS_INDEXES.)
 -- The schema version this file brings the database to (runindex::SCHEMA_VERSION);
 -- servers read it first and run this file only when the database is behind.
 CREATE TABLE IF NOT EXISTS etl.dagtrail_schema (version integer PRIMARY KEY);
@@ -54,8 +54,6 @@ CREATE TABLE IF NOT EXISTS etl.dag_days (
 -- from its phases' times; NULL until known), for sort=-duration; another
 -- tool may leave it NULL (`dagtrail migrate --rebuild-fleet` fills it).
 ALTER TABLE etl.logs ADD COLUMN IF NOT EXISTS duration_ms bigint;
--- Newest-first pages across every DAG of a company (GET /api/v1/runs).
-CREATE INDEX IF NOT EXISTS logs_company_newest_first ON etl.logs (id_company, date DESC, created_at DESC, dag_id DESC, run_id DESC);
 -- Keys dagtrail makes for itself: 'cursor' signs the run searches' cursors,
 -- shared by every server of this database.
 CREATE TABLE IF NOT EXISTS etl.dagtrail_keys (
@@ -83,9 +81,9 @@ $$;
 DROP TRIGGER IF EXISTS logs_phase_texts ON etl.logs;
 CREATE TRIGGER logs_phase_texts BEFORE INSERT OR UPDATE OF log ON etl.logs
     FOR EACH ROW EXECUTE FUNCTION etl.dagtrail_phase_texts();
--- (The migration's code then fills the columns and builds their indexes,
--- logs_<phase>_text_trgm, replacing version 1-3's trigram indexes on
--- `(log->'<phase>')::text`.)
+-- (The migration's code then fills the columns in batches and builds their
+-- indexes, logs_<phase>_text_trgm, replacing version 1-3's trigram indexes
+-- on `(log->'<phase>')::text`.)
 -- The fleet view's window (GET /dags?since=) reads a company's recent days,
 -- not all of its days.
 CREATE INDEX IF NOT EXISTS dag_days_recent ON etl.dag_days (id_company, date, dag_id);

@@ -215,14 +215,17 @@ fn status_sql(phase: Phase, status: StatusFilter) -> Option<String> {
 }
 
 /// The partial indexes of the rare statuses (schema version 4,
-/// [`super::search::rare_statuses`]).
-pub(super) fn status_indexes() -> Vec<String> {
+/// [`super::search::rare_statuses`]): (name, definition after `ON
+/// etl.logs`).
+pub(super) fn status_indexes() -> Vec<(String, String)> {
     crate::runindex::search::rare_statuses(status_sql, run_status_sql)
         .into_iter()
         .map(|(name, condition)| {
-            format!(
-                "CREATE INDEX IF NOT EXISTS logs_{name} ON etl.logs \
-                 (id_company, dag_id, date DESC, created_at DESC, run_id DESC) WHERE {condition}"
+            (
+                format!("logs_{name}"),
+                format!(
+                    "(id_company, dag_id, date DESC, created_at DESC, run_id DESC) WHERE {condition}"
+                ),
             )
         })
         .collect()
