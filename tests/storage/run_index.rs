@@ -526,7 +526,11 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
         let o = object(
             Some(i % 2 == 0),
             "extract",
-            json!([{"ref": format!("hit {i}")}]),
+            json!([{"ref": format!(
+                "hit {i}{}{}",
+                if i % 3 == 0 { " third" } else { "" },
+                if i % 100 == 0 { " hundredth" } else { "" }
+            )}]),
         );
         let when = at(1, 0) + chrono::Duration::seconds(i64::from(i));
         index
@@ -561,6 +565,39 @@ async fn many_matches(index: Arc<dyn RunIndex>, narrow: Arc<dyn RunIndex>) {
         match cap {
             Some(1000) => assert!(!got.total_exact && got.total >= 1000 && got.total <= 1050),
             _ => assert_eq!((got.total, got.total_exact), (1050, true), "cap {cap:?}"),
+        }
+    }
+    // One run in three (PostgreSQL pages it by walking: common among the
+    // runs it probes first) and one in a hundred (collected from the
+    // index): counted exactly below the count limit, pages in order.
+    for (keyword, every) in [("THIRD", 3), ("hundredth", 100)] {
+        let want: Vec<String> = expected
+            .iter()
+            .filter(|i| *i % every == 0)
+            .map(|i| format!("run-{i:04}"))
+            .collect();
+        for page in [0, 1, 17] {
+            let got = index
+                .search_runs(
+                    &company,
+                    &[dag],
+                    &extract_search(keyword, 20, page, Some(1000)),
+                )
+                .await
+                .unwrap();
+            let ids: Vec<String> = got.items.iter().map(|r| r.run_id.clone()).collect();
+            let wanted: Vec<String> = want
+                .iter()
+                .skip(page as usize * 20)
+                .take(20)
+                .cloned()
+                .collect();
+            assert_eq!(ids, wanted, "{keyword}, page {page}");
+            assert_eq!(
+                (got.total, got.total_exact),
+                (want.len() as u64, true),
+                "{keyword}"
+            );
         }
     }
     let exact = |page| {

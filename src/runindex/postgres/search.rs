@@ -34,7 +34,23 @@ impl PostgresIndex {
         // stops at FEW + 1. Few matches: the page is those keys, sorted,
         // fetched by primary key. Many: the page walks the newest-first
         // index and stops when the page is full.
+        //
+        // A keyword's matches are collected from a bitmap of its trigram
+        // index, which holds every candidate before the first is read:
+        // 110 ms for a keyword of 30% of a million runs. So a keyword
+        // search first walks PROBE runs of its order: when they are all
+        // the runs, they give the answer; when they hold many matches, the
+        // walk finds the page (and counts) without the bitmap.
         let shape = self.shape().await?;
+        if !search.keywords.is_empty() && search.order.follows_the_date_index() {
+            let probe = self.probe(company, dag_ids, search, shape).await?;
+            if let Some(page) = self
+                .page_from_probe(company, dag_ids, search, probe)
+                .await?
+            {
+                return Ok(page);
+            }
+        }
         let keys: Vec<(Uuid, NaiveDate, String)> = match_keys("", company, dag_ids, search, shape)
             .build_query_as()
             .fetch_all(&mut *self.conn().await?)
@@ -44,14 +60,67 @@ impl PostgresIndex {
             let rows = self.page_of_keys(company, &keys, search).await?;
             (rows, found, None)
         } else {
-            self.walk_newest_first(company, dag_ids, search, found)
+            self.walk_newest_first(company, dag_ids, search, Some(found))
                 .await?
         };
-        let items = rows
-            .iter()
-            .map(summary_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok(RunPage::new(items, counted, counted_up_to, search))
+        page_of(&rows, counted, counted_up_to, search)
+    }
+
+    /// The first PROBE runs of a search's order (from its cursor, if any)
+    /// that pass its filters but the keywords: their keys, and whether
+    /// each matches the keywords.
+    async fn probe(
+        &self,
+        company: &Company,
+        dag_ids: &[DagId],
+        search: &RunSearch,
+        shape: Shape,
+    ) -> Result<Vec<Probed>, sqlx::Error> {
+        // A phase the run lacks has no text: NULL, no match.
+        let mut q = QueryBuilder::new("SELECT dag_id, date, run_id, COALESCE(TRUE");
+        push_keywords(&mut q, search, shape);
+        q.push(", FALSE) AS hit FROM etl.logs");
+        push_filters_but_keywords(&mut q, company, dag_ids, search);
+        push_after(&mut q, search);
+        q.push(format!(" ORDER BY {} LIMIT ", search.order.sql("")))
+            .push_bind(PROBE);
+        let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
+        walk_the_index(&mut tx).await?;
+        let probed = q.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(probed)
+    }
+
+    /// The page a probe settles, or `None` when the keys of the matches
+    /// are to be collected: the probe saw every run of the search (no
+    /// cursor: its matches are all the matches), or found the keyword
+    /// common (COMMON_HITS of PROBE runs: the walk of the page reads a few
+    /// runs per match, and the count stops past its limit).
+    async fn page_from_probe(
+        &self,
+        company: &Company,
+        dag_ids: &[DagId],
+        search: &RunSearch,
+        probe: Vec<Probed>,
+    ) -> Result<Option<RunPage>, IndexError> {
+        let seen = i64::try_from(probe.len()).unwrap_or(i64::MAX);
+        let keys: Vec<(Uuid, NaiveDate, String)> = probe
+            .into_iter()
+            .filter(|p| p.3)
+            .map(|p| (p.0, p.1, p.2))
+            .collect();
+        if seen < PROBE && search.after.is_none() {
+            let found = i64::try_from(keys.len()).unwrap_or(i64::MAX);
+            let rows = self.page_of_keys(company, &keys, search).await?;
+            return page_of(&rows, found, None, search).map(Some);
+        }
+        if keys.len() >= COMMON_HITS {
+            let (rows, counted, counted_up_to) = self
+                .walk_newest_first(company, dag_ids, search, None)
+                .await?;
+            return page_of(&rows, counted, counted_up_to, search).map(Some);
+        }
+        Ok(None)
     }
 
     /// The page (with one run more, for `has_more`) out of a search's
@@ -95,15 +164,17 @@ impl PostgresIndex {
         page.build().fetch_all(&mut *self.conn().await?).await
     }
 
-    /// The page of a search with more than FEW matches (`found` = FEW + 1),
-    /// walking the newest-first index until the page is full, and the
-    /// count as far as the search asks: (rows, count, counted up to).
+    /// The page of a search with many matches, walking the newest-first
+    /// index until the page is full, and the count as far as the search
+    /// asks: (rows, count, counted up to). `found` is FEW + 1 when the
+    /// keys collected say "more than FEW"; `None` when nothing was counted
+    /// yet (a common keyword's probe).
     async fn walk_newest_first(
         &self,
         company: &Company,
         dag_ids: &[DagId],
         search: &RunSearch,
-        found: i64,
+        found: Option<i64>,
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64, Option<u64>), sqlx::Error> {
         let shape = self.shape().await?;
         let mut page = QueryBuilder::new(format!(
@@ -116,16 +187,13 @@ impl PostgresIndex {
             .push_bind(i64::from(search.limit) + 1)
             .push(" OFFSET ")
             .push_bind(search.sql_offset());
+        let walks = search.order.follows_the_date_index();
         let walk = async {
             let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
-            // The newest-first index in order (backwards for oldest first),
-            // never a bitmap of every match. Another order has no index to
-            // walk: the matches are sorted (a top-N sort, bounded by the
-            // date range of one DAG).
-            if search.order.follows_the_date_index() {
-                sqlx::raw_sql("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off")
-                    .execute(&mut *tx)
-                    .await?;
+            // Another order has no index to walk: the matches are sorted
+            // (a top-N sort, bounded by the date range of one DAG).
+            if walks {
+                walk_the_index(&mut tx).await?;
             }
             let rows = page.build().fetch_all(&mut *tx).await?;
             tx.commit().await?;
@@ -133,26 +201,36 @@ impl PostgresIndex {
         };
         // FEW + 1 keys already say "more than FEW"; count further only when
         // the search asks to (no limit, or a limit above FEW).
-        let (count_further, counted_up_to) = match search.count_limit {
-            Some(cap) if cap <= FEW as u64 => (false, Some(FEW as u64)),
-            limit => (true, limit),
+        let (count_further, counted_up_to) = match (found, search.count_limit) {
+            (Some(_), Some(cap)) if cap <= FEW as u64 => (false, Some(FEW as u64)),
+            (_, limit) => (true, limit),
         };
         let count = async {
             if !count_further {
-                return Ok(found);
+                return Ok(found.unwrap_or(0));
             }
             let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM etl.logs");
             push_filters(&mut count, company, dag_ids, search, shape);
+            let mut tx = sqlx::Transaction::begin(self.conn().await?, None).await?;
             if let Some(cap) = counted_up_to {
+                // Up to a limit, along the index too: the walk stops at
+                // the limit's match, where a bitmap would first gather
+                // every candidate.
+                if walks {
+                    count.push(format!(" ORDER BY {}", search.order.sql("")));
+                    walk_the_index(&mut tx).await?;
+                }
                 count
                     .push(" LIMIT ")
                     .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
             }
             count.push(") AS matching");
-            count
+            let counted = count
                 .build_query_scalar::<i64>()
-                .fetch_one(&mut *self.conn().await?)
-                .await
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(counted)
         };
         // Concurrent, yet never holding one connection while waiting for
         // another (the page returns its connection when done; the count
@@ -160,6 +238,42 @@ impl PostgresIndex {
         let (rows, counted) = tokio::try_join!(walk, count)?;
         Ok((rows, counted, counted_up_to))
     }
+}
+
+/// Runs a keyword search walks first ([`PostgresIndex::probe`]): a few
+/// milliseconds of rechecks at most.
+const PROBE: i64 = 256;
+/// Matches among PROBE runs that make a keyword common enough to page by
+/// walking (1 run in 8): the walk then reads about 8 runs per match.
+const COMMON_HITS: usize = 32;
+
+/// A probed run: its key and whether it matches the keywords.
+type Probed = (Uuid, NaiveDate, String, bool);
+
+/// Makes the transaction's statements walk the newest-first index in
+/// order (backwards for oldest first), never a bitmap of every match nor
+/// a sort of them.
+async fn walk_the_index(tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off",
+    )
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// A search's page out of its rows and count.
+fn page_of(
+    rows: &[sqlx::postgres::PgRow],
+    counted: i64,
+    counted_up_to: Option<u64>,
+    search: &RunSearch,
+) -> Result<RunPage, IndexError> {
+    let items = rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<_, _>>()?;
+    Ok(RunPage::new(items, counted, counted_up_to, search))
 }
 
 /// `{prefix}SELECT dag_id, date, run_id` of up to FEW + 1 runs matching a
@@ -238,6 +352,31 @@ fn push_filters(
     search: &RunSearch,
     shape: Shape,
 ) {
+    push_filters_but_keywords(q, company, dag_ids, search);
+    push_keywords(q, search, shape);
+}
+
+/// ` AND <phase text> ~ <pattern>` for each keyword.
+fn push_keywords(q: &mut QueryBuilder<Postgres>, search: &RunSearch, shape: Shape) {
+    for (phase, kw) in search.active_keywords() {
+        // The phase's text column (version 4), else the expression it
+        // holds: each is what a trigram index of its version is on.
+        if shape.texts {
+            q.push(format!(" AND {phase}_text ~ "));
+        } else {
+            q.push(format!(" AND ((log->'{phase}')::text) ~ "));
+        }
+        q.push_bind(keyword::postgres_contains(kw));
+    }
+}
+
+/// ` WHERE` and every filter of a search but its keywords.
+fn push_filters_but_keywords(
+    q: &mut QueryBuilder<Postgres>,
+    company: &Company,
+    dag_ids: &[DagId],
+    search: &RunSearch,
+) {
     q.push(" WHERE id_company = ").push_bind(company.as_str());
     match dag_ids {
         [] => {}
@@ -277,16 +416,6 @@ fn push_filters(
     }
     if let Some(t) = search.updated_since {
         q.push(" AND updated_at >= ").push_bind(t);
-    }
-    for (phase, kw) in search.active_keywords() {
-        // The phase's text column (version 4), else the expression it
-        // holds: each is what a trigram index of its version is on.
-        if shape.texts {
-            q.push(format!(" AND {phase}_text ~ "));
-        } else {
-            q.push(format!(" AND ((log->'{phase}')::text) ~ "));
-        }
-        q.push_bind(keyword::postgres_contains(kw));
     }
     if !search.run_ids.is_empty() {
         q.push(" AND run_id = ANY(")
