@@ -4,6 +4,7 @@
 //! The crate is the whole product; the `dagtrail` binary only parses its
 //! command line. See `docs/ARCHITECTURE.md` for how the modules fit.
 
+pub mod app;
 pub mod artifacts;
 pub mod auth;
 pub mod casefold;
@@ -16,3 +17,4 @@ pub mod reconcile;
 pub mod record;
 pub mod runindex;
 pub mod settings;
+pub mod ui;

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use dagtrail::auth::token::mint_hs256;
 use dagtrail::auth::{KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::http::params::url_path_segment;
-use dagtrail::http::{AppState, Limits, router, serve};
+use dagtrail::http::{AppState, Limits, serve};
 use dagtrail::model::{Company, RunRef};
 use dagtrail::read::ReadService;
 use dagtrail::settings::Secret;
@@ -46,7 +46,7 @@ impl Server {
             max_streams: 256,
             ..Limits::default()
         };
-        let app = router(AppState::new(reads, verifier, limits));
+        let app = dagtrail::app::router(AppState::new(reads, verifier, limits));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -16,6 +16,33 @@ use crate::model::Company;
 #[derive(Debug, Clone)]
 pub struct Tenant(pub Company);
 
+/// The bearer token of `Authorization` (RFC 6750 section 2.1).
+///
+/// # Errors
+///
+/// [`AuthError::Missing`] without the header or with another scheme;
+/// [`AuthError::Invalid`] when it is not ASCII or the token is empty.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AuthError> {
+    let header = headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let header = header
+        .to_str()
+        .map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
+    // `Bearer` with nothing after it still presents a bearer credential,
+    // an empty one: invalid_token, not the bare challenge.
+    if header.trim().eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Invalid("empty bearer token".into()));
+    }
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::Invalid("empty bearer token".into()));
+    }
+    Ok(token)
+}
+
 /// Where the request log finds the company once the extractor ran.
 #[derive(Debug, Clone, Default)]
 pub struct TenantSlot(pub Arc<OnceLock<String>>);
@@ -27,23 +54,7 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-        let header = header
-            .to_str()
-            .map_err(|_| AuthError::Invalid("authorization header is not ASCII".into()))?;
-        // `Bearer` with nothing after it still presents a bearer
-        // credential, an empty one: invalid_token, not the bare challenge.
-        if header.trim().eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::Invalid("empty bearer token".into()).into());
-        }
-        let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::Missing.into());
-        }
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(AuthError::Invalid("empty bearer token".into()).into());
-        }
+        let token = bearer_token(&parts.headers)?;
         let company = state.verifier.verify(token).await?;
         if let Some(slot) = parts.extensions.get::<TenantSlot>() {
             let _ = slot.0.set(company.to_string());

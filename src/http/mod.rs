@@ -158,14 +158,17 @@ impl AppState {
     }
 }
 
-/// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`.
-pub fn router(state: AppState) -> Router {
+/// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`,
+/// and `pages` (the run explorer's routes, [`crate::app::router`]) under
+/// the same request log, panic guard and headers.
+pub fn router(state: AppState, pages: Router) -> Router {
     metrics::install();
     let (api, doc) = openapi::api();
     Router::new()
         .nest("/api/v1", api.with_state(state.clone()))
         .merge(openapi::docs(doc))
         .merge(health::router(state))
+        .merge(pages)
         .fallback(observe::not_found)
         // A bug that panics answers a problem body instead of dropping the
         // connection (and is logged); the layer sits inside `observe` so the

@@ -199,24 +199,7 @@ pub async fn logs(
     let (AttemptQuery { attempt }, p, logs) = query;
     let filter = logs.filter();
     if wants_ndjson {
-        let slot = state.streams.try_take(&company).ok_or_else(|| {
-            ApiError::Busy(
-                "too many NDJSON streams at once (for this company or in all); retry later".into(),
-            )
-        })?;
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let stream = state
-            .timed(async {
-                let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-                reader.logs_ndjson(filter, cancel.clone()).await
-            })
-            .await?;
-        return Ok(ndjson::stream(
-            stream,
-            slot,
-            cancel,
-            state.limits.stream_stall,
-        ));
+        return logs_stream(&state, &company, &run, phase, attempt, filter).await;
     }
     let _slot = match filter.is_empty() {
         true => None,
@@ -229,4 +212,40 @@ pub async fn logs(
         })
         .await?;
     Ok(ndjson::vary_by_accept(Json(page).into_response()))
+}
+
+/// Every log row `filter` keeps, streamed as NDJSON in a slot of the
+/// streams' bound (endpoint 7's NDJSON answer; also the run explorer's
+/// download).
+///
+/// # Errors
+///
+/// [`ApiError::Busy`] when the company's share of streams, or the
+/// process's, is taken; the attempt's read errors before the first byte.
+pub async fn logs_stream(
+    state: &AppState,
+    company: &crate::model::Company,
+    run: &crate::model::RunRef,
+    phase: crate::model::Phase,
+    attempt: u32,
+    filter: crate::read::LogFilter,
+) -> Result<Response, ApiError> {
+    let slot = state.streams.try_take(company).ok_or_else(|| {
+        ApiError::Busy(
+            "too many NDJSON streams at once (for this company or in all); retry later".into(),
+        )
+    })?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stream = state
+        .timed(async {
+            let reader = state.reads.attempt(company, run, phase, attempt).await?;
+            reader.logs_ndjson(filter, cancel.clone()).await
+        })
+        .await?;
+    Ok(ndjson::stream(
+        stream,
+        slot,
+        cancel,
+        state.limits.stream_stall,
+    ))
 }

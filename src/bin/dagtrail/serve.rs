@@ -15,7 +15,7 @@ use dagtrail::http::{
     AppState, ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
     DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
-    DEFAULT_TIMEOUT_SECS, Limits, router, serve,
+    DEFAULT_TIMEOUT_SECS, Limits, serve,
 };
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -368,7 +368,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_searches_per_company: args.max_searches_per_company,
         search_count_limit: Some(args.search_count_limit).filter(|n| *n > 0),
     };
-    let app = router(AppState::new(reads, verifier, limits));
+    let app = dagtrail::app::router(AppState::new(reads, verifier, limits));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -75,6 +75,52 @@ impl QueryValues {
         }
     }
 
+    /// The values of an HTML form's query string, as a `GET` form sends
+    /// them: an empty field is no value, and a name repeated (checkboxes)
+    /// is the list of its values, comma-separated, as the API takes lists.
+    /// `defaults` fill names the query does not have.
+    pub fn from_form(raw: &str, defaults: &[(&str, String)]) -> Self {
+        let mut values: HashMap<String, String> = HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+            if v.trim().is_empty() {
+                continue;
+            }
+            values
+                .entry(k.into_owned())
+                .and_modify(|all| {
+                    all.push(',');
+                    all.push_str(&v);
+                })
+                .or_insert_with(|| v.into_owned());
+        }
+        for (name, value) in defaults {
+            values
+                .entry((*name).to_owned())
+                .or_insert_with(|| value.clone());
+        }
+        Self {
+            values,
+            issues: Vec::new(),
+        }
+    }
+
+    /// The value of `name`, as given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// A group's values, or the 422 of [`Params`] listing every issue.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Validation`] with every issue found.
+    pub fn validate<T: FromQuery>(mut self) -> Result<T, ApiError> {
+        match T::from_query(&mut self) {
+            Some(value) if self.issues.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.issues)),
+        }
+    }
+
     fn issue(&mut self, name: &str, kind: &str, msg: impl Into<String>, input: Value) {
         self.issues
             .push(ValidationIssue::new("query", name, kind, msg, input));

@@ -1,0 +1,150 @@
+//! The fleet board (`/`): every DAG of the company, its newest run and
+//! each phase's status, failed runs in the last day and week, the last
+//! failure's reason; filtered by name and tag, sorted by failures.
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::Utc;
+
+use super::session::Viewer;
+use super::view::{Status, Time, path_segment, query_value};
+use super::{Chrome, error_page, html};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::params::{DagsQuery, Params};
+use crate::model::Phase;
+use crate::runindex::fleet::{DagEntry, DagSort};
+
+/// One DAG's row.
+struct Row {
+    link: String,
+    name: String,
+    id: String,
+    tags: Vec<String>,
+    last: Option<LastRun>,
+    phases: Vec<(&'static str, Status)>,
+    failed_day: String,
+    failed_week: String,
+    runs_week: String,
+    failure: Option<(String, String, String)>,
+}
+
+struct LastRun {
+    link: String,
+    date: String,
+    run_id: String,
+    created: Time,
+    status: Status,
+}
+
+#[derive(askama::Template)]
+#[template(path = "ui/fleet.html")]
+struct Board {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    name: String,
+    tag: String,
+    sort: &'static str,
+}
+
+/// `GET /`: the board.
+pub async fn board(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    query: Result<Params<DagsQuery>, ApiError>,
+) -> Response {
+    let Viewer { company, chrome } = viewer;
+    let query = match query {
+        Ok(Params(q)) => q,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let today = Utc::now().date_naive();
+    let mut week = query.query(today);
+    week.since = today - chrono::Duration::days(6);
+    let mut day = week.clone();
+    day.since = today;
+    let (name, tag) = (
+        week.name.clone().unwrap_or_default(),
+        week.tag.clone().unwrap_or_default(),
+    );
+    let sort = match week.sort {
+        DagSort::Name => "name",
+        DagSort::LastRun => "-last_run",
+        DagSort::Failures => "-failures",
+    };
+    let read = async {
+        let (dags, days) = tokio::try_join!(
+            state.reads.dags(&company, &week),
+            state.reads.dags(&company, &day)
+        )?;
+        Ok::<_, crate::read::ReadError>((dags, days))
+    };
+    let (dags, days) = match state.timed(read).await {
+        Ok(found) => found,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let rows = dags
+        .iter()
+        .map(|dag| {
+            let failed_day = days
+                .iter()
+                .find(|d| d.dag_id == dag.dag_id)
+                .map_or(0, |d| d.failed_in_window);
+            row(&chrome, dag, failed_day)
+        })
+        .collect();
+    html(&Board {
+        chrome,
+        rows,
+        name,
+        tag,
+        sort,
+    })
+}
+
+fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
+    let tr = &chrome.tr;
+    let id = dag.dag_id.to_string();
+    let run_link = |date: &chrono::NaiveDate, run_id: &str| {
+        format!("/dags/{id}/runs/{date}/{}", path_segment(run_id))
+    };
+    let last = dag.state.last_run.as_ref().map(|(key, status)| LastRun {
+        link: run_link(&key.date, &key.run_id),
+        date: key.date.to_string(),
+        run_id: key.run_id.clone(),
+        created: Time::of(key.created_at),
+        status: Status::of_word(tr, status.map_or("", |s| s.as_str())),
+    });
+    let phases = Phase::ALL
+        .into_iter()
+        .map(|p| {
+            let object = dag.last_run_phases.as_ref().and_then(|ps| ps.get(p));
+            (p.as_str(), Status::of_phase(tr, object))
+        })
+        .collect();
+    let failure = dag.state.last_failure.as_ref().map(|f| {
+        (
+            run_link(&f.run.date, &f.run.run_id),
+            f.phase.as_str().to_owned(),
+            f.message.clone().unwrap_or_default(),
+        )
+    });
+    Row {
+        link: format!("/dags/{id}"),
+        name: dag.info.name.clone().unwrap_or_else(|| id.clone()),
+        id,
+        tags: dag.info.tags.clone(),
+        last,
+        phases,
+        failed_day: tr.number(u64::try_from(failed_day).unwrap_or(0)),
+        failed_week: tr.number(u64::try_from(dag.failed_in_window).unwrap_or(0)),
+        runs_week: tr.count("fleet-runs-of", "runs", dag.runs_in_window),
+        failure,
+    }
+}
+
+impl Board {
+    fn tag_link(&self, tag: &str) -> String {
+        format!("/?tag={}&sort={}", query_value(tag), self.sort)
+    }
+}

@@ -1,0 +1,199 @@
+//! A run (`/dags/{dag_id}/runs/{date}/{run_id}`): its phases and every
+//! attempt of each as a timeline (start, end, duration, status, message,
+//! from each attempt's `metadata.parquet`; the run index's object for an
+//! attempt not committed yet), and the event's two files, pretty-printed
+//! and collapsible.
+
+use axum::extract::State;
+use axum::response::Response;
+use futures::future::join_all;
+
+use super::session::Viewer;
+use super::view::{Cell, Status, Time, between, path_segment};
+use super::{Chrome, error_page, html};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::params::RunPath;
+use crate::model::{Company, Phase, RunRef};
+use crate::read::{ParquetPage, ReadError, ReadService};
+
+/// Attempts of one phase the timeline reads at most (the newest).
+const MAX_ATTEMPTS_SHOWN: u32 = 20;
+
+struct AttemptRow {
+    phase: &'static str,
+    attempt: u32,
+    link: String,
+    status: Status,
+    started: Option<Time>,
+    finished: Option<Time>,
+    duration: Option<String>,
+    message: String,
+    committed: bool,
+}
+
+/// One event file: its rows, each field a cell.
+struct EventFile {
+    title: String,
+    rows: Vec<Vec<(String, Cell)>>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "ui/run.html")]
+struct RunPage {
+    chrome: Chrome,
+    dag_id: String,
+    date: String,
+    run_id: String,
+    attempts: Vec<AttemptRow>,
+    event: Vec<EventFile>,
+}
+
+/// `GET /dags/{dag_id}/runs/{date}/{run_id}`: the run.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    path: Result<RunPath, ApiError>,
+) -> Response {
+    let Viewer { company, chrome } = viewer;
+    let run = match path {
+        Ok(RunPath(run)) => run,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let read = async {
+        let summary = state.reads.get_run(&company, &run).await?;
+        let event = match state.reads.event(&company, &run).await {
+            Ok(pages) => Some(pages),
+            Err(ReadError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        Ok((summary, event))
+    };
+    let (summary, event) = match state.timed(read).await {
+        Ok(read) => read,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let base = format!(
+        "/dags/{}/runs/{}/{}",
+        run.dag_id,
+        run.date,
+        path_segment(run.run_id.as_str())
+    );
+    let mut attempts = Vec::new();
+    for phase in Phase::ALL {
+        let Some(object) = summary.phases.get(phase) else {
+            continue;
+        };
+        let newest = object
+            .attempt
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(1)
+            .max(1);
+        let oldest = newest.saturating_sub(MAX_ATTEMPTS_SHOWN - 1).max(1);
+        let rows = join_all((oldest..=newest).map(|attempt| {
+            attempt_row(&state.reads, &chrome, &company, &run, phase, attempt, &base)
+        }))
+        .await;
+        for (attempt, row) in (oldest..=newest).zip(rows) {
+            match row {
+                Some(row) => attempts.push(row),
+                // The newest attempt as the run index has it: not committed
+                // yet (it may still run), or its files are gone.
+                None if attempt == newest => {
+                    let started = Time::parse(object.started_at.as_deref());
+                    let finished = Time::parse(object.finished_at.as_deref());
+                    attempts.push(AttemptRow {
+                        phase: phase.as_str(),
+                        attempt,
+                        link: format!("{base}/phases/{phase}?attempt={attempt}"),
+                        status: Status::of_phase(&chrome.tr, Some(object)),
+                        duration: between(started.as_ref(), finished.as_ref()),
+                        started,
+                        finished,
+                        message: object.status.message.clone().unwrap_or_default(),
+                        committed: false,
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+    let event = event
+        .map(|pages| {
+            [
+                (chrome.tr.t("run-queue-data"), pages.queue_data),
+                (chrome.tr.t("run-event-data"), pages.event),
+            ]
+            .into_iter()
+            .filter_map(|(title, page)| page.map(|p| event_file(title, &p)))
+            .collect()
+        })
+        .unwrap_or_default();
+    html(&RunPage {
+        dag_id: run.dag_id.to_string(),
+        date: run.date.to_string(),
+        run_id: run.run_id.as_str().to_owned(),
+        attempts,
+        event,
+        chrome,
+    })
+}
+
+/// One committed attempt's row, from its `metadata.parquet` (`None` when
+/// it has none).
+async fn attempt_row(
+    reads: &ReadService,
+    chrome: &Chrome,
+    company: &Company,
+    run: &RunRef,
+    phase: Phase,
+    attempt: u32,
+    base: &str,
+) -> Option<AttemptRow> {
+    let reader = reads.attempt(company, run, phase, attempt).await.ok()?;
+    let meta = reader.metadata();
+    let status = match meta.success {
+        Some(true) => "succeeded",
+        Some(false) => "failed",
+        None => "running",
+    };
+    let started = meta.started_at.map(Time::of);
+    let finished = meta.finished_at.map(Time::of);
+    Some(AttemptRow {
+        phase: phase.as_str(),
+        attempt,
+        link: format!("{base}/phases/{phase}?attempt={attempt}"),
+        status: Status::of_word(&chrome.tr, status),
+        duration: meta
+            .duration_ms
+            .map(super::view::duration)
+            .or_else(|| between(started.as_ref(), finished.as_ref())),
+        started,
+        finished,
+        message: meta.message.clone(),
+        committed: true,
+    })
+}
+
+fn event_file(title: String, page: &ParquetPage) -> EventFile {
+    EventFile {
+        title,
+        rows: page
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|(name, value)| (name.clone(), Cell::of(value, None)))
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+impl RunPage {
+    fn title(&self) -> String {
+        self.chrome
+            .tr
+            .with("run-title", &[("run", self.run_id.clone())])
+    }
+}

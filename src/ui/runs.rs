@@ -1,0 +1,356 @@
+//! A DAG's runs (`/dags/{dag_id}`): every filter of the run search in the
+//! URL (the API's own parameters, so a link reproduces the view and the
+//! back button works), the calendar strip of runs and failures per day,
+//! and cursor paging.
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use chrono::{Duration, NaiveDate, Utc};
+
+use super::session::Viewer;
+use super::view::{Status, Time, duration, path_segment, query_value};
+use super::{Chrome, error_page, html};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::params::{DagPath, QueryValues, SearchRunsQuery};
+use crate::model::{DagId, Phase};
+use crate::runindex::fleet::{DagQuery, DagSort};
+use crate::runindex::{RunOrder, RunSummary};
+
+/// Days a DAG's page shows when the URL names no dates: the last 30.
+const DEFAULT_DAYS: i64 = 30;
+
+/// One run of the results.
+struct RunRow {
+    link: String,
+    run_id: String,
+    date: String,
+    created: Time,
+    duration: Option<String>,
+    status: Status,
+    phases: Vec<PhaseCell>,
+}
+
+struct PhaseCell {
+    name: &'static str,
+    link: String,
+    status: Status,
+    message: String,
+    /// The phase's data search for the run keyword given for this phase.
+    deep: Option<String>,
+}
+
+/// One day of the calendar strip.
+struct Day {
+    date: String,
+    link: String,
+    class: &'static str,
+    runs: i64,
+    failed: i64,
+}
+
+/// The form's values, as the URL gives them.
+#[derive(Default)]
+struct Form {
+    date_from: String,
+    date_to: String,
+    statuses: Vec<String>,
+    phase_statuses: Vec<(&'static str, Vec<String>)>,
+    keywords: Vec<(&'static str, String)>,
+    run_ids: String,
+    created_from: String,
+    created_to: String,
+    updated_since: String,
+    sort: String,
+    limit: String,
+}
+
+impl Form {
+    fn has(&self, values: &[String], value: &str) -> bool {
+        values.iter().any(|v| v == value)
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "ui/runs.html")]
+struct RunsPage {
+    chrome: Chrome,
+    dag_id: String,
+    name: String,
+    known: bool,
+    form: Form,
+    days: Vec<Day>,
+    rows: Vec<RunRow>,
+    total: String,
+    next: Option<String>,
+    first: Option<String>,
+    sorts: Vec<(&'static str, String)>,
+}
+
+/// `GET /dags/{dag_id}`: the runs page.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    path: Result<DagPath, ApiError>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Viewer { company, chrome } = viewer;
+    let dag_id = match path {
+        Ok(DagPath { dag_id }) => dag_id,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let raw = raw.unwrap_or_default();
+    let today = Utc::now().date_naive();
+    let values = QueryValues::from_form(
+        &raw,
+        &[
+            ("date_to", today.to_string()),
+            (
+                "date_from",
+                (today - Duration::days(DEFAULT_DAYS - 1)).to_string(),
+            ),
+        ],
+    );
+    let form = form_of(&values);
+    let mut query: SearchRunsQuery = match values.validate() {
+        Ok(q) => q,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let cursor = query.cursor.take();
+    let search = match query.search(&state.limits) {
+        Ok(s) => s,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let (from, to) = (search.date_from, search.date_to);
+    let keywords: Vec<(Phase, String)> = search.keywords.clone();
+    let dag_ids = [dag_id];
+    let read = async {
+        let everything = DagQuery {
+            since: today,
+            name: None,
+            tag: None,
+            statuses: Vec::new(),
+            sort: DagSort::Name,
+        };
+        tokio::try_join!(
+            state
+                .reads
+                .search_runs(&company, &dag_ids, search, cursor.as_deref()),
+            state.reads.calendar(&company, dag_id, from, to),
+            state.reads.dags(&company, &everything),
+        )
+    };
+    let (found, (days, known), dags) = match state.timed(read).await {
+        Ok(read) => read,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    let name = dags
+        .iter()
+        .find(|d| d.dag_id == dag_id)
+        .and_then(|d| d.info.name.clone())
+        .unwrap_or_else(|| dag_id.to_string());
+    let tr = &chrome.tr;
+    let total = if found.page.total_exact {
+        tr.count("runs-total", "total", found.page.total)
+    } else {
+        tr.count("runs-total-more", "total", found.page.total)
+    };
+    let here = format!("/dags/{dag_id}");
+    let without_paging = strip(&raw, &["cursor", "page"]);
+    let next = found
+        .next_cursor
+        .as_ref()
+        .map(|c| format!("{here}?{}cursor={}", amp(&without_paging), query_value(c)));
+    let first = (found.number > 0).then(|| format!("{here}?{without_paging}"));
+    let rows = found
+        .page
+        .items
+        .iter()
+        .map(|run| run_row(&chrome, dag_id, run, &keywords))
+        .collect();
+    let days = strip_days(&here, &without_paging, from, to, &days);
+    let sorts = RunOrder::ALL
+        .iter()
+        .map(|(value, order)| (*value, tr.t(sort_key(*order))))
+        .collect();
+    html(&RunsPage {
+        dag_id: dag_id.to_string(),
+        name,
+        known,
+        form,
+        days,
+        rows,
+        total,
+        next,
+        first,
+        sorts,
+        chrome,
+    })
+}
+
+fn sort_key(order: RunOrder) -> &'static str {
+    match order {
+        RunOrder::DateDesc => "runs-sort-date-desc",
+        RunOrder::DateAsc => "runs-sort-date-asc",
+        RunOrder::CreatedDesc => "runs-sort-created-desc",
+        RunOrder::CreatedAsc => "runs-sort-created-asc",
+        RunOrder::DurationDesc => "runs-sort-duration-desc",
+        RunOrder::DurationAsc => "runs-sort-duration-asc",
+    }
+}
+
+/// `query&` when `query` is not empty.
+fn amp(query: &str) -> String {
+    if query.is_empty() {
+        String::new()
+    } else {
+        format!("{query}&")
+    }
+}
+
+/// A query string without the names `drop`.
+fn strip(raw: &str, drop: &[&str]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .filter(|(k, _)| !drop.contains(&k.as_ref())),
+        )
+        .finish()
+}
+
+fn form_of(values: &QueryValues) -> Form {
+    let text = |name: &str| values.get(name).unwrap_or_default().to_owned();
+    let list = |name: &str| -> Vec<String> {
+        values
+            .get(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    Form {
+        date_from: text("date_from"),
+        date_to: text("date_to"),
+        statuses: list("status"),
+        phase_statuses: [Phase::Extract, Phase::Transform, Phase::Load]
+            .into_iter()
+            .map(|p| (p.as_str(), list(&format!("{p}_status"))))
+            .collect(),
+        keywords: Phase::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), text(&format!("{p}_keyword"))))
+            .collect(),
+        run_ids: text("run_ids"),
+        created_from: text("created_from"),
+        created_to: text("created_to"),
+        updated_since: text("updated_since"),
+        sort: text("sort"),
+        limit: text("limit"),
+    }
+}
+
+fn run_row(
+    chrome: &Chrome,
+    dag_id: DagId,
+    run: &RunSummary,
+    keywords: &[(Phase, String)],
+) -> RunRow {
+    let tr = &chrome.tr;
+    let link = format!(
+        "/dags/{dag_id}/runs/{}/{}",
+        run.date,
+        path_segment(&run.run_id)
+    );
+    let phases = Phase::ALL
+        .into_iter()
+        .map(|p| {
+            let object = run.phases.get(p);
+            let phase_link = format!("{link}/phases/{p}");
+            let deep = keywords
+                .iter()
+                .find(|(kp, k)| *kp == p && !k.is_empty())
+                .filter(|_| p != Phase::Event)
+                .map(|(_, k)| format!("{phase_link}?keyword={}", query_value(k)));
+            PhaseCell {
+                name: p.as_str(),
+                link: phase_link,
+                status: Status::of_phase(tr, object),
+                message: object
+                    .and_then(|o| o.status.message.clone())
+                    .unwrap_or_default(),
+                deep,
+            }
+        })
+        .collect();
+    let status = crate::runindex::fleet::RunStatus::of(&run.phases).map_or_else(
+        || Status::of_word(tr, ""),
+        |s| Status::of_word(tr, s.as_str()),
+    );
+    RunRow {
+        link,
+        run_id: run.run_id.clone(),
+        date: run.date.to_string(),
+        created: Time::of(run.created_at),
+        duration: run.duration_ms.map(duration),
+        status,
+        phases,
+    }
+}
+
+/// Every day of the range, at most a year, each a link to its runs.
+fn strip_days(
+    here: &str,
+    query: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: &[crate::runindex::fleet::DayCount],
+) -> Vec<Day> {
+    let without_dates = strip(query, &["date_from", "date_to"]);
+    from.iter_days()
+        .take_while(|d| *d <= to)
+        .take(366)
+        .map(|date| {
+            let (runs, failed) = counts
+                .iter()
+                .find(|c| c.date == date)
+                .map_or((0, 0), |c| (c.runs, c.failed_runs));
+            let class = match (runs, failed) {
+                (0, _) => "none",
+                (_, 0) => "runs",
+                (r, f) if f >= r => "all-failed",
+                _ => "some-failed",
+            };
+            Day {
+                date: date.to_string(),
+                link: format!(
+                    "{here}?{}date_from={date}&date_to={date}",
+                    amp(&without_dates)
+                ),
+                class,
+                runs,
+                failed,
+            }
+        })
+        .collect()
+}
+
+impl RunsPage {
+    fn day_title(&self, day: &Day) -> String {
+        let tr = &self.chrome.tr;
+        tr.with(
+            "runs-calendar-day",
+            &[
+                ("date", day.date.clone()),
+                ("runs", tr.number(u64::try_from(day.runs).unwrap_or(0))),
+                ("failed", tr.number(u64::try_from(day.failed).unwrap_or(0))),
+            ],
+        )
+    }
+
+    /// A text with one argument: `phase`, or `dag` for the title.
+    fn phase_label(&self, key: &str, value: &str) -> String {
+        let name = if key == "runs-title" { "dag" } else { "phase" };
+        self.chrome.tr.with(key, &[(name, value.to_owned())])
+    }
+}
