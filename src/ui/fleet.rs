@@ -7,7 +7,7 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::session::Viewer;
-use super::view::{Status, Time, path_segment, query_value};
+use super::view::{Status, Time, query_value};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -106,7 +106,10 @@ fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
     let tr = &chrome.tr;
     let id = dag.dag_id.to_string();
     let run_link = |date: &chrono::NaiveDate, run_id: &str| {
-        format!("/dags/{id}/runs/{date}/{}", path_segment(run_id))
+        format!(
+            "/dags/{id}/runs/{date}/{}",
+            crate::http::params::url_path_segment(run_id)
+        )
     };
     let last = dag.state.last_run.as_ref().map(|(key, status)| LastRun {
         link: run_link(&key.date, &key.run_id),

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
 use super::session::Viewer;
-use super::view::{Cell, Status, Time, path_segment, query_value};
+use super::view::{Cell, Status, Time, query_value};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -158,7 +158,7 @@ async fn open(
         "/dags/{}/runs/{}/{}",
         run.dag_id,
         run.date,
-        path_segment(run.run_id.as_str())
+        crate::http::params::url_path_segment(run.run_id.as_str())
     );
     let reader = match state
         .timed(state.reads.attempt(&company, &run, phase, attempt))

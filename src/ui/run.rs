@@ -9,7 +9,7 @@ use axum::response::Response;
 use futures::future::join_all;
 
 use super::session::Viewer;
-use super::view::{Cell, Status, Time, between, path_segment};
+use super::view::{Cell, Status, Time, between};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -77,7 +77,7 @@ pub async fn page(
         "/dags/{}/runs/{}/{}",
         run.dag_id,
         run.date,
-        path_segment(run.run_id.as_str())
+        crate::http::params::url_path_segment(run.run_id.as_str())
     );
     let mut attempts = Vec::new();
     for phase in Phase::ALL {

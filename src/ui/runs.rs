@@ -8,7 +8,7 @@ use axum::response::Response;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::session::Viewer;
-use super::view::{Status, Time, duration, path_segment, query_value};
+use super::view::{Status, Time, duration, query_value};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -260,7 +260,7 @@ fn run_row(
     let link = format!(
         "/dags/{dag_id}/runs/{}/{}",
         run.date,
-        path_segment(&run.run_id)
+        crate::http::params::url_path_segment(&run.run_id)
     );
     let phases = Phase::ALL
         .into_iter()

@@ -15,17 +15,6 @@ pub fn query_value(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// `text` as one segment of a URL path (a run id holds `:` and `+`).
-pub fn path_segment(text: &str) -> String {
-    /// Everything but RFC 3986's unreserved characters.
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
-}
-
 /// A status as the board and the tables show it: a word, a symbol (so it
 /// never rests on colour alone) and a CSS class for its colour.
 #[derive(Debug, Clone)]

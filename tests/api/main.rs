@@ -20,3 +20,4 @@ mod runs;
 mod serve;
 mod support;
 mod types;
+mod ui;
