@@ -269,6 +269,7 @@ async fn print_try_it(
         "dagtrail is serving {} (company {company}) at http://{addr}",
         dag
     );
+    println!("  explorer: http://{addr}/   (open it and sign in with the token below)");
     println!("  docs:    http://{addr}/docs");
     println!("  token:   export TOKEN={token}");
     println!(
