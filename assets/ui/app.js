@@ -20,12 +20,12 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "copy";
-    button.textContent = "⧉";
-    button.title = a.textContent;
+    var label = a.dataset.copy || "Copy";
+    button.textContent = label;
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(a.href).then(function () {
-        button.textContent = "✓";
-        setTimeout(function () { button.textContent = "⧉"; }, 1500);
+        button.textContent = a.dataset.copied || "Copied";
+        setTimeout(function () { button.textContent = label; }, 1500);
       });
     });
     a.after(button);

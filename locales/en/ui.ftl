@@ -5,6 +5,8 @@ nav-fleet = DAGs
 nav-signout = Sign out
 nav-api-docs = API docs
 lang-switch = Español
+copy-button = Copy
+copied = Copied
 copy-link = Link to this view
 
 signin-title = Sign in

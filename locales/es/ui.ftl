@@ -5,6 +5,8 @@ nav-fleet = DAGs
 nav-signout = Cerrar sesión
 nav-api-docs = Documentación de la API
 lang-switch = English
+copy-button = Copiar
+copied = Copiado
 copy-link = Enlace a esta vista
 
 signin-title = Iniciar sesión
