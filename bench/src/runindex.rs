@@ -145,11 +145,8 @@ async fn scenarios(
     ));
     let fleet = Company::new("bench-fleet")?;
     let query = DagQuery {
-        since: NaiveDate::from_ymd_opt(2025, 12, 24).unwrap_or_default(),
-        name: None,
-        tag: None,
-        statuses: Vec::new(),
         sort: DagSort::Failures,
+        ..DagQuery::since(NaiveDate::from_ymd_opt(2025, 12, 24).unwrap_or_default())
     };
     let mut times = Vec::new();
     let mut listed = index.list_dags(&fleet, &query).await?.len();

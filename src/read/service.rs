@@ -16,7 +16,7 @@ use super::file::StoreQuirks;
 use crate::artifacts::key::RunFolder;
 use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunId, RunRef};
-use crate::runindex::fleet::{DagEntry, DagQuery, DagSort, DayCount};
+use crate::runindex::fleet::{DagEntry, DagQuery, DayCount};
 use crate::runindex::{IndexError, RunIndex, RunPage, RunSearch, RunSummary};
 use chrono::NaiveDate;
 
@@ -268,14 +268,30 @@ impl ReadService {
     ///
     /// [`ReadError::Index`] when the run index fails.
     pub async fn has_dags(&self, company: &Company) -> Result<bool, ReadError> {
-        let everything = DagQuery {
-            since: NaiveDate::MAX,
-            name: None,
-            tag: None,
-            statuses: Vec::new(),
-            sort: DagSort::default(),
+        Ok(!self
+            .dags(company, &DagQuery::since(NaiveDate::MAX))
+            .await?
+            .is_empty())
+    }
+
+    /// One DAG of `company` as the fleet view has it (catalog entry, newest
+    /// run, window counts from `since`); `None` when it has neither runs
+    /// nor a catalog entry.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn dag(
+        &self,
+        company: &Company,
+        dag_id: DagId,
+        since: NaiveDate,
+    ) -> Result<Option<DagEntry>, ReadError> {
+        let query = DagQuery {
+            dag: Some(dag_id),
+            ..DagQuery::since(since)
         };
-        Ok(!self.dags(company, &everything).await?.is_empty())
+        Ok(self.dags(company, &query).await?.into_iter().next())
     }
 
     /// Whether `company` has the DAG at all (runs or a catalog entry).

@@ -401,6 +401,23 @@ pub struct DagQuery {
     pub statuses: Vec<RunStatus>,
     /// The order.
     pub sort: DagSort,
+    /// This DAG only (one DAG's page), read by its key instead of reading
+    /// the company's every DAG.
+    pub dag: Option<DagId>,
+}
+
+impl DagQuery {
+    /// Every DAG of the company, by name, its window from `since`.
+    pub fn since(since: NaiveDate) -> Self {
+        Self {
+            since,
+            name: None,
+            tag: None,
+            statuses: Vec::new(),
+            sort: DagSort::default(),
+            dag: None,
+        }
+    }
 }
 
 /// Runs and failed runs of one run date (the calendar).

@@ -160,18 +160,8 @@ impl PostgresIndex {
     /// [`IndexError::Query`] when the database cannot be reached or
     /// refuses the read.
     pub async fn schema_version(&self) -> Result<i32, IndexError> {
-        let found =
-            sqlx::query_scalar::<_, Option<i32>>("SELECT max(version) FROM etl.dagtrail_schema")
-                .fetch_one(&mut *self.conn().await?)
-                .await;
-        match found {
-            Ok(version) => Ok(version.unwrap_or(0)),
-            // undefined_table, invalid_schema_name: nothing migrated yet.
-            Err(sqlx::Error::Database(e))
-                if matches!(e.code().as_deref(), Some("42P01" | "3F000")) =>
-            {
-                Ok(0)
-            }
+        match recorded_version(&mut *self.conn().await?).await {
+            Ok(version) => Ok(version),
             Err(e) if permission_denied(&e) => Err(IndexError::NotPermitted(e)),
             Err(e) => Err(e.into()),
         }

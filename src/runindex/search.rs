@@ -356,6 +356,32 @@ pub(crate) fn rare_statuses(
     conditions
 }
 
+/// The SQL conditions of a search's status filters, each `(a OR b …)`:
+/// one per phase with a status filter, one for the run status, from the
+/// backend's own `phase_sql` and `run_sql` (as [`rare_statuses`]).
+pub(crate) fn status_conditions(
+    search: &RunSearch,
+    phase_sql: impl Fn(Phase, StatusFilter) -> Option<String>,
+    run_sql: impl Fn(fleet::RunStatus) -> String,
+) -> Vec<String> {
+    let mut conditions: Vec<String> = search
+        .active_statuses()
+        .into_iter()
+        .map(|(phase, filters)| {
+            let any: Vec<String> = filters
+                .iter()
+                .filter_map(|status| phase_sql(phase, *status))
+                .collect();
+            format!("({})", any.join(" OR "))
+        })
+        .collect();
+    if !search.run_statuses.is_empty() {
+        let any: Vec<String> = search.run_statuses.iter().map(|s| run_sql(*s)).collect();
+        conditions.push(format!("({})", any.join(" OR ")));
+    }
+    conditions
+}
+
 /// Cleans a `run_ids` parameter: entries trimmed, empty ones and
 /// duplicates dropped, order kept.
 pub fn parse_run_ids(raw: &str) -> Vec<String> {

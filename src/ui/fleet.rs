@@ -116,7 +116,7 @@ fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
         date: key.date.to_string(),
         run_id: key.run_id.clone(),
         created: Time::of(key.created_at),
-        status: Status::of_word(tr, status.map_or("", |s| s.as_str())),
+        status: Status::of_run(tr, *status),
     });
     let phases = Phase::ALL
         .into_iter()

@@ -9,23 +9,19 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use futures::future::try_join_all;
 
 use super::session::Viewer;
-use super::view::{Cell, Status, Time, query_value};
+use super::view::{Cell, Status, Time, query_value, query_without};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{
     AttemptQuery, DataQuery, FromQuery, LogQuery, PageQuery, PhasePath, QueryValues,
 };
-use crate::model::Company;
+use crate::model::{Company, Phase, RunRef};
 use crate::read::{AttemptReader, Missing, ParquetPage};
 
-/// Rows a data or log page shows unless the URL says otherwise.
-const ROWS_PER_PAGE: u32 = 50;
-/// Errors a page shows unless the URL says otherwise: each may bring its
-/// data row.
-const ERRORS_PER_PAGE: u32 = 20;
 /// The log levels the filter offers (contract section 3).
 const LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
@@ -65,6 +61,17 @@ struct Table {
 }
 
 impl Table {
+    /// A page's paging alone (the Errors tab shows its rows otherwise).
+    fn paging_of(page: &ParquetPage) -> Self {
+        Self {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            page: page.page,
+            total: page.total,
+            pages: page.total.div_ceil(u64::from(page.limit.max(1))),
+        }
+    }
+
     fn of(page: &ParquetPage, keyword: Option<&str>) -> Self {
         let columns: Vec<(String, String)> = page
             .columns
@@ -89,9 +96,7 @@ impl Table {
         Self {
             columns,
             rows,
-            page: page.page,
-            total: page.total,
-            pages: page.total.div_ceil(u64::from(page.limit.max(1))),
+            ..Self::paging_of(page)
         }
     }
 }
@@ -133,7 +138,46 @@ struct Opened {
     company: Company,
     reader: AttemptReader,
     head: Header,
-    raw: String,
+}
+
+/// What every tab's URL says beside its filters: the attempt, the page,
+/// and the jump forms' `go` (a page counted from 1, as pages show) and
+/// `row` (a data row by its number in the attempt).
+struct Place {
+    attempt: u32,
+    page: PageQuery,
+    go: Option<u64>,
+    row: Option<u64>,
+}
+
+impl FromQuery for Place {
+    fn from_query(q: &mut QueryValues) -> Option<Self> {
+        let (AttemptQuery { attempt }, page) = <(AttemptQuery, PageQuery)>::from_query(q)?;
+        let mut optional = |name: &str, min: i64| {
+            q.get(name)
+                .is_some()
+                .then(|| q.int(name, min, min, i64::MAX))
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        let go = optional("go", 1);
+        let row = optional("row", 0);
+        Some(Self {
+            attempt,
+            page,
+            go,
+            row,
+        })
+    }
+}
+
+/// What a tab shows below the header.
+#[derive(Default)]
+struct Body {
+    table: Option<Table>,
+    errors: Vec<ErrorItem>,
+    keyword: String,
+    levels: Vec<String>,
+    target_row: Option<u64>,
 }
 
 /// Opens the attempt a tab's URL names, or answers for it: the error page,
@@ -142,18 +186,10 @@ async fn open(
     state: &AppState,
     chrome: &Chrome,
     company: Company,
-    path: Result<PhasePath, ApiError>,
-    raw: Option<String>,
+    run: RunRef,
+    phase: Phase,
+    attempt: u32,
 ) -> Result<Opened, Response> {
-    let PhasePath { run, phase } = match path {
-        Ok(p) => p,
-        Err(e) => return Err(error_page(chrome.clone(), e).await),
-    };
-    let raw = raw.unwrap_or_default();
-    let attempt = match QueryValues::from_form(&raw, &[]).validate::<AttemptQuery>() {
-        Ok(a) => a.attempt,
-        Err(e) => return Err(error_page(chrome.clone(), e).await),
-    };
     let run_link = format!(
         "/dags/{}/runs/{}/{}",
         run.dag_id,
@@ -167,7 +203,7 @@ async fn open(
         Ok(reader) => reader,
         Err(ApiError::NotFound(Missing::Attempt)) => {
             // Not committed: running, when the run index has the phase.
-            let recorded = state.reads.get_run(&company, &run).await.ok();
+            let recorded = state.timed(state.reads.get_run(&company, &run)).await.ok();
             if recorded
                 .as_ref()
                 .is_some_and(|r| r.phases.get(phase).is_some())
@@ -187,11 +223,6 @@ async fn open(
         Err(e) => return Err(error_page(chrome.clone(), e).await),
     };
     let meta = reader.metadata();
-    let status = match meta.success {
-        Some(true) => "succeeded",
-        Some(false) => "failed",
-        None => "running",
-    };
     let head = Header {
         dag_id: run.dag_id.to_string(),
         date: run.date.to_string(),
@@ -200,7 +231,7 @@ async fn open(
         run_link,
         phase: phase.as_str(),
         attempt,
-        status: Status::of_word(&chrome.tr, status),
+        status: Status::of_outcome(&chrome.tr, meta.success),
         message: meta.message.clone(),
         started: meta.started_at.map(Time::of),
         finished: meta.finished_at.map(Time::of),
@@ -212,59 +243,7 @@ async fn open(
         company,
         reader,
         head,
-        raw,
     })
-}
-
-/// The page and limit of a tab, `limit` defaulting to `default`.
-fn paging(raw: &str, default: u32) -> Result<PageQuery, ApiError> {
-    let values = QueryValues::from_form(raw, &[]);
-    let given = values.get("limit").is_some();
-    // The jump form's `go` counts pages from 1, as the page shows them.
-    let go = values.get("go").map(|g| g.trim().parse::<u64>());
-    let mut p: PageQuery = values.validate()?;
-    if !given {
-        p.limit = default;
-    }
-    match go {
-        Some(Ok(n)) if n >= 1 => p.page = n - 1,
-        Some(_) => {
-            return Err(ApiError::Validation(vec![
-                crate::http::error::ValidationIssue::new(
-                    "query",
-                    "go",
-                    "greater_than_equal",
-                    "Input should be a page number from 1",
-                    serde_json::Value::Null,
-                ),
-            ]));
-        }
-        None => {}
-    }
-    Ok(p)
-}
-
-/// `?row=`: a data row to open, by its number in the attempt.
-struct RowQuery(Option<u64>);
-
-impl FromQuery for RowQuery {
-    fn from_query(q: &mut QueryValues) -> Option<Self> {
-        if q.get("row").is_none() {
-            return Some(Self(None));
-        }
-        let row = q.int("row", 0, 0, i64::MAX);
-        Some(Self(u64::try_from(row).ok()))
-    }
-}
-
-/// The query string without `drop`.
-fn without(raw: &str, drop: &[&str]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            url::form_urlencoded::parse(raw.as_bytes())
-                .filter(|(k, v)| !drop.contains(&k.as_ref()) && !v.is_empty()),
-        )
-        .finish()
 }
 
 /// `GET …/phases/{phase}`: the Data tab.
@@ -274,49 +253,7 @@ pub async fn data(
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Viewer { company, chrome } = viewer;
-    let opened = match open(&state, &chrome, company, path, raw).await {
-        Ok(o) => o,
-        Err(page) => return page,
-    };
-    let result = async {
-        let mut p = paging(&opened.raw, ROWS_PER_PAGE)?;
-        let (DataQuery { keyword }, RowQuery(row)) =
-            QueryValues::from_form(&opened.raw, &[]).validate()?;
-        let keyword = keyword.filter(|k| !k.is_empty());
-        // A row asked for by number opens the page holding it.
-        if let (Some(row), None) = (row, &keyword) {
-            p.page = row / u64::from(p.limit.max(1));
-        }
-        let page = match &keyword {
-            Some(k) => {
-                let _slot = state.search_slot(&opened.company)?;
-                state
-                    .timed(opened.reader.search_data(k, p.page, p.limit))
-                    .await?
-            }
-            None => {
-                state
-                    .timed(opened.reader.data_page(p.page, p.limit))
-                    .await?
-            }
-        };
-        Ok::<_, ApiError>((Table::of(&page, keyword.as_deref()), keyword, row))
-    };
-    match result.await {
-        Ok((table, keyword, row)) => html(&PhasePage {
-            paging: without(&opened.raw, &["page", "row"]),
-            chrome,
-            head: opened.head,
-            tab: Tab::Data,
-            table: Some(table),
-            errors: Vec::new(),
-            keyword: keyword.unwrap_or_default(),
-            levels: Vec::new(),
-            target_row: row,
-        }),
-        Err(e) => error_page(chrome, e).await,
-    }
+    show(&state, viewer, path, raw, Tab::Data).await
 }
 
 /// `GET …/phases/{phase}/errors`: the Errors tab.
@@ -326,40 +263,145 @@ pub async fn errors(
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    show(&state, viewer, path, raw, Tab::Errors).await
+}
+
+/// `GET …/phases/{phase}/logs`: the Logs tab.
+pub async fn logs(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    path: Result<PhasePath, ApiError>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    show(&state, viewer, path, raw, Tab::Logs).await
+}
+
+/// A tab: its URL read, the attempt opened, the tab's rows read, the page.
+async fn show(
+    state: &AppState,
+    viewer: Viewer,
+    path: Result<PhasePath, ApiError>,
+    raw: Option<String>,
+    tab: Tab,
+) -> Response {
     let Viewer { company, chrome } = viewer;
-    let opened = match open(&state, &chrome, company, path, raw).await {
+    let raw = raw.unwrap_or_default();
+    let values = QueryValues::from_form(&raw, &[]);
+    let limit_given = values.get("limit").is_some();
+    let asked = path.and_then(|path| Ok((path, values.validate::<Place>()?)));
+    let (PhasePath { run, phase }, mut place) = match asked {
+        Ok(asked) => asked,
+        Err(e) => return error_page(chrome, e).await,
+    };
+    if !limit_given {
+        place.page.limit = tab.rows_per_page();
+    }
+    if let Some(go) = place.go {
+        place.page.page = go - 1;
+    }
+    let opened = match open(state, &chrome, company, run, phase, place.attempt).await {
         Ok(o) => o,
         Err(page) => return page,
     };
-    let result = async {
-        let p = paging(&opened.raw, ERRORS_PER_PAGE)?;
-        let page = state
-            .timed(opened.reader.errors_page(p.page, p.limit))
-            .await?;
-        let mut items = Vec::new();
-        for row in &page.rows {
-            items.push(error_item(&state, &opened, row).await?);
-        }
-        Ok::<_, ApiError>((Table::of(&page, None), items))
+    let body = match tab {
+        Tab::Data => data_body(state, &opened, &raw, &mut place).await,
+        Tab::Errors => errors_body(state, &opened, &place).await,
+        Tab::Logs => logs_body(state, &opened, &raw, &place).await,
     };
-    match result.await {
-        Ok((mut table, items)) => {
-            // The errors show as blocks; the table keeps only the paging.
-            table.rows.clear();
-            html(&PhasePage {
-                paging: without(&opened.raw, &["page"]),
-                chrome,
-                head: opened.head,
-                tab: Tab::Errors,
-                table: Some(table),
-                errors: items,
-                keyword: String::new(),
-                levels: Vec::new(),
-                target_row: None,
-            })
-        }
+    match body {
+        Ok(body) => html(&PhasePage {
+            paging: query_without(&raw, &["page", "go", "row"]),
+            chrome,
+            head: opened.head,
+            tab,
+            table: body.table,
+            errors: body.errors,
+            keyword: body.keyword,
+            levels: body.levels,
+            target_row: body.target_row,
+        }),
         Err(e) => error_page(chrome, e).await,
     }
+}
+
+/// The Data tab: a page of rows, the page holding `row`, or a page of the
+/// rows holding `keyword` (marked).
+async fn data_body(
+    state: &AppState,
+    opened: &Opened,
+    raw: &str,
+    place: &mut Place,
+) -> Result<Body, ApiError> {
+    let DataQuery { keyword } = QueryValues::from_form(raw, &[]).validate()?;
+    let keyword = keyword.filter(|k| !k.is_empty());
+    let p = &mut place.page;
+    // A row asked for by number opens the page holding it.
+    if let (Some(row), None) = (place.row, &keyword) {
+        p.page = row / u64::from(p.limit.max(1));
+    }
+    let page = match &keyword {
+        Some(k) => {
+            let _slot = state.search_slot(&opened.company)?;
+            state
+                .timed(opened.reader.search_data(k, p.page, p.limit))
+                .await?
+        }
+        None => {
+            state
+                .timed(opened.reader.data_page(p.page, p.limit))
+                .await?
+        }
+    };
+    Ok(Body {
+        table: Some(Table::of(&page, keyword.as_deref())),
+        keyword: keyword.unwrap_or_default(),
+        target_row: place.row,
+        ..Body::default()
+    })
+}
+
+/// The Errors tab: a page of errors, each with the data row it names.
+async fn errors_body(state: &AppState, opened: &Opened, place: &Place) -> Result<Body, ApiError> {
+    let p = &place.page;
+    let page = state
+        .timed(opened.reader.errors_page(p.page, p.limit))
+        .await?;
+    let errors = try_join_all(page.rows.iter().map(|row| error_item(state, opened, row))).await?;
+    Ok(Body {
+        // The errors show as blocks; the table gives only the paging.
+        table: Some(Table::paging_of(&page)),
+        errors,
+        ..Body::default()
+    })
+}
+
+/// The Logs tab: a page of the rows the level and keyword filters keep.
+async fn logs_body(
+    state: &AppState,
+    opened: &Opened,
+    raw: &str,
+    place: &Place,
+) -> Result<Body, ApiError> {
+    let p = &place.page;
+    let query: LogQuery = QueryValues::from_form(raw, &[]).validate()?;
+    let mut levels: Vec<String> = query.level.iter().flatten().cloned().collect();
+    levels.sort();
+    let keyword = query.keyword.clone().unwrap_or_default();
+    let filter = query.filter();
+    let _slot = match filter.is_empty() {
+        true => None,
+        false => Some(state.search_slot(&opened.company)?),
+    };
+    let page = state
+        .timed(opened.reader.logs_page(&filter, p.page, p.limit))
+        .await?;
+    let marked = (!keyword.is_empty()).then_some(keyword.as_str());
+    Ok(Body {
+        table: Some(Table::of(&page, marked)),
+        keyword,
+        levels,
+        ..Body::default()
+    })
 }
 
 /// An error's fields, its traceback apart, and the data row its `_file`
@@ -418,51 +460,6 @@ async fn error_item(
     })
 }
 
-/// `GET …/phases/{phase}/logs`: the Logs tab.
-pub async fn logs(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    path: Result<PhasePath, ApiError>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let Viewer { company, chrome } = viewer;
-    let opened = match open(&state, &chrome, company, path, raw).await {
-        Ok(o) => o,
-        Err(page) => return page,
-    };
-    let result = async {
-        let p = paging(&opened.raw, ROWS_PER_PAGE)?;
-        let query: LogQuery = QueryValues::from_form(&opened.raw, &[]).validate()?;
-        let mut levels: Vec<String> = query.level.iter().flatten().cloned().collect();
-        levels.sort();
-        let keyword = query.keyword.clone().unwrap_or_default();
-        let filter = query.filter();
-        let _slot = match filter.is_empty() {
-            true => None,
-            false => Some(state.search_slot(&opened.company)?),
-        };
-        let page = state
-            .timed(opened.reader.logs_page(&filter, p.page, p.limit))
-            .await?;
-        let marked = (!keyword.is_empty()).then_some(keyword.as_str());
-        Ok::<_, ApiError>((Table::of(&page, marked), keyword, levels))
-    };
-    match result.await {
-        Ok((table, keyword, levels)) => html(&PhasePage {
-            paging: without(&opened.raw, &["page"]),
-            chrome,
-            head: opened.head,
-            tab: Tab::Logs,
-            table: Some(table),
-            errors: Vec::new(),
-            keyword,
-            levels,
-            target_row: None,
-        }),
-        Err(e) => error_page(chrome, e).await,
-    }
-}
-
 /// `GET …/phases/{phase}/logs.ndjson`: the whole log, or what the
 /// filters keep, as a download, streamed (the API's NDJSON answer).
 pub async fn logs_ndjson(
@@ -512,12 +509,12 @@ impl PhasePage {
     }
 
     fn tab_link(&self, tab: Tab) -> String {
-        let suffix = match tab {
-            Tab::Data => "",
-            Tab::Errors => "/errors",
-            Tab::Logs => "/logs",
-        };
-        format!("{}{suffix}?attempt={}", self.head.base, self.head.attempt)
+        format!(
+            "{}{}?attempt={}",
+            self.head.base,
+            tab.suffix(),
+            self.head.attempt
+        )
     }
 
     fn current(&self, tab: Tab) -> &'static str {
@@ -525,11 +522,7 @@ impl PhasePage {
     }
 
     fn here_path(&self) -> String {
-        match self.tab {
-            Tab::Data => self.head.base.clone(),
-            Tab::Errors => format!("{}/errors", self.head.base),
-            Tab::Logs => format!("{}/logs", self.head.base),
-        }
+        format!("{}{}", self.head.base, self.tab.suffix())
     }
 
     /// The link to page `page` of this tab, its filters kept.
@@ -577,15 +570,22 @@ impl PhasePage {
     }
 }
 
-/// What the templates compare tabs with.
 impl Tab {
-    fn is_data(self) -> bool {
-        self == Tab::Data
+    /// The tab's path after the phase's.
+    fn suffix(self) -> &'static str {
+        match self {
+            Tab::Data => "",
+            Tab::Errors => "/errors",
+            Tab::Logs => "/logs",
+        }
     }
-    fn is_logs(self) -> bool {
-        self == Tab::Logs
-    }
-    fn is_errors(self) -> bool {
-        self == Tab::Errors
+
+    /// Rows a page of the tab shows unless the URL says otherwise: fewer
+    /// errors, each of which may bring its data row.
+    fn rows_per_page(self) -> u32 {
+        match self {
+            Tab::Data | Tab::Logs => crate::http::params::DEFAULT_ROWS_PER_PAGE,
+            Tab::Errors => 20,
+        }
     }
 }

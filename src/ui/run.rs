@@ -152,18 +152,13 @@ async fn attempt_row(
 ) -> Option<AttemptRow> {
     let reader = reads.attempt(company, run, phase, attempt).await.ok()?;
     let meta = reader.metadata();
-    let status = match meta.success {
-        Some(true) => "succeeded",
-        Some(false) => "failed",
-        None => "running",
-    };
     let started = meta.started_at.map(Time::of);
     let finished = meta.finished_at.map(Time::of);
     Some(AttemptRow {
         phase: phase.as_str(),
         attempt,
         link: format!("{base}/phases/{phase}?attempt={attempt}"),
-        status: Status::of_word(&chrome.tr, status),
+        status: Status::of_outcome(&chrome.tr, meta.success),
         duration: meta
             .duration_ms
             .map(super::view::duration)

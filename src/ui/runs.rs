@@ -8,13 +8,12 @@ use axum::response::Response;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::session::Viewer;
-use super::view::{Status, Time, duration, query_value};
+use super::view::{Status, Time, duration, query_value, query_without};
 use super::{Chrome, error_page, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{DagPath, QueryValues, SearchRunsQuery};
 use crate::model::{DagId, Phase};
-use crate::runindex::fleet::{DagQuery, DagSort};
 use crate::runindex::{RunOrder, RunSummary};
 
 /// Days a DAG's page shows when the URL names no dates: the last 30.
@@ -125,29 +124,20 @@ pub async fn page(
     let keywords: Vec<(Phase, String)> = search.keywords.clone();
     let dag_ids = [dag_id];
     let read = async {
-        let everything = DagQuery {
-            since: today,
-            name: None,
-            tag: None,
-            statuses: Vec::new(),
-            sort: DagSort::Name,
-        };
         tokio::try_join!(
             state
                 .reads
                 .search_runs(&company, &dag_ids, search, cursor.as_deref()),
             state.reads.calendar(&company, dag_id, from, to),
-            state.reads.dags(&company, &everything),
+            state.reads.dag(&company, dag_id, today),
         )
     };
-    let (found, (days, known), dags) = match state.timed(read).await {
+    let (found, (days, known), dag) = match state.timed(read).await {
         Ok(read) => read,
         Err(e) => return error_page(chrome, e).await,
     };
-    let name = dags
-        .iter()
-        .find(|d| d.dag_id == dag_id)
-        .and_then(|d| d.info.name.clone())
+    let name = dag
+        .and_then(|d| d.info.name)
         .unwrap_or_else(|| dag_id.to_string());
     let tr = &chrome.tr;
     let total = if found.page.total_exact {
@@ -156,7 +146,7 @@ pub async fn page(
         tr.count("runs-total-more", "total", found.page.total)
     };
     let here = format!("/dags/{dag_id}");
-    let without_paging = strip(&raw, &["cursor", "page"]);
+    let without_paging = query_without(&raw, &["cursor", "page"]);
     let next = found
         .next_cursor
         .as_ref()
@@ -206,16 +196,6 @@ fn amp(query: &str) -> String {
     } else {
         format!("{query}&")
     }
-}
-
-/// A query string without the names `drop`.
-fn strip(raw: &str, drop: &[&str]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            url::form_urlencoded::parse(raw.as_bytes())
-                .filter(|(k, _)| !drop.contains(&k.as_ref())),
-        )
-        .finish()
 }
 
 fn form_of(values: &QueryValues) -> Form {
@@ -283,10 +263,7 @@ fn run_row(
             }
         })
         .collect();
-    let status = crate::runindex::fleet::RunStatus::of(&run.phases).map_or_else(
-        || Status::of_word(tr, ""),
-        |s| Status::of_word(tr, s.as_str()),
-    );
+    let status = Status::of_run(tr, crate::runindex::fleet::RunStatus::of(&run.phases));
     RunRow {
         link,
         run_id: run.run_id.clone(),
@@ -306,7 +283,7 @@ fn strip_days(
     to: NaiveDate,
     counts: &[crate::runindex::fleet::DayCount],
 ) -> Vec<Day> {
-    let without_dates = strip(query, &["date_from", "date_to"]);
+    let without_dates = query_without(query, &["date_from", "date_to"]);
     from.iter_days()
         .take_while(|d| *d <= to)
         .take(366)

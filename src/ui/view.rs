@@ -9,10 +9,23 @@ use serde_json::Value;
 
 use super::i18n::Tr;
 use crate::runindex::PhaseObject;
+use crate::runindex::fleet::RunStatus;
 
 /// `text` fit for a query string's value (a link's `?next=`).
 pub fn query_value(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A query string without the names `drop` and without empty values (a
+/// form's empty field is no filter): what links add their own page or
+/// cursor to.
+pub fn query_without(raw: &str, drop: &[&str]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .filter(|(k, v)| !drop.contains(&k.as_ref()) && !v.is_empty()),
+        )
+        .finish()
 }
 
 /// A status as the board and the tables show it: a word, a symbol (so it
@@ -31,22 +44,33 @@ impl Status {
     /// A phase's status: succeeded, failed, running (present, no outcome)
     /// or not run (absent).
     pub fn of_phase(tr: &Tr, phase: Option<&PhaseObject>) -> Self {
-        match phase.map(|p| p.status.success) {
-            Some(Some(true)) => Self::new(tr, "status-success", "✓", "ok"),
-            Some(Some(false)) => Self::new(tr, "status-failed", "✗", "failed"),
-            Some(None) => Self::new(tr, "status-running", "◷", "running"),
-            None => Self::new(tr, "status-absent", "○", "absent"),
+        match phase {
+            Some(p) => Self::of_outcome(tr, p.status.success),
+            None => Self::absent(tr),
         }
     }
 
-    /// A run's or DAG's status by the run index's words.
-    pub fn of_word(tr: &Tr, word: &str) -> Self {
-        match word {
-            "succeeded" => Self::new(tr, "status-success", "✓", "ok"),
-            "failed" => Self::new(tr, "status-failed", "✗", "failed"),
-            "running" => Self::new(tr, "status-running", "◷", "running"),
-            _ => Self::new(tr, "status-absent", "○", "absent"),
+    /// An attempt's outcome: succeeded, failed, or none yet (running).
+    pub fn of_outcome(tr: &Tr, success: Option<bool>) -> Self {
+        match success {
+            Some(true) => Self::new(tr, "status-success", "✓", "ok"),
+            Some(false) => Self::new(tr, "status-failed", "✗", "failed"),
+            None => Self::new(tr, "status-running", "◷", "running"),
         }
+    }
+
+    /// A run's status (`None`: a run without phases).
+    pub fn of_run(tr: &Tr, status: Option<RunStatus>) -> Self {
+        match status {
+            Some(RunStatus::Succeeded) => Self::of_outcome(tr, Some(true)),
+            Some(RunStatus::Failed) => Self::of_outcome(tr, Some(false)),
+            Some(RunStatus::Running) => Self::of_outcome(tr, None),
+            None => Self::absent(tr),
+        }
+    }
+
+    fn absent(tr: &Tr) -> Self {
+        Self::new(tr, "status-absent", "○", "absent")
     }
 
     fn new(tr: &Tr, key: &str, symbol: &'static str, class: &'static str) -> Self {

@@ -257,6 +257,12 @@ async fn every_page(app: TestApp) {
     assert!(deep.contains("Page 5 / 5"));
     let jumped = page(&app, &format!("{base}?attempt=1&go=3")).await;
     assert!(jumped.contains("row 100") && jumped.contains("Page 3 / 5"));
+    // Its page links page on from there: the jump is not carried along.
+    assert!(
+        jumped.contains("attempt=1&amp;page=3\"") || jumped.contains("attempt=1&#38;page=3\""),
+        "{jumped}"
+    );
+    assert!(!jumped.contains("go=3&"), "{jumped}");
     let search = page(&app, &format!("{base}?keyword=%C3%9CN%C3%8FC")).await;
     assert!(search.contains("1 matching rows"), "{search}");
     assert!(search.contains("<mark>Ünïc</mark>ödé"), "{search}");

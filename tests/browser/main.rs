@@ -129,28 +129,26 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(path, png).unwrap();
 }
 
-async fn click(client: &Client, css: &str) {
+/// The element `css` selects, once the page has it.
+async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
+async fn click(client: &Client, css: &str) {
+    element(client, css)
+        .await
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    element(client, css).await.text().await.unwrap()
 }
 
 /// Waits until the browser is at a URL containing `part` (a click that

@@ -420,7 +420,7 @@ fn the_systemd_unit_verifies() {
 /// state.
 #[tokio::test]
 async fn ingest_names_the_dag_and_migrate_rebuilds_the_fleet() {
-    use dagtrail::runindex::fleet::{DagQuery, DagSort};
+    use dagtrail::runindex::fleet::DagQuery;
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -473,13 +473,7 @@ async fn ingest_names_the_dag_and_migrate_rebuilds_the_fleet() {
         let index = runindex::open(&url, &IndexOptions::default())
             .await
             .unwrap();
-        let query = DagQuery {
-            since: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            name: None,
-            tag: None,
-            statuses: Vec::new(),
-            sort: DagSort::Name,
-        };
+        let query = DagQuery::since(chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
         index
             .list_dags(&Company::new("acme").unwrap(), &query)
             .await

@@ -434,13 +434,7 @@ async fn concurrent_phases(index: Arc<dyn RunIndex>) {
             .collect::<Vec<_>>(),
         [(25, 0)]
     );
-    let query = dagtrail::runindex::fleet::DagQuery {
-        since: day(1),
-        name: None,
-        tag: None,
-        statuses: Vec::new(),
-        sort: dagtrail::runindex::fleet::DagSort::Name,
-    };
+    let query = dagtrail::runindex::fleet::DagQuery::since(day(1));
     let fleet = index.list_dags(&company, &query).await.unwrap();
     assert_eq!(
         fleet
@@ -841,19 +835,21 @@ async fn fleet_of(
     Vec<dagtrail::runindex::fleet::DagEntry>,
     Vec<Vec<dagtrail::runindex::fleet::DayCount>>,
 ) {
-    use dagtrail::runindex::fleet::{DagQuery, DagSort};
-    let query = DagQuery {
-        since: day(1),
-        name: None,
-        tag: None,
-        statuses: Vec::new(),
-        sort: DagSort::Name,
-    };
+    let query = dagtrail::runindex::fleet::DagQuery::since(day(1));
     let mut days = Vec::new();
+    let listed = index.list_dags(company, &query).await.unwrap();
     for dag in dags {
         days.push(index.calendar(company, dag, day(1), day(30)).await.unwrap());
+        // One DAG read by its key is the same entry as in the list.
+        let one = dagtrail::runindex::fleet::DagQuery {
+            dag: Some(dag),
+            ..query.clone()
+        };
+        let alone = index.list_dags(company, &one).await.unwrap();
+        let in_list: Vec<_> = listed.iter().filter(|e| e.dag_id == dag).cloned().collect();
+        assert_eq!(alone, in_list);
     }
-    (index.list_dags(company, &query).await.unwrap(), days)
+    (listed, days)
 }
 
 /// Writes a story of retries and failures over two DAGs and names one;
@@ -976,23 +972,57 @@ async fn duration_of(index: &dyn RunIndex, (company, dag): &(Company, DagId)) ->
     page.items[0].duration_ms
 }
 
+/// A database of its own on the test server, for tests that migrate (a
+/// migration works on every company of its database).
+struct OwnDatabase {
+    admin: sqlx::PgPool,
+    name: String,
+    url: url::Url,
+}
+
+impl OwnDatabase {
+    /// `None` (skip) outside CI without the test server.
+    async fn create(prefix: &str) -> Option<Self> {
+        let url = crate::support::postgres_url()?;
+        let name = format!(
+            "{prefix}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let mut own = url::Url::parse(&url).unwrap();
+        own.set_path(&format!("/{name}"));
+        Some(Self {
+            admin,
+            name,
+            url: own,
+        })
+    }
+
+    async fn drop(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+    }
+}
+
 /// The same on PostgreSQL, in a database of its own (a migration rebuilds
 /// every company's fleet).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
     use dagtrail::runindex::postgres::PostgresIndex;
 
-    let Some(url) = crate::support::postgres_url() else {
+    let Some(database) = OwnDatabase::create("fleet").await else {
         return;
     };
-    let name = format!("fleet_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut own = url::Url::parse(&url).unwrap();
-    own.set_path(&format!("/{name}"));
+    let own = database.url.clone();
     let index = PostgresIndex::connect(own.as_str(), &IndexOptions::default())
         .await
         .unwrap();
@@ -1017,10 +1047,7 @@ async fn postgres_fleet_rebuilt_from_the_runs_matches_what_writes_kept() {
     assert_eq!(fleet_of(&index, &company, dags).await, written);
     assert_eq!(duration_of(&index, &timed).await, Some(90_000));
     index.pool().close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    database.drop().await;
 }
 
 /// Phases another tool wrote as JSON null, a scalar, or with a string
@@ -1088,13 +1115,7 @@ async fn odd_phases_written_by_another_tool(
             .total,
         1
     );
-    let query = dagtrail::runindex::fleet::DagQuery {
-        since: day(1),
-        name: None,
-        tag: None,
-        statuses: Vec::new(),
-        sort: dagtrail::runindex::fleet::DagSort::Name,
-    };
+    let query = dagtrail::runindex::fleet::DagQuery::since(day(1));
     let fleet = index.list_dags(&company, &query).await.unwrap();
     assert_eq!(fleet.len(), 1);
     assert_eq!(
@@ -1316,17 +1337,10 @@ async fn postgres_keywords_find_what_other_tools_write() {
 async fn postgres_migration_to_the_text_index_lets_reads_and_writes_go_on() {
     use dagtrail::runindex::postgres::PostgresIndex;
 
-    let Some(url) = crate::support::postgres_url() else {
+    let Some(database) = OwnDatabase::create("migr").await else {
         return;
     };
-    let name = format!("migr_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut own = url::Url::parse(&url).unwrap();
-    own.set_path(&format!("/{name}"));
+    let own = database.url.clone();
     let index = PostgresIndex::connect(own.as_str(), &IndexOptions::default())
         .await
         .unwrap();
@@ -1440,10 +1454,5 @@ async fn postgres_migration_to_the_text_index_lets_reads_and_writes_go_on() {
     );
     index.pool().close().await;
     drop((user, after));
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    database.drop().await;
 }

@@ -497,6 +497,7 @@ impl DagsQuery {
             tag: self.tag,
             statuses: self.status,
             sort: self.sort,
+            dag: None,
         }
     }
 }

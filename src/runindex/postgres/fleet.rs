@@ -267,7 +267,7 @@ impl PostgresIndex {
         query: &DagQuery,
     ) -> Result<Vec<DagEntry>, IndexError> {
         let phases = Phase::ALL.map(|p| format!("{} AS {p}", phase_without_data("l.log", p)));
-        let sql = format!(
+        let mut sql = format!(
             "SELECT d.dag_id, d.name, d.description, d.tags, d.owner, {state}, \
              COALESCE(w.runs, 0)::bigint AS window_runs, COALESCE(w.failed, 0)::bigint AS window_failed, \
              {phases} \
@@ -285,11 +285,16 @@ impl PostgresIndex {
                 .join(", "),
             phases = phases.join(", "),
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        if query.dag.is_some() {
+            sql.push_str(" AND d.dag_id = $3");
+        }
+        let mut select = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(company.as_str())
-            .bind(query.since)
-            .fetch_all(&mut *self.conn().await?)
-            .await?;
+            .bind(query.since);
+        if let Some(dag) = query.dag {
+            select = select.bind(dag.0);
+        }
+        let rows = select.fetch_all(&mut *self.conn().await?).await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let state = state_from_row(row)?;

@@ -393,20 +393,9 @@ fn push_filters_but_keywords(
         .push_bind(search.date_from)
         .push(" AND date <= ")
         .push_bind(search.date_to);
-    for (phase, filters) in search.active_statuses() {
-        let any: Vec<String> = filters
-            .iter()
-            .filter_map(|status| status_sql(phase, *status))
-            .collect();
-        q.push(format!(" AND ({})", any.join(" OR ")));
-    }
-    if !search.run_statuses.is_empty() {
-        let any: Vec<String> = search
-            .run_statuses
-            .iter()
-            .map(|s| run_status_sql(*s))
-            .collect();
-        q.push(format!(" AND ({})", any.join(" OR ")));
+    for condition in crate::runindex::search::status_conditions(search, status_sql, run_status_sql)
+    {
+        q.push(format!(" AND {condition}"));
     }
     if let Some(t) = search.created_from {
         q.push(" AND created_at >= ").push_bind(t);

@@ -292,7 +292,7 @@ impl SqliteIndex {
         query: &DagQuery,
     ) -> Result<Vec<DagEntry>, IndexError> {
         let phases = Phase::ALL.map(|p| format!("json_remove(l.log -> '$.{p}', '$.data') AS {p}"));
-        let sql = format!(
+        let mut sql = format!(
             "SELECT d.dag_id, d.name, d.description, d.tags, d.owner, {state}, \
              COALESCE(w.runs, 0) AS window_runs, COALESCE(w.failed, 0) AS window_failed, \
              {phases} \
@@ -310,11 +310,16 @@ impl SqliteIndex {
                 .join(", "),
             phases = phases.join(", "),
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        if query.dag.is_some() {
+            sql.push_str(" AND d.dag_id = ?3");
+        }
+        let mut select = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(company.as_str())
-            .bind(day(query.since))
-            .fetch_all(&mut *self.conn().await?)
-            .await?;
+            .bind(day(query.since));
+        if let Some(dag) = query.dag {
+            select = select.bind(dag.to_string());
+        }
+        let rows = select.fetch_all(&mut *self.conn().await?).await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let state = state_from_row(row)?;
