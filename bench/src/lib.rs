@@ -135,6 +135,9 @@ pub struct Report {
     pub index: Vec<String>,
     /// Run-index lines for SQLite (already formatted).
     pub sqlite_index: Vec<String>,
+    /// The run explorer's pages of the benchmark phase: (page, median ms
+    /// over loopback, size of the HTML in bytes).
+    pub ui: Vec<(String, f64, usize)>,
     /// Data set description.
     pub data: String,
 }
@@ -311,6 +314,50 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         });
     }
 
+    // The run explorer's pages of the same phase (issue 14: at most 50 ms of
+    // server time each), read with the token as a header, as a single
+    // sign-on proxy sends it.
+    let ui = http.ui_run_url(&run);
+    let row = sizes.rows as u64 * 9 / 10 + 500;
+    let ui_pages = [
+        ("run page (phases, attempts, event)".to_owned(), ui.clone()),
+        (
+            "Data tab, page 0".to_owned(),
+            format!("{ui}/phases/extract"),
+        ),
+        (
+            format!("Data tab, jump to row {row}"),
+            format!("{ui}/phases/extract?row={row}"),
+        ),
+        (
+            "Data tab, keyword rare (`12345`)".to_owned(),
+            format!("{ui}/phases/extract?keyword=12345"),
+        ),
+        (
+            "Data tab, keyword common (`münchen`), page 1,000".to_owned(),
+            format!("{ui}/phases/extract?keyword=m%C3%BCnchen&go=1000"),
+        ),
+        (
+            "Errors tab (each error's data row beside it)".to_owned(),
+            format!("{ui}/phases/extract/errors"),
+        ),
+        (
+            format!(
+                "Logs tab, level ERROR + keyword, of {} rows",
+                meta.log_count
+            ),
+            format!("{ui}/phases/extract/logs?level=ERROR&keyword=rejected"),
+        ),
+    ];
+    for (name, url) in ui_pages {
+        let bytes = http.get_len(&url, &token).await?;
+        let mut times = Vec::new();
+        for _ in 0..options.reps {
+            times.push(http.time_get(&url, &token).await?);
+        }
+        report.ui.push((name, median(times), bytes));
+    }
+
     // NDJSON: our server in its own process (for its peak RSS) against DuckDB's COPY.
     let ndjson =
         load::ndjson_in_child(&options.dagtrail_bin, &options.data_dir, &base, &company).await?;
@@ -482,6 +529,15 @@ impl Report {
                 t.target,
                 note
             ));
+        }
+        if !self.ui.is_empty() {
+            out.push_str("\nRun explorer pages of the same phase over loopback (HTML, median; target ≤ 50 ms of server time each):\n\n| page | ms | HTML (KiB) |\n|---|---:|---:|\n");
+            for (page, ms, bytes) in &self.ui {
+                out.push_str(&format!(
+                    "| {page} | {ms:.2} | {:.1} |\n",
+                    *bytes as f64 / 1024.0
+                ));
+            }
         }
         out.push_str("\nObject-store requests per API call (GET / HEAD / LIST):\n\n| call | cold | warm |\n|---|---|---|\n");
         for (what, cold, warm) in &self.requests {

@@ -89,6 +89,26 @@ impl Server {
         )
     }
 
+    /// The run's page in the run explorer on this server.
+    pub fn ui_run_url(&self, run: &RunRef) -> String {
+        let run_id = url_path_segment(run.run_id.as_str());
+        format!(
+            "http://{}/dags/{}/runs/{}/{run_id}",
+            self.addr, run.dag_id, run.date
+        )
+    }
+
+    /// The length in bytes of one GET's body (a 200).
+    pub async fn get_len(&self, url: &str, token: &str) -> anyhow::Result<usize> {
+        let response = self.client.get(url).bearer_auth(token).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        Ok(response.bytes().await?.len())
+    }
+
     /// Milliseconds for one GET, body read whole.
     pub async fn time_get(&self, url: &str, token: &str) -> anyhow::Result<f64> {
         let started = Instant::now();

@@ -11,10 +11,13 @@ use serde_json::Value;
 use super::load::{LoadResult, proc_status_kib, run_load};
 use dagtrail::http::params::url_path_segment;
 
-/// The endpoint mix for one DAG: the run search (plain and by keyword), and
-/// for its newest run the summary, event, phase, data pages (first, deeper,
-/// by keyword), errors and filtered logs.
-pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<Vec<String>> {
+/// The newest run of `dag` in the last 365 days, found through the API:
+/// the search's URL, the run's date and its `run_id` (path-encoded).
+async fn newest_run(
+    base: &str,
+    token: &str,
+    dag: &str,
+) -> anyhow::Result<(String, String, String)> {
     let today = Utc::now().date_naive();
     let from = today.checked_sub_days(Days::new(365)).unwrap_or(today);
     let search = format!("{base}/api/v1/dags/{dag}/runs?date_from={from}&date_to={today}");
@@ -35,8 +38,15 @@ pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<
         .with_context(|| format!("no runs of DAG {dag} in the last 365 days"))?;
     let date = first["date"].as_str().context("a run without a date")?;
     let run_id = first["run_id"].as_str().context("a run without a run_id")?;
-    let encoded = url_path_segment(run_id);
-    let run = format!("{base}/api/v1/dags/{dag}/runs/{date}/{encoded}");
+    Ok((search, date.to_owned(), url_path_segment(run_id)))
+}
+
+/// The endpoint mix for one DAG: the run search (plain and by keyword), and
+/// for its newest run the summary, event, phase, data pages (first, deeper,
+/// by keyword), errors and filtered logs.
+pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<Vec<String>> {
+    let (search, date, run_id) = newest_run(base, token, dag).await?;
+    let run = format!("{base}/api/v1/dags/{dag}/runs/{date}/{run_id}");
     Ok(vec![
         search.clone(),
         format!("{search}&extract_keyword=error&limit=50"),
@@ -48,6 +58,29 @@ pub async fn endpoint_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<
         format!("{run}/phases/extract/data?keyword=a&limit=20"),
         format!("{run}/phases/extract/errors?limit=50"),
         format!("{run}/phases/extract/logs?level=ERROR,WARNING&limit=50"),
+    ])
+}
+
+/// The run explorer's pages for the same DAG (issue 14), read with the
+/// bearer token as a single sign-on proxy would send it: the fleet board,
+/// the DAG's runs (plain, by status, by keyword), and for its newest run
+/// the run page and each tab of its extract phase (data first and deeper,
+/// by keyword, errors, logs by level).
+pub async fn ui_mix(base: &str, token: &str, dag: &str) -> anyhow::Result<Vec<String>> {
+    let (_, date, run_id) = newest_run(base, token, dag).await?;
+    let runs = format!("{base}/dags/{dag}");
+    let run = format!("{runs}/runs/{date}/{run_id}");
+    Ok(vec![
+        format!("{base}/"),
+        runs.clone(),
+        format!("{runs}?status=failed"),
+        format!("{runs}?extract_keyword=error"),
+        run.clone(),
+        format!("{run}/phases/extract"),
+        format!("{run}/phases/extract?page=3"),
+        format!("{run}/phases/extract?keyword=a"),
+        format!("{run}/phases/extract/errors"),
+        format!("{run}/phases/extract/logs?level=ERROR,WARNING"),
     ])
 }
 

@@ -72,6 +72,7 @@ runs-next = Next page
 runs-first = First page
 runs-calendar = Runs per day
 runs-calendar-day = { $date }: { $runs } runs, { $failed } failed
+runs-skip-calendar = Skip the calendar, to the filters and runs
 
 run-title = Run { $run }
 run-timeline = Phases

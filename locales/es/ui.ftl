@@ -72,6 +72,7 @@ runs-next = Página siguiente
 runs-first = Primera página
 runs-calendar = Ejecuciones por día
 runs-calendar-day = { $date }: { $runs } ejecuciones, { $failed } fallidas
+runs-skip-calendar = Saltar el calendario, a los filtros y ejecuciones
 
 run-title = Ejecución { $run }
 run-timeline = Fases

@@ -97,6 +97,19 @@ pub async fn page(
         for (attempt, row) in (oldest..=newest).zip(rows) {
             match row {
                 Some(row) => attempts.push(row),
+                // The event has no attempt folder: its files are shown
+                // below, where its row leads.
+                None if phase == Phase::Event => attempts.push(AttemptRow {
+                    phase: phase.as_str(),
+                    attempt,
+                    link: "#event".to_owned(),
+                    status: Status::of_phase(&chrome.tr, Some(object)),
+                    duration: None,
+                    started: Time::parse(object.started_at.as_deref()),
+                    finished: Time::parse(object.finished_at.as_deref()),
+                    message: object.status.message.clone().unwrap_or_default(),
+                    committed: true,
+                }),
                 // The newest attempt as the run index has it: not committed
                 // yet (it may still run), or its files are gone.
                 None if attempt == newest => {

@@ -32,7 +32,8 @@ struct RunRow {
 
 struct PhaseCell {
     name: &'static str,
-    link: String,
+    /// The phase's page (`None` for a phase not started).
+    link: Option<String>,
     status: Status,
     message: String,
     /// The phase's data search for the run keyword given for this phase.
@@ -246,15 +247,22 @@ fn run_row(
         .into_iter()
         .map(|p| {
             let object = run.phases.get(p);
-            let phase_link = format!("{link}/phases/{p}");
+            // The event has no phase pages: its files are on the run's.
+            let phase_link = if p.is_step() {
+                format!("{link}/phases/{p}")
+            } else {
+                format!("{link}#event")
+            };
+            // A phase not started has no page to show.
+            let page = object.map(|_| phase_link.clone());
             let deep = keywords
                 .iter()
                 .find(|(kp, k)| *kp == p && !k.is_empty())
-                .filter(|_| p != Phase::Event)
+                .filter(|_| p.is_step() && object.is_some())
                 .map(|(_, k)| format!("{phase_link}?keyword={}", query_value(k)));
             PhaseCell {
                 name: p.as_str(),
-                link: phase_link,
+                link: page,
                 status: Status::of_phase(tr, object),
                 message: object
                     .and_then(|o| o.status.message.clone())

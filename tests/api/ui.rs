@@ -194,6 +194,29 @@ async fn signing_in_and_out() {
     assert!(text(&bad).contains("malformed token"));
 }
 
+/// Every link of `html` into the explorer answers with a page, a download
+/// or a redirect, never an error page.
+async fn links_answer(app: &TestApp, from: &str, html: &str) {
+    let mut followed = 0;
+    for href in html.split("href=\"").skip(1) {
+        let href = href.split('"').next().unwrap_or_default();
+        let href = href.replace("&amp;", "&").replace("&#38;", "&");
+        let href = href.split('#').next().unwrap_or_default();
+        if !href.starts_with('/') || href.starts_with("//") {
+            continue;
+        }
+        let reply = app.get(href).await;
+        assert!(
+            reply.status.is_success() || reply.status.is_redirection(),
+            "{from} links to {href}: {} {}",
+            reply.status,
+            text(&reply)
+        );
+        followed += 1;
+    }
+    assert!(followed > 3, "{from} has links");
+}
+
 async fn every_page(app: TestApp) {
     let dag = app.dag.to_string();
     let board = page(&app, "/").await;
@@ -287,6 +310,17 @@ async fn every_page(app: TestApp) {
             .starts_with("attachment")
     );
     assert_eq!(text(&download).lines().count(), 50);
+
+    for (from, html) in [
+        ("the board", &board),
+        ("the runs", &runs),
+        ("the run", &run),
+        ("the data tab", &data),
+        ("the errors tab", &errors),
+        ("the logs tab", &logs),
+    ] {
+        links_answer(&app, from, html).await;
+    }
 
     // An attempt not committed yet (a retry under way) says so and
     // refreshes.

@@ -5,7 +5,9 @@
 //! failed run's offending data row found in a few clicks; then a DAG's runs
 //! filtered by a keyword, data paged and searched deep, logs filtered by
 //! level and downloaded. With `UPDATE_SCREENSHOTS=1` it writes the main
-//! views to `docs/screenshots/` (`scripts/screenshots` does).
+//! views to `docs/screenshots/` (`scripts/screenshots` does). A second
+//! walk goes through the same views at a phone's width from the keyboard
+//! alone.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and
 //! `chromium-driver`; `.ci/run` installs them): skipped with a notice
@@ -19,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 /// A child process killed when dropped.
@@ -81,8 +85,10 @@ fn serve_demo(dir: &Path) -> (Killed, String, String) {
     (child, explorer.unwrap(), token.unwrap())
 }
 
-/// chromedriver on a free port, and a headless Chromium session of it.
-async fn browser(chromedriver: &Path) -> (Killed, Client) {
+/// chromedriver on a free port, and a headless Chromium session of it
+/// with a viewport `width` × `height` CSS pixels (below the window's
+/// minimum width, a phone's screen emulated).
+async fn browser(chromedriver: &Path, (width, height): (u32, u32)) -> (Killed, Client) {
     let port = free_port();
     let driver = Killed(
         Command::new(chromedriver)
@@ -92,15 +98,18 @@ async fn browser(chromedriver: &Path) -> (Killed, Client) {
             .spawn()
             .unwrap(),
     );
+    let mut options = serde_json::json!({
+        "binary": which("chromium").map(|p| p.display().to_string()).unwrap_or_default(),
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 format!("--window-size={width},{height}"), "--lang=en-US"],
+    });
+    if width < 800 {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0, "touch": true}
+        });
+    }
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": which("chromium").map(|p| p.display().to_string()).unwrap_or_default(),
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--lang=en-US"],
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), options);
     let url = format!("http://127.0.0.1:{port}");
     for attempt in 0.. {
         match ClientBuilder::rustls()
@@ -131,12 +140,25 @@ async fn shot(client: &Client, name: &str) {
 
 /// The element `css` selects, once the page has it.
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client
+    let found = client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .await;
+    match found {
+        Ok(element) => element,
+        Err(e) => panic!(
+            "{css}: {e} at {}: {}",
+            client.current_url().await.unwrap(),
+            client
+                .find(Locator::Css("main"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        ),
+    }
 }
 
 async fn click(client: &Client, css: &str) {
@@ -178,22 +200,107 @@ async fn arrive(client: &Client, part: &str) -> url::Url {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_user_finds_the_offending_row() {
+/// chromedriver's path, or `None` (a skip, failed under `CI=true`) when it
+/// or Chromium is not installed.
+fn chromedriver() -> Option<PathBuf> {
     let (Some(_), Some(chromedriver)) = (which("chromium"), which("chromedriver")) else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true: chromium and chromedriver are required (apt-get install chromium chromium-driver)"
         );
         eprintln!("skipped: chromium or chromedriver not installed");
-        return;
+        return None;
     };
     // The WebDriver client's TLS stack (unused on loopback) must be told
     // which crypto to use: the build has two.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    Some(chromedriver)
+}
+
+/// Presses Tab until the focused element matches `css` (at most `limit`
+/// times), as a keyboard user moves through a page.
+async fn tab_to(client: &Client, css: &str, limit: usize) {
+    let mut trail = Vec::new();
+    for _ in 0..limit {
+        press(client, Key::Tab.into()).await;
+        let there = client
+            .execute(
+                "return document.activeElement.matches(arguments[0])",
+                vec![serde_json::json!(css)],
+            )
+            .await
+            .unwrap();
+        trail.push(
+            client
+                .execute(
+                    "const e = document.activeElement; return e.tagName + (e.name ? '[' + e.name + ']' : '') + (e.getAttribute('href') ? '(' + e.getAttribute('href') + ')' : '')",
+                    vec![],
+                )
+                .await
+                .unwrap(),
+        );
+        if there == true {
+            // Where the focus is must show: an outline, not the default none.
+            let outline = client
+                .execute(
+                    "return getComputedStyle(document.activeElement).outlineStyle",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_ne!(outline, "none", "{css} is focused without a visible mark");
+            return;
+        }
+    }
+    panic!(
+        "{css} not reached in {limit} presses of Tab at {}; focus went {trail:?}",
+        client.current_url().await.unwrap()
+    );
+}
+
+/// Presses and releases `key` wherever the focus is (as a person does:
+/// sending keys to an element would focus it anew first).
+async fn press(client: &Client, key: char) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    client.perform_actions(keys).await.unwrap();
+}
+
+/// Presses Enter on the focused element.
+async fn enter(client: &Client) {
+    press(client, Key::Enter.into()).await;
+}
+
+/// The page is no wider than the window: wide tables scroll inside their
+/// frame, long values wrap, nothing pushes the page sideways.
+async fn fits(client: &Client, width: u32) {
+    let viewport = client
+        .execute("return window.innerWidth", vec![])
+        .await
+        .unwrap();
+    assert_eq!(viewport, width, "the viewport is not the phone's");
+    let page_width = client
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(
+        page_width <= u64::from(width),
+        "{} is {page_width} px wide in a {width} px window",
+        client.current_url().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_finds_the_offending_row() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_server, explorer, token) = serve_demo(dir.path());
-    let (_driver, client) = browser(&chromedriver).await;
+    let (_driver, client) = browser(&chromedriver, (1280, 900)).await;
 
     // The printed address asks to sign in; the printed token lets us in.
     client.goto(&explorer).await.unwrap();
@@ -330,5 +437,71 @@ async fn a_new_user_finds_the_offending_row() {
         !back.query().unwrap_or_default().contains("extract_keyword"),
         "{back}"
     );
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_fits_a_phone_and_works_from_the_keyboard() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    const WIDTH: u32 = 390;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, explorer, token) = serve_demo(dir.path());
+    let (_driver, client) = browser(&chromedriver, (WIDTH, 844)).await;
+
+    // Sign in: Tab to the token field, paste, Tab to the button, Enter.
+    client.goto(&explorer).await.unwrap();
+    arrive(&client, "/signin").await;
+    fits(&client, WIDTH).await;
+    tab_to(&client, "textarea[name=token]", 20).await;
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    tab_to(&client, "button[type=submit]", 5).await;
+    enter(&client).await;
+    element(&client, "main table").await;
+    fits(&client, WIDTH).await;
+
+    // The board's first DAG, by keyboard.
+    tab_to(&client, "main table tbody a[href^='/dags/']", 60).await;
+    enter(&client).await;
+    arrive(&client, "/dags/").await;
+    element(&client, "main table").await;
+    fits(&client, WIDTH).await;
+
+    // Past the calendar's day links in one step, a run of it, then its
+    // extract phase and each tab.
+    tab_to(&client, "a.skip", 10).await;
+    enter(&client).await;
+    tab_to(&client, "main table tbody a[href*='/runs/']", 60).await;
+    enter(&client).await;
+    arrive(&client, "/runs/").await;
+    element(&client, "main table").await;
+    fits(&client, WIDTH).await;
+    tab_to(&client, "main table tbody a[href*='/phases/']", 60).await;
+    enter(&client).await;
+    arrive(&client, "/phases/").await;
+    element(&client, "nav.tabs").await;
+    fits(&client, WIDTH).await;
+    for (tab, path) in [(2, "/errors"), (3, "/logs")] {
+        tab_to(&client, &format!("nav.tabs a:nth-child({tab})"), 60).await;
+        enter(&client).await;
+        arrive(&client, path).await;
+        element(&client, "nav.tabs").await;
+        fits(&client, WIDTH).await;
+    }
+    // The logs' level filter is checkboxes: Space ticks one, Enter sends.
+    tab_to(&client, "input[name=level][value=ERROR]", 60).await;
+    press(&client, ' ').await;
+    tab_to(&client, "form.filters button[type=submit]", 20).await;
+    enter(&client).await;
+    arrive(&client, "level=ERROR").await;
+    fits(&client, WIDTH).await;
+    shot(&client, "phone-logs").await;
     client.close().await.unwrap();
 }

@@ -1,11 +1,12 @@
-//! `dagtrail-bench load`: a mix of every JSON endpoint against a running server,
-//! with its memory watched; fails on any error or on memory growth.
+//! `dagtrail-bench load`: a mix of every JSON endpoint and every page of the
+//! run explorer against a running server, with its memory watched; fails on
+//! any error or on memory growth.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use dagtrail_bench::soak::{endpoint_mix, load_watching};
+use dagtrail_bench::soak::{endpoint_mix, load_watching, ui_mix};
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -32,14 +33,36 @@ pub struct LoadArgs {
     /// first is warm-up: caches filling, pools growing).
     #[arg(long)]
     max_growth_pct: Option<f64>,
+    /// What is requested: the JSON API's endpoints, the run explorer's
+    /// pages, or both at once.
+    #[arg(long, value_enum, default_value_t = Mix::Both)]
+    mix: Mix,
+}
+
+/// A load's requests.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Mix {
+    /// Every JSON endpoint (`/api/v1`).
+    Api,
+    /// Every page of the run explorer (HTML).
+    Ui,
+    /// Both, interleaved.
+    Both,
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/');
-    let urls = endpoint_mix(base, &args.token, &args.dag).await?;
+    let mut urls = Vec::new();
+    if matches!(args.mix, Mix::Api | Mix::Both) {
+        urls.extend(endpoint_mix(base, &args.token, &args.dag).await?);
+    }
+    if matches!(args.mix, Mix::Ui | Mix::Both) {
+        urls.extend(ui_mix(base, &args.token, &args.dag).await?);
+    }
     eprintln!(
-        "load: {} endpoints, {} connections, {} s",
+        "load: {} URLs ({:?} mix), {} connections, {} s",
         urls.len(),
+        args.mix,
         args.connections,
         args.seconds
     );
