@@ -160,7 +160,9 @@ impl AppState {
 
 /// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`,
 /// and `pages` (the run explorer's routes, [`crate::app::router`]) under
-/// the same request log, panic guard and headers.
+/// the same request log, panic guard and headers. What no route answers
+/// is for `pages`' fallback (the explorer's: a page for a browser, else
+/// [`ApiError::NoRoute`]'s problem body); axum cannot merge two.
 pub fn router(state: AppState, pages: Router) -> Router {
     metrics::install();
     let (api, doc) = openapi::api();
@@ -169,7 +171,6 @@ pub fn router(state: AppState, pages: Router) -> Router {
         .merge(openapi::docs(doc))
         .merge(health::router(state))
         .merge(pages)
-        .fallback(observe::not_found)
         // A bug that panics answers a problem body instead of dropping the
         // connection (and is logged); the layer sits inside `observe` so the
         // request is still logged with its status.

@@ -113,11 +113,6 @@ fn significant(value: f64, digits: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-/// Any path outside the API: a problem body rather than an empty 404.
-pub(super) async fn not_found() -> Response {
-    super::error::ApiError::NoRoute.into_response()
-}
-
 /// The answer to a handler that panicked: a 500 problem body, the panic
 /// logged (a bug, never expected).
 pub(super) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {

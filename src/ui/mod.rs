@@ -86,8 +86,28 @@ pub fn router(state: AppState) -> Router {
             get(phase::logs_ndjson),
         )
         .route("/assets/{name}", get(assets::serve))
+        .fallback(not_found)
         .layer(axum::middleware::map_response(page_headers))
         .with_state(state)
+}
+
+/// What no route answers: a page for a browser (a mistyped or outdated
+/// link), the API's problem body for everything else (`/api/...`, or a
+/// client that does not ask for HTML).
+async fn not_found(request: axum::extract::Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let wants_html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if !wants_html || parts.uri.path().starts_with("/api/") {
+        return ApiError::NoRoute.into_response();
+    }
+    let signed_in = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers)
+        .get(session::SESSION_COOKIE)
+        .is_some();
+    error_page(session::chrome_of(&parts, signed_in), ApiError::NoRoute).await
 }
 
 /// Headers of every page: a Content-Security-Policy that lets the page

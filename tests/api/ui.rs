@@ -476,3 +476,44 @@ async fn headers_assets_and_languages() {
     // The API is unchanged: JSON under /api/v1.
     assert_eq!(app.get("/api/v1/dags").await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_nothing_serves() {
+    let app = embedded().await;
+    const BROWSER: (&str, &str) = (
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    );
+    // A browser's mistyped or outdated link: a page in the reader's
+    // language, with the way back, and the page's headers.
+    let page = request(
+        &app,
+        Method::GET,
+        "/dgas/x",
+        &[BROWSER, ("accept-language", "es")],
+        "",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(
+        page.header("content-security-policy")
+            .contains("default-src 'none'")
+    );
+    let html = text(&page);
+    assert!(
+        html.contains(r#"<html lang="es">"#) && html.contains(r#"href="/""#),
+        "{html}"
+    );
+    // An API client, or any path under /api: the problem body.
+    for (uri, headers) in [("/dgas/x", &[][..]), ("/api/v1/nowhere", &[BROWSER][..])] {
+        let reply = request(&app, Method::GET, uri, headers, "").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(
+            reply.header("content-type"),
+            "application/problem+json",
+            "{uri}"
+        );
+        assert!(text(&reply).contains("no such route"), "{uri}");
+    }
+}
