@@ -5,5 +5,6 @@ pub mod token;
 pub mod verify;
 
 pub use verify::{
-    AuthError, ConfigError, JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig,
+    AuthError, ConfigError, JWKS_REFETCH_INTERVAL, KeySource, Principal, RUNS_WRITE, Scopes,
+    TokenVerifier, VerifierConfig,
 };

@@ -147,6 +147,9 @@ pub struct ExtraClaims {
     pub issuer: Option<String>,
     /// `aud`.
     pub audience: Option<String>,
+    /// `scope`: OAuth 2 scopes, written space-separated (RFC 8693 section
+    /// 4.2), e.g. [`crate::auth::RUNS_WRITE`]; no claim when empty.
+    pub scopes: Vec<String>,
 }
 
 /// Signs a token for `company` that expires after `ttl`.
@@ -180,6 +183,9 @@ pub fn mint(
     }
     if let Some(aud) = &extra.audience {
         claims.insert("aud".into(), Value::String(aud.clone()));
+    }
+    if !extra.scopes.is_empty() {
+        claims.insert("scope".into(), Value::String(extra.scopes.join(" ")));
     }
     let mut header = Header::new(signer.algorithm);
     header.kid.clone_from(&signer.kid);

@@ -414,12 +414,23 @@ impl TokenVerifier {
     ///
     /// # Errors
     ///
+    /// As [`TokenVerifier::verify_principal`].
+    pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
+        Ok(self.verify_principal(token).await?.company)
+    }
+
+    /// Verifies a token and returns the company it acts for and the
+    /// scopes it grants.
+    ///
+    /// # Errors
+    ///
     /// [`AuthError::Invalid`], with a reason a client can act on, when the
     /// token is over [`MAX_TOKEN_BYTES`], malformed, signed with an
     /// algorithm or key (JWKS `kid`) not allowed, badly signed, expired or
-    /// not yet valid, lacks a required `exp`, `iss` or `aud`, or its company
-    /// claim is missing or not a valid company.
-    pub async fn verify(&self, token: &str) -> Result<Company, AuthError> {
+    /// not yet valid, lacks a required `exp`, `iss` or `aud`, its company
+    /// claim is missing or not a valid company, or its `scope` claim is
+    /// neither a string nor a list of strings.
+    pub async fn verify_principal(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token too large"));
         }
@@ -513,7 +524,70 @@ impl TokenVerifier {
                 )));
             }
         };
-        Company::new(company).map_err(|e| invalid(e.to_string()))
+        let company = Company::new(company).map_err(|e| invalid(e.to_string()))?;
+        let scopes = Scopes::of_claims(&data.claims)?;
+        Ok(Principal { company, scopes })
+    }
+}
+
+/// The scope that lets a token write runs (issue 15): open, upload to,
+/// commit and abort attempts, record events and DAG catalog entries.
+pub const RUNS_WRITE: &str = "runs:write";
+
+/// Who a verified token acts for, and what it may do beyond reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant: every read and write is confined to it.
+    pub company: Company,
+    /// The OAuth 2 scopes the token grants.
+    pub scopes: Scopes,
+}
+
+/// The OAuth 2 scopes a token grants (RFC 6749 section 3.3): its `scope`
+/// claim, space-separated as RFC 8693 section 4.2 and RFC 9068 write it.
+/// Reading needs no scope (tokens minted before scopes existed keep
+/// reading); writing needs [`RUNS_WRITE`]. Identity providers that write
+/// the scopes as a JSON list, or under `scp` (Okta, Microsoft Entra), are
+/// read too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(std::collections::BTreeSet<String>);
+
+impl Scopes {
+    /// The scopes of a token's claims: `scope`, else `scp`; none without
+    /// either.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Invalid`] when the claim is neither a string nor a list
+    /// of strings.
+    pub fn of_claims(claims: &Map<String, Value>) -> Result<Self, AuthError> {
+        let Some((name, claim)) = ["scope", "scp"]
+            .into_iter()
+            .find_map(|name| claims.get(name).map(|c| (name, c)))
+        else {
+            return Ok(Self::default());
+        };
+        let words: Vec<&str> = match claim {
+            Value::String(s) => s.split_ascii_whitespace().collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .ok_or_else(|| invalid(format!("claim {name} must hold strings")))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(invalid(format!(
+                    "claim {name} must be a space-separated string or a list of strings"
+                )));
+            }
+        };
+        Ok(Self(words.into_iter().map(str::to_owned).collect()))
+    }
+
+    /// Whether `scope` is granted.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
     }
 }
 
@@ -741,5 +815,36 @@ mod tests {
             Duration::from_secs(3600)
         );
         assert_eq!(jwks_max_age(Some("no-cache")), JWKS_MAX_AGE);
+    }
+
+    #[test]
+    fn scopes_are_read_as_identity_providers_write_them() {
+        let of = |claims: Value| Scopes::of_claims(claims.as_object().unwrap());
+        let written = of(serde_json::json!({"scope": "runs:read  runs:write"})).unwrap();
+        assert!(written.contains(RUNS_WRITE) && written.contains("runs:read"));
+        assert!(!written.contains("runs"));
+        assert!(
+            of(serde_json::json!({"scp": ["runs:write"]}))
+                .unwrap()
+                .contains(RUNS_WRITE)
+        );
+        assert!(
+            of(serde_json::json!({"scp": "a runs:write"}))
+                .unwrap()
+                .contains(RUNS_WRITE)
+        );
+        // `scope` wins over `scp`; none at all grants nothing.
+        assert!(
+            !of(serde_json::json!({"scope": "a", "scp": "runs:write"}))
+                .unwrap()
+                .contains(RUNS_WRITE)
+        );
+        assert_eq!(of(serde_json::json!({})).unwrap(), Scopes::default());
+        for bad in [
+            serde_json::json!({"scope": 1}),
+            serde_json::json!({"scope": ["a", 2]}),
+        ] {
+            assert!(matches!(of(bad), Err(AuthError::Invalid(_))));
+        }
     }
 }

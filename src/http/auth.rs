@@ -47,6 +47,31 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AuthError> 
 #[derive(Debug, Clone, Default)]
 pub struct TenantSlot(pub Arc<OnceLock<String>>);
 
+/// The tenant of a write: a token that verifies and grants
+/// [`crate::auth::RUNS_WRITE`]. Its company is the only one it writes
+/// under, as [`Tenant`]'s is the only one it reads.
+#[derive(Debug, Clone)]
+pub struct RunWriter(pub Company);
+
+impl FromRequestParts<AppState> for RunWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)?;
+        let principal = state.verifier.verify_principal(token).await?;
+        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+            let _ = slot.0.set(principal.company.to_string());
+        }
+        if !principal.scopes.contains(crate::auth::RUNS_WRITE) {
+            return Err(ApiError::InsufficientScope(crate::auth::RUNS_WRITE));
+        }
+        Ok(RunWriter(principal.company))
+    }
+}
+
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 

@@ -71,6 +71,10 @@ pub enum ApiError {
     /// Not authenticated.
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
+    /// Authenticated, but the token lacks the scope the route needs (403,
+    /// RFC 6750 section 3.1 `insufficient_scope`).
+    #[error("the token lacks the scope {0}")]
+    InsufficientScope(&'static str),
     /// The run, attempt or event does not exist (404).
     #[error("{0} not found")]
     NotFound(Missing),
@@ -92,6 +96,15 @@ pub enum ApiError {
     /// Too many concurrent requests of one kind.
     #[error("{0}")]
     Busy(String),
+    /// A request body in a media type the route does not take (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A request body over the route's limit (413).
+    #[error("the request body is over the limit of {0} bytes")]
+    PayloadTooLarge(u64),
+    /// Recording failed (see [`crate::record::RecordError`]).
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
 }
 
 impl From<ReadError> for ApiError {
@@ -142,6 +155,48 @@ fn problem(status: StatusCode, title: &str, detail: String) -> Response {
     response
 }
 
+/// A recording failure's answer: the client's mistakes as 4xx naming
+/// them, a busy run index as 503 to retry, the stores' failures as 502.
+fn record_problem(e: &crate::record::RecordError) -> Response {
+    use crate::artifacts::writer::WriteError;
+    use crate::record::RecordError;
+    let detail = causes(e);
+    match e {
+        RecordError::Key(_)
+        | RecordError::EventIsNotAStep
+        | RecordError::EmptyEvent
+        | RecordError::Write(WriteError::SchemaChanged { .. } | WriteError::Schema { .. }) => {
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable entity",
+                detail,
+            )
+        }
+        RecordError::Write(WriteError::AlreadyCommitted { .. })
+        | RecordError::CompanyFolderTaken(_) => problem(StatusCode::CONFLICT, "Conflict", detail),
+        RecordError::Index(IndexError::Busy { .. }) => {
+            tracing::warn!(error = %detail, "write refused: run index busy");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Run index busy",
+                "every connection to the run index is in use; retry shortly".to_owned(),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        RecordError::Index(_) | RecordError::Write(_) => {
+            tracing::error!(error = %detail, "recording failed");
+            problem(
+                StatusCode::BAD_GATEWAY,
+                "Recording failed",
+                format!("the backing store failed to record: {detail}"),
+            )
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -158,6 +213,23 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
+            ApiError::InsufficientScope(scope) => {
+                let mut response = problem(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    format!(
+                        "this token may read but not write: writing needs a token whose scope claim holds {scope} (dagtrail token --scope {scope})"
+                    ),
+                );
+                if let Ok(challenge) = HeaderValue::from_str(&format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                )) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                response
+            }
             ApiError::NotFound(what) => {
                 let (title, detail) = match what {
                     Missing::Run => ("Run not found", "no such run for this company"),
@@ -168,6 +240,10 @@ impl IntoResponse for ApiError {
                     Missing::Attempt => (
                         "Phase attempt not found",
                         "no committed attempt (metadata.parquet) for this phase and attempt",
+                    ),
+                    Missing::Dag => (
+                        "DAG not found",
+                        "the company has no such DAG (no runs, no catalog entry)",
                     ),
                 };
                 problem(StatusCode::NOT_FOUND, title, detail.to_owned())
@@ -195,6 +271,17 @@ impl IntoResponse for ApiError {
                     format!("the backing store did not answer within {secs} s"),
                 )
             }
+            ApiError::UnsupportedMediaType(detail) => problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                detail,
+            ),
+            ApiError::PayloadTooLarge(limit) => problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                format!("the request body is over the limit of {limit} bytes for this route"),
+            ),
+            ApiError::Record(e) => record_problem(&e),
             ApiError::Busy(detail) => {
                 let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail);
                 // Slots free up within seconds (a stream ends, a stalled

@@ -15,6 +15,7 @@ pub mod phases;
 pub mod runs;
 pub mod server;
 pub mod slots;
+pub mod write;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -103,6 +104,9 @@ pub struct AppState {
     pub streams: Arc<slots::Slots>,
     /// Slots for concurrent deep searches (data keywords, log filters).
     pub searches: Arc<slots::Slots>,
+    /// The writer of the write API, over the same run index and store as
+    /// `reads`.
+    pub recorder: crate::record::Recorder,
 }
 
 impl AppState {
@@ -116,12 +120,18 @@ impl AppState {
             limits.max_searches,
             limits.max_searches_per_company,
         ));
+        let recorder = crate::record::Recorder::new(
+            std::sync::Arc::clone(reads.run_index()),
+            reads.store().clone(),
+            crate::artifacts::writer::WriterOptions::default(),
+        );
         Self {
             reads,
             verifier,
             limits,
             streams,
             searches,
+            recorder,
         }
     }
 

@@ -15,7 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::{ErrorResponse, HTTPValidationError};
-use super::{dags, phases, runs};
+use super::{dags, phases, runs, write};
 
 struct BearerAuth;
 
@@ -51,6 +51,7 @@ impl Modify for BearerAuth {
         (name = "dags", description = "The fleet: every DAG of the company, and a DAG's runs per day"),
         (name = "runs", description = "The run index: search runs, read one run"),
         (name = "phases", description = "A run's artifacts: event, metadata, data, errors, logs"),
+        (name = "write", description = "Recording runs (needs a token whose scope holds runs:write): DAG catalog entries, events, phase attempts"),
     )
 )]
 pub struct ApiDoc;
@@ -68,6 +69,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phases::data))
         .routes(routes!(phases::errors))
         .routes(routes!(phases::logs))
+        .routes(routes!(write::describe_dag))
 }
 
 /// The API's routes and their OpenAPI document, the failures every route
@@ -100,15 +102,31 @@ fn problem(description: &str) -> Response {
 /// maps the same way on every route: 401 (no or bad token), 422 (a
 /// parameter: FastAPI's body), and 502/504 from the store the operation
 /// reads (its tag: `runs` read the run index, `phases` the artifact
-/// store). An operation that documents one of these itself keeps its own.
+/// store, `write` both). An operation that documents one of these itself
+/// keeps its own.
 fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get].into_iter().flatten() {
-            let reads_run_index = op
-                .tags
-                .as_ref()
-                .is_some_and(|tags| tags.iter().any(|t| t == "runs" || t == "dags"));
-            let (failed, timed_out) = if reads_run_index {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            let has_tag = |name: &str| {
+                op.tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|t| t == name))
+            };
+            let writes = has_tag("write");
+            let reads_run_index = writes || has_tag("runs") || has_tag("dags");
+            let (failed, timed_out) = if writes {
+                (
+                    "The store or the run index failed to record",
+                    "The stores did not answer in time",
+                )
+            } else if reads_run_index {
                 ("Run lookup failed", "The run index did not answer in time")
             } else {
                 (

@@ -22,6 +22,9 @@ pub enum Missing {
     /// (endpoints 4-7).
     #[error("phase attempt")]
     Attempt,
+    /// The company has no such DAG (no runs, no catalog entry).
+    #[error("DAG")]
+    Dag,
 }
 
 /// A read failed. Each kind maps to one HTTP status in `http::error`.

@@ -21,3 +21,4 @@ mod serve;
 mod support;
 mod types;
 mod ui;
+mod write;

@@ -35,7 +35,7 @@ pub use plant::plant_data_file;
 
 #[path = "../common/tokens.rs"]
 mod tokens;
-pub use tokens::{SECRET, token};
+pub use tokens::{SECRET, token, token_with_scopes};
 
 #[path = "../common/batches.rs"]
 mod batches;
@@ -114,6 +114,37 @@ impl TestApp {
         self.call(uri, Some(&self.token()), &[]).await
     }
 
+    /// A token of the app's company that may write (`runs:write`).
+    pub fn write_token(&self) -> String {
+        token_with_scopes(self.company.as_str(), &[dagtrail::auth::RUNS_WRITE])
+    }
+
+    /// `method uri` with `body`, as `token` (none: no Authorization).
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        reply(
+            self.router
+                .clone()
+                .oneshot(request.body(body.into()).unwrap())
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn call(&self, uri: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         call(&self.router, uri, token, headers).await
     }
@@ -132,11 +163,18 @@ pub async fn call(
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    reply(
+        router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// A response read whole.
+async fn reply(response: axum::response::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();
     let body = response

@@ -19,3 +19,21 @@ pub fn token(company: &str) -> String {
     )
     .unwrap()
 }
+
+/// A bearer token for `company` granting `scopes` (the `scope` claim), as
+/// `dagtrail token --scope` mints.
+#[allow(dead_code)] // Not every test binary writes.
+pub fn token_with_scopes(company: &str, scopes: &[&str]) -> String {
+    let signer = dagtrail::auth::token::Signer::hs256(&Secret::new(SECRET)).unwrap();
+    dagtrail::auth::token::mint(
+        &signer,
+        "id_company",
+        &Company::new(company).unwrap(),
+        Duration::from_secs(3600),
+        &dagtrail::auth::token::ExtraClaims {
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}

@@ -276,8 +276,23 @@ fn token_needs_a_secret_and_signs_with_it() {
     )
     .unwrap();
     assert_eq!(data.claims["id_company"], "acme");
+    assert!(data.claims.get("scope").is_none(), "a reading token");
     let exp = data.claims["exp"].as_i64().unwrap() - chrono::Utc::now().timestamp();
     assert!((7000..=7200).contains(&exp), "{exp}");
+    // A writing token: the scopes space-separated in `scope`.
+    let out = Command::new(env!("CARGO_BIN_EXE_dagtrail"))
+        .args(["token", "--company", "acme", "--scope", "runs:write,extra"])
+        .env("DAGTRAIL_JWT_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        &jsonwebtoken::DecodingKey::from_secret(b"s3cret").unwrap(),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(data.claims["scope"], "runs:write extra");
 }
 
 #[test]

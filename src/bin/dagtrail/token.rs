@@ -44,6 +44,11 @@ pub struct TokenArgs {
     /// The `aud` claim (a server with DAGTRAIL_JWT_AUDIENCE requires it).
     #[arg(long, env = "DAGTRAIL_JWT_AUDIENCE")]
     audience: Option<String>,
+    /// OAuth 2 scopes the token grants (the `scope` claim), comma-separated
+    /// or repeated: `runs:write` lets it record runs through the write API.
+    /// Reading needs none.
+    #[arg(long = "scope", value_delimiter = ',')]
+    scopes: Vec<String>,
     /// Where `serve --demo` keeps its signing secret.
     #[arg(long, env = "DAGTRAIL_DATA_DIR", default_value = "./dagtrail-data")]
     data_dir: PathBuf,
@@ -81,6 +86,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     let extra = ExtraClaims {
         issuer: args.issuer.clone(),
         audience: args.audience.clone(),
+        scopes: args.scopes.clone(),
     };
     let token = mint(
         &signer,
