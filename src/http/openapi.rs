@@ -70,6 +70,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phases::errors))
         .routes(routes!(phases::logs))
         .routes(routes!(write::describe_dag))
+        .routes(routes!(write::event::record_event))
 }
 
 /// The API's routes and their OpenAPI document, the failures every route

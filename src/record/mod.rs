@@ -45,6 +45,64 @@ pub enum RecordError {
     EmptyEvent,
 }
 
+/// How a phase ended, as its writer says: the run index's
+/// `status.success` (contract section 2).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EndStatus {
+    /// `status.success = true`
+    #[default]
+    Success,
+    /// `status.success = false`
+    Failed,
+    /// `status.success = null` (started, not finished)
+    Pending,
+}
+
+impl EndStatus {
+    /// `status.success`.
+    pub fn success(self) -> Option<bool> {
+        match self {
+            EndStatus::Success => Some(true),
+            EndStatus::Failed => Some(false),
+            EndStatus::Pending => None,
+        }
+    }
+}
+
+impl PhaseOutcome {
+    /// The outcome a writer states, the end time now when it ended
+    /// (succeeded or failed) without saying when: the CLI's and the write
+    /// API's one rule.
+    pub fn ended(
+        status: EndStatus,
+        message: String,
+        total: Option<i64>,
+        started_at: Option<DateTime<Utc>>,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        let success = status.success();
+        PhaseOutcome {
+            success,
+            message,
+            total,
+            started_at,
+            finished_at: finished_at.or_else(|| success.is_some().then(Utc::now)),
+        }
+    }
+}
+
 /// Rows written to attempts, by `part` (`data`, `errors`, `logs`).
 pub const INGEST_ROWS: &str = "dagtrail_ingest_rows_total";
 /// Attempts committed and recorded.

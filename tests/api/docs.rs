@@ -179,10 +179,11 @@ async fn documented_bounds_are_the_parsers_constants() {
             checked += 1;
         }
     }
-    // run_id ×6, keywords 4 ×2 (both run searches) + data + logs, run_ids
-    // ×2, level, page and limit ×5, phase ×4, statuses 3 ×2, run status ×3
-    // (both run searches, dags), sort ×3, cursor ×2, dag_id (GET /runs).
-    assert_eq!(checked, 6 + 10 + 2 + 1 + 10 + 4 + 6 + 3 + 3 + 2 + 1);
+    // run_id ×7 (six reads, the event's write), keywords 4 ×2 (both run
+    // searches) + data + logs, run_ids ×2, level, page and limit ×5, phase
+    // ×4, statuses 3 ×2, run status ×3 (both run searches, dags), sort ×3,
+    // cursor ×2, dag_id (GET /runs).
+    assert_eq!(checked, 7 + 10 + 2 + 1 + 10 + 4 + 6 + 3 + 3 + 2 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

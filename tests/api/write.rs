@@ -3,7 +3,7 @@
 //! back through the read API.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::support::{TestApp, embedded, token_with_scopes};
@@ -12,8 +12,76 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 
 both_backends!(
     a_catalog_entry_names_the_dag_for_its_company_only,
-    writing_needs_the_scope
+    writing_needs_the_scope,
+    an_event_is_read_back_as_written
 );
+
+async fn an_event_is_read_back_as_written(app: TestApp) {
+    let run = format!(
+        "/api/v1/dags/{}/runs/2026-11-28/manual__2026-11-28",
+        app.dag
+    );
+    let uri = format!("{run}/event");
+    let written = app
+        .send(
+            Method::PUT,
+            &uri,
+            Some(&app.write_token()),
+            &[JSON],
+            json!({
+                "queue_data": {"message_id": "m-9", "body": {"orders": 3}},
+                "event": [{"trigger": "manual", "user": "Zoë"}, {"trigger": "retry", "user": null}],
+                "message": "received",
+                "started_at": "2026-11-28T10:00:00Z"
+            })
+            .to_string(),
+        )
+        .await
+        .ok_json();
+    assert_eq!(written, json!({"queue_data_rows": 1, "event_rows": 2}));
+    let event = app.get(&uri).await.ok_json();
+    assert_eq!(event["queue_data"]["rows"][0]["body"]["orders"], 3);
+    assert_eq!(event["event"]["rows"][1]["trigger"], "retry");
+    let summary = app.get(&run).await.ok_json();
+    assert_eq!(summary["event"]["status"]["success"], true);
+    assert_eq!(summary["event"]["status"]["message"], "received");
+    assert_eq!(summary["event"]["status"]["total"], 2, "{summary}");
+    // The other company has no such run.
+    let theirs = app.call(&uri, Some(&app.other_token()), &[]).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+
+    for (body, loc) in [
+        (
+            json!({"event": [{"a": 1}, 2]}),
+            json!(["body", "event", "1"]),
+        ),
+        (json!({"event": "text"}), json!(["body", "event"])),
+        (
+            json!({"status": "done", "event": {}}),
+            json!(["body", "status"]),
+        ),
+        (json!({"message": "nothing"}), Value::Null),
+    ] {
+        let reply = app
+            .send(
+                Method::PUT,
+                &uri,
+                Some(&app.write_token()),
+                &[JSON],
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        if !loc.is_null() {
+            assert_eq!(
+                reply.json()["detail"][0]["loc"],
+                loc,
+                "{body}: {}",
+                reply.json()
+            );
+        }
+    }
+}
 
 async fn a_catalog_entry_names_the_dag_for_its_company_only(app: TestApp) {
     let uri = format!("/api/v1/dags/{}", app.dag);

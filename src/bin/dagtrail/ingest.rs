@@ -4,36 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use dagtrail::artifacts::writer::{Codec, PhaseOutcome, WriteError, WriterOptions};
 use dagtrail::ingest::{IngestError, Input, InputBatch, InputFormat};
 use dagtrail::model::{Company, DagId, Phase, RunId, RunRef, parse_date};
 use dagtrail::read::ReadService;
 use dagtrail::reconcile::{Reconciler, Recorded};
-use dagtrail::record::{PhaseRecording, RecordError, Recorder};
+use dagtrail::record::{EndStatus, PhaseRecording, RecordError, Recorder};
 use dagtrail::runindex::fleet::DagInfo;
 use dagtrail::settings::StorageSettings;
-
-/// How the phase ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Status {
-    /// `status.success = true`
-    Success,
-    /// `status.success = false`
-    Failed,
-    /// `status.success = null` (started, not finished)
-    Pending,
-}
-
-impl Status {
-    fn success(self) -> Option<bool> {
-        match self {
-            Status::Success => Some(true),
-            Status::Failed => Some(false),
-            Status::Pending => None,
-        }
-    }
-}
 
 /// Which run: shared by `ingest` and `ingest-event`.
 #[derive(Debug, Args)]
@@ -103,8 +82,8 @@ impl RunArgs {
 #[derive(Debug, Args)]
 pub struct OutcomeArgs {
     /// How the phase ended.
-    #[arg(long, value_enum, default_value_t = Status::Success)]
-    pub status: Status,
+    #[arg(long, value_enum, default_value_t = EndStatus::Success)]
+    pub status: EndStatus,
     /// Status message.
     #[arg(long, default_value = "")]
     pub message: String,
@@ -121,16 +100,13 @@ pub struct OutcomeArgs {
 
 impl OutcomeArgs {
     pub fn outcome(&self) -> PhaseOutcome {
-        let success = self.status.success();
-        PhaseOutcome {
-            success,
-            message: self.message.clone(),
-            total: self.total,
-            started_at: self.started_at,
-            finished_at: self
-                .finished_at
-                .or_else(|| success.is_some().then(Utc::now)),
-        }
+        PhaseOutcome::ended(
+            self.status,
+            self.message.clone(),
+            self.total,
+            self.started_at,
+            self.finished_at,
+        )
     }
 }
 

@@ -6,6 +6,7 @@
 //! the contract's layout.
 
 mod body;
+pub mod event;
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub use body::{JSON_BODY_LIMIT, JsonBody};
+pub use event::{EventRecord, EventRecorded, record_event};
 
 use super::AppState;
 use super::auth::RunWriter;
