@@ -165,6 +165,7 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
         RecordError::Key(_)
         | RecordError::EventIsNotAStep
         | RecordError::EmptyEvent
+        | RecordError::BadPart { .. }
         | RecordError::Write(WriteError::SchemaChanged { .. } | WriteError::Schema { .. }) => {
             problem(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -172,7 +173,10 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
                 detail,
             )
         }
+        RecordError::NotOpen { .. } => problem(StatusCode::NOT_FOUND, "Attempt not open", detail),
         RecordError::Write(WriteError::AlreadyCommitted { .. })
+        | RecordError::CommitDiffers { .. }
+        | RecordError::PartOutOfOrder { .. }
         | RecordError::CompanyFolderTaken(_) => problem(StatusCode::CONFLICT, "Conflict", detail),
         RecordError::Index(IndexError::Busy { .. }) => {
             tracing::warn!(error = %detail, "write refused: run index busy");
@@ -186,7 +190,7 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
-        RecordError::Index(_) | RecordError::Write(_) => {
+        RecordError::Index(_) | RecordError::Write(_) | RecordError::Staged { .. } => {
             tracing::error!(error = %detail, "recording failed");
             problem(
                 StatusCode::BAD_GATEWAY,

@@ -48,6 +48,17 @@ pub const DEFAULT_MAX_SEARCHES: usize = 8;
 /// Deep searches one company may run at once by default
 /// (`DAGTRAIL_MAX_SEARCHES_PER_COMPANY`): half the process's.
 pub const DEFAULT_MAX_SEARCHES_PER_COMPANY: usize = DEFAULT_MAX_SEARCHES / 2;
+/// Uploads (parts and commits of the write API) run at once by default
+/// (`DAGTRAIL_MAX_WRITES`): each decodes and encodes on a core, and reads
+/// must keep the rest.
+pub const DEFAULT_MAX_WRITES: usize = 4;
+/// Uploads one company may run at once by default
+/// (`DAGTRAIL_MAX_WRITES_PER_COMPANY`): half the process's.
+pub const DEFAULT_MAX_WRITES_PER_COMPANY: usize = DEFAULT_MAX_WRITES / 2;
+/// Bytes of one uploaded part at most by default
+/// (`DAGTRAIL_MAX_PART_BYTES`): 1 GiB. Parts are streamed, not held in
+/// memory: the limit bounds one request's time, not the server's memory.
+pub const DEFAULT_MAX_PART_BYTES: u64 = 1024 * 1024 * 1024;
 /// How long an NDJSON stream may wait for its client to read by default
 /// (`DAGTRAIL_STREAM_STALL_SECS`), in seconds; then it ends and frees its
 /// slot.
@@ -74,6 +85,12 @@ pub struct Limits {
     /// Matches a run search counts before it reports a lower bound
     /// (`None`: always count them all).
     pub search_count_limit: Option<u64>,
+    /// Uploads (write API parts and commits) run at once.
+    pub max_writes: usize,
+    /// Uploads one company may run at once.
+    pub max_writes_per_company: usize,
+    /// Bytes of one uploaded part at most (then 413).
+    pub max_part_bytes: u64,
 }
 
 impl Default for Limits {
@@ -87,6 +104,9 @@ impl Default for Limits {
             max_searches: DEFAULT_MAX_SEARCHES,
             max_searches_per_company: DEFAULT_MAX_SEARCHES_PER_COMPANY,
             search_count_limit: Some(DEFAULT_SEARCH_COUNT_LIMIT),
+            max_writes: DEFAULT_MAX_WRITES,
+            max_writes_per_company: DEFAULT_MAX_WRITES_PER_COMPANY,
+            max_part_bytes: DEFAULT_MAX_PART_BYTES,
         }
     }
 }
@@ -104,6 +124,8 @@ pub struct AppState {
     pub streams: Arc<slots::Slots>,
     /// Slots for concurrent deep searches (data keywords, log filters).
     pub searches: Arc<slots::Slots>,
+    /// Slots for concurrent uploads (the write API's parts and commits).
+    pub writes: Arc<slots::Slots>,
     /// The writer of the write API, over the same run index and store as
     /// `reads`.
     pub recorder: crate::record::Recorder,
@@ -120,6 +142,10 @@ impl AppState {
             limits.max_searches,
             limits.max_searches_per_company,
         ));
+        let writes = Arc::new(slots::Slots::new(
+            limits.max_writes,
+            limits.max_writes_per_company,
+        ));
         let recorder = crate::record::Recorder::new(
             std::sync::Arc::clone(reads.run_index()),
             reads.store().clone(),
@@ -131,6 +157,7 @@ impl AppState {
             limits,
             streams,
             searches,
+            writes,
             recorder,
         }
     }

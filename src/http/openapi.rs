@@ -71,6 +71,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(phases::logs))
         .routes(routes!(write::describe_dag))
         .routes(routes!(write::event::record_event))
+        .routes(routes!(write::attempts::open_next_attempt))
+        .routes(routes!(
+            write::attempts::open_attempt,
+            write::attempts::staged_attempt,
+            write::attempts::abort_attempt
+        ))
+        .routes(routes!(write::attempts::upload_part))
+        .routes(routes!(write::attempts::commit_attempt))
 }
 
 /// The API's routes and their OpenAPI document, the failures every route

@@ -8,6 +8,7 @@ pub mod infer;
 mod ndjson;
 mod number_text;
 mod parquet_file;
+mod part;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 pub use self::csv_file::CsvBatches;
 pub use self::ndjson::NdjsonBatches;
 pub use self::parquet_file::{ParquetBatches, open_parquet};
+pub use self::part::{PART_MEDIA_TYPES, PartFormat, open_part};
 
 /// Rows per batch handed to the writer.
 pub const BATCH_ROWS: usize = 8_192;
@@ -139,7 +141,8 @@ pub struct Input {
     pub format: InputFormat,
 }
 
-type Batches = Box<dyn Iterator<Item = Result<InputBatch, IngestError>> + Send>;
+/// Batches of an input, read on a blocking thread.
+pub type Batches = Box<dyn Iterator<Item = Result<InputBatch, IngestError>> + Send>;
 
 impl Input {
     /// An input whose format comes from `format` or else the extension.

@@ -203,6 +203,45 @@ pub fn to_ranges(rows: &[u64]) -> Vec<Range<u64>> {
     out
 }
 
+/// Every row of the Parquet file at `key`, row group after row group, in
+/// batches of at most 8,192 rows: memory is one row group's pages at a
+/// time, whatever the file's size (the commit of an attempt staged over
+/// the write API reads its parts back this way).
+///
+/// # Errors
+///
+/// As [`super::file::load_metadata`] for the footer; then the stream's
+/// items carry the decoding failures.
+pub async fn file_batches(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+) -> Result<
+    (
+        arrow_schema::SchemaRef,
+        BoxStream<'static, Result<RecordBatch, ReadError>>,
+    ),
+    ReadError,
+> {
+    let meta = super::file::load_metadata(store, key, &super::file::StoreQuirks::default()).await?;
+    let schema = Arc::clone(meta.schema());
+    let groups = meta.metadata().num_row_groups();
+    let (store, key) = (Arc::clone(store), key.clone());
+    let stream = futures::stream::iter(0..groups)
+        .map(move |group| {
+            let decode = {
+                let key = key.clone();
+                move |e: ParquetError| ReadError::decode(&key, e.to_string())
+            };
+            match row_group_stream(&store, &key, &meta, group, None, ProjectionMask::all()) {
+                Ok(rows) => rows.map_err(decode).boxed(),
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten()
+        .boxed();
+    Ok((schema, stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 //! [`AttemptWriter`], commits them (`metadata.parquet` last), and only then
 //! records the phase in the run index with its first rows inline.
 
+pub mod staging;
+
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -43,6 +45,55 @@ pub enum RecordError {
     /// An event without any rows in either file.
     #[error("an event needs rows in queue_data or event")]
     EmptyEvent,
+    /// Parts go to an open attempt only: never opened, or committed or
+    /// aborted since.
+    #[error(
+        "attempt {attempt} of {phase} is not open: open it first (a committed attempt takes no more parts)"
+    )]
+    NotOpen {
+        /// The phase.
+        phase: Phase,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Parts of a kind come in order.
+    #[error("{kind} part {part} is out of order: the next is {next} (parts count from 1)")]
+    PartOutOfOrder {
+        /// What the part holds.
+        kind: staging::PartKind,
+        /// The part asked for.
+        part: u32,
+        /// The next part number.
+        next: u32,
+    },
+    /// A part's rows cannot be staged; nothing of it is kept.
+    #[error("{kind} part {part}: {reason}")]
+    BadPart {
+        /// What the part holds.
+        kind: staging::PartKind,
+        /// The part.
+        part: u32,
+        /// What is wrong, and where (line and column of a text input).
+        reason: String,
+    },
+    /// A committed attempt is committed again with another outcome.
+    #[error(
+        "attempt {attempt} of {phase} is committed with another outcome; a committed attempt is immutable (a re-run writes the next attempt)"
+    )]
+    CommitDiffers {
+        /// The phase.
+        phase: Phase,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A staged part (or the committed metadata) cannot be read back.
+    #[error("cannot read {key} back: {reason}")]
+    Staged {
+        /// The file.
+        key: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// How a phase ended, as its writer says: the run index's

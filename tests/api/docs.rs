@@ -18,10 +18,16 @@ async fn openapi_document_matches_the_snapshot() {
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = served["paths"].as_object().unwrap();
     // The contract's seven endpoints, the fleet's two, the search across
-    // DAGs, and the write API's.
-    assert_eq!(paths.len(), 11, "{:?}", paths.keys().collect::<Vec<_>>());
+    // DAGs, and the write API's (a DAG's catalog entry, and the attempts:
+    // open, one attempt, its parts, its commit; the event's is the read's).
+    assert_eq!(paths.len(), 15, "{:?}", paths.keys().collect::<Vec<_>>());
     for op in paths.values().flat_map(|p| p.as_object().unwrap().values()) {
-        for code in ["200", "401", "422"] {
+        let success = if op["responses"].get("204").is_some() {
+            "204"
+        } else {
+            "200"
+        };
+        for code in [success, "401", "422"] {
             assert!(
                 op["responses"].get(code).is_some(),
                 "{} lacks {code}",
@@ -179,11 +185,12 @@ async fn documented_bounds_are_the_parsers_constants() {
             checked += 1;
         }
     }
-    // run_id ×7 (six reads, the event's write), keywords 4 ×2 (both run
-    // searches) + data + logs, run_ids ×2, level, page and limit ×5, phase
-    // ×4, statuses 3 ×2, run status ×3 (both run searches, dags), sort ×3,
-    // cursor ×2, dag_id (GET /runs).
-    assert_eq!(checked, 7 + 10 + 2 + 1 + 10 + 4 + 6 + 3 + 3 + 2 + 1);
+    // run_id ×13 (six reads, the event's write, six attempt writes),
+    // keywords 4 ×2 (both run searches) + data + logs, run_ids ×2, level,
+    // page and limit ×5, phase ×10 (four reads, six writes), statuses 3 ×2,
+    // run status ×3 (both run searches, dags), sort ×3, cursor ×2, dag_id
+    // (GET /runs).
+    assert_eq!(checked, 13 + 10 + 2 + 1 + 10 + 10 + 6 + 3 + 3 + 2 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,465 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 both_backends!(
     a_catalog_entry_names_the_dag_for_its_company_only,
     writing_needs_the_scope,
-    an_event_is_read_back_as_written
+    an_event_is_read_back_as_written,
+    an_attempt_in_parts_is_read_back_whole_once_committed,
+    a_refused_part_keeps_nothing_and_says_where,
+    parts_in_every_format,
+    another_company_cannot_touch_an_open_attempt
 );
+
+const NDJSON: (&str, &str) = ("content-type", "application/x-ndjson");
+
+/// `/api/v1/dags/{dag}/runs/2026-11-29/{run_id}` of a run for writing.
+fn write_run(app: &TestApp, run_id: &str) -> String {
+    format!(
+        "/api/v1/dags/{}/runs/2026-11-29/{}",
+        app.dag,
+        crate::support::encode(run_id)
+    )
+}
+
+async fn put_part(
+    app: &TestApp,
+    attempt: &str,
+    part: &str,
+    content_type: &str,
+    body: impl Into<axum::body::Body>,
+) -> crate::support::Reply {
+    app.send(
+        Method::PUT,
+        &format!("{attempt}/{part}"),
+        Some(&app.write_token()),
+        &[("content-type", content_type)],
+        body,
+    )
+    .await
+}
+
+async fn an_attempt_in_parts_is_read_back_whole_once_committed(app: TestApp) {
+    let run = write_run(&app, "manual__2026-11-29T10:31:02+00:00");
+    let token = app.write_token();
+    let opened = app
+        .send(
+            Method::POST,
+            &format!("{run}/phases/extract/attempts"),
+            Some(&token),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json());
+    assert_eq!(
+        opened.json(),
+        json!({"attempt": 1, "resumed": false, "data": [], "errors": [], "logs": []})
+    );
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    assert!(
+        opened
+            .header("location")
+            .ends_with("/phases/extract/attempts/1")
+    );
+
+    let part1 = put_part(&app, &attempt, "data/1", NDJSON.1,
+        "{\"order_id\": 1, \"customer\": \"Zoë\", \"amount\": 10.5}\n{\"order_id\": 2, \"customer\": \"Ana\", \"amount\": 3}\n").await;
+    assert_eq!(
+        part1.ok_json(),
+        json!({"kind": "data", "part": 1, "rows": 2})
+    );
+    // A later part in CSV, without the amount column: null there.
+    let part2 = put_part(
+        &app,
+        &attempt,
+        "data/2",
+        "text/csv; charset=utf-8",
+        "order_id,customer\n3,Émile\n",
+    )
+    .await;
+    assert_eq!(part2.ok_json()["rows"], 1);
+    put_part(&app, &attempt, "errors/1", NDJSON.1,
+        "{\"error_title\": \"bad amount\", \"error_status\": 422, \"error_detail\": \"amount is negative\", \"occurred_at\": \"2026-11-29T10:31:03Z\", \"record\": \"{\\\"order_id\\\": 3}\"}\n").await.ok_json();
+    put_part(&app, &attempt, "logs/1", NDJSON.1,
+        "{\"ts\": \"2026-11-29T10:31:03Z\", \"level\": \"INFO\", \"logger\": \"orders\", \"message\": \"fetched 3 orders\"}\n").await.ok_json();
+
+    // Nothing is readable before the commit; the staging says what it has.
+    let phase = format!("{run}/phases/extract");
+    assert_eq!(app.get(&phase).await.status, StatusCode::NOT_FOUND);
+    let staged = app.call(&attempt, Some(&token), &[]).await.ok_json();
+    assert_eq!(
+        staged,
+        json!({"attempt": 1, "resumed": true, "data": [1, 2], "errors": [1], "logs": [1]})
+    );
+    // Re-opening resumes it.
+    let resumed = app
+        .send(
+            Method::POST,
+            &format!("{run}/phases/extract/attempts"),
+            Some(&token),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::OK);
+    assert_eq!(resumed.json()["data"], json!([1, 2]));
+
+    let commit = json!({"status": "success", "message": "extracted 3 orders", "started_at": "2026-11-29T10:31:02Z"}).to_string();
+    let committed = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            commit.clone(),
+        )
+        .await
+        .ok_json();
+    assert_eq!(committed["data_rows"], 3);
+    assert_eq!(committed["total"], 3);
+    assert_eq!(committed["error_count"], 1);
+    assert_eq!(committed["log_count"], 1);
+    // Read back through the read API, as written.
+    let data = app.get(&format!("{phase}/data?limit=10")).await.ok_json();
+    assert_eq!(data["total"], 3);
+    assert_eq!(data["rows"][0]["customer"], "Zoë");
+    assert_eq!(data["rows"][2]["customer"], "Émile");
+    assert!(data["rows"][2]["amount"].is_null());
+    let errors = app.get(&format!("{phase}/errors")).await.ok_json();
+    assert_eq!(errors["rows"][0]["error_detail"], "amount is negative");
+    let logs = app.get(&format!("{phase}/logs")).await.ok_json();
+    assert_eq!(logs["rows"][0]["message"], "fetched 3 orders");
+    let summary = app.get(&run).await.ok_json();
+    assert_eq!(
+        summary["extract"]["status"]["message"],
+        "extracted 3 orders"
+    );
+    // The keyword search finds the inline rows.
+    let found = app
+        .get(&format!("/api/v1/dags/{}/runs?date_from=2026-11-29&date_to=2026-11-29&extract_keyword=%C3%89mile", app.dag))
+        .await
+        .ok_json();
+    assert_eq!(found["total"], 1, "{found}");
+
+    // Committed: immutable. The same commit again is the same answer (a
+    // retry); another outcome is a conflict; no more parts.
+    let again = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            commit,
+        )
+        .await
+        .ok_json();
+    assert_eq!(again, committed);
+    let other = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"status": "failed"}).to_string(),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    assert_eq!(
+        put_part(&app, &attempt, "data/3", NDJSON.1, "{\"order_id\": 4}\n")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(Method::DELETE, &attempt, Some(&token), &[], "")
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // The next attempt is 2.
+    let next = app
+        .send(
+            Method::POST,
+            &format!("{run}/phases/extract/attempts"),
+            Some(&token),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::CREATED);
+    assert_eq!(next.json()["attempt"], 2);
+    // Aborted, it is gone.
+    let second = format!("{run}/phases/extract/attempts/2");
+    put_part(&app, &second, "data/1", NDJSON.1, "{\"order_id\": 9}\n")
+        .await
+        .ok_json();
+    assert_eq!(
+        app.send(Method::DELETE, &second, Some(&token), &[], "")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call(&second, Some(&token), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(Method::DELETE, &second, Some(&token), &[], "")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn a_refused_part_keeps_nothing_and_says_where(app: TestApp) {
+    let run = write_run(&app, "refused");
+    let token = app.write_token();
+    let attempt = format!("{run}/phases/transform/attempts/3");
+    let opened = app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    assert_eq!(opened.status, StatusCode::CREATED);
+    assert_eq!(opened.json()["attempt"], 3);
+    // Line 3 is not JSON: the part, the line, and nothing kept.
+    let bad = put_part(
+        &app,
+        &attempt,
+        "data/1",
+        NDJSON.1,
+        "{\"a\": 1}\n{\"a\": 2}\n{\"a\": 3,\n",
+    )
+    .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.json()
+    );
+    let detail = bad.json()["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("data part 1") && detail.contains("line 3"),
+        "{detail}"
+    );
+    // A value that does not fit the first part's column, past the rows
+    // staged before it in the same part.
+    put_part(&app, &attempt, "data/1", NDJSON.1, "{\"a\": 1}\n")
+        .await
+        .ok_json();
+    let unfit = put_part(&app, &attempt, "data/2", NDJSON.1, "{\"a\": \"one\"}\n").await;
+    assert_eq!(unfit.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unfit.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("column \"a\""),
+        "{}",
+        unfit.json()
+    );
+    let new_column = put_part(&app, &attempt, "data/2", NDJSON.1, "{\"a\": 2, \"b\": 1}\n").await;
+    assert_eq!(new_column.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Out of order, of no kind known, in no format taken, without rows.
+    assert_eq!(
+        put_part(&app, &attempt, "data/3", NDJSON.1, "{\"a\": 3}\n")
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        put_part(&app, &attempt, "rows/1", NDJSON.1, "{\"a\": 3}\n")
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        put_part(&app, &attempt, "data/0", NDJSON.1, "{\"a\": 3}\n")
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let xml = put_part(&app, &attempt, "data/2", "application/xml", "<a/>").await;
+    assert_eq!(xml.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(xml.json()["detail"].as_str().unwrap().contains("text/csv"));
+    assert_eq!(
+        put_part(&app, &attempt, "data/2", NDJSON.1, "")
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // An error row that does not fit the contract's errors schema.
+    let error = put_part(
+        &app,
+        &attempt,
+        "errors/1",
+        NDJSON.1,
+        "{\"error_title\": 5}\n",
+    )
+    .await;
+    assert_eq!(
+        error.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        error.json()
+    );
+    let staged = app.call(&attempt, Some(&token), &[]).await.ok_json();
+    assert_eq!(staged["data"], json!([1]));
+    assert_eq!(staged["errors"], json!([]));
+    // The event has no attempts; an attempt not open takes no parts.
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &format!("{run}/phases/event/attempts"),
+            Some(&token),
+            &[],
+            ""
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let closed = put_part(
+        &app,
+        &format!("{run}/phases/load/attempts/1"),
+        "data/1",
+        NDJSON.1,
+        "{\"a\": 1}\n",
+    )
+    .await;
+    assert_eq!(closed.status, StatusCode::NOT_FOUND);
+    // The commit of what was staged: the one good part.
+    let committed = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"status": "failed", "message": "bad rows"}).to_string(),
+        )
+        .await
+        .ok_json();
+    assert_eq!(committed["data_rows"], 1);
+    assert_eq!(committed["success"], false);
+}
+
+async fn parts_in_every_format(app: TestApp) {
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![1, 2])) as arrow_array::ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![Some("a"), None])) as arrow_array::ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut parquet = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut parquet, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let mut ipc = Vec::new();
+    let mut stream = arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &batch.schema()).unwrap();
+    stream.write(&batch).unwrap();
+    stream.finish().unwrap();
+    drop(stream);
+
+    let run = write_run(&app, "formats");
+    let token = app.write_token();
+    let attempt = format!("{run}/phases/load/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    for (part, content_type, body) in [
+        ("data/1", "application/vnd.apache.parquet", parquet.clone()),
+        ("data/2", "application/vnd.apache.arrow.stream", ipc.clone()),
+        ("data/3", "text/csv", b"id,name\n3,c\n".to_vec()),
+        (
+            "data/4",
+            "application/jsonl",
+            b"{\"id\": 4, \"name\": \"d\"}\n".to_vec(),
+        ),
+    ] {
+        let reply = put_part(&app, &attempt, part, content_type, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{part}: {}", reply.json());
+    }
+    // Not what the type says: refused, naming the part.
+    let fake = put_part(
+        &app,
+        &attempt,
+        "data/5",
+        "application/vnd.apache.parquet",
+        b"PAR1 not really".to_vec(),
+    )
+    .await;
+    assert_eq!(fake.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fake = put_part(
+        &app,
+        &attempt,
+        "data/5",
+        "application/vnd.apache.arrow.stream",
+        b"nope".to_vec(),
+    )
+    .await;
+    assert_eq!(fake.status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.send(
+        Method::POST,
+        &format!("{attempt}/commit"),
+        Some(&token),
+        &[JSON],
+        "{}",
+    )
+    .await
+    .ok_json();
+    let data = app.get(&format!("{run}/phases/load/data")).await.ok_json();
+    assert_eq!(data["total"], 6);
+    let ids: Vec<i64> = data["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 1, 2, 3, 4]);
+}
+
+async fn another_company_cannot_touch_an_open_attempt(app: TestApp) {
+    let run = write_run(&app, "tenancy");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&app.write_token()), &[], "")
+        .await;
+    put_part(&app, &attempt, "data/1", NDJSON.1, "{\"secret\": 1}\n")
+        .await
+        .ok_json();
+    let theirs = token_with_scopes(app.other.as_str(), &[dagtrail::auth::RUNS_WRITE]);
+    // Their view of the same path is their own company's: not open.
+    assert_eq!(
+        app.call(&attempt, Some(&theirs), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let commit = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&theirs),
+            &[JSON],
+            "{}",
+        )
+        .await;
+    assert_eq!(commit.status, StatusCode::NOT_FOUND);
+    app.send(Method::DELETE, &attempt, Some(&theirs), &[], "")
+        .await;
+    // Ours is untouched; a reading token may not write parts.
+    let staged = app
+        .call(&attempt, Some(&app.write_token()), &[])
+        .await
+        .ok_json();
+    assert_eq!(staged["data"], json!([1]));
+    let read_only = app
+        .send(
+            Method::PUT,
+            &format!("{attempt}/data/2"),
+            Some(&app.token()),
+            &[NDJSON],
+            "{\"a\": 1}\n",
+        )
+        .await;
+    assert_eq!(read_only.status, StatusCode::FORBIDDEN);
+}
 
 async fn an_event_is_read_back_as_written(app: TestApp) {
     let run = format!(
@@ -268,4 +725,37 @@ async fn a_catalog_entry_needs_no_runs() {
         .ok_json();
     assert_eq!(entry["runs"], 0);
     assert!(entry["last_run"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_over_the_limit_is_413_and_keeps_nothing() {
+    let limits = dagtrail::http::Limits {
+        max_part_bytes: 64 * 1024,
+        ..dagtrail::http::Limits::default()
+    };
+    let app = crate::support::embedded_with(|store| store, None, limits).await;
+    let run = write_run(&app, "big");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&app.write_token()), &[], "")
+        .await;
+    // Sent in chunks, as a client streams it: refused once past the limit.
+    let line = "{\"n\": 1, \"text\": \"0123456789012345678901234567890123456789\"}\n";
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+        (0..4_000).map(|_| Ok(bytes::Bytes::from(line))).collect();
+    let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    let reply = put_part(&app, &attempt, "data/1", NDJSON.1, body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.json()
+    );
+    let staged = app
+        .call(&attempt, Some(&app.write_token()), &[])
+        .await
+        .ok_json();
+    assert_eq!(staged["data"], json!([]));
+    // Under the limit, the same rows pass.
+    let small = put_part(&app, &attempt, "data/1", NDJSON.1, line.repeat(100)).await;
+    assert_eq!(small.ok_json()["rows"], 100);
 }

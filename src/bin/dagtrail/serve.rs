@@ -13,8 +13,9 @@ use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, gene
 use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{
     AppState, ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
-    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
+    DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_PART_BYTES, DEFAULT_MAX_SEARCHES,
+    DEFAULT_MAX_SEARCHES_PER_COMPANY, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY,
+    DEFAULT_MAX_WRITES, DEFAULT_MAX_WRITES_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
     DEFAULT_TIMEOUT_SECS, Limits, serve,
 };
 use dagtrail::model::Phase;
@@ -103,6 +104,18 @@ pub struct ServeArgs {
     /// no company slows every other.
     #[arg(long, env = "DAGTRAIL_MAX_SEARCHES_PER_COMPANY", default_value_t = DEFAULT_MAX_SEARCHES_PER_COMPANY)]
     max_searches_per_company: usize,
+    /// Uploads (parts and commits of the write API) run at once (more get
+    /// 503 with Retry-After), so that writing never takes every core from
+    /// reading.
+    #[arg(long, env = "DAGTRAIL_MAX_WRITES", default_value_t = DEFAULT_MAX_WRITES)]
+    max_writes: usize,
+    /// Uploads one company may run at once (more get 503).
+    #[arg(long, env = "DAGTRAIL_MAX_WRITES_PER_COMPANY", default_value_t = DEFAULT_MAX_WRITES_PER_COMPANY)]
+    max_writes_per_company: usize,
+    /// Bytes of one uploaded part at most (more get 413): split bigger
+    /// uploads into parts.
+    #[arg(long, env = "DAGTRAIL_MAX_PART_BYTES", default_value_t = DEFAULT_MAX_PART_BYTES)]
+    max_part_bytes: u64,
     /// Seconds a connection has to send a request's headers, counted from
     /// its opening or from its previous answer (so also the keep-alive
     /// idle timeout; keep a balancer's idle timeout below it).
@@ -368,6 +381,9 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_searches: args.max_searches,
         max_searches_per_company: args.max_searches_per_company,
         search_count_limit: Some(args.search_count_limit).filter(|n| *n > 0),
+        max_writes: args.max_writes,
+        max_writes_per_company: args.max_writes_per_company,
+        max_part_bytes: args.max_part_bytes,
     };
     let app = dagtrail::app::router(AppState::new(reads, verifier, limits));
     let listener = tokio::net::TcpListener::bind(args.listen)

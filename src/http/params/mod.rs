@@ -24,7 +24,7 @@ use axum::http::request::Parts;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-pub use self::path::{DagPath, PhasePath, RunPath};
+pub use self::path::{AttemptPath, DagPath, PartPath, PhasePath, RunPath};
 pub use self::query::{
     AttemptQuery, CalendarQuery, DagIdsQuery, DagsQuery, DataQuery, LogQuery, MAX_DAG_IDS,
     PageQuery, SearchRunsQuery,

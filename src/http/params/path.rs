@@ -228,3 +228,125 @@ impl FromSegments for PhasePath {
         })
     }
 }
+
+/// `{attempt}`: an attempt number, from 1.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Declares the segment for the document.
+struct AttemptSegment {
+    /// Attempt number (1 is the first run of the phase).
+    #[param(minimum = 1, maximum = 2147483647)]
+    attempt: u32,
+}
+
+/// `{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}`: one
+/// attempt of an ETL step (the write API).
+#[derive(Debug, Clone)]
+pub struct AttemptPath {
+    /// The run.
+    pub run: RunRef,
+    /// The step: never [`Phase::Event`].
+    pub phase: Phase,
+    /// The attempt, from 1.
+    pub attempt: u32,
+}
+
+fn attempt_number(v: &str) -> Result<u32, (&'static str, String)> {
+    match v.parse::<u32>() {
+        Ok(n) if (1..=i32::MAX as u32).contains(&n) => Ok(n),
+        _ => Err((
+            "int_parsing",
+            "Input should be a whole number from 1 to 2147483647".to_owned(),
+        )),
+    }
+}
+
+impl IntoParams for AttemptPath {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = PhasePath::into_params(&parameter_in);
+        params.extend(AttemptSegment::into_params(&parameter_in));
+        params
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AttemptPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        extract(parts, state).await
+    }
+}
+
+impl FromSegments for AttemptPath {
+    fn from_segments(segments: &mut Segments) -> Option<Self> {
+        let phase = PhasePath::from_segments(segments);
+        let attempt = segments.get("attempt", attempt_number);
+        phase.zip(attempt).map(|(p, attempt)| Self {
+            run: p.run,
+            phase: p.phase,
+            attempt,
+        })
+    }
+}
+
+/// `{kind}/{part}` of an attempt: one uploaded part.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Declares the segments for the document.
+struct PartSegments {
+    /// What the part holds.
+    #[param(value_type = String, pattern = "^(data|errors|logs)$")]
+    kind: String,
+    /// Part number, from 1; parts of a kind come in order.
+    #[param(minimum = 1, maximum = 2147483647)]
+    part: u32,
+}
+
+/// `.../attempts/{attempt}/{kind}/{part}`: one part of an open attempt.
+#[derive(Debug, Clone)]
+pub struct PartPath {
+    /// The attempt.
+    pub attempt: AttemptPath,
+    /// What the part holds.
+    pub kind: crate::record::staging::PartKind,
+    /// The part number, from 1.
+    pub part: u32,
+}
+
+impl IntoParams for PartPath {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = AttemptPath::into_params(&parameter_in);
+        params.extend(PartSegments::into_params(&parameter_in));
+        params
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PartPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        extract(parts, state).await
+    }
+}
+
+impl FromSegments for PartPath {
+    fn from_segments(segments: &mut Segments) -> Option<Self> {
+        use crate::record::staging::PartKind;
+        let attempt = AttemptPath::from_segments(segments);
+        let kind = segments.get("kind", |v| {
+            PartKind::ALL.into_iter().find(|k| k.as_str() == v).ok_or((
+                "literal_error",
+                "Input should be 'data', 'errors' or 'logs'".to_owned(),
+            ))
+        });
+        let part = segments.get("part", attempt_number);
+        match (attempt, kind, part) {
+            (Some(attempt), Some(kind), Some(part)) => Some(Self {
+                attempt,
+                kind,
+                part,
+            }),
+            _ => None,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! the same [`crate::record::Recorder`] as the CLI: there is one writer of
 //! the contract's layout.
 
+pub mod attempts;
 mod body;
 pub mod event;
 

@@ -1,0 +1,475 @@
+//! Phase attempts written in steps: open (or resume), upload parts, commit
+//! once, or abort ([`crate::record::staging`] keeps the parts).
+
+use std::io::BufReader;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use utoipa::ToSchema;
+
+use super::body::JsonBody;
+use crate::artifacts::schemas::AttemptMetadata;
+use crate::artifacts::writer::PhaseOutcome;
+use crate::http::AppState;
+use crate::http::auth::RunWriter;
+use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError};
+use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
+use crate::ingest::{IngestError, PART_MEDIA_TYPES, PartFormat, open_part};
+use crate::model::{Company, Phase, RunRef};
+use crate::record::staging::{StagedAttempt, Stated};
+use crate::record::{EndStatus, RecordError};
+
+/// The attempt's URL under `/api/v1`.
+fn attempt_url(run: &RunRef, phase: Phase, attempt: u32) -> String {
+    format!(
+        "/api/v1/dags/{}/runs/{}/{}/phases/{phase}/attempts/{attempt}",
+        run.dag_id,
+        run.date,
+        url_path_segment(run.run_id.as_str())
+    )
+}
+
+/// 201 with `Location` for an attempt opened now, 200 for one resumed.
+fn opened(run: &RunRef, phase: Phase, staged: StagedAttempt) -> Response {
+    let status = if staged.resumed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = attempt_url(run, phase, staged.attempt);
+    let mut response = (status, Json(staged)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+/// A slot of the write API, so that uploads never take every worker from
+/// reads.
+fn write_slot(state: &AppState, company: &Company) -> Result<crate::http::slots::Slot, ApiError> {
+    state.writes.try_take(company).ok_or_else(|| {
+        ApiError::Busy("too many uploads at once (for this company or in all); retry later".into())
+    })
+}
+
+/// Open the next attempt of a phase.
+///
+/// The attempt after the newest the run index knows (1 for a phase never
+/// recorded). When that attempt is open already it is resumed (200), with
+/// the parts staged so far; otherwise it is opened (201, `Location`).
+#[utoipa::path(
+    post,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts",
+    tag = "write",
+    params(PhasePath),
+    responses(
+        (status = 201, description = "Opened", body = StagedAttempt),
+        (status = 200, description = "Open already: resumed", body = StagedAttempt),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "That attempt is committed (a commit between the run index and the store)", body = ErrorResponse, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn open_next_attempt(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    PhasePath { run, phase }: PhasePath,
+) -> Result<Response, ApiError> {
+    let staged = state
+        .recorder
+        .open_attempt(&company, &run, phase, None)
+        .await?;
+    Ok(opened(&run, phase, staged))
+}
+
+/// Open (or resume) a named attempt.
+///
+/// Opens attempt `{attempt}` (201) or resumes it when open already (200,
+/// with the parts staged so far: after a lost connection or a restart of
+/// the server, upload from the first part missing).
+#[utoipa::path(
+    put,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}",
+    tag = "write",
+    params(AttemptPath),
+    responses(
+        (status = 201, description = "Opened", body = StagedAttempt),
+        (status = 200, description = "Open already: resumed", body = StagedAttempt),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "The attempt is committed", body = ErrorResponse, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn open_attempt(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    AttemptPath {
+        run,
+        phase,
+        attempt,
+    }: AttemptPath,
+) -> Result<Response, ApiError> {
+    let staged = state
+        .recorder
+        .open_attempt(&company, &run, phase, Some(attempt))
+        .await?;
+    Ok(opened(&run, phase, staged))
+}
+
+/// An open attempt's staged parts.
+#[utoipa::path(
+    get,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}",
+    tag = "write",
+    params(AttemptPath),
+    responses(
+        (status = 200, description = "Open, with the parts staged so far", body = StagedAttempt),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 404, description = "Not open (never opened, committed or aborted)", body = ErrorResponse, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn staged_attempt(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    AttemptPath {
+        run,
+        phase,
+        attempt,
+    }: AttemptPath,
+) -> Result<Json<StagedAttempt>, ApiError> {
+    Ok(Json(
+        state
+            .recorder
+            .staged_attempt(&company, &run, phase, attempt)
+            .await?,
+    ))
+}
+
+/// A part as staged.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartStaged {
+    /// `data`, `errors` or `logs`.
+    pub kind: String,
+    /// The part number.
+    pub part: u32,
+    /// Rows staged.
+    pub rows: u64,
+}
+
+/// The request body as a blocking reader, counting bytes: past `limit` the
+/// read fails and `too_large` is set.
+fn body_reader(
+    body: Body,
+    limit: u64,
+    too_large: Arc<AtomicBool>,
+) -> SyncIoBridge<
+    StreamReader<impl futures::Stream<Item = std::io::Result<bytes::Bytes>>, bytes::Bytes>,
+> {
+    let mut seen = 0u64;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len() as u64;
+            if seen > limit {
+                too_large.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("the part is over the size limit"));
+            }
+            Ok(chunk)
+        });
+    SyncIoBridge::new(StreamReader::new(stream))
+}
+
+/// Upload one part of an open attempt.
+///
+/// The body is the part's rows in the `Content-Type`'s format: NDJSON
+/// (`application/x-ndjson`), CSV with a header line (`text/csv`), Parquet
+/// (`application/vnd.apache.parquet`) or an Arrow IPC stream
+/// (`application/vnd.apache.arrow.stream`). It is decoded as it arrives
+/// (Parquet spooled to disk first), never held whole in memory. Parts of a
+/// kind come in order from 1 (part `n` needs parts 1 to `n - 1`; putting a
+/// part again replaces it). Data parts take the first data part's columns
+/// (a later part's missing column is null; a new column is refused); error
+/// and log parts fit the contract's schemas. A refused part keeps nothing:
+/// its 4xx names the part, and for text the line (and column).
+#[utoipa::path(
+    put,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}/{kind}/{part}",
+    tag = "write",
+    params(PartPath),
+    request_body(description = "The part's rows", content(
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+        (String = "application/vnd.apache.parquet"),
+        (String = "application/vnd.apache.arrow.stream"),
+    )),
+    responses(
+        (status = 200, description = "Staged", body = PartStaged),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "Out of order: a part before it is missing", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 413, description = "The part is over the size limit", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 415, description = "Not one of the formats taken", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 503, description = "Too many uploads at once; retry after `Retry-After` seconds", body = ErrorResponse, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn upload_part(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    PartPath {
+        attempt: AttemptPath {
+            run,
+            phase,
+            attempt,
+        },
+        kind,
+        part,
+    }: PartPath,
+    request: Request,
+) -> Result<Json<PartStaged>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let format = PartFormat::of_media_type(&content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "a part is one of {PART_MEDIA_TYPES}, not {}",
+            if content_type.is_empty() {
+                "a body without Content-Type"
+            } else {
+                &content_type
+            }
+        ))
+    })?;
+    let _slot = write_slot(&state, &company)?;
+    let limit = state.limits.max_part_bytes;
+    let too_large = Arc::new(AtomicBool::new(false));
+    let reader = body_reader(request.into_body(), limit, Arc::clone(&too_large));
+    // Decoding is blocking work: a thread of its own hands batches over a
+    // channel of two, so memory holds two batches whatever the part's size.
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let name = format!("the body of {kind} part {part}");
+    let decoder = tokio::task::spawn_blocking(move || {
+        let bad = |e: IngestError| RecordError::BadPart {
+            kind,
+            part,
+            reason: e.to_string(),
+        };
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match open_part(format, name, BufReader::with_capacity(1 << 16, reader)) {
+                Ok(batches) => {
+                    for batch in batches {
+                        let failed = batch.is_err();
+                        if tx
+                            .blocking_send(batch.map(|b| b.batch).map_err(bad))
+                            .is_err()
+                            || failed
+                        {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(bad(e)));
+                }
+            }
+        }));
+        // A decoder that panicked (Parquet's does on some corrupt files)
+        // must not look like the end of the part.
+        if read.is_err() {
+            let _ = tx.blocking_send(Err(RecordError::BadPart {
+                kind,
+                part,
+                reason: "the body could not be decoded (the reader failed on it)".into(),
+            }));
+        }
+    });
+    let staged = state
+        .recorder
+        .stage_part(
+            &company,
+            &run,
+            phase,
+            attempt,
+            kind,
+            part,
+            ReceiverStream::new(rx),
+        )
+        .await;
+    decoder.abort();
+    if too_large.load(Ordering::Relaxed) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    Ok(Json(PartStaged {
+        kind: kind.to_string(),
+        part,
+        rows: staged?,
+    }))
+}
+
+/// How an attempt ended, as its writer commits it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitRequest {
+    /// How the phase ended [default: success].
+    #[serde(default)]
+    pub status: EndStatus,
+    /// Status message.
+    #[serde(default)]
+    pub message: String,
+    /// Rows the phase produced [default: the data rows staged].
+    pub total: Option<i64>,
+    /// When the phase started (RFC 3339).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished (RFC 3339) [default: now, unless pending].
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A committed attempt (its `metadata.parquet`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptCommitted {
+    /// The phase.
+    pub phase: String,
+    /// The attempt.
+    pub attempt: i32,
+    /// `status.success`.
+    pub success: Option<bool>,
+    /// Status message.
+    pub message: String,
+    /// Rows the phase produced.
+    pub total: i64,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// When it finished (RFC 3339).
+    pub finished_at: Option<String>,
+    /// Data rows written.
+    pub data_rows: i64,
+    /// `data_NNN.parquet` files written.
+    pub data_files: i32,
+    /// Error rows written.
+    pub error_count: i64,
+    /// Log rows written.
+    pub log_count: i64,
+}
+
+impl From<AttemptMetadata> for AttemptCommitted {
+    fn from(m: AttemptMetadata) -> Self {
+        let time =
+            |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        Self {
+            phase: m.phase,
+            attempt: m.attempt,
+            success: m.success,
+            message: m.message,
+            total: m.total,
+            started_at: time(m.started_at),
+            finished_at: time(m.finished_at),
+            data_rows: m.data_rows,
+            data_files: m.data_files,
+            error_count: m.error_count,
+            log_count: m.log_count,
+        }
+    }
+}
+
+/// Commit an open attempt.
+///
+/// Writes the staged parts, in order, as the attempt's files
+/// (`data_NNN.parquet`, `index.parquet`, errors, logs) and
+/// `metadata.parquet` last, then records the phase in the run index: the
+/// attempt becomes readable at once, whole. A committed attempt is
+/// immutable: committing it again with the same outcome answers the same
+/// (a retry after a lost answer), with another is 409.
+#[utoipa::path(
+    post,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}/commit",
+    tag = "write",
+    params(AttemptPath),
+    request_body(content = CommitRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Committed", body = AttemptCommitted),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "Committed already with another outcome", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = HTTPValidationError),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn commit_attempt(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    AttemptPath {
+        run,
+        phase,
+        attempt,
+    }: AttemptPath,
+    JsonBody(commit): JsonBody<CommitRequest>,
+) -> Result<Json<AttemptCommitted>, ApiError> {
+    let _slot = write_slot(&state, &company)?;
+    let stated = Stated {
+        total: commit.total.is_some(),
+        started_at: commit.started_at.is_some(),
+        finished_at: commit.finished_at.is_some(),
+    };
+    let outcome = PhaseOutcome::ended(
+        commit.status,
+        commit.message,
+        commit.total,
+        commit.started_at,
+        commit.finished_at,
+    );
+    let metadata = state
+        .recorder
+        .commit_staged(&company, &run, phase, attempt, &outcome, stated, Utc::now())
+        .await?;
+    Ok(Json(AttemptCommitted::from(metadata)))
+}
+
+/// Abort an open attempt.
+///
+/// Deletes what was staged of it. Aborting an attempt that is not open is
+/// not an error (a retried abort); a committed one is 409.
+#[utoipa::path(
+    delete,
+    path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}",
+    tag = "write",
+    params(AttemptPath),
+    responses(
+        (status = 204, description = "Aborted"),
+        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "The attempt is committed", body = ErrorResponse, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["runs:write"]))
+)]
+pub async fn abort_attempt(
+    State(state): State<AppState>,
+    RunWriter(company): RunWriter,
+    AttemptPath {
+        run,
+        phase,
+        attempt,
+    }: AttemptPath,
+) -> Result<StatusCode, ApiError> {
+    state
+        .recorder
+        .abort_staged(&company, &run, phase, attempt)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

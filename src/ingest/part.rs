@@ -1,0 +1,123 @@
+//! A part of an attempt uploaded over the write API: its media type, and
+//! its bytes (a blocking reader over the request body) as batches.
+
+use std::io::{BufRead, Seek};
+
+use super::{
+    BATCH_ROWS, Batches, CsvBatches, INFER_ROWS, IngestError, InputBatch, NdjsonBatches, Places,
+    open_parquet,
+};
+
+/// The formats a part is uploaded in, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartFormat {
+    /// One JSON object per line (`application/x-ndjson`).
+    Ndjson,
+    /// Comma-separated values with a header line (`text/csv`).
+    Csv,
+    /// Apache Parquet (`application/vnd.apache.parquet`).
+    Parquet,
+    /// The Arrow IPC streaming format (`application/vnd.apache.arrow.stream`).
+    ArrowStream,
+}
+
+/// The media types a part is taken in, as the 415 answer lists them.
+pub const PART_MEDIA_TYPES: &str = "application/x-ndjson (or application/jsonl), text/csv, application/vnd.apache.parquet, application/vnd.apache.arrow.stream";
+
+impl PartFormat {
+    /// The format of a `Content-Type` (parameters such as `charset`
+    /// ignored), or `None`.
+    pub fn of_media_type(content_type: &str) -> Option<Self> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Some(Self::Ndjson),
+            "text/csv" => Some(Self::Csv),
+            "application/vnd.apache.parquet" | "application/x-parquet" => Some(Self::Parquet),
+            "application/vnd.apache.arrow.stream" => Some(Self::ArrowStream),
+            _ => None,
+        }
+    }
+}
+
+/// Arrow IPC stream batches, each row's place its 1-based row number.
+struct ArrowStreamBatches<R: std::io::Read> {
+    name: String,
+    reader: arrow_ipc::reader::StreamReader<R>,
+    rows_read: u64,
+}
+
+impl<R: std::io::Read> Iterator for ArrowStreamBatches<R> {
+    type Item = Result<InputBatch, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.reader.next()?;
+        Some(match batch {
+            Ok(batch) => {
+                let places = Places::Rows {
+                    first: self.rows_read,
+                };
+                self.rows_read += batch.num_rows() as u64;
+                Ok(InputBatch { batch, places })
+            }
+            Err(e) => Err(IngestError::BadFile {
+                file: self.name.clone(),
+                reason: format!(
+                    "not a readable Arrow IPC stream after row {} ({e})",
+                    self.rows_read
+                ),
+            }),
+        })
+    }
+}
+
+/// Opens a part's bytes as batches of at most 8,192 rows, the column types
+/// inferred as `dagtrail ingest` infers them. Text and Arrow streams are
+/// decoded as they arrive; Parquet, whose footer is at its end, is first
+/// spooled to an anonymous temporary file (disk, not memory).
+///
+/// # Errors
+///
+/// [`IngestError`] naming `name` and, for text, the line: the first rows
+/// do not parse, the stream is not Arrow IPC, or the spooled file is not
+/// Parquet or cannot be written.
+pub fn open_part<R: BufRead + Send + 'static>(
+    format: PartFormat,
+    name: String,
+    mut reader: R,
+) -> Result<Batches, IngestError> {
+    Ok(match format {
+        PartFormat::Ndjson => Box::new(NdjsonBatches::new(name, reader, INFER_ROWS, BATCH_ROWS)?),
+        PartFormat::Csv => Box::new(CsvBatches::new(name, reader, INFER_ROWS, BATCH_ROWS)?),
+        PartFormat::ArrowStream => {
+            let stream = arrow_ipc::reader::StreamReader::try_new(reader, None).map_err(|e| {
+                IngestError::BadFile {
+                    file: name.clone(),
+                    reason: format!("not an Arrow IPC stream ({e})"),
+                }
+            })?;
+            Box::new(ArrowStreamBatches {
+                name,
+                reader: stream,
+                rows_read: 0,
+            })
+        }
+        PartFormat::Parquet => {
+            let io = |source| IngestError::Io {
+                file: name.clone(),
+                source,
+            };
+            let mut spool = tempfile::tempfile().map_err(io)?;
+            std::io::copy(&mut reader, &mut spool).map_err(io)?;
+            spool.rewind().map_err(io)?;
+            Box::new(open_parquet(name, spool, BATCH_ROWS)?)
+        }
+    })
+}
