@@ -269,6 +269,16 @@ async fn print_try_it(
     dag: dagtrail::model::DagId,
 ) -> anyhow::Result<()> {
     let token = mint_hs256(secret, claim, company, Duration::from_secs(12 * 3600))?;
+    let write_token = dagtrail::auth::token::mint(
+        &dagtrail::auth::token::Signer::hs256(secret)?,
+        claim,
+        company,
+        Duration::from_secs(12 * 3600),
+        &dagtrail::auth::token::ExtraClaims {
+            scopes: vec![dagtrail::auth::RUNS_WRITE.to_owned()],
+            ..Default::default()
+        },
+    )?;
     let today = chrono::Utc::now().date_naive();
     let demo_companies: Vec<String> = (0..DemoOptions::small(today).companies)
         .map(company_name)
@@ -285,6 +295,10 @@ async fn print_try_it(
     println!("  explorer: http://{addr}/   (open it and sign in with the token below)");
     println!("  docs:    http://{addr}/docs");
     println!("  token:   export TOKEN={token}");
+    println!(
+        "  writer:  export WRITE_TOKEN={write_token}   (scope {}: records runs)",
+        dagtrail::auth::RUNS_WRITE
+    );
     println!(
         "  others:  dagtrail token --company <company> --ttl 12h   (demo companies: {})",
         demo_companies.join(", ")
@@ -318,6 +332,16 @@ async fn print_try_it(
             "curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: application/x-ndjson' '{run_url}/phases/extract/logs?keyword=slow'"
         );
     }
+    let attempts = format!("{base}/dags/{dag}/runs/{today}/manual__tried/phases/extract/attempts");
+    println!();
+    println!("# record a run: open an attempt, upload a part, commit");
+    println!("curl -s -X POST -H \"Authorization: Bearer $WRITE_TOKEN\" '{attempts}'");
+    println!(
+        "printf '{{\"order_id\": 1, \"customer\": \"Zoë\"}}\\n' | curl -s -X PUT -H \"Authorization: Bearer $WRITE_TOKEN\" -H 'Content-Type: application/x-ndjson' --data-binary @- '{attempts}/1/data/1'"
+    );
+    println!(
+        "curl -s -X POST -H \"Authorization: Bearer $WRITE_TOKEN\" -H 'Content-Type: application/json' -d '{{\"message\": \"extracted 1 order\"}}' '{attempts}/1/commit'"
+    );
     println!();
     Ok(())
 }
