@@ -17,4 +17,5 @@ mod scale_out;
 mod shutdown;
 mod support;
 mod tls;
+mod write_api;
 mod writer;

@@ -27,7 +27,7 @@ pub use services::required;
 
 #[path = "../common/tokens.rs"]
 mod tokens;
-pub use tokens::SECRET;
+pub use tokens::{SECRET, token_with_scopes};
 
 #[path = "../common/batches.rs"]
 mod batches;

@@ -1,0 +1,130 @@
+//! The write API against a real `dagtrail serve` killed (SIGKILL) in the
+//! middle of an upload: nothing of the attempt is readable, the parts
+//! finished before the kill are kept, and after a restart the attempt is
+//! resumed from the part that was cut and committed whole.
+
+use std::time::Duration;
+
+use dagtrail::model::Company;
+
+use crate::support::{Server, Stores};
+
+fn write_token(company: &Company) -> String {
+    crate::support::token_with_scopes(company.as_str(), &[dagtrail::auth::RUNS_WRITE])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_upload_leaves_nothing_readable_and_the_attempt_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let company = Company::new("acme").unwrap();
+    let token = write_token(&company);
+    let client = reqwest::Client::new();
+    let run = "/api/v1/dags/0b7e6a55-2f7c-4a86-9d1f-3c2b8c9e0a11/runs/2026-11-29/killed";
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    let line = |n: usize| format!("{{\"n\": {n}, \"text\": \"row {n} of the part\"}}\n");
+
+    let mut server = Server::start(&stores.env());
+    let opened = client
+        .put(server.url(&attempt))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let part1: String = (0..1_000).map(line).collect();
+    let staged = client
+        .put(server.url(&format!("{attempt}/data/1")))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(part1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), 200);
+
+    // Part 2 streams slowly; the server is killed while it arrives.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    let upload = tokio::spawn({
+        let client = client.clone();
+        let url = server.url(&format!("{attempt}/data/2"));
+        let token = token.clone();
+        async move {
+            client
+                .put(url)
+                .bearer_auth(token)
+                .header("content-type", "application/x-ndjson")
+                .body(reqwest::Body::wrap_stream(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                ))
+                .send()
+                .await
+        }
+    });
+    for n in 1_000..3_000 {
+        tx.send(Ok(line(n))).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10)).await;
+    drop(tx);
+    let cut = upload.await.unwrap();
+    assert!(
+        !matches!(&cut, Ok(r) if r.status().is_success()),
+        "the cut upload did not succeed: {cut:?}"
+    );
+
+    // Restarted on the same stores: nothing readable, part 1 kept.
+    let server = Server::start(&stores.env());
+    let read = client
+        .get(server.url(&format!("{run}/phases/extract")))
+        .bearer_auth(crate::support::token(&company))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 404);
+    let resumed = client
+        .post(server.url(&format!("{run}/phases/extract/attempts")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let resumed: serde_json::Value =
+        serde_json::from_slice(&resumed.bytes().await.unwrap()).unwrap();
+    assert_eq!(resumed["attempt"], 1);
+    assert_eq!(resumed["data"], serde_json::json!([1]));
+
+    // The cut part again, then the commit: every row once.
+    let part2: String = (1_000..3_000).map(line).collect();
+    let staged = client
+        .put(server.url(&format!("{attempt}/data/2")))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body(part2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), 200);
+    let committed = client
+        .post(server.url(&format!("{attempt}/commit")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"message\": \"after a restart\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(committed.status(), 200);
+    let data = client
+        .get(server.url(&format!("{run}/phases/extract/data?page=59&limit=50")))
+        .bearer_auth(crate::support::token(&company))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let data: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    assert_eq!(data["total"], 3_000);
+    assert_eq!(data["rows"][49]["n"], 2_999);
+}
