@@ -5,8 +5,8 @@
 #   start_demo_server BIN DATA_DIR [NAME=VALUE ...]
 #
 # runs BIN with the given environment and a fresh signing secret, waits for
-# the demo's printed token, and sets: server (pid), url, token, dag and
-# run_path ("runs/<date>/<run_id>", run_id percent-encoded). The server's
+# the demo's printed token, and sets: server (pid), url, token, write_token
+# (scope runs:write), dag and run_path ("runs/<date>/<run_id>", run_id percent-encoded). The server's
 # output is kept in DATA_DIR.out and DATA_DIR.err.
 server=""
 
@@ -23,7 +23,8 @@ start_demo_server() {
   done
   grep -q 'export TOKEN=' "$data.out" || { echo "demo server: no token after 120 s" >&2; return 1; }
   url="http://127.0.0.1:$port"
-  token=$(grep -o 'TOKEN=[^ ]*' "$data.out" | cut -d= -f2)
+  token=$(grep -o 'export TOKEN=[^ ]*' "$data.out" | cut -d= -f2)
+  write_token=$(grep -o 'export WRITE_TOKEN=[^ ]*' "$data.out" | cut -d= -f2)
   dag=$(grep -o 'serving [0-9a-f-]*' "$data.out" | cut -d' ' -f2)
   run_path=$(grep -o "runs/[0-9-]*/[^/' ]*" "$data.out" | head -1)
 }

@@ -143,15 +143,27 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                     "The store did not answer in time",
                 )
             };
-            let validation = ResponseBuilder::new()
-                .description("Validation error")
+            let mut validation = ResponseBuilder::new()
+                .description(if writes {
+                    "Validation error (a parameter or the body's JSON), or rows or a state of the run that cannot be recorded (a problem body naming the part and line)"
+                } else {
+                    "Validation error"
+                })
                 .content(
                     "application/json",
                     ContentBuilder::new()
                         .schema(Some(Ref::from_schema_name("HTTPValidationError")))
                         .build(),
-                )
-                .build();
+                );
+            if writes {
+                validation = validation.content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                        .build(),
+                );
+            }
+            let validation = validation.build();
             let responses = &mut op.responses.responses;
             for (status, response) in [
                 ("401", problem("Unauthorized")),

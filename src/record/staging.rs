@@ -35,7 +35,7 @@ use sha2::Digest as _;
 use super::{RecordError, Recorder};
 use crate::artifacts::key::{AttemptFolder, RunFolder};
 use crate::artifacts::schemas::AttemptMetadata;
-use crate::artifacts::writer::{PhaseOutcome, WriteError, conform_errors, conform_logs};
+use crate::artifacts::writer::{PhaseOutcome, WriteError, conform_errors, conform_logs, storable};
 use crate::model::{Company, Phase, RunRef};
 use crate::read::{ReadError, file_batches};
 
@@ -438,6 +438,9 @@ impl Recorder {
             if batch.num_rows() == 0 {
                 continue;
             }
+            // As the writer will store it (types Parquet cannot hold as
+            // text), before comparing with the first part's columns.
+            let batch = storable(&batch)?;
             let batch = match kind {
                 PartKind::Data => match &columns {
                     Some(schema) => conform_data(&batch, schema).map_err(bad)?,

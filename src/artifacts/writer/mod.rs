@@ -29,10 +29,9 @@ use parquet::schema::types::ColumnPath;
 
 pub use normalize::{Problem, SchemaMismatch, conform_errors, conform_logs};
 pub use searchable::{VALUE_SEPARATOR, searchable_text};
-pub use small_file::{put_parquet, put_parquet_batches};
+pub use small_file::{put_parquet, put_parquet_batches, storable};
 
 use self::rolling::RollingFiles;
-use self::small_file::storable;
 use super::json_values::{JsonRow, batch_to_rows};
 use super::key::{AttemptFolder, FileKind};
 use super::schemas::{AttemptMetadata, errors_schema, index_schema, logs_schema};

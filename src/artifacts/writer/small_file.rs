@@ -36,36 +36,42 @@ pub async fn put_parquet(
     .await
 }
 
-/// Whether a type holds an Arrow month-day-nano interval, which the
-/// Parquet writer cannot write (a Parquet INTERVAL has milliseconds).
-fn holds_month_day_nano(data_type: &arrow_schema::DataType) -> bool {
+/// Whether a type holds one the Parquet writer cannot write: an Arrow
+/// month-day-nano interval (a Parquet INTERVAL has milliseconds), or a
+/// struct without fields (a JSON `{}`: a Parquet group needs a field).
+fn unstorable(data_type: &arrow_schema::DataType) -> bool {
     use arrow_schema::{DataType, IntervalUnit};
     match data_type {
         DataType::Interval(IntervalUnit::MonthDayNano) => true,
+        DataType::Struct(fields) if fields.is_empty() => true,
         other => crate::artifacts::parquet_types::children(other)
-            .is_some_and(|kids| kids.iter().any(|f| holds_month_day_nano(f.data_type()))),
+            .is_some_and(|kids| kids.iter().any(|f| unstorable(f.data_type()))),
     }
 }
 
 /// The batch with every column the Parquet writer cannot write as its own
 /// type written as the text readers show for it: a month-day-nano
 /// interval (a DuckDB INTERVAL read by `ingest`) as its ISO 8601 duration,
-/// a nested column holding one as its JSON. The values read back are the
-/// ones shown for the input.
-pub(super) fn storable(batch: &RecordBatch) -> Result<RecordBatch, WriteError> {
+/// a nested column holding one, or an empty JSON object, as its JSON. The
+/// values read back are the ones shown for the input.
+///
+/// # Errors
+///
+/// [`WriteError::Arrow`] when the batch cannot be rebuilt.
+pub fn storable(batch: &RecordBatch) -> Result<RecordBatch, WriteError> {
     use arrow_schema::{DataType, Field, Schema};
     if !batch
         .schema()
         .fields()
         .iter()
-        .any(|f| holds_month_day_nano(f.data_type()))
+        .any(|f| unstorable(f.data_type()))
     {
         return Ok(batch.clone());
     }
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if holds_month_day_nano(field.data_type()) {
+        if unstorable(field.data_type()) {
             let text: StringArray = crate::artifacts::json_values::column_to_json(column.as_ref())
                 .into_iter()
                 .map(|v| match v {

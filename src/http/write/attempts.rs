@@ -23,7 +23,7 @@ use crate::artifacts::schemas::AttemptMetadata;
 use crate::artifacts::writer::PhaseOutcome;
 use crate::http::AppState;
 use crate::http::auth::RunWriter;
-use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError};
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
 use crate::ingest::{IngestError, PART_MEDIA_TYPES, PartFormat, open_part};
 use crate::model::{Company, Phase, RunRef};
@@ -408,7 +408,6 @@ impl From<AttemptMetadata> for AttemptCommitted {
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "Committed already with another outcome", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = HTTPValidationError),
     ),
     security(("bearer" = ["runs:write"]))
 )]

@@ -15,7 +15,7 @@ use super::body::JsonBody;
 use crate::artifacts::writer::PhaseOutcome;
 use crate::http::AppState;
 use crate::http::auth::RunWriter;
-use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError, ValidationIssue};
+use crate::http::error::{ApiError, ErrorResponse, ValidationIssue};
 use crate::http::params::RunPath;
 use crate::ingest::{BATCH_ROWS, INFER_ROWS, IngestError, NdjsonBatches, Place};
 use crate::record::EndStatus;
@@ -122,7 +122,6 @@ fn rows(field: &str, value: Option<Value>) -> Result<Vec<RecordBatch>, ApiError>
         (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid, or neither file has rows", body = HTTPValidationError),
     ),
     security(("bearer" = ["runs:write"]))
 )]

@@ -21,7 +21,7 @@ pub use event::{EventRecord, EventRecorded, record_event};
 use super::AppState;
 use super::auth::RunWriter;
 use super::dags::DagSummary;
-use super::error::{ApiError, ErrorResponse, HTTPValidationError};
+use super::error::{ApiError, ErrorResponse};
 use super::params::DagPath;
 use crate::read::Missing;
 use crate::runindex::fleet::DagInfo;
@@ -129,7 +129,6 @@ impl DagCatalogEntry {
         (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = HTTPValidationError),
     ),
     security(("bearer" = ["runs:write"]))
 )]

@@ -1,0 +1,718 @@
+"""The HTTP client: one method per call of dagtrail's write API (and the
+few reads a writer needs), with retries where a call is safe to repeat.
+
+Every write call of the API is safe to repeat by design: ``PATCH`` of a
+catalog entry and ``PUT`` of an event replace, ``POST .../attempts``
+resumes the open attempt, ``PUT`` of a part replaces it, and a commit
+repeated with the same outcome answers the same. So every call is retried
+on connection failures and on 502, 503 and 504 (after ``Retry-After`` when
+the server sends it), with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import os
+import random
+import threading
+import time
+import uuid
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Union,
+)
+from urllib.parse import quote
+
+import httpx
+
+from . import _errors
+from ._arrow import dumps, rfc3339
+from ._errors import DagtrailError, TransportError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ._phase import Phase
+
+__all__ = ["Client", "DagId", "RunDate", "PHASES", "KINDS"]
+
+#: The phases of a run that the write API takes attempts of.
+PHASES = ("extract", "transform", "load")
+#: The kinds of parts of an attempt.
+KINDS = ("data", "errors", "logs")
+#: How a phase (or the event) ended.
+STATUSES = ("success", "failed", "pending")
+
+DagId = Union[str, uuid.UUID]
+RunDate = Union[str, _dt.date]
+Body = Union[bytes, Callable[[], Iterable[bytes]]]
+
+_RETRIED_STATUSES = (502, 503, 504)
+#: Longest ``Retry-After`` waited, in seconds.
+MAX_RETRY_AFTER = 300.0
+# The httpx failures after which the same request may be sent again: the
+# request may or may not have reached the server, and every call is safe
+# to repeat. (An unsupported scheme or a bad URL would fail the same way.)
+_RETRIED_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+_local = threading.local()
+
+
+def sending() -> bool:
+    """Whether this thread is inside a request of a dagtrail client (so
+    that a ``LogHandler`` leaves httpx's own log records of it out)."""
+    return getattr(_local, "depth", 0) > 0
+
+
+def _dag_id(dag_id: DagId) -> str:
+    return str(dag_id if isinstance(dag_id, uuid.UUID) else uuid.UUID(str(dag_id)))
+
+
+def _date(date: RunDate) -> str:
+    if isinstance(date, _dt.datetime):
+        return date.date().isoformat()
+    if isinstance(date, _dt.date):
+        return date.isoformat()
+    return _dt.date.fromisoformat(str(date)).isoformat()
+
+
+def _time(value: Union[None, str, _dt.datetime]) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    # The server keeps phase times to the millisecond: sending no more
+    # makes the times it answers the ones sent (a commit repeated with
+    # them is then the same outcome).
+    return rfc3339(value, timespec="milliseconds")
+
+
+def _check(value: str, allowed: Sequence[str], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _api_base(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/api/v1") else url + "/api/v1"
+
+
+def _retry_after(response: httpx.Response) -> Optional[float]:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+
+
+def _error_from(response: httpx.Response, method: str) -> DagtrailError:
+    status = response.status_code
+    problem: Optional[Dict[str, Any]] = None
+    details: List[Dict[str, Any]] = []
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        details = [d for d in body["detail"] if isinstance(d, dict)]
+    elif isinstance(body, dict) and ("title" in body or "detail" in body):
+        problem = body
+    if problem is not None:
+        said = f"{problem.get('title', '')}: {problem.get('detail', '')}".strip(": ")
+    elif details:
+        said = "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}" for d in details
+        )
+    else:
+        said = (response.text or response.reason_phrase)[:500]
+    path = response.request.url.raw_path.decode("ascii", "replace")
+    message = f"{method} {path}: {status} {said}"
+    cls: type
+    if status in (401, 403):
+        cls = _errors.AuthError
+    elif status == 404:
+        cls = _errors.NotFoundError
+    elif status == 409:
+        cls = _errors.ConflictError
+    elif status == 413:
+        cls = _errors.PayloadTooLargeError
+    elif status == 422:
+        cls = _errors.ValidationError
+    elif status >= 500:
+        cls = _errors.ServerError
+    else:
+        cls = DagtrailError
+    return cls(
+        message,
+        status=status,
+        problem=problem,
+        details=details,
+        method=method,
+        url=str(response.request.url),
+        headers={k.lower(): v for k, v in response.headers.items()},
+    )
+
+
+class Client:
+    """A client of one dagtrail server.
+
+    Args:
+        base_url: The server's address, ``http://host:port`` (``/api/v1``
+            is added unless given).
+        token: A JWT whose scope holds ``runs:write`` (``dagtrail token
+            --scope runs:write``); default: the ``DAGTRAIL_TOKEN``
+            environment variable. Reading needs no scope.
+        timeout: Seconds for an ordinary call (each of connect, read,
+            write).
+        upload_timeout: Seconds to wait for a part's answer once sent (the
+            server decodes the part as it arrives, and answers at its end).
+        commit_timeout: Seconds to wait for a commit's answer: the server
+            re-encodes every staged part into the attempt's Parquet files
+            before it answers.
+        retries: Tries after the first, on connection failures and on
+            502/503/504.
+        backoff: Seconds before the first retry; doubled for each next
+            (with jitter), at most ``max_backoff``.
+        max_backoff: Longest backoff between tries (a ``Retry-After`` of
+            the server's is waited out, up to 5 minutes).
+        part_bytes: Default largest part a ``Phase`` uploads, in bytes of
+            Arrow data (the server's own limit is 1 GiB by default).
+        part_rows: Default most rows of one part (``None``: no limit but
+            ``part_bytes``).
+        verify: TLS verification, as httpx takes it.
+        headers: Extra headers sent with every request.
+        http_client: An ``httpx.Client`` to use instead of one of its own
+            (its base URL and auth are left alone; the token is sent per
+            request).
+
+    The client is thread-safe, and a context manager (closing its
+    connections at the end).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        upload_timeout: float = 600.0,
+        commit_timeout: float = 3600.0,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        part_bytes: int = 64 * 1024 * 1024,
+        part_rows: Optional[int] = None,
+        verify: Union[bool, str] = True,
+        headers: Optional[Mapping[str, str]] = None,
+        http_client: Optional[httpx.Client] = None,
+    ) -> None:
+        if token is None:
+            token = os.environ.get("DAGTRAIL_TOKEN")
+        self.base_url = _api_base(base_url)
+        self.timeout = timeout
+        self.upload_timeout = upload_timeout
+        self.commit_timeout = commit_timeout
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.part_bytes = int(part_bytes)
+        self.part_rows = part_rows
+        self._headers: Dict[str, str] = {"User-Agent": "dagtrail-python/0.1"}
+        self._headers.update(headers or {})
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._own_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, verify=verify)
+
+    # -- plumbing --------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the client's connections (not a given ``http_client``)."""
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"dagtrail.Client({self.base_url!r})"
+
+    def _sleep_before(self, try_number: int, response: Optional[httpx.Response]) -> None:
+        wait = min(self.max_backoff, self.backoff * (2**try_number))
+        wait = random.uniform(wait / 2, wait)
+        if response is not None:
+            after = _retry_after(response)
+            if after is not None:
+                # The server knows when it will have room: wait that long
+                # (within reason), however short the backoff would be.
+                wait = max(wait, min(after, MAX_RETRY_AFTER))
+        time.sleep(wait)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        body: Optional[Body] = None,
+        content_type: Optional[str] = None,
+        params: Optional[Mapping[str, Any]] = None,
+        timeout: Optional[float] = None,
+        accept: Optional[str] = None,
+    ) -> httpx.Response:
+        """Sends a request to ``/api/v1{path}``, retrying as the module
+        says, and answers the successful response.
+
+        Args:
+            method: The HTTP method.
+            path: The path under ``/api/v1``, its segments percent-encoded.
+            json: A JSON body (encoded with datetimes as RFC 3339).
+            body: Bytes, or a function returning an iterable of bytes (a
+                streamed body; called anew for each try).
+            content_type: The body's media type.
+            params: Query parameters.
+            timeout: Seconds to wait for the answer (default ``timeout``).
+            accept: An ``Accept`` header.
+
+        Raises:
+            AuthError, NotFoundError, ConflictError, ValidationError,
+            PayloadTooLargeError, ServerError, DagtrailError: as the
+                server answered.
+            TransportError: no answer on any try.
+        """
+        url = self.base_url + path
+        headers = dict(self._headers)
+        if accept:
+            headers["Accept"] = accept
+        content: Any = None
+        if json is not None:
+            content = dumps(json).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        elif body is not None and content_type:
+            headers["Content-Type"] = content_type
+        read = timeout if timeout is not None else self.timeout
+        limits = httpx.Timeout(self.timeout, read=read, write=max(self.timeout, read))
+        last: Optional[BaseException] = None
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            for try_number in range(self.retries + 1):
+                if body is not None:
+                    content = body if isinstance(body, (bytes, bytearray)) else body()
+                try:
+                    response = self._http.request(
+                        method, url, content=content, headers=headers, params=params, timeout=limits
+                    )
+                except _RETRIED_ERRORS as e:
+                    last = e
+                    if try_number < self.retries:
+                        self._sleep_before(try_number, None)
+                        continue
+                    raise TransportError(
+                        f"{method} {path}: no answer after {try_number + 1} tries: {e!r}",
+                        method=method,
+                        url=url,
+                    ) from e
+                if response.status_code in _RETRIED_STATUSES and try_number < self.retries:
+                    self._sleep_before(try_number, response)
+                    continue
+                if response.is_success:
+                    return response
+                error = _error_from(response, method)
+                if last is not None:
+                    error.__cause__ = last
+                raise error
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            _local.depth -= 1
+
+    def _json(self, *args: Any, **kwargs: Any) -> Any:
+        return self.request(*args, **kwargs).json()
+
+    @staticmethod
+    def run_path(dag_id: DagId, date: RunDate, run_id: str) -> str:
+        """``/dags/{dag_id}/runs/{date}/{run_id}``, the run id encoded as
+        one path segment (an Airflow run id holds ``:`` and ``+``; any
+        other may hold ``/``)."""
+        return f"/dags/{_dag_id(dag_id)}/runs/{_date(date)}/{quote(str(run_id), safe='')}"
+
+    def _attempts_path(self, dag_id: DagId, date: RunDate, run_id: str, phase: str) -> str:
+        _check(phase, PHASES, "phase")
+        return f"{self.run_path(dag_id, date, run_id)}/phases/{phase}/attempts"
+
+    # -- the catalog and events -----------------------------------------
+
+    def describe_dag(
+        self,
+        dag_id: DagId,
+        name: Optional[str] = None,
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        owner: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Records a DAG's catalog entry (``PATCH /dags/{dag_id}``): the
+        fields given replace the recorded ones, the others are kept.
+
+        Args:
+            dag_id: The DAG's UUID.
+            name: The name people know it by (Airflow's ``dag_id``).
+            description: What it does.
+            tags: Its tags (at most 50); an empty list keeps the recorded.
+            owner: Who owns it.
+
+        Returns:
+            The DAG as ``GET /dags`` lists it (``dag_id``, ``name``,
+            ``tags``, ``runs``, ``last_run``, ...).
+        """
+        entry: Dict[str, Any] = {}
+        if name is not None:
+            entry["name"] = name
+        if description is not None:
+            entry["description"] = description
+        if tags is not None:
+            entry["tags"] = list(tags)
+        if owner is not None:
+            entry["owner"] = owner
+        result: Dict[str, Any] = self._json("PATCH", f"/dags/{_dag_id(dag_id)}", json=entry)
+        return result
+
+    def event(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        *,
+        queue_data: Union[None, Mapping[str, Any], Sequence[Mapping[str, Any]]] = None,
+        event: Union[None, Mapping[str, Any], Sequence[Mapping[str, Any]]] = None,
+        status: Optional[str] = None,
+        message: Optional[str] = None,
+        started_at: Union[None, str, _dt.datetime] = None,
+        finished_at: Union[None, str, _dt.datetime] = None,
+    ) -> Dict[str, int]:
+        """Records a run's event (``PUT .../runs/{date}/{run_id}/event``):
+        the raw trigger message and the processed event, each one JSON
+        object or a list of them (at least one of the two). Recording it
+        again replaces it.
+
+        Args:
+            dag_id: The DAG's UUID.
+            date: The run's partition date (``YYYY-MM-DD`` or a date).
+            run_id: The run id (Airflow's ``run_id``).
+            queue_data: The trigger message(s): ``queue_data.parquet``.
+            event: The processed event(s): ``event.parquet``.
+            status: ``"success"`` (default), ``"failed"`` or ``"pending"``.
+            message: A status message.
+            started_at: When the event was received.
+            finished_at: When it was processed (default now, unless
+                pending).
+
+        Returns:
+            ``{"queue_data_rows": n, "event_rows": n}``.
+        """
+        record: Dict[str, Any] = {}
+        if queue_data is not None:
+            record["queue_data"] = queue_data if isinstance(queue_data, Mapping) else list(queue_data)
+        if event is not None:
+            record["event"] = event if isinstance(event, Mapping) else list(event)
+        if status is not None:
+            record["status"] = _check(status, STATUSES, "status")
+        if message is not None:
+            record["message"] = message
+        if started_at is not None:
+            record["started_at"] = _time(started_at)
+        if finished_at is not None:
+            record["finished_at"] = _time(finished_at)
+        result: Dict[str, int] = self._json("PUT", self.run_path(dag_id, date, run_id) + "/event", json=record)
+        return result
+
+    # -- attempts ---------------------------------------------------------
+
+    def open_attempt(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        attempt: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Opens an attempt of a phase, or resumes it when it is open.
+
+        Without ``attempt``, the next one (``POST .../attempts``: the one
+        after the newest the server knows); with it, that one (``PUT
+        .../attempts/{n}``).
+
+        Returns:
+            ``{"attempt": n, "resumed": bool, "data": [...], "errors":
+            [...], "logs": [...]}``: the part numbers staged so far, by
+            kind.
+        """
+        path = self._attempts_path(dag_id, date, run_id, phase)
+        if attempt is None:
+            result: Dict[str, Any] = self._json("POST", path)
+        else:
+            result = self._json("PUT", f"{path}/{int(attempt)}")
+        return result
+
+    def staged_attempt(
+        self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: int
+    ) -> Dict[str, Any]:
+        """An open attempt and its staged parts (``GET .../attempts/{n}``).
+
+        Raises:
+            NotFoundError: the attempt is not open (never opened,
+                committed or aborted).
+        """
+        path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}"
+        result: Dict[str, Any] = self._json("GET", path)
+        return result
+
+    def abort_attempt(self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: int) -> None:
+        """Aborts an open attempt, dropping its staged parts (``DELETE
+        .../attempts/{n}``). Aborting one that is not open is a no-op.
+
+        Raises:
+            ConflictError: the attempt is committed.
+        """
+        path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}"
+        try:
+            self.request("DELETE", path)
+        except _errors.NotFoundError:
+            # Gone already: aborted by a try whose answer was lost.
+            pass
+
+    def upload_part(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        attempt: int,
+        kind: str,
+        part: int,
+        body: Body,
+        content_type: str,
+    ) -> Dict[str, Any]:
+        """Uploads one part of an open attempt (``PUT
+        .../attempts/{n}/{kind}/{part}``). Parts of a kind count from 1 and
+        come in order; putting a part again replaces it.
+
+        Args:
+            kind: ``"data"``, ``"errors"`` or ``"logs"``.
+            part: The part number.
+            body: The rows: bytes, or a function returning an iterable of
+                bytes (streamed; called anew on a retry).
+            content_type: ``application/x-ndjson``, ``text/csv``,
+                ``application/vnd.apache.parquet`` or
+                ``application/vnd.apache.arrow.stream``.
+
+        Returns:
+            ``{"kind": ..., "part": n, "rows": n}``.
+
+        Raises:
+            ValidationError: a row the server refused (the problem names
+                the part, and for text the line).
+            ConflictError: out of order (a part before it is missing).
+            PayloadTooLargeError: over the server's part size limit.
+            NotFoundError: the attempt is not open.
+        """
+        _check(kind, KINDS, "kind")
+        path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}/{kind}/{int(part)}"
+        result: Dict[str, Any] = self._json(
+            "PUT", path, body=body, content_type=content_type, timeout=self.upload_timeout
+        )
+        return result
+
+    def commit_attempt(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        attempt: int,
+        *,
+        status: str = "success",
+        message: Optional[str] = None,
+        total: Optional[int] = None,
+        started_at: Union[None, str, _dt.datetime] = None,
+        finished_at: Union[None, str, _dt.datetime] = None,
+    ) -> Dict[str, Any]:
+        """Commits an open attempt (``POST .../attempts/{n}/commit``): its
+        parts become the attempt's files, readable at once, whole.
+        Committing again with the same outcome answers the same.
+
+        Args:
+            status: ``"success"``, ``"failed"`` or ``"pending"``.
+            message: A status message.
+            total: Rows the phase produced (default: the data rows staged).
+            started_at: When the phase started.
+            finished_at: When it finished (default now, unless pending).
+
+        Returns:
+            ``{"phase", "attempt", "success", "message", "total",
+            "started_at", "finished_at", "data_rows", "data_files",
+            "error_count", "log_count"}``.
+
+        Raises:
+            ConflictError: committed already with another outcome.
+            NotFoundError: the attempt is not open.
+        """
+        outcome: Dict[str, Any] = {"status": _check(status, STATUSES, "status")}
+        if message is not None:
+            outcome["message"] = message
+        if total is not None:
+            outcome["total"] = int(total)
+        if started_at is not None:
+            outcome["started_at"] = _time(started_at)
+        if finished_at is not None:
+            outcome["finished_at"] = _time(finished_at)
+        path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}/commit"
+        result: Dict[str, Any] = self._json("POST", path, json=outcome, timeout=self.commit_timeout)
+        return result
+
+    def phase(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        *,
+        dag_name: Optional[str] = None,
+        dag_tags: Optional[Sequence[str]] = None,
+        dag_description: Optional[str] = None,
+        dag_owner: Optional[str] = None,
+        attempt: Optional[int] = None,
+        resume: bool = False,
+        schema: Optional["pa.Schema"] = None,
+        part_bytes: Optional[int] = None,
+        part_rows: Optional[int] = None,
+        batch_rows: int = 65536,
+        log_batch: int = 1000,
+        error_batch: int = 1000,
+        progress: Optional[Callable[[int], Any]] = None,
+        capture_logs: Union[None, bool, str, Any] = None,
+        capture_level: Union[int, str] = "INFO",
+    ) -> "Phase":
+        """An attempt of one phase of a run, to use as a context manager::
+
+            with client.phase(dag_id=..., date="2026-11-27", run_id=...,
+                              phase="extract", dag_name="orders_daily") as ph:
+                ph.write(rows)
+
+        Entering opens the attempt (and records the DAG's catalog entry
+        when a ``dag_*`` is given); leaving commits it, successful, or
+        failed with the exception as an error row (then re-raises it).
+        See ``Phase`` for the arguments.
+        """
+        from ._phase import Phase
+
+        return Phase(
+            self,
+            dag_id,
+            date,
+            run_id,
+            phase,
+            dag_name=dag_name,
+            dag_tags=dag_tags,
+            dag_description=dag_description,
+            dag_owner=dag_owner,
+            attempt=attempt,
+            resume=resume,
+            schema=schema,
+            part_bytes=part_bytes,
+            part_rows=part_rows,
+            batch_rows=batch_rows,
+            log_batch=log_batch,
+            error_batch=error_batch,
+            progress=progress,
+            capture_logs=capture_logs,
+            capture_level=capture_level,
+        )
+
+    # -- reading back ---------------------------------------------------
+
+    def get_run(self, dag_id: DagId, date: RunDate, run_id: str) -> Dict[str, Any]:
+        """A run's summary (``GET .../runs/{date}/{run_id}``): each phase's
+        status, attempt and times."""
+        result: Dict[str, Any] = self._json("GET", self.run_path(dag_id, date, run_id))
+        return result
+
+    def get_event(self, dag_id: DagId, date: RunDate, run_id: str) -> Dict[str, Any]:
+        """A run's event (``GET .../runs/{date}/{run_id}/event``)."""
+        result: Dict[str, Any] = self._json("GET", self.run_path(dag_id, date, run_id) + "/event")
+        return result
+
+    def list_runs(self, dag_id: DagId, date_from: RunDate, date_to: RunDate, **params: Any) -> Dict[str, Any]:
+        """A DAG's runs whose dates are in ``[date_from, date_to]`` (``GET
+        /dags/{dag_id}/runs``): ``{"items": [...], "has_more", ...}``, the
+        newest first."""
+        query = {"date_from": _date(date_from), "date_to": _date(date_to), **params}
+        result: Dict[str, Any] = self._json("GET", f"/dags/{_dag_id(dag_id)}/runs", params=query)
+        return result
+
+    def list_dags(self, **params: Any) -> Dict[str, Any]:
+        """The fleet (``GET /dags``): ``{"items": [...], ...}``."""
+        result: Dict[str, Any] = self._json("GET", "/dags", params=params or None)
+        return result
+
+    def read_page(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        kind: str = "data",
+        *,
+        attempt: int = 1,
+        page: int = 0,
+        limit: int = 1000,
+        **params: Any,
+    ) -> Dict[str, Any]:
+        """One page of a committed attempt's rows (``GET
+        .../phases/{phase}/{data|errors|logs}``): ``{"columns", "rows",
+        "page", "limit", "total", "has_more"}``. Extra keyword arguments
+        are query parameters (``keyword``, ``level``)."""
+        _check(kind, KINDS, "kind")
+        query = {"attempt": attempt, "page": page, "limit": limit, **params}
+        path = f"{self.run_path(dag_id, date, run_id)}/phases/{_check(phase, PHASES, 'phase')}/{kind}"
+        result: Dict[str, Any] = self._json("GET", path, params=query)
+        return result
+
+    def read_rows(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        kind: str = "data",
+        *,
+        attempt: int = 1,
+        **params: Any,
+    ) -> Iterator[Dict[str, Any]]:
+        """Every row of a committed attempt's data, errors or logs, page
+        after page."""
+        page = 0
+        while True:
+            answer = self.read_page(dag_id, date, run_id, phase, kind, attempt=attempt, page=page, **params)
+            yield from answer["rows"]
+            if not answer.get("has_more"):
+                return
+            page += 1
