@@ -71,6 +71,8 @@ pub struct BenchOptions {
     pub only_run_index: bool,
     /// Skip the run-index scenarios on SQLite.
     pub no_sqlite: bool,
+    /// Measure the run explorer's pages only (no DuckDB, no run index).
+    pub only_ui: bool,
 }
 
 /// Sizes of the data set.
@@ -215,6 +217,20 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     let sizes = options.sizes();
     let (reads, company, run, folder) = ensure_data(options).await?;
+    if options.only_ui {
+        let http = load::Server::start(reads.clone()).await?;
+        let token = http.token(&company)?;
+        let reader = reads.attempt(&company, &run, Phase::Extract, 1).await?;
+        let meta = reader.metadata().clone();
+        return Ok(Report {
+            data: format!(
+                "one phase of {} data rows in {} files, {} log rows in {} file(s), {} error rows",
+                meta.data_rows, meta.data_files, meta.log_count, meta.log_files, meta.error_count
+            ),
+            ui: measure_ui(&http, &token, &run, sizes, meta.log_count, options.reps).await?,
+            ..Report::default()
+        });
+    }
     let mut duck = DuckDb::start(&options.duckdb_script)
         .context("cannot start the DuckDB worker (pip install duckdb)")?;
     let reader = reads.attempt(&company, &run, Phase::Extract, 1).await?;
@@ -314,49 +330,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         });
     }
 
-    // The run explorer's pages of the same phase (issue 14: at most 50 ms of
-    // server time each), read with the token as a header, as a single
-    // sign-on proxy sends it.
-    let ui = http.ui_run_url(&run);
-    let row = sizes.rows as u64 * 9 / 10 + 500;
-    let ui_pages = [
-        ("run page (phases, attempts, event)".to_owned(), ui.clone()),
-        (
-            "Data tab, page 0".to_owned(),
-            format!("{ui}/phases/extract"),
-        ),
-        (
-            format!("Data tab, jump to row {row}"),
-            format!("{ui}/phases/extract?row={row}"),
-        ),
-        (
-            "Data tab, keyword rare (`12345`)".to_owned(),
-            format!("{ui}/phases/extract?keyword=12345"),
-        ),
-        (
-            "Data tab, keyword common (`münchen`), page 1,000".to_owned(),
-            format!("{ui}/phases/extract?keyword=m%C3%BCnchen&go=1000"),
-        ),
-        (
-            "Errors tab (each error's data row beside it)".to_owned(),
-            format!("{ui}/phases/extract/errors"),
-        ),
-        (
-            format!(
-                "Logs tab, level ERROR + keyword, of {} rows",
-                meta.log_count
-            ),
-            format!("{ui}/phases/extract/logs?level=ERROR&keyword=rejected"),
-        ),
-    ];
-    for (name, url) in ui_pages {
-        let bytes = http.get_len(&url, &token).await?;
-        let mut times = Vec::new();
-        for _ in 0..options.reps {
-            times.push(http.time_get(&url, &token).await?);
-        }
-        report.ui.push((name, median(times), bytes));
-    }
+    report.ui = measure_ui(&http, &token, &run, sizes, meta.log_count, options.reps).await?;
 
     // NDJSON: our server in its own process (for its peak RSS) against DuckDB's COPY.
     let ndjson =
@@ -421,6 +395,59 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     measure_run_index(options, &mut report).await?;
     Ok(report)
+}
+
+/// The run explorer's pages of the benchmark phase (issue 14: at most 50 ms
+/// of server time each), read with the token as a header, as a single
+/// sign-on proxy sends it: (page, median ms, HTML bytes).
+async fn measure_ui(
+    http: &load::Server,
+    token: &str,
+    run: &RunRef,
+    sizes: Sizes,
+    log_count: i64,
+    reps: usize,
+) -> anyhow::Result<Vec<(String, f64, usize)>> {
+    let ui = http.ui_run_url(run);
+    let row = sizes.rows as u64 * 9 / 10 + 500;
+    let ui_pages = [
+        ("run page (phases, attempts, event)".to_owned(), ui.clone()),
+        (
+            "Data tab, page 0".to_owned(),
+            format!("{ui}/phases/extract"),
+        ),
+        (
+            format!("Data tab, jump to row {row}"),
+            format!("{ui}/phases/extract?row={row}"),
+        ),
+        (
+            "Data tab, keyword rare (`12345`)".to_owned(),
+            format!("{ui}/phases/extract?keyword=12345"),
+        ),
+        (
+            "Data tab, keyword common (`münchen`), page 1,000".to_owned(),
+            format!("{ui}/phases/extract?keyword=m%C3%BCnchen&go=1000"),
+        ),
+        (
+            "Errors tab (each error's data row beside it)".to_owned(),
+            format!("{ui}/phases/extract/errors"),
+        ),
+        (
+            format!("Logs tab, level ERROR + keyword, of {log_count} rows"),
+            format!("{ui}/phases/extract/logs?level=ERROR&keyword=rejected"),
+        ),
+    ];
+    let mut pages = Vec::new();
+    for (name, url) in ui_pages {
+        // Once to warm the footers, as for every scenario.
+        let bytes = http.get_len(&url, token).await?;
+        let mut times = Vec::new();
+        for _ in 0..reps {
+            times.push(http.time_get(&url, token).await?);
+        }
+        pages.push((name, median(times), bytes));
+    }
+    Ok(pages)
 }
 
 /// The run-index scenarios (SQLite, and PostgreSQL when a database is
@@ -510,7 +537,9 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!("Data: {}.\n\n", self.data));
-        out.push_str("| scenario | ours in-process (ms) | ours over HTTP (ms) | DuckDB (ms) | ratio ours/DuckDB | target | notes |\n|---|---:|---:|---:|---:|---|---|\n");
+        if !self.timings.is_empty() {
+            out.push_str("| scenario | ours in-process (ms) | ours over HTTP (ms) | DuckDB (ms) | ratio ours/DuckDB | target | notes |\n|---|---:|---:|---:|---:|---|---|\n");
+        }
         let page0 = self.timings.first().map(|t| t.ours_ms);
         for t in &self.timings {
             let mut note = t.note.clone();
@@ -539,14 +568,18 @@ impl Report {
                 ));
             }
         }
-        out.push_str("\nObject-store requests per API call (GET / HEAD / LIST):\n\n| call | cold | warm |\n|---|---|---|\n");
+        if !self.requests.is_empty() {
+            out.push_str("\nObject-store requests per API call (GET / HEAD / LIST):\n\n| call | cold | warm |\n|---|---|---|\n");
+        }
         for (what, cold, warm) in &self.requests {
             out.push_str(&format!(
                 "| {what} | {} / {} / {} | {} / {} / {} |\n",
                 cold.gets, cold.heads, cold.lists, warm.gets, warm.heads, warm.lists
             ));
         }
-        out.push_str("\nHTTP load on loopback (in-process load generator, keep-alive connections):\n\n| endpoint | connections | seconds | requests | req/s | p50 (ms) | p99 (ms) | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        if !self.load.is_empty() {
+            out.push_str("\nHTTP load on loopback (in-process load generator, keep-alive connections):\n\n| endpoint | connections | seconds | requests | req/s | p50 (ms) | p99 (ms) | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        }
         for l in &self.load {
             out.push_str(&format!(
                 "| {} | {} | {:.1} | {} | {:.0} | {:.2} | {:.2} | {} |\n",

@@ -3,8 +3,8 @@ virtual environment, with dagtrail installed in it) against the real
 server, then read back through dagtrail's API.
 
 The virtual environments are those of `DAGTRAIL_AIRFLOW_VENVS` (separated
-by `:`), by default /work/venvs/airflow2 and /work/venvs/airflow3 where
-they exist (scripts/python-tests makes them). Without any, the test is
+by `:`), by default airflow2 and airflow3 under ~/.cache/dagtrail/venvs
+where they exist (scripts/python-tests makes them). Without any, the test is
 skipped, unless `DAGTRAIL_REQUIRE_AIRFLOW=1`.
 """
 
@@ -22,7 +22,13 @@ DAGS = Path(__file__).parent / "airflow_dags"
 DATE = "2026-11-27"
 VENVS = [
     Path(p)
-    for p in os.environ.get("DAGTRAIL_AIRFLOW_VENVS", "/work/venvs/airflow2:/work/venvs/airflow3").split(os.pathsep)
+    for p in os.environ.get(
+        "DAGTRAIL_AIRFLOW_VENVS",
+        os.pathsep.join(
+            str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dagtrail" / "venvs" / name)
+            for name in ("airflow2", "airflow3")
+        ),
+    ).split(os.pathsep)
     if p
 ]
 FOUND = [v for v in VENVS if (v / "bin" / "airflow").exists()]

@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Skip the run-index scenarios on SQLite (PostgreSQL's only).
     #[arg(long)]
     no_sqlite: bool,
+    /// Time the run explorer's pages of the benchmark phase only (no
+    /// DuckDB side, no load, no run index).
+    #[arg(long, conflicts_with_all = ["only_run_index"])]
+    only_ui: bool,
     /// Write the results here as Markdown (besides printing them).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -84,6 +88,7 @@ pub async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         index_runs,
         only_run_index: args.only_run_index,
         no_sqlite: args.no_sqlite,
+        only_ui: args.only_ui,
     };
     let report = run(&options).await.context("the benchmark failed")?;
     let markdown = report.markdown();
