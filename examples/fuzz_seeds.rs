@@ -1,6 +1,7 @@
 //! Writes the fuzz targets' seed corpus (used by `scripts/fuzz`): for
 //! `parquet_files`, each file of the fuzz attempt prefixed with the byte
-//! that selects it; for `query_params`, a few real queries.
+//! that selects it; for `query_params`, a few real queries; for
+//! `write_parts`, a valid part of each media type.
 //!
 //!     cargo run --example fuzz_seeds -- <corpus dir>
 
@@ -22,6 +23,11 @@ fn main() {
         input.extend_from_slice(&bytes);
         let name = key.rsplit('/').next().unwrap_or("file").to_owned();
         std::fs::write(parquet.join(format!("{i:02}-{name}")), input).expect("write");
+    }
+    let parts = dir.join("write_parts");
+    std::fs::create_dir_all(&parts).expect("corpus dir");
+    for (name, input) in checks::write_part_seeds() {
+        std::fs::write(parts.join(name), input).expect("write");
     }
     for (i, q) in [
         "x\ndate_from=2026-11-01&date_to=2026-11-30&extract_status=failed&extract_keyword=z%C3%BCrich&run_ids=a,b&page=1&limit=5",

@@ -29,6 +29,11 @@ fn query_params_regressions() {
 }
 
 #[test]
+fn write_parts_regressions() {
+    replay("write_parts", checks::write_parts);
+}
+
+#[test]
 fn parquet_files_regressions() {
     replay("parquet_files", checks::parquet_files);
 }

@@ -6,6 +6,10 @@
 //! * [`parquet_files`]: any bytes in place of one file of a committed
 //!   attempt (data, index, errors, logs or metadata), read through every
 //!   read path, give rows or a typed error, never a panic.
+//! * [`write_parts`]: any bytes uploaded as a part of an open attempt
+//!   (NDJSON, CSV, Parquet or an Arrow IPC stream; data, errors or logs),
+//!   through the real router, are staged or refused with a 4xx, never a
+//!   5xx or a panic.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -42,6 +46,7 @@ struct World {
     files: Vec<(Path, Bytes)>,
     router: Router,
     token: String,
+    write_token: String,
     company: Company,
     run: RunRef,
     _dir: tempfile::TempDir,
@@ -185,12 +190,24 @@ fn world() -> &'static World {
             Duration::from_secs(365 * 24 * 3600),
         )
         .expect("a token");
+        let write_token = dagtrail::auth::token::mint(
+            &dagtrail::auth::token::Signer::hs256(&Secret::new(SECRET)).expect("a signer"),
+            "id_company",
+            &company,
+            Duration::from_secs(365 * 24 * 3600),
+            &dagtrail::auth::token::ExtraClaims {
+                scopes: vec![dagtrail::auth::RUNS_WRITE.to_owned()],
+                ..Default::default()
+            },
+        )
+        .expect("a token");
         World {
             runtime,
             index,
             files,
             router,
             token,
+            write_token,
             company,
             run,
             _dir: dir,
@@ -332,4 +349,115 @@ pub fn first_data_page(data: &[u8]) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string())
     })
+}
+
+/// The media types a part is taken in, and the kinds of part: `data[0]`
+/// picks one of each for the rest of the input.
+const PART_TYPES: [&str; 4] = [
+    "application/x-ndjson",
+    "text/csv",
+    "application/vnd.apache.parquet",
+    "application/vnd.apache.arrow.stream",
+];
+const PART_KINDS: [&str; 3] = ["data", "errors", "logs"];
+
+/// `data[0]` picks the part's media type and kind; the rest is its body,
+/// uploaded as part 1 of an open attempt through the router (replacing the
+/// previous input's). It must be staged or refused with a 4xx.
+pub fn write_parts(data: &[u8]) {
+    let world = world();
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let content_type = PART_TYPES[usize::from(pick) % PART_TYPES.len()];
+    let kind = PART_KINDS[usize::from(pick) / PART_TYPES.len() % PART_KINDS.len()];
+    let attempt = format!(
+        "/api/v1/dags/{}/runs/2026-11-28/fuzz-writes/phases/extract/attempts/1",
+        world.run.dag_id
+    );
+    world.runtime.block_on(async {
+        let send = |method: &str, uri: String, content_type: Option<&str>, body: Vec<u8>| {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {}", world.write_token));
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let request = request.body(Body::from(body)).expect("a request");
+            let router = world.router.clone();
+            async move {
+                let response = router.oneshot(request).await.expect("an answer");
+                let status = response.status().as_u16();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        let (opened, why) = send("PUT", attempt.clone(), None, Vec::new()).await;
+        assert!(opened < 300, "open: {opened} {why}");
+        let (status, why) = send(
+            "PUT",
+            format!("{attempt}/{kind}/1"),
+            Some(content_type),
+            body.to_vec(),
+        )
+        .await;
+        assert!(
+            status < 500,
+            "a {kind} part as {content_type} answered {status}: {why}"
+        );
+    });
+}
+
+/// Seeds of `write_parts`: a valid part of each media type.
+pub fn write_part_seeds() -> Vec<(String, Vec<u8>)> {
+    let rows = batch(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..3)) as ArrayRef,
+        ),
+        ("name", strings((0..3).map(|i| format!("row {i} Zürich")))),
+    ]);
+    let mut parquet = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut parquet, rows.schema(), None).expect("a writer");
+    writer.write(&rows).expect("written");
+    writer.close().expect("closed");
+    let mut ipc = Vec::new();
+    {
+        let mut stream =
+            arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &rows.schema()).expect("a writer");
+        stream.write(&rows).expect("written");
+        stream.finish().expect("finished");
+    }
+    let with_pick = |pick: u8, body: &[u8]| {
+        let mut input = vec![pick];
+        input.extend_from_slice(body);
+        input
+    };
+    vec![
+        (
+            "ndjson-data".into(),
+            with_pick(0, b"{\"id\": 1, \"o\": {\"a\": [1, 2]}}\n{\"id\": 2}\n"),
+        ),
+        ("csv-data".into(), with_pick(1, b"id,name\n1,a\n2,\"b,c\"\n")),
+        ("parquet-data".into(), with_pick(2, &parquet)),
+        ("arrow-data".into(), with_pick(3, &ipc)),
+        (
+            "ndjson-errors".into(),
+            with_pick(
+                4,
+                b"{\"error_title\": \"t\", \"error_status\": 422, \"error_detail\": \"d\", \"occurred_at\": \"2026-11-27T10:00:00Z\"}\n",
+            ),
+        ),
+        (
+            "ndjson-logs".into(),
+            with_pick(
+                8,
+                b"{\"ts\": \"2026-11-27T10:00:00Z\", \"level\": \"INFO\", \"logger\": \"etl\", \"message\": \"m\"}\n",
+            ),
+        ),
+    ]
 }
