@@ -84,3 +84,13 @@ fn a_decoder_panic_is_a_decode_error_naming_the_file() {
     assert!(error.contains("data_000.parquet"), "{error}");
     assert!(error.contains("the Parquet decoder failed"), "{error}");
 }
+
+/// The write target's seeds (written by code, beside the regressions
+/// written by pyarrow) pass its check too.
+#[test]
+fn write_part_seeds_pass() {
+    for (name, input) in checks::write_part_seeds() {
+        eprintln!("write part seed {name}");
+        checks::write_parts(&input);
+    }
+}
