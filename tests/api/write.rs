@@ -18,7 +18,8 @@ both_backends!(
     a_refused_part_keeps_nothing_and_says_where,
     parts_in_every_format,
     another_company_cannot_touch_an_open_attempt,
-    values_parquet_cannot_hold_are_kept_as_their_json
+    values_parquet_cannot_hold_are_kept_as_their_json,
+    two_phases_of_one_run_written_at_once
 );
 
 /// Found by Schemathesis: an empty JSON object is an Arrow struct without
@@ -807,4 +808,110 @@ async fn a_part_over_the_limit_is_413_and_keeps_nothing() {
     // Under the limit, the same rows pass.
     let small = put_part(&app, &attempt, "data/1", NDJSON.1, line.repeat(100)).await;
     assert_eq!(small.ok_json()["rows"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_past_the_writer_slots_get_503_and_reads_go_on() {
+    let limits = dagtrail::http::Limits {
+        max_writes: 1,
+        max_writes_per_company: 1,
+        ..dagtrail::http::Limits::default()
+    };
+    let app = crate::support::embedded_with(|store| store, None, limits).await;
+    let run = write_run(&app, "busy");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&app.write_token()), &[], "")
+        .await;
+    // One upload holds the only slot: its body never ends while we look.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
+    tx.send(Ok(bytes::Bytes::from_static(b"{\"a\": 1}\n")))
+        .await
+        .unwrap();
+    let held = tokio::spawn({
+        let router = app.router.clone();
+        let uri = format!("{attempt}/data/1");
+        let token = app.write_token();
+        async move {
+            let request = axum::http::Request::put(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", NDJSON.1)
+                .body(axum::body::Body::from_stream(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                ))
+                .unwrap();
+            tower::ServiceExt::oneshot(router, request)
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let refused = put_part(&app, &attempt, "logs/1", NDJSON.1, "{}\n").await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.header("retry-after"), "1");
+    // Reading is not held up by writing.
+    app.get("/api/v1/dags").await.ok_json();
+    // The slot frees when the upload ends.
+    drop(tx);
+    assert_eq!(held.await.unwrap(), StatusCode::OK);
+    let logs = put_part(
+        &app,
+        &attempt,
+        "logs/1",
+        NDJSON.1,
+        "{\"ts\": \"2026-11-29T10:00:00Z\", \"level\": \"INFO\", \"logger\": \"l\", \"message\": \"m\"}\n",
+    )
+    .await;
+    assert_eq!(logs.status, StatusCode::OK, "{}", logs.json());
+}
+
+/// Two phases of one run written at once, as two Airflow tasks may: both
+/// committed, the run and its DAG's fleet row whole.
+async fn two_phases_of_one_run_written_at_once(app: TestApp) {
+    let run = write_run(&app, "concurrent");
+    let token = app.write_token();
+    let write = |phase: &'static str, rows: usize| {
+        let app = &app;
+        let run = run.clone();
+        let token = token.clone();
+        async move {
+            let attempt = format!("{run}/phases/{phase}/attempts/1");
+            app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+            for part in 1..=3 {
+                let body: String = (0..rows)
+                    .map(|i| format!("{{\"phase\": \"{phase}\", \"i\": {i}}}\n"))
+                    .collect();
+                put_part(app, &attempt, &format!("data/{part}"), NDJSON.1, body)
+                    .await
+                    .ok_json();
+            }
+            app.send(
+                Method::POST,
+                &format!("{attempt}/commit"),
+                Some(&token),
+                &[JSON],
+                json!({"message": phase}).to_string(),
+            )
+            .await
+            .ok_json()
+        }
+    };
+    let (extract, transform) = tokio::join!(write("extract", 500), write("transform", 300));
+    assert_eq!(extract["data_rows"], 1_500);
+    assert_eq!(transform["data_rows"], 900);
+    let summary = app.get(&run).await.ok_json();
+    assert_eq!(summary["extract"]["status"]["message"], "extract");
+    assert_eq!(summary["transform"]["status"]["message"], "transform");
+    let dag = app
+        .get(&format!("/api/v1/dags?since=2026-11-01"))
+        .await
+        .ok_json();
+    let ours = dag["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["dag_id"] == app.dag.to_string())
+        .cloned()
+        .unwrap();
+    assert_eq!(ours["last_run"]["run_id"], "concurrent", "{ours}");
 }

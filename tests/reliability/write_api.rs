@@ -128,3 +128,74 @@ async fn a_server_killed_mid_upload_leaves_nothing_readable_and_the_attempt_resu
     assert_eq!(data["total"], 3_000);
     assert_eq!(data["rows"][49]["n"], 2_999);
 }
+
+/// A part far larger than what the server may hold is streamed through:
+/// 64 MiB of NDJSON sent in chunks as they are made, the server's resident
+/// memory sampled throughout, its growth well under the part's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_part_streams_through_in_bounded_memory() {
+    const PART_BYTES: usize = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let company = Company::new("acme").unwrap();
+    let token = write_token(&company);
+    let client = reqwest::Client::new();
+    let server = Server::start(&stores.env());
+    let attempt = "/api/v1/dags/0b7e6a55-2f7c-4a86-9d1f-3c2b8c9e0a11/runs/2026-11-29/large/phases/extract/attempts/1";
+    let opened = client
+        .put(server.url(attempt))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let base = server.rss_kib();
+    let row = |n: usize| {
+        format!(
+            "{{\"n\": {n}, \"city\": \"München\", \"note\": \"row {n} of a part larger than memory should hold\"}}\n"
+        )
+    };
+    let rows = PART_BYTES / row(1_000_000).len();
+    let chunks = futures::stream::iter((0..rows).step_by(1_000).map(move |from| {
+        Ok::<_, std::io::Error>(
+            (from..(from + 1_000).min(rows))
+                .map(row)
+                .collect::<String>(),
+        )
+    }));
+    let upload = tokio::spawn({
+        let url = server.url(&format!("{attempt}/data/1"));
+        let token = token.clone();
+        let client = client.clone();
+        async move {
+            client
+                .put(url)
+                .bearer_auth(token)
+                .header("content-type", "application/x-ndjson")
+                .body(reqwest::Body::wrap_stream(chunks))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let mut peak = base;
+    while !upload.is_finished() {
+        peak = peak.max(server.rss_kib());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let staged = upload.await.unwrap();
+    assert_eq!(staged.status(), 200);
+    let staged: serde_json::Value = serde_json::from_slice(&staged.bytes().await.unwrap()).unwrap();
+    assert_eq!(staged["rows"], rows);
+    let growth_mib = (peak.saturating_sub(base)) as f64 / 1024.0;
+    eprintln!(
+        "a {} MiB part: server resident memory {:.1} MiB before, peak {:.1} MiB (+{growth_mib:.1})",
+        PART_BYTES >> 20,
+        base as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    assert!(
+        growth_mib < 40.0,
+        "the server grew {growth_mib:.1} MiB for a 64 MiB part"
+    );
+}
