@@ -902,10 +902,7 @@ async fn two_phases_of_one_run_written_at_once(app: TestApp) {
     let summary = app.get(&run).await.ok_json();
     assert_eq!(summary["extract"]["status"]["message"], "extract");
     assert_eq!(summary["transform"]["status"]["message"], "transform");
-    let dag = app
-        .get(&format!("/api/v1/dags?since=2026-11-01"))
-        .await
-        .ok_json();
+    let dag = app.get("/api/v1/dags?since=2026-11-01").await.ok_json();
     let ours = dag["items"]
         .as_array()
         .unwrap()
