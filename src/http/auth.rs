@@ -47,6 +47,17 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AuthError> 
 #[derive(Debug, Clone, Default)]
 pub struct TenantSlot(pub Arc<OnceLock<String>>);
 
+/// The request's bearer token, verified; its company is handed to the
+/// request log.
+async fn verified(parts: &Parts, state: &AppState) -> Result<crate::auth::Principal, ApiError> {
+    let token = bearer_token(&parts.headers)?;
+    let principal = state.verifier.verify_principal(token).await?;
+    if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+        let _ = slot.0.set(principal.company.to_string());
+    }
+    Ok(principal)
+}
+
 /// The tenant of a write: a token that verifies and grants
 /// [`crate::auth::RUNS_WRITE`]. Its company is the only one it writes
 /// under, as [`Tenant`]'s is the only one it reads.
@@ -60,11 +71,7 @@ impl FromRequestParts<AppState> for RunWriter {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
-        let principal = state.verifier.verify_principal(token).await?;
-        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
-            let _ = slot.0.set(principal.company.to_string());
-        }
+        let principal = verified(parts, state).await?;
         if !principal.scopes.contains(crate::auth::RUNS_WRITE) {
             return Err(ApiError::InsufficientScope(crate::auth::RUNS_WRITE));
         }
@@ -79,11 +86,6 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
-        let company = state.verifier.verify(token).await?;
-        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
-            let _ = slot.0.set(company.to_string());
-        }
-        Ok(Tenant(company))
+        Ok(Tenant(verified(parts, state).await?.company))
     }
 }

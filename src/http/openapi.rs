@@ -108,7 +108,8 @@ fn problem(description: &str) -> Response {
 }
 
 /// Documents, once for every operation, the failures that `http::error`
-/// maps the same way on every route: 401 (no or bad token), 422 (a
+/// maps the same way on every route: 401 (no or bad token), 403 on the
+/// write routes (a token without `runs:write`), 422 (a
 /// parameter: FastAPI's body), and 502/504 from the store the operation
 /// reads (its tag: `runs` read the run index, `phases` the artifact
 /// store, `write` both). An operation that documents one of these itself
@@ -174,6 +175,11 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry(status.to_owned())
                     .or_insert_with(|| response.into());
+            }
+            if writes {
+                responses.entry("403".to_owned()).or_insert_with(|| {
+                    problem("The token lacks the runs:write scope (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`)").into()
+                });
             }
             if reads_run_index {
                 responses.entry("503".to_owned()).or_insert_with(|| {

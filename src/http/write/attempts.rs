@@ -76,7 +76,6 @@ fn write_slot(state: &AppState, company: &Company) -> Result<crate::http::slots:
     responses(
         (status = 201, description = "Opened", body = StagedAttempt),
         (status = 200, description = "Open already: resumed", body = StagedAttempt),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "That attempt is committed (a commit between the run index and the store)", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
@@ -106,7 +105,6 @@ pub async fn open_next_attempt(
     responses(
         (status = 201, description = "Opened", body = StagedAttempt),
         (status = 200, description = "Open already: resumed", body = StagedAttempt),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "The attempt is committed", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
@@ -135,7 +133,6 @@ pub async fn open_attempt(
     params(AttemptPath),
     responses(
         (status = 200, description = "Open, with the parts staged so far", body = StagedAttempt),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "Not open (never opened, committed or aborted)", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
@@ -218,7 +215,6 @@ fn body_reader(
     )),
     responses(
         (status = 200, description = "Staged", body = PartStaged),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "Out of order: a part before it is missing", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 413, description = "The part is over the size limit", body = ErrorResponse, content_type = "application/problem+json"),
@@ -404,7 +400,6 @@ impl From<AttemptMetadata> for AttemptCommitted {
     request_body(content = CommitRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Committed", body = AttemptCommitted),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "Committed already with another outcome", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
@@ -452,7 +447,6 @@ pub async fn commit_attempt(
     params(AttemptPath),
     responses(
         (status = 204, description = "Aborted"),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "The attempt is committed", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))

@@ -119,7 +119,6 @@ fn rows(field: &str, value: Option<Value>) -> Result<Vec<RecordBatch>, ApiError>
     request_body(content = EventRecord, content_type = "application/json"),
     responses(
         (status = 200, description = "The event is recorded", body = EventRecorded),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
     ),

@@ -126,7 +126,6 @@ impl DagCatalogEntry {
     request_body(content = DagCatalogEntry, content_type = "application/json"),
     responses(
         (status = 200, description = "The DAG, as the fleet view shows it", body = DagSummary),
-        (status = 403, description = "The token lacks the runs:write scope", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
     ),
