@@ -213,34 +213,50 @@ impl Input {
     /// [`IngestError::BadFile`] rather than looking like the end of the
     /// input.
     pub fn stream(&self) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
-        let (tx, rx) = mpsc::channel(2);
         let input = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let batches = match input.open() {
-                    Ok(batches) => batches,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                };
-                for batch in batches {
-                    let failed = batch.is_err();
-                    if tx.blocking_send(batch).is_err() || failed {
-                        return;
-                    }
-                }
-            }));
-            // A reader that panicked (the Parquet decoder does on some
-            // corrupt files) must not look like the end of the input: the
-            // attempt would be committed with the rows read so far.
-            if read.is_err() {
-                let _ = tx.blocking_send(Err(IngestError::BadFile {
-                    file: input.name(),
-                    reason: "the file could not be decoded (the reader failed on it)".into(),
-                }));
-            }
-        });
-        rx
+        stream_batches(self.name(), move || input.open())
     }
+}
+
+/// Runs `open` and reads its batches on a blocking thread, handing them
+/// over a bounded channel: parsing overlaps what the caller does with them
+/// (uploading, staging), and at most two batches wait in memory. Shared by
+/// `dagtrail ingest` ([`Input::stream`]) and the write API's parts.
+///
+/// # Errors
+///
+/// Sent, not returned: a failure of `open` or of a batch is the channel's
+/// last item, and a reader that panics ends it with
+/// [`IngestError::BadFile`] naming `name` rather than looking like the end
+/// of the input (which would commit the rows read so far).
+pub fn stream_batches(
+    name: String,
+    open: impl FnOnce() -> Result<Batches, IngestError> + Send + 'static,
+) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let batches = match open() {
+                Ok(batches) => batches,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            for batch in batches {
+                let failed = batch.is_err();
+                if tx.blocking_send(batch).is_err() || failed {
+                    return;
+                }
+            }
+        }));
+        // The Parquet decoder panics on some corrupt files.
+        if read.is_err() {
+            let _ = tx.blocking_send(Err(IngestError::BadFile {
+                file: name,
+                reason: "the file could not be decoded (the reader failed on it)".into(),
+            }));
+        }
+    });
+    rx
 }

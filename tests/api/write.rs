@@ -912,3 +912,38 @@ async fn two_phases_of_one_run_written_at_once(app: TestApp) {
         .unwrap();
     assert_eq!(ours["last_run"]["run_id"], "concurrent", "{ours}");
 }
+
+/// A commit repeated with the times its answer gave states the same
+/// outcome: the answer gives every digit stored (microseconds), not fewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_repeated_with_its_answered_times_is_the_same() {
+    let app = embedded().await;
+    let token = app.write_token();
+    let attempt = format!("{}/phases/extract/attempts/1", write_run(&app, "times"));
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    let first = json!({"started_at": "2026-11-29T10:31:02.123456Z", "finished_at": "2026-11-29T10:32:03.654321Z"});
+    let answer = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            first.to_string(),
+        )
+        .await
+        .ok_json();
+    assert_eq!(answer["started_at"], "2026-11-29T10:31:02.123456Z");
+    assert_eq!(answer["finished_at"], "2026-11-29T10:32:03.654321Z");
+    let again = json!({"started_at": answer["started_at"], "finished_at": answer["finished_at"]});
+    let repeated = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            again.to_string(),
+        )
+        .await
+        .ok_json();
+    assert_eq!(repeated, answer);
+}

@@ -25,7 +25,7 @@ use crate::http::AppState;
 use crate::http::auth::RunWriter;
 use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
-use crate::ingest::{IngestError, PART_MEDIA_TYPES, PartFormat, open_part};
+use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
 use crate::model::{Company, Phase, RunRef};
 use crate::record::staging::{StagedAttempt, Stated};
 use crate::record::{EndStatus, RecordError};
@@ -257,58 +257,22 @@ pub async fn upload_part(
     let limit = state.limits.max_part_bytes;
     let too_large = Arc::new(AtomicBool::new(false));
     let reader = body_reader(request.into_body(), limit, Arc::clone(&too_large));
-    // Decoding is blocking work: a thread of its own hands batches over a
-    // channel of two, so memory holds two batches whatever the part's size.
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    // Decoded on a blocking thread as the body arrives (the CLI's reader).
     let name = format!("the body of {kind} part {part}");
-    let decoder = tokio::task::spawn_blocking(move || {
-        let bad = |e: IngestError| RecordError::BadPart {
+    let batches = stream_batches(name.clone(), move || {
+        open_part(format, name, BufReader::with_capacity(1 << 16, reader))
+    });
+    let batches = ReceiverStream::new(batches).map(move |batch| {
+        batch.map(|b| b.batch).map_err(|e| RecordError::BadPart {
             kind,
             part,
             reason: e.to_string(),
-        };
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            match open_part(format, name, BufReader::with_capacity(1 << 16, reader)) {
-                Ok(batches) => {
-                    for batch in batches {
-                        let failed = batch.is_err();
-                        if tx
-                            .blocking_send(batch.map(|b| b.batch).map_err(bad))
-                            .is_err()
-                            || failed
-                        {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(bad(e)));
-                }
-            }
-        }));
-        // A decoder that panicked (Parquet's does on some corrupt files)
-        // must not look like the end of the part.
-        if read.is_err() {
-            let _ = tx.blocking_send(Err(RecordError::BadPart {
-                kind,
-                part,
-                reason: "the body could not be decoded (the reader failed on it)".into(),
-            }));
-        }
+        })
     });
     let staged = state
         .recorder
-        .stage_part(
-            &company,
-            &run,
-            phase,
-            attempt,
-            kind,
-            part,
-            ReceiverStream::new(rx),
-        )
+        .stage_part(&company, &run, phase, attempt, kind, part, batches)
         .await;
-    decoder.abort();
     if too_large.load(Ordering::Relaxed) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
@@ -367,7 +331,7 @@ pub struct AttemptCommitted {
 impl From<AttemptMetadata> for AttemptCommitted {
     fn from(m: AttemptMetadata) -> Self {
         let time =
-            |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+            |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
         Self {
             phase: m.phase,
             attempt: m.attempt,
