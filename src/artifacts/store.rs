@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -58,6 +59,21 @@ pub struct ArtifactStore {
     /// the folder under that exact name is the company's own, and until
     /// when that answer holds.
     own_folders: Arc<quick_cache::sync::Cache<String, (bool, Instant)>>,
+    /// The folder's own client when the store is a local folder: its
+    /// listings hide a killed writer's half-written uploads, which
+    /// [`ArtifactStore::delete_prefix`] removes through the file system.
+    local: Option<Arc<LocalFileSystem>>,
+}
+
+/// An object under a prefix could not be deleted.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot delete {key}: {source}")]
+pub struct DeleteError {
+    /// The key (or folder) that could not be listed or deleted.
+    pub key: String,
+    /// The store's error.
+    #[source]
+    pub source: object_store::Error,
 }
 
 /// How long a company folder found at the store's top is taken as it was
@@ -108,16 +124,20 @@ impl ArtifactStore {
         let base_url = Url::from_directory_path(&folder)
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .map_err(|()| OpenStoreError::UnsupportedUrl(folder.display().to_string()))?;
-        let store = LocalFileSystem::new_with_prefix(&folder).map_err(|source| {
+        let store = Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(|source| {
             OpenStoreError::Configure {
                 url: base_url.clone(),
                 source,
             }
-        })?;
-        Ok(Self::from_object_store(
-            Arc::new(InstrumentedStore::new(Arc::new(store))),
+        })?);
+        let mut opened = Self::from_object_store(
+            Arc::new(InstrumentedStore::new(
+                Arc::clone(&store) as Arc<dyn ObjectStore>
+            )),
             base_url,
-        ))
+        );
+        opened.local = Some(store);
+        Ok(opened)
     }
 
     fn open_s3(url: &str, rest: &str) -> Result<Self, OpenStoreError> {
@@ -184,6 +204,67 @@ impl ArtifactStore {
             own_folders: Arc::new(quick_cache::sync::Cache::new(OWN_FOLDERS_REMEMBERED)),
             store,
             base_url: base_url.into(),
+            local: None,
+        }
+    }
+
+    /// Deletes every object under `prefix`, `last` (when among them) after
+    /// all the others, so that a deletion cut short leaves it to say the
+    /// folder is still in use. On a local folder it also deletes the
+    /// uploads a killed writer left half-written (`name#N` files, which
+    /// `LocalFileSystem` keeps out of its listings, so a listing alone
+    /// never finds them); an S3 store keeps those out of sight itself, and
+    /// its lifecycle rule for incomplete multipart uploads expires them
+    /// (docs/DEPLOYMENT.md). Returns how many objects were listed.
+    ///
+    /// # Errors
+    ///
+    /// [`DeleteError`] naming the prefix when it cannot be listed, or the
+    /// key that cannot be deleted (one already gone is no error).
+    pub async fn delete_prefix(
+        &self,
+        prefix: &Path,
+        last: Option<&Path>,
+    ) -> Result<usize, DeleteError> {
+        let error = |key: &Path| {
+            let key = key.to_string();
+            move |source| DeleteError { key, source }
+        };
+        let keys: Vec<Path> = self
+            .store
+            .list(Some(prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(error(prefix))?;
+        let listed = keys.len();
+        let (others, last): (Vec<Path>, Vec<Path>) =
+            keys.into_iter().partition(|k| Some(k) != last);
+        for key in &others {
+            self.delete(key).await.map_err(error(key))?;
+        }
+        if let Some(local) = &self.local {
+            let folder = local.path_to_filesystem(prefix).map_err(error(prefix))?;
+            tokio::task::spawn_blocking(move || delete_hidden_uploads(&folder))
+                .await
+                .map_err(|join| std::io::Error::other(join.to_string()))
+                .and_then(|done| done)
+                .map_err(|source| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(source),
+                })
+                .map_err(error(prefix))?;
+        }
+        for key in &last {
+            self.delete(key).await.map_err(error(key))?;
+        }
+        Ok(listed)
+    }
+
+    async fn delete(&self, key: &Path) -> Result<(), object_store::Error> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -326,5 +407,115 @@ impl ArtifactStore {
         self.own_folders
             .insert(segment, (own, Instant::now() + valid_for));
         Ok(own)
+    }
+}
+
+/// Deletes, under `folder` and its subfolders, the files `LocalFileSystem`
+/// stages a multipart upload in (`name#N`, `N` digits): what a writer
+/// killed mid-upload leaves. A missing folder holds none.
+fn delete_hidden_uploads(folder: &std::path::Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            delete_hidden_uploads(&path)?;
+        } else if is_upload_staging_file(&entry.file_name().to_string_lossy()) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file name is one `LocalFileSystem` gives a multipart upload
+/// in progress (and hides from listings): `name#N`, `N` all digits.
+fn is_upload_staging_file(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn deleting_a_local_prefix_also_deletes_half_written_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(dir.path().to_str().unwrap()).unwrap();
+        let folder = Path::from("acme/run/load");
+        for name in ["data_000.parquet", "open.json", "logs/000001.parquet"] {
+            store
+                .object_store()
+                .put(
+                    &Path::from(format!("{folder}/{name}")),
+                    PutPayload::from("x"),
+                )
+                .await
+                .unwrap();
+        }
+        let keep = Path::from("acme/other/data_000.parquet");
+        store
+            .object_store()
+            .put(&keep, PutPayload::from("x"))
+            .await
+            .unwrap();
+        // What `LocalFileSystem` leaves of a multipart upload cut short,
+        // out of its own listings.
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("acme/run/load/data_001.parquet#1"), "x").unwrap();
+        std::fs::write(root.join("acme/run/load/logs/000002.parquet#12"), "x").unwrap();
+        // A name with `#` and more than digits is an object like any other.
+        std::fs::write(root.join("acme/run/load/notes#v2"), "x").unwrap();
+
+        let marker = folder.clone().join("open.json");
+        let listed = store.delete_prefix(&folder, Some(&marker)).await.unwrap();
+
+        assert_eq!(listed, 4);
+        let left: Vec<_> = walk(&root.join("acme/run"));
+        assert!(left.is_empty(), "{left:?}");
+        assert!(store.object_store().head(&keep).await.is_ok());
+        // A folder that does not exist is nothing to delete.
+        assert_eq!(
+            store
+                .delete_prefix(&Path::from("acme/none"), None)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return files;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn only_a_hash_and_digits_make_an_upload_in_progress() {
+        assert!(is_upload_staging_file("data_000.parquet#1"));
+        assert!(is_upload_staging_file("a#b#23"));
+        assert!(!is_upload_staging_file("data_000.parquet"));
+        assert!(!is_upload_staging_file("a#"));
+        assert!(!is_upload_staging_file("a#1b"));
     }
 }

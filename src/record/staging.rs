@@ -33,6 +33,7 @@ use parquet::arrow::AsyncArrowWriter;
 use sha2::Digest as _;
 
 use super::{RecordError, Recorder};
+use crate::artifacts::ArtifactStore;
 use crate::artifacts::key::{AttemptFolder, RunFolder};
 use crate::artifacts::schemas::AttemptMetadata;
 use crate::artifacts::writer::{PhaseOutcome, WriteError, conform_errors, conform_logs, storable};
@@ -104,6 +105,7 @@ impl StagedAttempt {
 
 /// Where an attempt's parts are staged.
 struct Staging {
+    artifacts: ArtifactStore,
     store: Arc<dyn ObjectStore>,
     folder: AttemptFolder,
     prefix: Path,
@@ -148,6 +150,7 @@ impl Staging {
             object_store::path::PathPart::from(hex.as_str()),
         ]);
         Ok(Self {
+            artifacts: recorder.store.clone(),
             store: Arc::clone(recorder.store.object_store()),
             folder,
             prefix,
@@ -210,21 +213,10 @@ impl Staging {
     /// Deletes every staged file (the marker last: an attempt half
     /// cleaned stays open and can be aborted again).
     async fn delete(&self) -> Result<(), RecordError> {
-        let mut keys: Vec<Path> = self
-            .store
-            .list(Some(&self.prefix))
-            .map_ok(|meta| meta.location)
-            .map_err(store_error(&self.prefix))
-            .try_collect()
-            .await?;
-        let marker = self.marker();
-        keys.sort_by_key(|k| *k == marker);
-        for key in keys {
-            match self.store.delete(&key).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(source) => return Err(store_error(&key)(source)),
-            }
-        }
+        self.artifacts
+            .delete_prefix(&self.prefix, Some(&self.marker()))
+            .await
+            .map_err(|e| RecordError::Write(e.into()))?;
         Ok(())
     }
 }

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use arrow_array::{Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -35,7 +34,7 @@ use self::rolling::RollingFiles;
 use super::json_values::{JsonRow, batch_to_rows};
 use super::key::{AttemptFolder, FileKind};
 use super::schemas::{AttemptMetadata, errors_schema, index_schema, logs_schema};
-use super::store::ArtifactStore;
+use super::store::{ArtifactStore, DeleteError};
 use crate::model::Phase;
 
 /// The writer's name and version, recorded in `metadata.parquet`.
@@ -101,6 +100,15 @@ pub enum Codec {
     Snappy,
     /// No compression.
     None,
+}
+
+impl From<DeleteError> for WriteError {
+    fn from(e: DeleteError) -> Self {
+        Self::Store {
+            key: e.key,
+            source: e.source,
+        }
+    }
 }
 
 /// Sizes and codec of the files an attempt is written in.
@@ -247,7 +255,7 @@ impl AttemptWriter {
                 });
             }
         }
-        clear_leftovers(&object_store, &folder).await?;
+        clear_leftovers(store, &folder).await?;
         let props = options.properties();
         let errors = RollingFiles::new(
             Arc::clone(&object_store),
@@ -503,32 +511,14 @@ impl AttemptWriter {
 /// folder. Readers never see those files (there is no `metadata.parquet`),
 /// but a shorter re-run would otherwise leave stale `data_NNN` files beside
 /// its own, and anyone listing the folder would be misled.
-async fn clear_leftovers(
-    store: &Arc<dyn ObjectStore>,
-    folder: &AttemptFolder,
-) -> Result<(), WriteError> {
-    let store_error = |key: &Path, source| WriteError::Store {
-        key: key.to_string(),
-        source,
-    };
-    let leftovers: Vec<Path> = store
-        .list(Some(folder.prefix()))
-        .map_ok(|meta| meta.location)
-        .try_collect()
-        .await
-        .map_err(|source| store_error(folder.prefix(), source))?;
-    if !leftovers.is_empty() {
+async fn clear_leftovers(store: &ArtifactStore, folder: &AttemptFolder) -> Result<(), WriteError> {
+    let deleted = store.delete_prefix(folder.prefix(), None).await?;
+    if deleted > 0 {
         tracing::warn!(
             folder = %folder.prefix(),
-            files = leftovers.len(),
-            "deleting files of an attempt that was never committed"
+            files = deleted,
+            "deleted the files of an attempt that was never committed"
         );
-    }
-    for key in leftovers {
-        match store.delete(&key).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(source) => return Err(store_error(&key, source)),
-        }
     }
     Ok(())
 }
