@@ -116,6 +116,23 @@ impl From<ReadError> for ApiError {
     }
 }
 
+impl From<crate::reconcile::ReconcileError> for ApiError {
+    fn from(e: crate::reconcile::ReconcileError) -> Self {
+        use crate::reconcile::ReconcileError;
+        match e {
+            ReconcileError::Read(e) => e.into(),
+            ReconcileError::Record(e) => e.into(),
+            ReconcileError::Index(e) => ApiError::Record(e.into()),
+            ReconcileError::List(source) => ApiError::Record(crate::record::RecordError::Write(
+                crate::artifacts::writer::WriteError::Store {
+                    key: String::new(),
+                    source,
+                },
+            )),
+        }
+    }
+}
+
 /// An error and its causes, joined by `: ` (a cause already in the text
 /// left out), for logs: "builder error" alone says nothing, its cause
 /// ("invalid certificate: UnknownIssuer") does.

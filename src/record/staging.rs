@@ -103,6 +103,17 @@ impl StagedAttempt {
     }
 }
 
+/// What [`Recorder::commit_staged`] did, with the attempt's metadata.
+#[derive(Debug, Clone)]
+pub enum StagedCommit {
+    /// The attempt is committed now, and recorded in the run index.
+    Now(AttemptMetadata),
+    /// It was committed before with the same outcome; whether the run
+    /// index records it is not known (the first commit may have stopped
+    /// after `metadata.parquet`).
+    Retried(AttemptMetadata),
+}
+
 /// Where an attempt's parts are staged.
 struct Staging {
     artifacts: ArtifactStore,
@@ -464,6 +475,9 @@ impl Recorder {
     /// attempt writer, `metadata.parquet` last, then the run index; the
     /// staging is deleted after. A second commit stating the same outcome
     /// answers the first's metadata (a retry); another outcome is refused.
+    /// A retry does not look at the run index: the caller records the
+    /// attempt there when a first commit was cut short between its
+    /// metadata and its index entry ([`StagedCommit::Retried`]).
     ///
     /// # Errors
     ///
@@ -480,7 +494,7 @@ impl Recorder {
         outcome: &PhaseOutcome,
         stated: Stated,
         at: DateTime<Utc>,
-    ) -> Result<AttemptMetadata, RecordError> {
+    ) -> Result<StagedCommit, RecordError> {
         let staging = Staging::new(self, company, run, phase, attempt)?;
         if staging.committed().await? {
             let key = staging.folder.metadata();
@@ -498,7 +512,7 @@ impl Recorder {
             if same_outcome(&committed, outcome, &stated) {
                 // The staging of a commit cut short after the metadata.
                 staging.delete().await?;
-                return Ok(committed);
+                return Ok(StagedCommit::Retried(committed));
             }
             return Err(RecordError::CommitDiffers { phase, attempt });
         }
@@ -528,7 +542,7 @@ impl Recorder {
             // readers and a retried commit or abort removes them.
             tracing::warn!(error = %e, "cannot delete the staged parts of a committed attempt");
         }
-        Ok(metadata)
+        Ok(StagedCommit::Now(metadata))
     }
 
     /// Abandons an open attempt: its staged parts and anything of it in

@@ -947,3 +947,81 @@ async fn a_commit_repeated_with_its_answered_times_is_the_same() {
         .ok_json();
     assert_eq!(repeated, answer);
 }
+
+/// A commit cut short after its `metadata.parquet` (the run index failed:
+/// a 502 the client retries) is recorded in the run index by the retry,
+/// not only answered: the phase is then found.
+#[tokio::test]
+async fn a_retried_commit_records_what_the_first_left_unrecorded() {
+    use dagtrail::artifacts::RunFolder;
+    use dagtrail::artifacts::writer::{AttemptWriter, PhaseOutcome, WriterOptions};
+    use dagtrail::model::{Phase, RunId, RunRef};
+
+    let app = embedded().await;
+    let token = app.write_token();
+    let run = write_run(&app, "cut-short");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    let part = put_part(&app, &attempt, "data/1", NDJSON.1, "{\"id\": 1}\n").await;
+    assert_eq!(part.status, StatusCode::OK, "{}", part.json());
+    // The first commit's first step only: the files and the metadata, as
+    // the commit writes them, and no run index entry.
+    let run_ref = RunRef::new(
+        app.dag,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(),
+        RunId::new("cut-short").unwrap(),
+    );
+    let folder = RunFolder::new(&app.company, &run_ref)
+        .unwrap()
+        .attempt(Phase::Extract, 1)
+        .unwrap();
+    let mut writer = AttemptWriter::create(
+        app.recorder.store(),
+        folder,
+        Phase::Extract,
+        1,
+        WriterOptions::default(),
+    )
+    .await
+    .unwrap();
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "id",
+        std::sync::Arc::new(arrow_array::Int64Array::from(vec![1])) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    writer.write_data(&batch).await.unwrap();
+    let finished = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:32:03Z")
+        .unwrap()
+        .to_utc();
+    writer
+        .commit(&PhaseOutcome {
+            success: Some(true),
+            message: "extracted".to_owned(),
+            finished_at: Some(finished),
+            ..PhaseOutcome::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&run).await.status,
+        StatusCode::NOT_FOUND,
+        "committed in the store, unknown to the run index"
+    );
+
+    let retried = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"message": "extracted", "finished_at": "2026-11-29T10:32:03Z"}).to_string(),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.json());
+    let found = app.get(&run).await.ok_json();
+    assert_eq!(found["extract"]["attempt"], 1, "{found}");
+    assert_eq!(
+        found["extract"]["status"]["message"], "extracted",
+        "{found}"
+    );
+}

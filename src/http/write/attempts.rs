@@ -27,7 +27,8 @@ use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
 use crate::model::{Company, Phase, RunRef};
-use crate::record::staging::{StagedAttempt, Stated};
+use crate::reconcile::Reconciler;
+use crate::record::staging::{StagedAttempt, StagedCommit, Stated};
 use crate::record::{EndStatus, RecordError};
 
 /// The attempt's URL under `/api/v1`.
@@ -393,10 +394,22 @@ pub async fn commit_attempt(
         commit.started_at,
         commit.finished_at,
     );
-    let metadata = state
+    let metadata = match state
         .recorder
         .commit_staged(&company, &run, phase, attempt, &outcome, stated, Utc::now())
-        .await?;
+        .await?
+    {
+        StagedCommit::Now(metadata) => metadata,
+        StagedCommit::Retried(metadata) => {
+            // The first commit may have stopped between its metadata and
+            // the run index (a 502 the client retries): record it now,
+            // as `dagtrail reconcile` would.
+            Reconciler::new(state.reads.clone(), state.recorder.clone())
+                .record_committed(&company, &run, phase, attempt)
+                .await?;
+            metadata
+        }
+    };
     Ok(Json(AttemptCommitted::from(metadata)))
 }
 
