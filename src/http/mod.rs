@@ -3,6 +3,8 @@
 //! are thin: extract, call the [`ReadService`], map the result.
 
 pub mod auth;
+pub mod conditional;
+pub mod cors;
 pub mod dags;
 pub mod error;
 mod health;
@@ -129,6 +131,9 @@ pub struct AppState {
     /// The writer of the write API, over the same run index and store as
     /// `reads`.
     pub recorder: crate::record::Recorder,
+    /// Origins whose web apps may call the API from a browser (CORS);
+    /// none by default.
+    pub cors_origins: Vec<cors::Origin>,
 }
 
 impl AppState {
@@ -159,7 +164,15 @@ impl AppState {
             searches,
             writes,
             recorder,
+            cors_origins: Vec::new(),
         }
+    }
+
+    /// The state with the origins whose web apps may call the API
+    /// (`DAGTRAIL_CORS_ORIGINS`).
+    pub fn with_cors_origins(mut self, origins: Vec<cors::Origin>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// A slot for a deep search of `company`.
@@ -203,11 +216,24 @@ impl AppState {
 pub fn router(state: AppState, pages: Router) -> Router {
     metrics::install();
     let (api, doc) = openapi::api();
+    let mut api = api.with_state(state.clone());
+    if let Some(cors) = cors::layer(&state.cors_origins) {
+        api = api.layer(cors);
+    }
     Router::new()
-        .nest("/api/v1", api.with_state(state.clone()))
+        .nest("/api/v1", api)
         .merge(openapi::docs(doc))
         .merge(health::router(state))
         .merge(pages)
+        // JSON, NDJSON (still streamed: each chunk is compressed as it
+        // comes) and pages, as the client's `Accept-Encoding` allows. The
+        // fastest level: answers are made per request, and at level 1
+        // JSON already shrinks several times over.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
+        .layer(axum::middleware::map_response(conditional::tag_encoding))
         // A bug that panics answers a problem body instead of dropping the
         // connection (and is logged); the layer sits inside `observe` so the
         // request is still logged with its status.

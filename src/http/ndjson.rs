@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::slots::Slot;
@@ -66,7 +66,9 @@ pub fn stream(
     // yet taken (0: none waiting for the client). A body that waits for
     // its producer (a slow store) is not a stalled client.
     let handed_at = Arc::new(AtomicU64::new(0));
-    let mut lines = Box::pin(lines);
+    // Fused: a body may be polled again after its end (the compression
+    // layer's reader does), which an unfold producer forbids.
+    let mut lines = Box::pin(lines.fuse());
     let (body_held, body_handed) = (ReleaseOnDrop(Arc::clone(&held)), Arc::clone(&handed_at));
     let body = futures::stream::poll_fn(move |cx| {
         body_handed.store(0, Ordering::Relaxed);

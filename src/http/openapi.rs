@@ -130,6 +130,7 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                     .is_some_and(|tags| tags.iter().any(|t| t == name))
             };
             let writes = has_tag("write");
+            let is_artifact_read = has_tag("phases");
             let reads_run_index = writes || has_tag("runs") || has_tag("dags");
             let (failed, timed_out) = if writes {
                 (
@@ -189,8 +190,61 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                     .into()
                 });
             }
+            if is_artifact_read {
+                add_conditional_get(op);
+            }
         }
     }
+}
+
+/// Documents conditional GET on an operation about a run's artifacts
+/// (`http::conditional`): the `If-None-Match` header it takes, the 304 it
+/// may answer, and the caching headers of its 200.
+fn add_conditional_get(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{HeaderBuilder, ObjectBuilder, Required, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    op.parameters.get_or_insert_with(Vec::new).push(
+        ParameterBuilder::new()
+            .name("If-None-Match")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Entity tags of copies the client holds (RFC 9110 section 13.1.2); one that is current gets a 304",
+            ))
+            .schema(Some(string()))
+            .build()
+            .into(),
+    );
+    let responses = &mut op.responses.responses;
+    if let Some(utoipa::openapi::RefOr::T(ok)) = responses.get_mut("200") {
+        ok.headers.insert(
+            "ETag".to_owned(),
+            HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some(
+                    "A strong entity tag of this answer; compressed answers carry the coding as a suffix (`\"…-gzip\"`)",
+                ))
+                .build()
+                .into(),
+        );
+        ok.headers.insert(
+            "Cache-Control".to_owned(),
+            HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some(
+                    "`private, max-age=3600, immutable` about a committed attempt (it never changes); `private, no-cache` for a run's event",
+                ))
+                .build()
+                .into(),
+        );
+    }
+    responses.entry("304".to_owned()).or_insert_with(|| {
+        ResponseBuilder::new()
+            .description("Not modified: the copy whose tag `If-None-Match` holds is current (no body; nothing was read)")
+            .build()
+            .into()
+    });
 }
 
 /// The docs page's content security policy: its scripts, styles and

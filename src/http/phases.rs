@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Tenant;
+use super::conditional::{self, Conditional};
 use super::error::{ApiError, ErrorResponse};
 use super::ndjson::{self, AcceptsNdjson};
 use super::params::{AttemptQuery, DataQuery, LogQuery, PageQuery, Params, PhasePath, RunPath};
@@ -45,12 +46,32 @@ pub async fn event(
     State(state): State<AppState>,
     Tenant(company): Tenant,
     RunPath(run): RunPath,
-) -> Result<Json<EventResponse>, ApiError> {
+    conditional: Conditional,
+) -> Result<Response, ApiError> {
     let pages = state.timed(state.reads.event(&company, &run)).await?;
-    Ok(Json(EventResponse {
+    // An event can be recorded again: its tag is the answer's own digest,
+    // which saves the client the body, not the server the read.
+    let answer = EventResponse {
         queue_data: pages.queue_data,
         event: pages.event,
-    }))
+    };
+    let Ok(body) = serde_json::to_vec(&answer) else {
+        // Json's own answer to a value it cannot encode (a 500).
+        return Ok(Json(answer).into_response());
+    };
+    let tag = conditional::body_tag(&body);
+    if let Some(response) = conditional.not_modified(&tag, conditional::REVALIDATE) {
+        return Ok(response);
+    }
+    let response = (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    Ok(conditional.tagged(response, &tag, conditional::REVALIDATE))
 }
 
 /// Phase attempt summary (metadata and counts).
@@ -76,11 +97,16 @@ pub async fn phase(
     Tenant(company): Tenant,
     PhasePath { run, phase }: PhasePath,
     Params(AttemptQuery { attempt }): Params<AttemptQuery>,
-) -> Result<Json<ParquetPage>, ApiError> {
-    let reader = state
-        .timed(state.reads.attempt(&company, &run, phase, attempt))
-        .await?;
-    Ok(Json(reader.metadata_page()?))
+    conditional: Conditional,
+) -> Result<Response, ApiError> {
+    conditional
+        .immutable(&company, async {
+            let reader = state
+                .timed(state.reads.attempt(&company, &run, phase, attempt))
+                .await?;
+            Ok(Json(reader.metadata_page()?).into_response())
+        })
+        .await
 }
 
 /// Phase data rows (paginated).
@@ -110,22 +136,27 @@ pub async fn data(
     Tenant(company): Tenant,
     PhasePath { run, phase }: PhasePath,
     Params(query): Params<(AttemptQuery, PageQuery, DataQuery)>,
-) -> Result<Json<ParquetPage>, ApiError> {
+    conditional: Conditional,
+) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p, DataQuery { keyword }) = query;
-    let _slot = match keyword {
-        Some(_) => Some(state.search_slot(&company)?),
-        None => None,
-    };
-    let page = state
-        .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-            match &keyword {
-                Some(k) => reader.search_data(k, p.page, p.limit).await,
-                None => reader.data_page(p.page, p.limit).await,
-            }
+    conditional
+        .immutable(&company, async {
+            let _slot = match keyword {
+                Some(_) => Some(state.search_slot(&company)?),
+                None => None,
+            };
+            let page = state
+                .timed(async {
+                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
+                    match &keyword {
+                        Some(k) => reader.search_data(k, p.page, p.limit).await,
+                        None => reader.data_page(p.page, p.limit).await,
+                    }
+                })
+                .await?;
+            Ok(Json(page).into_response())
         })
-        .await?;
-    Ok(Json(page))
+        .await
 }
 
 /// Phase errors (paginated).
@@ -153,15 +184,20 @@ pub async fn errors(
     Tenant(company): Tenant,
     PhasePath { run, phase }: PhasePath,
     Params(query): Params<(AttemptQuery, PageQuery)>,
-) -> Result<Json<ParquetPage>, ApiError> {
+    conditional: Conditional,
+) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p) = query;
-    let page = state
-        .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-            reader.errors_page(p.page, p.limit).await
+    conditional
+        .immutable(&company, async {
+            let page = state
+                .timed(async {
+                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
+                    reader.errors_page(p.page, p.limit).await
+                })
+                .await?;
+            Ok(Json(page).into_response())
         })
-        .await?;
-    Ok(Json(page))
+        .await
 }
 
 /// Phase logs (paginated or streamed).
@@ -195,23 +231,28 @@ pub async fn logs(
     PhasePath { run, phase }: PhasePath,
     AcceptsNdjson(wants_ndjson): AcceptsNdjson,
     Params(query): Params<(AttemptQuery, PageQuery, LogQuery)>,
+    conditional: Conditional,
 ) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p, logs) = query;
     let filter = logs.filter();
-    if wants_ndjson {
-        return logs_stream(&state, &company, &run, phase, attempt, filter).await;
-    }
-    let _slot = match filter.is_empty() {
-        true => None,
-        false => Some(state.search_slot(&company)?),
-    };
-    let page = state
-        .timed(async {
-            let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-            reader.logs_page(&filter, p.page, p.limit).await
+    conditional
+        .immutable(&company, async {
+            if wants_ndjson {
+                return logs_stream(&state, &company, &run, phase, attempt, filter).await;
+            }
+            let _slot = match filter.is_empty() {
+                true => None,
+                false => Some(state.search_slot(&company)?),
+            };
+            let page = state
+                .timed(async {
+                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
+                    reader.logs_page(&filter, p.page, p.limit).await
+                })
+                .await?;
+            Ok(ndjson::vary_by_accept(Json(page).into_response()))
         })
-        .await?;
-    Ok(ndjson::vary_by_accept(Json(page).into_response()))
+        .await
 }
 
 /// Every log row `filter` keeps, streamed as NDJSON in a slot of the

@@ -365,13 +365,19 @@ pub async fn embedded_with(
     index_url: Option<&str>,
     limits: Limits,
 ) -> TestApp {
-    embedded_reopened(wrap, index_url, limits, verifier()).await
+    embedded_reopened(wrap, index_url, limits, verifier(), |s| s).await
 }
 
 /// The embedded app, verifying tokens with `verifier` instead of the shared
 /// secret (the data is still seeded for `company`).
 pub async fn embedded_verified_by(verifier: TokenVerifier) -> TestApp {
-    embedded_reopened(|s| s, None, Limits::default(), verifier).await
+    embedded_reopened(|s| s, None, Limits::default(), verifier, |s| s).await
+}
+
+/// The embedded app whose router's state `configure` changed (CORS
+/// origins, say).
+pub async fn embedded_configured(configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+    embedded_reopened(|s| s, None, Limits::default(), verifier(), configure).await
 }
 
 async fn embedded_reopened(
@@ -379,6 +385,7 @@ async fn embedded_reopened(
     index_url: Option<&str>,
     limits: Limits,
     verifier: TokenVerifier,
+    configure: impl FnOnce(AppState) -> AppState,
 ) -> TestApp {
     let mut app = embedded().await;
     let Backend::Embedded(dir) = &app._backend else {
@@ -396,7 +403,7 @@ async fn embedded_reopened(
     };
     let index = runindex::open(&url, &options).await.unwrap();
     let reads = ReadService::new(index, wrap(store), 16 * 1024 * 1024);
-    app.router = router(AppState::new(reads, verifier, limits));
+    app.router = router(configure(AppState::new(reads, verifier, limits)));
     app
 }
 

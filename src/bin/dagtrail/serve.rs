@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// tenant learns a path of the server (S3 URLs are shown as they are).
     #[arg(long, env = "DAGTRAIL_SHOW_FILE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
     show_file_urls: bool,
+    /// Web origins whose pages may call the API from a browser (CORS), as
+    /// `scheme://host[:port]`, comma-separated; none by default.
+    #[arg(long, env = "DAGTRAIL_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<dagtrail::http::cors::Origin>,
     /// Try-it-out mode: write demo data when the stores hold none, make up a
     /// signing secret when none is set, and print a token and curl lines.
     #[arg(long)]
@@ -409,7 +413,13 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_writes_per_company: args.max_writes_per_company,
         max_part_bytes: args.max_part_bytes,
     };
-    let app = dagtrail::app::router(AppState::new(reads, verifier, limits));
+    if !args.cors_origins.is_empty() {
+        let origins: Vec<String> = args.cors_origins.iter().map(ToString::to_string).collect();
+        tracing::info!(origins = %origins.join(","), "the API answers browsers on these origins (CORS)");
+    }
+    let app = dagtrail::app::router(
+        AppState::new(reads, verifier, limits).with_cors_origins(args.cors_origins),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
