@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use bytes::Bytes;
@@ -21,8 +22,8 @@ use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
 use super::rows::{
-    RowGroupStream, file_rows, projection, read_ranges, row_group_starts, row_group_stream,
-    to_ranges,
+    RowGroupStream, dictionary_column_stream, file_rows, projection, read_ranges, row_group_starts,
+    row_group_stream, to_ranges,
 };
 use super::scan::scan_row_groups;
 use super::text::Needle;
@@ -54,14 +55,55 @@ impl LogFilter {
         self.levels.is_none() && self.keyword.is_none()
     }
 
-    /// Whether row `i` of a `level` column passes the level filter.
-    fn level_ok(&self, levels: &StringArray, i: usize) -> bool {
+    /// Whether a level passes the level filter.
+    fn level_passes(&self, level: &str) -> bool {
         match &self.levels {
             None => true,
-            Some(set) => {
-                levels.is_valid(i) && set.iter().any(|l| l.eq_ignore_ascii_case(levels.value(i)))
-            }
+            Some(set) => set.iter().any(|l| l.eq_ignore_ascii_case(level)),
         }
+    }
+
+    /// Whether row `i` of a `level` column passes the level filter.
+    fn level_ok(&self, levels: &StringArray, i: usize) -> bool {
+        self.levels.is_none() || (levels.is_valid(i) && self.level_passes(levels.value(i)))
+    }
+
+    /// The rows of a `level` column that pass the level filter. A
+    /// dictionary column is tested once per distinct value, then by key.
+    fn level_rows(&self, levels: &ArrayRef, key: &Path) -> Result<Vec<usize>, ReadError> {
+        if let Some(dictionary) = levels.as_dictionary_opt::<Int32Type>()
+            && let Some(values) = dictionary.values().as_string_opt::<i32>()
+        {
+            let passes: Vec<bool> = (0..values.len())
+                .map(|v| values.is_valid(v) && self.level_passes(values.value(v)))
+                .collect();
+            let keys = dictionary.keys();
+            let passes_key = |k: i32| {
+                usize::try_from(k)
+                    .ok()
+                    .and_then(|k| passes.get(k).copied())
+                    .unwrap_or(false)
+            };
+            // One pass over the keys buffer; the validity bitmap only when
+            // the column has nulls.
+            let rows = keys.values().iter().enumerate();
+            return Ok(match keys.nulls().filter(|n| n.null_count() > 0) {
+                None => rows
+                    .filter(|(_, k)| passes_key(**k))
+                    .map(|(i, _)| i)
+                    .collect(),
+                Some(nulls) => rows
+                    .filter(|(i, k)| nulls.is_valid(*i) && passes_key(**k))
+                    .map(|(i, _)| i)
+                    .collect(),
+            });
+        }
+        let text = arrow_cast::cast(levels, &DataType::Utf8)
+            .map_err(|e| ReadError::decode(key, e.to_string()))?;
+        let text = text.as_string::<i32>();
+        Ok((0..text.len())
+            .filter(|i| self.level_ok(text, *i))
+            .collect())
     }
 
     /// Which rows of a batch (holding `level` and `message`) to keep.
@@ -123,6 +165,33 @@ async fn rows_passing(
     Ok(hits)
 }
 
+/// The rows of a row group's `level` stream that pass `filter`'s levels.
+async fn level_rows_of(
+    mut stream: RowGroupStream,
+    filter: &LogFilter,
+    key: &Path,
+) -> Result<Vec<u64>, ReadError> {
+    let mut hits = Vec::new();
+    let mut at = 0u64;
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .map_err(|e| ReadError::from_parquet(key, e))?
+    {
+        let levels = batch
+            .column_by_name("level")
+            .ok_or_else(|| ReadError::decode(key, "logs file has no level column"))?;
+        hits.extend(
+            filter
+                .level_rows(levels, key)?
+                .into_iter()
+                .map(|i| at + i as u64),
+        );
+        at += batch.num_rows() as u64;
+    }
+    Ok(hits)
+}
+
 /// Rows of one row group (group-local numbers) that pass the filter. With
 /// a level filter the small `level` column is read first, and `message`
 /// only for the rows whose level passed: its pages without such rows are
@@ -137,10 +206,14 @@ async fn kept_rows_of_group(
     let level_rows = match &filter.levels {
         None => None,
         Some(_) => {
-            let mask = projection(&meta, Some(&["level"]));
-            let stream = row_group_stream(&store, &key, &meta, group, None, mask)?;
-            let test = |c: &StringArray| (0..c.len()).filter(|i| filter.level_ok(c, *i)).collect();
-            Some(rows_passing(stream, "level", &key, None, test).await?)
+            let stream = match dictionary_column_stream(&store, &key, &meta, group, "level")? {
+                Some(stream) => stream,
+                None => {
+                    let mask = projection(&meta, Some(&["level"]));
+                    row_group_stream(&store, &key, &meta, group, None, mask)?
+                }
+            };
+            Some(level_rows_of(stream, &filter, &key).await?)
         }
     };
     let Some(keyword) = filter.keyword.as_deref() else {
@@ -350,4 +423,43 @@ async fn send_file(
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::DictionaryArray;
+
+    use super::*;
+
+    #[test]
+    fn a_dictionary_level_column_passes_the_rows_its_text_would() {
+        let filter = LogFilter::new(
+            Some(
+                ["error".to_owned(), "WARNING".to_owned()]
+                    .into_iter()
+                    .collect(),
+            ),
+            None,
+        );
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("INFO"),
+            Some("ERROR"),
+            None,
+            Some("Warning"),
+            Some("error"),
+            Some("DEBUG"),
+        ]));
+        let dictionary: DictionaryArray<Int32Type> = arrow_cast::cast(
+            &text,
+            &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        )
+        .unwrap()
+        .as_dictionary::<Int32Type>()
+        .clone();
+        let dictionary: ArrayRef = Arc::new(dictionary);
+        let key = Path::from("logs_000.parquet");
+        let by_text = filter.level_rows(&text, &key).unwrap();
+        assert_eq!(by_text, [1, 3, 4]);
+        assert_eq!(filter.level_rows(&dictionary, &key).unwrap(), by_text);
+    }
 }

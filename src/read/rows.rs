@@ -105,6 +105,35 @@ pub fn row_group_stream(
     })
 }
 
+/// Top-level text column `name` of row group `group`, decoded as a
+/// dictionary ([`TypedFooter::dictionary_reader`]); `None` when the file
+/// cannot give it so (read it with [`row_group_stream`] then).
+///
+/// # Errors
+///
+/// [`ReadError::Decode`] when the reader cannot be built.
+pub fn dictionary_column_stream(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    meta: &TypedFooter,
+    group: usize,
+    name: &str,
+) -> Result<Option<RowGroupStream>, ReadError> {
+    let Some(reader) = meta.dictionary_reader(name) else {
+        return Ok(None);
+    };
+    let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
+    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader)
+        .with_row_groups(vec![group])
+        .with_projection(projection(meta, Some(&[name])))
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    Ok(Some(RowGroupStream {
+        inner: AssertUnwindSafe(stream.boxed()).catch_unwind(),
+    }))
+}
+
 /// The batches of one row group, as [`row_group_stream`] decodes them, in
 /// the file's types ([`TypedFooter::convert`]); a panic of the decoder
 /// comes out as an error, and ends the stream.

@@ -8,7 +8,7 @@
 use arrow_array::{Array, StringArray};
 use memchr::memmem::Finder;
 
-use crate::casefold::{Keyword, LowercasedForm, ascii_case_insensitive_find, may_fold_into_ascii};
+use crate::casefold::{Keyword, LowercasedForm, may_fold_into_ascii};
 
 /// A keyword, ready to search for.
 #[derive(Debug, Clone)]
@@ -42,15 +42,7 @@ impl Needle {
         let folded = self.keyword.folded();
         let rows = 0..column.len();
         if folded.is_ascii() && !may_fold_into_ascii(values) {
-            return rows
-                .filter(|i| {
-                    column.is_valid(*i)
-                        && ascii_case_insensitive_find(
-                            column.value(*i).as_bytes(),
-                            folded.as_bytes(),
-                        )
-                })
-                .collect();
+            return ascii_rows_in(column, folded.as_bytes());
         }
         if !folded.is_ascii() && values.is_ascii() {
             return Vec::new();
@@ -114,6 +106,51 @@ impl Needle {
     }
 }
 
+/// Rows of `column` whose value holds the ASCII `needle` in any ASCII
+/// case: one scan of the values buffer (no per-row call), each hit mapped
+/// to its row through the offsets; a hit that spans two values is no
+/// match, and after a match the scan goes on at the next row.
+fn ascii_rows_in(column: &StringArray, needle: &[u8]) -> Vec<usize> {
+    let span = value_span(column);
+    let (data, offsets) = (column.value_data(), column.value_offsets());
+    let end_of = |row: usize| {
+        offsets
+            .get(row + 1)
+            .and_then(|o| usize::try_from(*o).ok())
+            .unwrap_or(span.end)
+    };
+    let (Some(&first), false) = (needle.first(), column.is_empty()) else {
+        return (0..column.len()).filter(|i| column.is_valid(*i)).collect();
+    };
+    let (lo, hi) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut rows = Vec::new();
+    let mut pos = span.start;
+    while pos + needle.len() <= span.end {
+        let last_start = span.end - needle.len();
+        let Some(found) = memchr::memchr2(lo, hi, &data[pos..=last_start]) else {
+            break;
+        };
+        let at = pos + found;
+        if !data[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            pos = at + 1;
+            continue;
+        }
+        let row = offsets
+            .partition_point(|o| usize::try_from(*o).unwrap_or(0) <= at)
+            .saturating_sub(1);
+        let row_end = end_of(row);
+        if at + needle.len() > row_end {
+            pos = at + 1;
+            continue;
+        }
+        if column.is_valid(row) {
+            rows.push(row);
+        }
+        pos = row_end.max(at + 1);
+    }
+    rows
+}
+
 /// Where a (possibly sliced) column's values lie in its values buffer.
 fn value_span(column: &StringArray) -> std::ops::Range<usize> {
     let offsets = column.value_offsets();
@@ -126,6 +163,47 @@ fn value_span(column: &StringArray) -> std::ops::Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::casefold::ascii_case_insensitive_find;
+
+    /// The buffer scan finds exactly the rows a per-row search does:
+    /// matches at a value's edges, a would-be match across two values,
+    /// nulls, empty values, a slice of a column.
+    #[test]
+    fn the_buffer_scan_finds_the_rows_a_per_row_search_does() {
+        let values = vec![
+            Some("abREJ"),
+            Some("ECTED"),
+            Some("Rejected at once"),
+            None,
+            Some(""),
+            Some("rrrejected"),
+            Some("rejectedrejected"),
+            Some("nothing here"),
+            Some("…REJECTED…"),
+            Some("rejecte"),
+            Some("d"),
+        ];
+        let column = StringArray::from(values);
+        for needle in ["rejected", "r", "d", "xyz", ""] {
+            for (offset, len) in [(0, column.len()), (1, 7), (5, 6), (10, 1), (3, 0)] {
+                let slice = column.slice(offset, len);
+                let expected: Vec<usize> = (0..slice.len())
+                    .filter(|i| {
+                        slice.is_valid(*i)
+                            && ascii_case_insensitive_find(
+                                slice.value(*i).as_bytes(),
+                                needle.as_bytes(),
+                            )
+                    })
+                    .collect();
+                assert_eq!(
+                    ascii_rows_in(&slice, needle.as_bytes()),
+                    expected,
+                    "{needle:?} in {offset}+{len}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn any_case_matches_literally() {

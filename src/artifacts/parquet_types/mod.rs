@@ -167,6 +167,35 @@ impl TypedFooter {
         &self.reader
     }
 
+    /// A reader of this file that decodes the top-level text column
+    /// `name` as a dictionary (`Dictionary(Int32, Utf8)`, the keys of
+    /// Parquet's own dictionary pages when it has them): a filter on a
+    /// column of few distinct values then compares each distinct value
+    /// once and each row's key, instead of every row's text. `None` when
+    /// the column is not `Utf8` or this file's columns need converting
+    /// (its batches could not skip [`TypedFooter::convert`]).
+    pub fn dictionary_reader(&self, name: &str) -> Option<ArrowReaderMetadata> {
+        if self.fixes.is_some() {
+            return None;
+        }
+        let schema = self.reader.schema();
+        let (at, field) = schema.column_with_name(name)?;
+        if field.data_type() != &DataType::Utf8 {
+            return None;
+        }
+        let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+        fields[at] = Arc::new(field.as_ref().clone().with_data_type(DataType::Dictionary(
+            Box::new(DataType::Int32),
+            Box::new(DataType::Utf8),
+        )));
+        let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        ArrowReaderMetadata::try_new(
+            Arc::clone(self.metadata()),
+            ArrowReaderOptions::new().with_schema(hint),
+        )
+        .ok()
+    }
+
     /// The file's Parquet metadata (row groups, page index).
     pub fn metadata(&self) -> &Arc<ParquetMetaData> {
         self.reader.metadata()
