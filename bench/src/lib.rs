@@ -11,6 +11,7 @@
 //! it uses `anyhow` throughout (it is an edge, like the CLI), spawns
 //! processes and talks HTTP as a client, none of which the service needs.
 
+pub mod compare;
 mod duckdb;
 mod load;
 mod runindex;

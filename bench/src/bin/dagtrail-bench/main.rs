@@ -1,6 +1,7 @@
 //! `dagtrail-bench`: the benchmark harness and the load generator (see
 //! docs/PERFORMANCE.md and docs/RELIABILITY.md).
 
+mod compare;
 mod load;
 mod run;
 
@@ -24,6 +25,8 @@ enum Command {
     Run(run::BenchArgs),
     /// Load a running server with a mix of every endpoint; watch its memory.
     Load(load::LoadArgs),
+    /// Compare ours with the original stack (FastAPI + DuckDB) over HTTP.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run_bench(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Compare(args) => compare::run(args).await,
         }
     });
     match result {
