@@ -3,7 +3,7 @@
 //! varied column types, errors with tracebacks, logs at every level and
 //! events — through the same [`Recorder`] that `ingest` uses.
 
-mod synth;
+pub(crate) mod synth;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};

@@ -4,6 +4,7 @@
 //! reading is in its own file as methods on [`AttemptReader`]: `data.rs`
 //! (5), `error_rows.rs` (6), `logs.rs` (7).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -201,14 +202,7 @@ impl AttemptReader {
                     ),
                 ));
             }
-            read_ranges(
-                &self.store,
-                key,
-                &meta,
-                std::slice::from_ref(range),
-                ProjectionMask::all(),
-            )
-            .await
+            self.rows_in_blocks(key, &meta, range.clone()).await
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
         let rows = PageRows {
@@ -217,6 +211,63 @@ impl AttemptReader {
         };
         self.page_from(rows, keys, fallback_schema, page, limit)
             .await
+    }
+
+    /// Rows `range` of a file (all its columns), sliced from blocks of
+    /// [`block_rows`] rows that are decoded whole once and kept in the
+    /// cache, bounded by bytes with the footers: the next page of the same
+    /// rows, or the same page again, decodes nothing. A Parquet page holds
+    /// hundreds to many thousands of rows and is decompressed whole for
+    /// any one of them, so a block costs about what a 50-row page did.
+    async fn rows_in_blocks(
+        &self,
+        key: &Path,
+        meta: &TypedFooter,
+        range: Range<u64>,
+    ) -> Result<Vec<RecordBatch>, ReadError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let block = block_rows(meta);
+        // Blocks never cross a row group: a block is then one ranged read.
+        let starts = super::rows::row_group_starts(meta);
+        let mut out = Vec::new();
+        let mut at = range.start;
+        while at < range.end {
+            let group = starts.partition_point(|s| *s <= at).saturating_sub(1);
+            let (group_start, group_end) = match (starts.get(group), starts.get(group + 1)) {
+                (Some(s), Some(e)) => (*s, *e),
+                _ => return Err(ReadError::decode(key, format!("has no row {at}"))),
+            };
+            let number = (at - group_start) / block;
+            let span =
+                group_start + number * block..(group_start + (number + 1) * block).min(group_end);
+            let cache_key = format!("{key}#rows{block}:{}", span.start);
+            let decoded = match self.cache.rows(&cache_key) {
+                Some(batch) => batch,
+                None => {
+                    let batches = read_ranges(
+                        &self.store,
+                        key,
+                        meta,
+                        std::slice::from_ref(&span),
+                        ProjectionMask::all(),
+                    )
+                    .await?;
+                    let batch = match batches.as_slice() {
+                        [one] => one.clone(),
+                        _ => arrow_select::concat::concat_batches(meta.schema(), &batches)
+                            .map_err(|e| ReadError::decode(key, e.to_string()))?,
+                    };
+                    self.cache.put_rows(cache_key, batch.clone());
+                    batch
+                }
+            };
+            let to = range.end.min(span.end);
+            out.push(decoded.slice((at - span.start) as usize, (to - at) as usize));
+            at = to;
+        }
+        Ok(out)
     }
 
     /// Page `page` of `limit` holding `rows`, with the columns of its rows,
@@ -251,4 +302,23 @@ pub(super) struct PageRows<'a> {
     pub batches: &'a [RecordBatch],
     /// Rows matching over all pages.
     pub total: u64,
+}
+
+/// Uncompressed bytes a row block aims at: a few Parquet pages of each
+/// column, small beside the cache.
+const BLOCK_BYTES: u64 = 1024 * 1024;
+
+/// Rows per block of a file ([`AttemptReader::rows_in_blocks`]): a power
+/// of two between 64 and 1,024 (about one Parquet page of our writer's, so
+/// a first page costs what it did without blocks) whose rows hold about [`BLOCK_BYTES`]
+/// uncompressed, by the file's first row group (wide rows, fewer); blocks
+/// start at each row group's first row.
+fn block_rows(meta: &TypedFooter) -> u64 {
+    let Some(group) = meta.metadata().row_groups().first() else {
+        return 64;
+    };
+    let rows = u64::try_from(group.num_rows()).unwrap_or(0).max(1);
+    let bytes = u64::try_from(group.total_byte_size()).unwrap_or(0);
+    let fit = (BLOCK_BYTES * rows / bytes.max(1)).clamp(64, 1024);
+    1 << fit.ilog2()
 }

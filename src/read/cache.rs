@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+
 use crate::artifacts::parquet_types::TypedFooter;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
@@ -19,6 +21,9 @@ pub enum Cached {
     Footer(TypedFooter),
     /// The row of a `metadata.parquet`.
     Attempt(Arc<AttemptMetadata>),
+    /// A block of a committed file's rows, decoded (see
+    /// [`MetadataCache::rows`]).
+    Rows(RecordBatch),
 }
 
 #[derive(Clone)]
@@ -29,6 +34,7 @@ impl Weighter<String, Cached> for ByBytes {
         let value = match value {
             Cached::Footer(m) => m.metadata().memory_size(),
             Cached::Attempt(m) => 256 + m.message.len() + m.data_file_rows.len() * 8,
+            Cached::Rows(batch) => batch.get_array_memory_size(),
         };
         (key.len() + value) as u64
     }
@@ -93,6 +99,23 @@ impl MetadataCache {
     }
 
     /// Remembers a footer.
+    /// A decoded block of rows of a committed file (its key and the
+    /// block's number): consecutive pages of one file are sliced from one
+    /// decoding instead of each decompressing the same Parquet pages.
+    pub fn rows(&self, key: &str) -> Option<RecordBatch> {
+        let found = match self.inner.get(key) {
+            Some(Cached::Rows(batch)) => Some(batch),
+            _ => None,
+        };
+        count_lookup("rows", found.is_some());
+        found
+    }
+
+    /// Keeps a decoded block of rows (see [`MetadataCache::rows`]).
+    pub fn put_rows(&self, key: String, batch: RecordBatch) {
+        self.inner.insert(key, Cached::Rows(batch));
+    }
+
     pub fn put_footer(&self, key: String, metadata: TypedFooter) {
         self.inner.insert(key, Cached::Footer(metadata));
     }

@@ -32,6 +32,6 @@ pub use attempt::AttemptReader;
 pub use error::{Missing, ReadError};
 pub use event::{EVENT_ROW_CAP, EventPages};
 pub use logs::LogFilter;
-pub use page::{ColumnInfo, ParquetPage};
+pub use page::{ColumnInfo, ParquetPage, Rows};
 pub use rows::file_batches;
 pub use service::{NotReady, READY_PROBE, ReadService, RunsFound};

@@ -81,6 +81,7 @@ impl Table {
         let first = page.page.saturating_mul(u64::from(page.limit));
         let rows = page
             .rows
+            .to_json()
             .iter()
             .enumerate()
             .map(|(i, row)| {
@@ -366,7 +367,13 @@ async fn errors_body(state: &AppState, opened: &Opened, place: &Place) -> Result
     let page = state
         .timed(opened.reader.errors_page(p.page, p.limit))
         .await?;
-    let errors = try_join_all(page.rows.iter().map(|row| error_item(state, opened, row))).await?;
+    let errors = try_join_all(
+        page.rows
+            .to_json()
+            .iter()
+            .map(|row| error_item(state, opened, row)),
+    )
+    .await?;
     Ok(Body {
         // The errors show as blocks; the table gives only the paging.
         table: Some(Table::paging_of(&page)),
@@ -439,7 +446,7 @@ async fn error_item(
     let row = match place.and_then(|p| u64::try_from(p).ok()) {
         Some(global) => {
             let page = state.timed(opened.reader.data_page(global, 1)).await?;
-            page.rows.first().map(|data| {
+            page.rows.to_json().first().map(|data| {
                 let link = format!(
                     "{}?attempt={}&row={global}#row-{global}",
                     opened.head.base, opened.head.attempt

@@ -188,6 +188,7 @@ fn event_file(title: String, page: &ParquetPage) -> EventFile {
         title,
         rows: page
             .rows
+            .to_json()
             .iter()
             .map(|row| {
                 row.iter()

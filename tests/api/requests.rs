@@ -46,6 +46,20 @@ async fn data_pages_cost_few_requests_and_never_list() {
         "warm page: one coalesced GET, got {c:?}"
     );
 
+    // Rows decoded once are sliced again from the cache: the same page,
+    // or another within the same block of a row group, reads nothing.
+    counting.reset();
+    let again = app.get(&page(6)).await;
+    assert_eq!(again.body, warm.body);
+    let narrower = app
+        .get(&format!(
+            "{}/phases/extract/data?page=13&limit=10",
+            app.run_url()
+        ))
+        .await;
+    assert_eq!(narrower.status, StatusCode::OK);
+    assert_eq!(counting.counts().reads(), 0, "decoded rows are cached");
+
     counting.reset();
     let meta = app.get(&format!("{}/phases/extract", app.run_url())).await;
     assert_eq!(meta.status, StatusCode::OK);

@@ -67,7 +67,11 @@ async fn page(data_dir: &Path, run_id: &str, keyword: Option<&str>) -> ParquetPa
 }
 
 fn column(page: &ParquetPage, name: &str) -> Vec<String> {
-    page.rows.iter().map(|r| r[name].to_string()).collect()
+    page.rows
+        .to_json()
+        .iter()
+        .map(|r| r[name].to_string())
+        .collect()
 }
 
 fn types(page: &ParquetPage) -> Vec<(String, String)> {
@@ -99,7 +103,10 @@ async fn integers_past_int64_are_stored_exactly() {
         ]
     );
     let found = self::page(dir.path(), "r1", Some("12345678901234567890")).await;
-    assert_eq!((found.total, found.rows[0]["n"].clone()), (1, json!(3)));
+    assert_eq!(
+        (found.total, found.rows.to_json()[0]["n"].clone()),
+        (1, json!(3))
+    );
 }
 
 /// The same values written as CSV and as NDJSON get the same types and
@@ -148,8 +155,8 @@ async fn csv_and_ndjson_infer_the_same_types_without_loss() {
         ]
     );
     assert_eq!(types(&from_csv), types(&from_json));
-    assert_eq!(from_csv.rows, from_json.rows);
-    let row = Value::Object(from_csv.rows[0].clone());
+    assert_eq!(from_csv.rows.to_json(), from_json.rows.to_json());
+    let row = Value::Object(from_csv.rows.to_json()[0].clone());
     assert_eq!(row["many_digits"], "0.12345678901234567890");
     assert_eq!(row["signed_big"], "-9223372036854775809");
     assert_eq!(row["at"], "2026-11-20T02:52:00Z", "the Z is kept");
@@ -158,7 +165,10 @@ async fn csv_and_ndjson_infer_the_same_types_without_loss() {
         "another offset keeps its text"
     );
     assert_eq!(row["zip"], "007");
-    assert_eq!(from_csv.rows[1]["mixed"], "12345678901234567890.5");
+    assert_eq!(
+        from_csv.rows.to_json()[1]["mixed"],
+        "12345678901234567890.5"
+    );
 }
 
 /// A value past the inference window that its column's type cannot hold
@@ -293,7 +303,7 @@ async fn parquet_inputs_of_every_type_read_back_as_they_read() {
             page(dir.path(), &planted, None).await,
         );
         assert_eq!(a.total, b.total, "{stem}");
-        for (row, (x, y)) in a.rows.iter().zip(&b.rows).enumerate() {
+        for (row, (x, y)) in a.rows.to_json().iter().zip(&b.rows.to_json()).enumerate() {
             assert_eq!(x, y, "{stem} row {row}");
         }
     }
@@ -311,7 +321,10 @@ async fn long_run_ids_are_stored_and_read_back() {
         &ingest(&long, &["--data", "-"]),
         Some("{\"a\":1}\n"),
     ));
-    assert_eq!(page(dir.path(), &long, None).await.rows[0]["a"], 1);
+    assert_eq!(
+        page(dir.path(), &long, None).await.rows.to_json()[0]["a"],
+        1
+    );
     let absent = format!("manual__{}Y", "東京倉庫の再実行".repeat(10));
     let missing = reads(dir.path())
         .await

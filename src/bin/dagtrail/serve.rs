@@ -82,7 +82,7 @@ pub struct ServeArgs {
     /// Time limit of one request's work against the stores, in seconds (then 504).
     #[arg(long, env = "DAGTRAIL_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT_SECS)]
     timeout_secs: u64,
-    /// Bytes of Parquet footers and attempt metadata kept in memory.
+    /// Bytes of Parquet footers, attempt metadata and decoded row blocks kept in memory.
     #[arg(long, env = "DAGTRAIL_CACHE_BYTES", default_value_t = 256 * 1024 * 1024)]
     cache_bytes: u64,
     /// NDJSON log streams served at once (more get 503).
