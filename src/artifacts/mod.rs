@@ -7,6 +7,7 @@ pub mod instrumented;
 pub mod json_lines;
 pub mod json_values;
 pub mod key;
+pub mod ngram;
 pub mod parquet_types;
 pub mod schemas;
 pub mod store;

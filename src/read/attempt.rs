@@ -30,7 +30,7 @@ const CONCURRENT_FOOTERS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct AttemptReader {
     store: Arc<dyn ObjectStore>,
-    cache: MetadataCache,
+    pub(super) cache: MetadataCache,
     quirks: Arc<StoreQuirks>,
     folder: AttemptFolder,
     metadata: Arc<AttemptMetadata>,

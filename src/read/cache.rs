@@ -24,6 +24,8 @@ pub enum Cached {
     /// A block of a committed file's rows, decoded (see
     /// [`MetadataCache::rows`]).
     Rows(RecordBatch),
+    /// The keyword skipping index of an `index.parquet`, parsed.
+    Ngrams(Arc<crate::artifacts::ngram::NgramIndex>),
 }
 
 #[derive(Clone)]
@@ -35,6 +37,7 @@ impl Weighter<String, Cached> for ByBytes {
             Cached::Footer(m) => m.metadata().memory_size(),
             Cached::Attempt(m) => 256 + m.message.len() + m.data_file_rows.len() * 8,
             Cached::Rows(batch) => batch.get_array_memory_size(),
+            Cached::Ngrams(index) => index.bytes(),
         };
         (key.len() + value) as u64
     }
@@ -109,6 +112,21 @@ impl MetadataCache {
         };
         count_lookup("rows", found.is_some());
         found
+    }
+
+    /// A parsed keyword skipping index.
+    pub fn ngrams(&self, key: &str) -> Option<Arc<crate::artifacts::ngram::NgramIndex>> {
+        let found = match self.inner.get(key) {
+            Some(Cached::Ngrams(index)) => Some(index),
+            _ => None,
+        };
+        count_lookup("ngrams", found.is_some());
+        found
+    }
+
+    /// Keeps a parsed keyword skipping index.
+    pub fn put_ngrams(&self, key: String, index: Arc<crate::artifacts::ngram::NgramIndex>) {
+        self.inner.insert(key, Cached::Ngrams(index));
     }
 
     /// Keeps a decoded block of rows (see [`MetadataCache::rows`]).

@@ -5,6 +5,7 @@
 //! then only the matching rows are fetched from the data files.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -18,11 +19,17 @@ use parquet::arrow::ProjectionMask;
 use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
-use super::rows::{projection, read_ranges, row_group_stream, to_ranges};
+use super::rows::{projection, read_ranges, row_group_starts, row_group_stream, to_ranges};
 use super::scan::scan_row_groups;
 use super::text::Needle;
 use crate::artifacts::key::FileKind;
+use crate::artifacts::ngram::NgramIndex;
+use crate::artifacts::parquet_types::TypedFooter;
 use crate::artifacts::writer::VALUE_SEPARATOR;
+
+/// Row groups of `index.parquet` a data keyword search read or skipped
+/// (by our writer's skipping index), by `result`.
+pub const KEYWORD_ROW_GROUPS: &str = "dagtrail_keyword_row_groups_total";
 
 /// Where a data row lives: its file's number and its row in that file, as
 /// `index.parquet`'s `_file` and `_row` say.
@@ -85,6 +92,20 @@ impl AttemptReader {
         self.page_from(rows, &keys, None, page, limit).await
     }
 
+    /// The skipping index of `index.parquet` (`key`), parsed once and
+    /// cached; `None` when the file has none.
+    fn ngram_index(&self, key: &Path, meta: &TypedFooter) -> Option<Arc<NgramIndex>> {
+        let cache_key = format!("{key}#ngrams");
+        if let Some(index) = self.cache.ngrams(&cache_key) {
+            return Some(index);
+        }
+        let parsed = Arc::new(NgramIndex::from_metadata(
+            meta.metadata().file_metadata().key_value_metadata(),
+        )?);
+        self.cache.put_ngrams(cache_key, Arc::clone(&parsed));
+        Some(parsed)
+    }
+
     /// The place of every indexed row containing `keyword`, in order.
     async fn matching_rows(&self, keyword: &str) -> Result<Vec<RowPlace>, ReadError> {
         let key = self.index_parquet();
@@ -93,10 +114,32 @@ impl AttemptReader {
         let needle = Needle::new(keyword);
         let mask = projection(&meta, Some(&["_file", "_row", "_searchable"]));
         let store = self.store();
+        // Our writer's skipping index rules out the row groups that cannot
+        // hold the keyword's lowercased bytes (a foreign file has none).
+        let skipping = match (lowercase_stored, needle.only_lowercased_form()) {
+            (true, Some(form)) => self
+                .ngram_index(&key, &meta)
+                .map(|index| (index, form.as_bytes().to_vec())),
+            _ => None,
+        };
+        let starts = row_group_starts(&meta);
         let per_group = scan_row_groups(&key, meta.metadata().num_row_groups(), |group| {
-            let stream = row_group_stream(store, &key, &meta, group, None, mask.clone());
+            let rows = starts[group]..starts[group + 1];
+            let skip = skipping
+                .as_ref()
+                .is_some_and(|(index, form)| !index.may_contain(rows, form));
+            metrics::counter!(
+                KEYWORD_ROW_GROUPS,
+                "result" => if skip { "skipped" } else { "scanned" }
+            )
+            .increment(1);
+            let stream =
+                (!skip).then(|| row_group_stream(store, &key, &meta, group, None, mask.clone()));
             let (key, needle) = (key.clone(), needle.clone());
             async move {
+                let Some(stream) = stream else {
+                    return Ok(Vec::new());
+                };
                 let mut stream = stream?;
                 let mut hits = Vec::new();
                 while let Some(batch) = stream

@@ -28,6 +28,17 @@ impl Needle {
         }
     }
 
+    /// The keyword as lowercased text holds it, when that is its only
+    /// form (no character of it has another lowercase form, such as `ſ`
+    /// for `s`): then a row holds the keyword only if it holds these
+    /// bytes, which a skipping index can rule out.
+    pub fn only_lowercased_form(&self) -> Option<&str> {
+        self.lowercased
+            .variants
+            .is_empty()
+            .then_some(self.lowercased.text.as_str())
+    }
+
     /// Rows of `column` (text in any case) that contain the keyword.
     ///
     /// One scan of the values buffer first tells whether folding can

@@ -79,3 +79,42 @@ async fn data_pages_cost_few_requests_and_never_list() {
     app.get(&format!("{}/event", app.run_url())).await;
     assert_eq!(counting.counts().lists, 0, "never LIST");
 }
+
+/// Our writer's skipping index: a keyword in one row of the index reads
+/// only the row group that may hold it, where a keyword in every row reads
+/// them all (the index of the test data has row groups of 40 rows), and
+/// both find what a full scan finds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rare_keyword_reads_only_the_row_groups_that_may_hold_it() {
+    let counter: Arc<Mutex<Option<InstrumentedStore>>> = Arc::default();
+    let slot = Arc::clone(&counter);
+    let wrap = move |store: ArtifactStore| {
+        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
+        *slot.lock().unwrap() = Some(counting.clone());
+        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
+    };
+    let app = embedded_with(wrap, None, Limits::default()).await;
+    let counting = counter.lock().unwrap().clone().unwrap();
+    let search = |keyword: &str| {
+        format!(
+            "{}/phases/extract/data?keyword={keyword}&limit=1",
+            app.run_url()
+        )
+    };
+    // Warm: metadata, footers.
+    app.get(&search("row")).await.ok_json();
+
+    counting.reset();
+    let common = app.get(&search("row")).await.ok_json();
+    let scanned_all = counting.counts().gets;
+    counting.reset();
+    let rare = app.get(&search("zo%C3%AB")).await.ok_json();
+    let scanned_one = counting.counts().gets;
+    assert_eq!(rare["total"], 1, "{rare}");
+    assert_eq!(rare["rows"][0]["name"], "Zoë 500 off");
+    assert_eq!(common["total"], 248, "{common}");
+    assert!(
+        scanned_one + 4 <= scanned_all,
+        "rare: {scanned_one} GETs, common: {scanned_all}"
+    );
+}

@@ -33,6 +33,7 @@ pub use small_file::{put_parquet, put_parquet_batches, storable};
 use self::rolling::RollingFiles;
 use super::json_values::{JsonRow, batch_to_rows};
 use super::key::{AttemptFolder, FileKind};
+use super::ngram::NgramIndexBuilder;
 use super::schemas::{AttemptMetadata, errors_schema, index_schema, logs_schema};
 use super::store::{ArtifactStore, DeleteError};
 use crate::model::Phase;
@@ -210,6 +211,10 @@ pub struct AttemptWriter {
     options: WriterOptions,
     data: Option<RollingFiles>,
     index: Option<AsyncArrowWriter<BufWriter>>,
+    /// The keyword skipping index of `index.parquet`, built as its rows
+    /// are written (`artifacts::ngram`).
+    ngrams: NgramIndexBuilder,
+    index_rows: u64,
     errors: RollingFiles,
     logs: RollingFiles,
     inline: Vec<JsonRow>,
@@ -278,9 +283,11 @@ impl AttemptWriter {
             folder,
             phase,
             attempt,
+            ngrams: NgramIndexBuilder::new(options.row_group_rows),
             options,
             data: None,
             index: None,
+            index_rows: 0,
             errors,
             logs,
             inline: Vec::new(),
@@ -362,12 +369,17 @@ impl AttemptWriter {
             let n = slice.num_rows();
             let file = i32::try_from(place.file).unwrap_or(i32::MAX);
             let first = count(place.first_row);
+            let searchable = searchable_text(&slice);
+            for text in &searchable {
+                self.ngrams.add(text);
+            }
+            self.index_rows += n as u64;
             let index = RecordBatch::try_new(
                 index_schema(),
                 vec![
                     Arc::new(Int32Array::from(vec![file; n])),
                     Arc::new(Int64Array::from_iter_values(first..first + count(n))),
-                    Arc::new(StringArray::from(searchable_text(&slice))),
+                    Arc::new(StringArray::from(searchable)),
                 ],
             )?;
             let key = self.folder.index_parquet();
@@ -434,6 +446,8 @@ impl AttemptWriter {
             options,
             data,
             index,
+            ngrams,
+            index_rows,
             errors,
             logs,
             inline,
@@ -446,6 +460,9 @@ impl AttemptWriter {
             None => Vec::new(),
         };
         if let Some(mut index) = index {
+            if let Some(skipping) = ngrams.finish(index_rows) {
+                index.append_key_value_metadata(skipping);
+            }
             index.finish().await.map_err(|source| WriteError::Parquet {
                 key: folder.index_parquet().to_string(),
                 source,

@@ -1,0 +1,256 @@
+//! The keyword skipping index of `index.parquet` (issue 16): for each block
+//! of its rows (the writer's row-group size, so a block is a row group), a
+//! Parquet split-block Bloom filter (the format's own `Sbbf`: xxHash64,
+//! 32-byte blocks) of the byte trigrams of `_searchable`. A keyword whose
+//! lowercased form has a trigram a block's filter lacks is in none of that
+//! block's rows, so the row groups it covers are not read.
+//!
+//! Stored in the file's key-value metadata under [`KEY`] (an optional
+//! extension of contract section 3: a reader that does not know it reads
+//! the file as before, and a file without it, a foreign writer's, is
+//! scanned whole), as JSON:
+//! `{"version": 1, "n": 3, "rows_per_block": R, "filters": ["<base64 of
+//! the filter's bitset>", ...]}`; filter `i` covers index rows
+//! `[i·R, (i+1)·R)`.
+//!
+//! Written by hand around `Sbbf` because what it indexes (substrings of
+//! our searchable text, by block) is ours; no library keeps an n-gram
+//! filter inside a Parquet footer.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::KeyValue;
+use serde::{Deserialize, Serialize};
+
+/// The key of the skipping index in `index.parquet`'s key-value metadata.
+pub const KEY: &str = "dagtrail.ngram_bloom";
+
+/// Bytes per n-gram.
+const N: usize = 3;
+
+/// The false-positive rate each block's filter is sized for.
+const FPP: f64 = 0.01;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    version: u32,
+    n: usize,
+    rows_per_block: u64,
+    filters: Vec<String>,
+}
+
+/// Builds the skipping index while `index.parquet` is written, row by row.
+#[derive(Debug)]
+pub struct NgramIndexBuilder {
+    rows_per_block: u64,
+    rows_in_block: u64,
+    trigrams: HashSet<[u8; N]>,
+    filters: Vec<String>,
+}
+
+impl NgramIndexBuilder {
+    /// A builder of filters over blocks of `rows_per_block` rows (at least
+    /// one).
+    pub fn new(rows_per_block: usize) -> Self {
+        Self {
+            rows_per_block: u64::try_from(rows_per_block.max(1)).unwrap_or(u64::MAX),
+            rows_in_block: 0,
+            trigrams: HashSet::new(),
+            filters: Vec::new(),
+        }
+    }
+
+    /// Adds the next row's searchable text.
+    pub fn add(&mut self, text: &str) {
+        for window in text.as_bytes().windows(N) {
+            if let Ok(trigram) = <[u8; N]>::try_from(window) {
+                self.trigrams.insert(trigram);
+            }
+        }
+        self.rows_in_block += 1;
+        if self.rows_in_block == self.rows_per_block {
+            self.close_block();
+        }
+    }
+
+    fn close_block(&mut self) {
+        let distinct = u64::try_from(self.trigrams.len())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut filter = Sbbf::new_with_ndv_fpp(distinct, FPP)
+            .unwrap_or_else(|_| Sbbf::new_with_num_of_bytes(32));
+        for trigram in self.trigrams.drain() {
+            filter.insert(&trigram[..]);
+        }
+        let mut bitset = Vec::new();
+        // Writing into a Vec cannot fail; an empty filter would say "no
+        // match" for every keyword, so a block without one is not stored
+        // and the index is dropped (see `finish`).
+        if filter.write_bitset(&mut bitset).is_ok() {
+            self.filters.push(STANDARD.encode(&bitset));
+        }
+        self.rows_in_block = 0;
+    }
+
+    /// The key-value pair to store in `index.parquet`, once every row was
+    /// added.
+    pub fn finish(mut self, rows: u64) -> Option<KeyValue> {
+        if self.rows_in_block > 0 {
+            self.close_block();
+        }
+        let blocks = rows.div_ceil(self.rows_per_block);
+        if u64::try_from(self.filters.len()).ok() != Some(blocks) {
+            return None;
+        }
+        let stored = Stored {
+            version: 1,
+            n: N,
+            rows_per_block: self.rows_per_block,
+            filters: self.filters,
+        };
+        let value = serde_json::to_string(&stored).ok()?;
+        Some(KeyValue::new(KEY.to_owned(), value))
+    }
+}
+
+/// The skipping index of one `index.parquet`, read from its footer.
+#[derive(Debug)]
+pub struct NgramIndex {
+    rows_per_block: u64,
+    filters: Vec<Sbbf>,
+    bytes: usize,
+}
+
+impl NgramIndex {
+    /// The index stored in a footer's key-value metadata, if any and of a
+    /// version this reader knows; anything else is no index (the file is
+    /// scanned whole).
+    pub fn from_metadata(metadata: Option<&Vec<KeyValue>>) -> Option<Self> {
+        let value = metadata?
+            .iter()
+            .find(|kv| kv.key == KEY)?
+            .value
+            .as_deref()?;
+        let stored: Stored = serde_json::from_str(value).ok()?;
+        if stored.version != 1 || stored.n != N || stored.rows_per_block == 0 {
+            return None;
+        }
+        let mut bytes = 0;
+        let filters = stored
+            .filters
+            .iter()
+            .map(|text| {
+                let bitset = STANDARD.decode(text).ok()?;
+                // Sbbf::new takes whole 32-byte blocks; anything else is
+                // not a filter this writer made.
+                if bitset.is_empty() || bitset.len() % 32 != 0 {
+                    return None;
+                }
+                bytes += bitset.len();
+                Some(Sbbf::new(&bitset))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            rows_per_block: stored.rows_per_block,
+            filters,
+            bytes,
+        })
+    }
+
+    /// The filters' size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether index rows `rows` may hold `needle` (bytes of the stored,
+    /// lowercased text): false only when every block they span lacks one
+    /// of its trigrams. A needle shorter than a trigram, or rows past the
+    /// blocks, may.
+    pub fn may_contain(&self, rows: Range<u64>, needle: &[u8]) -> bool {
+        if needle.len() < N || rows.is_empty() {
+            return true;
+        }
+        let first = rows.start / self.rows_per_block;
+        let last = (rows.end - 1) / self.rows_per_block;
+        (first..=last).any(|block| {
+            let Some(filter) = usize::try_from(block)
+                .ok()
+                .and_then(|b| self.filters.get(b))
+            else {
+                return true;
+            };
+            needle.windows(N).all(|w| filter.check(w))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(rows: &[&str], per_block: usize) -> NgramIndex {
+        let mut builder = NgramIndexBuilder::new(per_block);
+        for row in rows {
+            builder.add(row);
+        }
+        let kv = builder.finish(rows.len() as u64).unwrap();
+        NgramIndex::from_metadata(Some(&vec![kv])).unwrap()
+    }
+
+    #[test]
+    fn a_block_without_a_trigram_of_the_keyword_is_skipped() {
+        let rows = [
+            "order 1 berlin",
+            "order 2 münchen",
+            "order 3 paris",
+            "order 4 zürich",
+            "order 5 lyon",
+        ];
+        let index = built(&rows, 2);
+        // Blocks: rows 0-1, 2-3, 4.
+        assert!(index.may_contain(0..2, "münchen".as_bytes()));
+        assert!(!index.may_contain(2..4, "münchen".as_bytes()));
+        assert!(!index.may_contain(4..5, "münchen".as_bytes()));
+        assert!(index.may_contain(2..5, "zürich".as_bytes()));
+        assert!(index.may_contain(0..5, "order".as_bytes()));
+        // Every row that holds a keyword is in a block that may hold it.
+        for (i, row) in rows.iter().enumerate() {
+            for start in 0..row.len() {
+                for end in start + 1..=row.len() {
+                    if let Some(part) = row.as_bytes().get(start..end) {
+                        assert!(index.may_contain(i as u64..i as u64 + 1, part));
+                    }
+                }
+            }
+        }
+        // Too short to tell, or past the blocks: may.
+        assert!(index.may_contain(2..4, b"zz"));
+        assert!(index.may_contain(10..12, b"nowhere"));
+    }
+
+    #[test]
+    fn a_stored_index_of_another_shape_is_no_index() {
+        let kv = |value: &str| Some(vec![KeyValue::new(KEY.to_owned(), value.to_owned())]);
+        assert!(NgramIndex::from_metadata(None).is_none());
+        assert!(NgramIndex::from_metadata(kv("not json").as_ref()).is_none());
+        assert!(
+            NgramIndex::from_metadata(
+                kv(r#"{"version":2,"n":3,"rows_per_block":2,"filters":[]}"#).as_ref()
+            )
+            .is_none()
+        );
+        assert!(
+            NgramIndex::from_metadata(
+                kv(r#"{"version":1,"n":3,"rows_per_block":2,"filters":["AAAA"]}"#).as_ref()
+            )
+            .is_none(),
+            "a bitset of a partial block"
+        );
+        let builder = NgramIndexBuilder::new(2);
+        assert!(builder.finish(3).is_none(), "rows never added: no index");
+    }
+}
