@@ -3,13 +3,17 @@
 //! Parquet split-block Bloom filter (the format's own `Sbbf`: xxHash64,
 //! 32-byte blocks) of the byte trigrams of `_searchable`. A keyword whose
 //! lowercased form has a trigram a block's filter lacks is in none of that
-//! block's rows, so the row groups it covers are not read.
+//! block's rows, so the row groups it covers are not read. Each character
+//! beyond ASCII a block holds is also in its filter (its UTF-8 bytes after
+//! a `0xFF` byte, which UTF-8 never holds): a keyword with a character
+//! that lowercased text may hold in another form (`s` as `ſ`) may match a
+//! block holding that form, whatever its trigrams.
 //!
 //! Stored in the file's key-value metadata under [`KEY`] (an optional
 //! extension of contract section 3: a reader that does not know it reads
 //! the file as before, and a file without it, a foreign writer's, is
 //! scanned whole), as JSON:
-//! `{"version": 1, "n": 3, "rows_per_block": R, "filters": ["<base64 of
+//! `{"version": 2, "n": 3, "rows_per_block": R, "filters": ["<base64 of
 //! the filter's bitset>", ...]}`; filter `i` covers index rows
 //! `[i·R, (i+1)·R)`.
 //!
@@ -49,7 +53,18 @@ pub struct NgramIndexBuilder {
     rows_per_block: u64,
     rows_in_block: u64,
     trigrams: HashSet<[u8; N]>,
+    chars: HashSet<char>,
     filters: Vec<String>,
+}
+
+/// The version of the stored index this code writes and reads.
+const VERSION: u32 = 2;
+
+/// What a character beyond ASCII is stored as: `0xFF` then its UTF-8.
+fn char_key(c: char) -> Vec<u8> {
+    let mut key = vec![0xFF];
+    key.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    key
 }
 
 impl NgramIndexBuilder {
@@ -60,6 +75,7 @@ impl NgramIndexBuilder {
             rows_per_block: u64::try_from(rows_per_block.max(1)).unwrap_or(u64::MAX),
             rows_in_block: 0,
             trigrams: HashSet::new(),
+            chars: HashSet::new(),
             filters: Vec::new(),
         }
     }
@@ -70,6 +86,9 @@ impl NgramIndexBuilder {
             if let Ok(trigram) = <[u8; N]>::try_from(window) {
                 self.trigrams.insert(trigram);
             }
+        }
+        if !text.is_ascii() {
+            self.chars.extend(text.chars().filter(|c| !c.is_ascii()));
         }
         self.rows_in_block += 1;
         if self.rows_in_block == self.rows_per_block {
@@ -85,6 +104,9 @@ impl NgramIndexBuilder {
             .unwrap_or_else(|_| Sbbf::new_with_num_of_bytes(32));
         for trigram in self.trigrams.drain() {
             filter.insert(&trigram[..]);
+        }
+        for c in self.chars.drain() {
+            filter.insert(&char_key(c)[..]);
         }
         let mut bitset = Vec::new();
         // Writing into a Vec cannot fail; an empty filter would say "no
@@ -107,7 +129,7 @@ impl NgramIndexBuilder {
             return None;
         }
         let stored = Stored {
-            version: 1,
+            version: VERSION,
             n: N,
             rows_per_block: self.rows_per_block,
             filters: self.filters,
@@ -136,7 +158,7 @@ impl NgramIndex {
             .value
             .as_deref()?;
         let stored: Stored = serde_json::from_str(value).ok()?;
-        if stored.version != 1 || stored.n != N || stored.rows_per_block == 0 {
+        if stored.version != VERSION || stored.n != N || stored.rows_per_block == 0 {
             return None;
         }
         let mut bytes = 0;
@@ -167,10 +189,11 @@ impl NgramIndex {
     }
 
     /// Whether index rows `rows` may hold `needle` (bytes of the stored,
-    /// lowercased text): false only when every block they span lacks one
-    /// of its trigrams. A needle shorter than a trigram, or rows past the
-    /// blocks, may.
-    pub fn may_contain(&self, rows: Range<u64>, needle: &[u8]) -> bool {
+    /// lowercased text) or, in place of some of its characters, one of
+    /// `variants` (their other lowercase forms): false only when every
+    /// block they span lacks one of its trigrams and every variant. A
+    /// needle shorter than a trigram, or rows past the blocks, may.
+    pub fn may_contain(&self, rows: Range<u64>, needle: &[u8], variants: &[char]) -> bool {
         if needle.len() < N || rows.is_empty() {
             return true;
         }
@@ -184,6 +207,7 @@ impl NgramIndex {
                 return true;
             };
             needle.windows(N).all(|w| filter.check(w))
+                || variants.iter().any(|v| filter.check(&char_key(*v)[..]))
         })
     }
 }
@@ -212,24 +236,30 @@ mod tests {
         ];
         let index = built(&rows, 2);
         // Blocks: rows 0-1, 2-3, 4.
-        assert!(index.may_contain(0..2, "münchen".as_bytes()));
-        assert!(!index.may_contain(2..4, "münchen".as_bytes()));
-        assert!(!index.may_contain(4..5, "münchen".as_bytes()));
-        assert!(index.may_contain(2..5, "zürich".as_bytes()));
-        assert!(index.may_contain(0..5, "order".as_bytes()));
+        assert!(index.may_contain(0..2, "münchen".as_bytes(), &[]));
+        assert!(!index.may_contain(2..4, "münchen".as_bytes(), &[]));
+        assert!(!index.may_contain(4..5, "münchen".as_bytes(), &[]));
+        assert!(index.may_contain(2..5, "zürich".as_bytes(), &[]));
+        assert!(index.may_contain(0..5, "order".as_bytes(), &[]));
         // Every row that holds a keyword is in a block that may hold it.
         for (i, row) in rows.iter().enumerate() {
             for start in 0..row.len() {
                 for end in start + 1..=row.len() {
                     if let Some(part) = row.as_bytes().get(start..end) {
-                        assert!(index.may_contain(i as u64..i as u64 + 1, part));
+                        assert!(index.may_contain(i as u64..i as u64 + 1, part, &[]));
                     }
                 }
             }
         }
         // Too short to tell, or past the blocks: may.
-        assert!(index.may_contain(2..4, b"zz"));
-        assert!(index.may_contain(10..12, b"nowhere"));
+        assert!(index.may_contain(2..4, b"zz", &[]));
+        assert!(index.may_contain(10..12, b"nowhere", &[]));
+        // `ſ` lowercased stays `ſ` and folds as `s`: a block holding it
+        // may hold "ſeine" for the keyword "seine".
+        let index = built(&["paris", "ſeine", "lyon"], 1);
+        assert!(!index.may_contain(0..1, b"seine", &['\u{17f}']));
+        assert!(index.may_contain(1..2, b"seine", &['\u{17f}']));
+        assert!(!index.may_contain(1..2, b"seine", &[]));
     }
 
     #[test]
@@ -239,13 +269,13 @@ mod tests {
         assert!(NgramIndex::from_metadata(kv("not json").as_ref()).is_none());
         assert!(
             NgramIndex::from_metadata(
-                kv(r#"{"version":2,"n":3,"rows_per_block":2,"filters":[]}"#).as_ref()
+                kv(r#"{"version":1,"n":3,"rows_per_block":2,"filters":[]}"#).as_ref()
             )
             .is_none()
         );
         assert!(
             NgramIndex::from_metadata(
-                kv(r#"{"version":1,"n":3,"rows_per_block":2,"filters":["AAAA"]}"#).as_ref()
+                kv(r#"{"version":2,"n":3,"rows_per_block":2,"filters":["AAAA"]}"#).as_ref()
             )
             .is_none(),
             "a bitset of a partial block"

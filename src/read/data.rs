@@ -115,19 +115,21 @@ impl AttemptReader {
         let mask = projection(&meta, Some(&["_file", "_row", "_searchable"]));
         let store = self.store();
         // Our writer's skipping index rules out the row groups that cannot
-        // hold the keyword's lowercased bytes (a foreign file has none).
-        let skipping = match (lowercase_stored, needle.only_lowercased_form()) {
-            (true, Some(form)) => self
-                .ngram_index(&key, &meta)
-                .map(|index| (index, form.as_bytes().to_vec())),
-            _ => None,
+        // hold the keyword's lowercased bytes nor another lowercase form of
+        // its characters (a foreign file has none).
+        let skipping = if lowercase_stored {
+            let (form, variants) = needle.lowercased_forms();
+            self.ngram_index(&key, &meta)
+                .map(|index| (index, form.as_bytes().to_vec(), variants.to_vec()))
+        } else {
+            None
         };
         let starts = row_group_starts(&meta);
         let per_group = scan_row_groups(&key, meta.metadata().num_row_groups(), |group| {
             let rows = starts[group]..starts[group + 1];
             let skip = skipping
                 .as_ref()
-                .is_some_and(|(index, form)| !index.may_contain(rows, form));
+                .is_some_and(|(index, form, variants)| !index.may_contain(rows, form, variants));
             metrics::counter!(
                 KEYWORD_ROW_GROUPS,
                 "result" => if skip { "skipped" } else { "scanned" }

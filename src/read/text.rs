@@ -28,15 +28,12 @@ impl Needle {
         }
     }
 
-    /// The keyword as lowercased text holds it, when that is its only
-    /// form (no character of it has another lowercase form, such as `ſ`
-    /// for `s`): then a row holds the keyword only if it holds these
-    /// bytes, which a skipping index can rule out.
-    pub fn only_lowercased_form(&self) -> Option<&str> {
-        self.lowercased
-            .variants
-            .is_empty()
-            .then_some(self.lowercased.text.as_str())
+    /// The keyword as lowercased text usually holds it, and the other
+    /// lowercase forms of its characters (`ſ` for `s`): a row holds the
+    /// keyword only if it holds the first's bytes or one of the others,
+    /// which a skipping index can rule out.
+    pub fn lowercased_forms(&self) -> (&str, &[char]) {
+        (&self.lowercased.text, &self.lowercased.variants)
     }
 
     /// Rows of `column` (text in any case) that contain the keyword.
