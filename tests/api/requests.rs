@@ -117,4 +117,17 @@ async fn a_rare_keyword_reads_only_the_row_groups_that_may_hold_it() {
         scanned_one + 4 <= scanned_all,
         "rare: {scanned_one} GETs, common: {scanned_all}"
     );
+    // Matches in every data file come back as their own rows (our
+    // writer's index rows are placed by position, not by `_file`/`_row`).
+    let spread = app
+        .get(&format!(
+            "{}/phases/extract/data?keyword=row%2024&limit=100",
+            app.run_url()
+        ))
+        .await
+        .ok_json();
+    assert_eq!(spread["total"], 11, "{spread}");
+    for row in spread["rows"].as_array().unwrap() {
+        assert_eq!(row["name"], format!("row {}", row["id"]), "{row}");
+    }
 }

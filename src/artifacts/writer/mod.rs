@@ -171,6 +171,13 @@ impl WriterOptions {
         // plain pages keep the values contiguous for the substring scan.
         let mut props = self.properties().into_builder();
         props = props.set_column_dictionary_enabled(ColumnPath::from("_searchable"), false);
+        // Every keyword search decompresses all of `_searchable` (less what
+        // the skipping index rules out): LZ4 decompresses several times
+        // faster than zstd, for a somewhat larger file (docs/PERFORMANCE.md).
+        if self.codec != Codec::None {
+            props =
+                props.set_column_compression(ColumnPath::from("_searchable"), Compression::LZ4_RAW);
+        }
         props.build()
     }
 }
