@@ -5,6 +5,7 @@
 //! the offsets; other text is folded row by row (ASCII rows without
 //! allocating).
 
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use arrow_array::{Array, StringArray};
 use memchr::memmem::Finder;
 
@@ -15,6 +16,8 @@ use crate::casefold::{Keyword, LowercasedForm, may_fold_into_ascii};
 pub struct Needle {
     keyword: Keyword,
     lowercased: LowercasedForm,
+    /// An ASCII keyword's matcher in any ASCII case.
+    ascii: Option<AhoCorasick>,
 }
 
 impl Needle {
@@ -22,9 +25,20 @@ impl Needle {
     pub fn new(keyword: &str) -> Self {
         let keyword = Keyword::new(keyword);
         let lowercased = LowercasedForm::of(&keyword);
+        let folded = keyword.folded();
+        let ascii = (folded.is_ascii() && !folded.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build([folded.as_bytes()])
+                    .ok()
+            })
+            .flatten();
         Self {
             keyword,
             lowercased,
+            ascii,
         }
     }
 
@@ -50,7 +64,7 @@ impl Needle {
         let folded = self.keyword.folded();
         let rows = 0..column.len();
         if folded.is_ascii() && !may_fold_into_ascii(values) {
-            return ascii_rows_in(column, folded.as_bytes());
+            return ascii_rows_in(column, folded.as_bytes(), self.ascii.as_ref());
         }
         if !folded.is_ascii() && values.is_ascii() {
             return Vec::new();
@@ -118,7 +132,7 @@ impl Needle {
 /// case: one scan of the values buffer (no per-row call), each hit mapped
 /// to its row through the offsets; a hit that spans two values is no
 /// match, and after a match the scan goes on at the next row.
-fn ascii_rows_in(column: &StringArray, needle: &[u8]) -> Vec<usize> {
+fn ascii_rows_in(column: &StringArray, needle: &[u8], finder: Option<&AhoCorasick>) -> Vec<usize> {
     let span = value_span(column);
     let (data, offsets) = (column.value_data(), column.value_offsets());
     let end_of = |row: usize| {
@@ -131,18 +145,31 @@ fn ascii_rows_in(column: &StringArray, needle: &[u8]) -> Vec<usize> {
         return (0..column.len()).filter(|i| column.is_valid(*i)).collect();
     };
     let (lo, hi) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    // The next place at or after `pos` where the needle is, in any ASCII
+    // case: through the prefiltered matcher, else the first byte's two
+    // cases and a comparison.
+    let next = |pos: usize| -> Option<usize> {
+        if let Some(finder) = finder {
+            let input = Input::new(&data[..span.end]).span(pos..span.end);
+            return finder.find(input).map(|m| m.start());
+        }
+        let mut pos = pos;
+        while pos + needle.len() <= span.end {
+            let last_start = span.end - needle.len();
+            let at = pos + memchr::memchr2(lo, hi, &data[pos..=last_start])?;
+            if data[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+                return Some(at);
+            }
+            pos = at + 1;
+        }
+        None
+    };
     let mut rows = Vec::new();
     let mut pos = span.start;
     while pos + needle.len() <= span.end {
-        let last_start = span.end - needle.len();
-        let Some(found) = memchr::memchr2(lo, hi, &data[pos..=last_start]) else {
+        let Some(at) = next(pos) else {
             break;
         };
-        let at = pos + found;
-        if !data[at..at + needle.len()].eq_ignore_ascii_case(needle) {
-            pos = at + 1;
-            continue;
-        }
         let row = offsets
             .partition_point(|o| usize::try_from(*o).unwrap_or(0) <= at)
             .saturating_sub(1);
@@ -204,10 +231,16 @@ mod tests {
                             )
                     })
                     .collect();
+                let finder = Needle::new(needle).ascii;
                 assert_eq!(
-                    ascii_rows_in(&slice, needle.as_bytes()),
+                    ascii_rows_in(&slice, needle.as_bytes(), None),
                     expected,
                     "{needle:?} in {offset}+{len}"
+                );
+                assert_eq!(
+                    ascii_rows_in(&slice, needle.as_bytes(), finder.as_ref()),
+                    expected,
+                    "{needle:?} in {offset}+{len}, prefiltered"
                 );
             }
         }

@@ -166,6 +166,17 @@ impl WriterOptions {
             .build()
     }
 
+    /// The logs files' properties: `level` is left uncompressed. Its pages
+    /// hold dictionary keys of a few values, a few hundred bytes each, which
+    /// compression cannot shrink further but every level filter then
+    /// decompressed page by page (most of a filter's time in profiles).
+    fn logs_properties(&self) -> WriterProperties {
+        self.properties()
+            .into_builder()
+            .set_column_compression(ColumnPath::from("level"), Compression::UNCOMPRESSED)
+            .build()
+    }
+
     fn index_properties(&self) -> WriterProperties {
         // `_searchable` is unique text: a dictionary would only cost, and
         // plain pages keep the values contiguous for the substring scan.
@@ -282,7 +293,7 @@ impl AttemptWriter {
             folder.clone(),
             FileKind::Logs,
             logs_schema(),
-            props,
+            options.logs_properties(),
             options.log_rows_per_file,
         );
         Ok(Self {

@@ -75,6 +75,13 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<()> {
             format!("{data}?page=0&limit=50"),
             "≤ 0.2",
         ),
+        // Each request a page of rows no request read before (see
+        // `Scenario::path`): what the first look at rows costs.
+        scenario(
+            "data page of rows not read before",
+            format!("{data}?page={{page}}&limit=50"),
+            "≤ 0.2",
+        ),
         scenario(
             "data page at offset 900,500",
             format!("{data}?page=18010&limit=50"),
