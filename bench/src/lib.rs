@@ -362,6 +362,12 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
             prefix.prefix(),
         )
         .await?;
+        // The store's marker too, as every writer puts it: without it a
+        // reader cannot learn whether the store folds case, and asks on
+        // every request (two HEADs a call that a real store never pays).
+        s3.mark()
+            .await
+            .with_context(|| format!("cannot mark {url}"))?;
         stores.push(("S3-compatible server", Arc::clone(s3.object_store())));
     }
     for (name, store) in stores {
