@@ -157,7 +157,7 @@ async fn s3_slow_then_stopped_then_back() {
         database_url: format!("sqlite://{}", dir.path().join("runs.db").display()),
         store_url: dir.path().join("s3").join("faults").display().to_string(),
     };
-    let seeded = seed(&seeding, 300, 50).await;
+    let seeded = seed(&seeding, 6_000, 50).await;
     let proxy = DelayProxy::start(([127, 0, 0, 1], s3.port).into()).await;
     let mut env = Stores {
         database_url: seeding.database_url.clone(),
@@ -169,10 +169,12 @@ async fn s3_slow_then_stopped_then_back() {
     let server = Server::start(&env);
     let client = reqwest::Client::new();
     let token = token(&seeded.company);
-    // Every page is a new range of the data file, so each one goes to S3.
+    // Every page is a new range of the data file, past the block of rows
+    // the page before it cached (at most 1,024 rows), so each one goes to
+    // S3.
     let mut page = 0;
     let mut data_page = || {
-        page += 1;
+        page += 110;
         server.url(&format!(
             "{}/phases/extract/data?page={page}&limit=10",
             seeded.run_path()
