@@ -225,15 +225,6 @@ pub fn router(state: AppState, pages: Router) -> Router {
         .merge(openapi::docs(doc))
         .merge(health::router(state))
         .merge(pages)
-        // JSON, NDJSON (still streamed: each chunk is compressed as it
-        // comes) and pages, as the client's `Accept-Encoding` allows. The
-        // fastest level: answers are made per request, and at level 1
-        // JSON already shrinks several times over.
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .quality(tower_http::CompressionLevel::Fastest),
-        )
-        .layer(axum::middleware::map_response(conditional::tag_encoding))
         // A bug that panics answers a problem body instead of dropping the
         // connection (and is logged); the layer sits inside `observe` so the
         // request is still logged with its status.
@@ -252,4 +243,15 @@ pub fn router(state: AppState, pages: Router) -> Router {
         .layer(axum::middleware::map_request(
             observe::drop_unfit_request_id,
         ))
+        // JSON, NDJSON (still streamed: each chunk is compressed as it
+        // comes) and pages, as the client's `Accept-Encoding` allows;
+        // outermost, so that it compresses the body `observe` finished (a
+        // problem body gets its `instance` there). The fastest level:
+        // answers are made per request, and at level 1 JSON already
+        // shrinks several times over.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
+        .layer(axum::middleware::map_response(conditional::tag_encoding))
 }

@@ -172,7 +172,37 @@ async fn answers_are_compressed_as_the_client_accepts_and_tagged_per_coding() {
             assert_eq!(again.header("etag"), packed_tag);
         }
     }
-    // Problem bodies and the run search are compressed too.
+    // Problem bodies (whose `instance` the request log fills in) and the
+    // run search are compressed too, and decode to what they say.
+    for (coding, decode) in [("gzip", gunzip as fn(&[u8]) -> Vec<u8>), ("zstd", unzstd)] {
+        let uri = format!("{}/phases/extract/data?limit=5000", app.run_url());
+        let refused = app
+            .call(&uri, Some(&app.token()), &[("accept-encoding", coding)])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value =
+            serde_json::from_slice(&match refused.headers.get("content-encoding") {
+                Some(_) => decode(&refused.body),
+                None => refused.body.clone(),
+            })
+            .unwrap();
+        assert!(body["detail"].is_array(), "{body}");
+        let missing = app
+            .call(
+                &format!("{}/phases/load", app.run_url()),
+                Some(&app.token()),
+                &[("accept-encoding", coding)],
+            )
+            .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.header("content-encoding"), coding);
+        let problem: serde_json::Value = serde_json::from_slice(&decode(&missing.body)).unwrap();
+        assert_eq!(
+            problem["instance"],
+            format!("{}/phases/load", app.run_url()),
+            "{problem}"
+        );
+    }
     let search = app
         .call(
             &format!(
