@@ -3,15 +3,11 @@
 //! CORS allowlist, all through the router.
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 
 use axum::http::{Method, StatusCode};
-use dagtrail::artifacts::ArtifactStore;
-use dagtrail::artifacts::instrumented::InstrumentedStore;
-use dagtrail::http::Limits;
 use dagtrail::http::cors::Origin;
 
-use crate::support::{TestApp, embedded, embedded_configured, embedded_with};
+use crate::support::{TestApp, embedded, embedded_configured, embedded_counting};
 
 /// Every answer about a committed attempt, JSON and NDJSON.
 fn attempt_answers(app: &TestApp) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
@@ -31,15 +27,7 @@ fn attempt_answers(app: &TestApp) -> Vec<(String, Vec<(&'static str, &'static st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_attempt_answers_304_to_its_tag_without_reading_the_store() {
-    let counter: Arc<Mutex<Option<InstrumentedStore>>> = Arc::default();
-    let slot = Arc::clone(&counter);
-    let wrap = move |store: ArtifactStore| {
-        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
-        *slot.lock().unwrap() = Some(counting.clone());
-        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
-    };
-    let app = embedded_with(wrap, None, Limits::default()).await;
-    let counting = counter.lock().unwrap().clone().unwrap();
+    let (app, counting) = embedded_counting().await;
     let mut tags = Vec::new();
     for (uri, headers) in attempt_answers(&app) {
         let first = app.call(&uri, Some(&app.token()), &headers).await;

@@ -1,26 +1,13 @@
 //! Object-store requests per API call: the store is never listed, a warm
 //! data page costs one (coalesced) GET, a cold one at most three.
 
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
-use dagtrail::artifacts::ArtifactStore;
-use dagtrail::artifacts::instrumented::InstrumentedStore;
-use dagtrail::http::Limits;
 
-use crate::support::embedded_with;
+use crate::support::embedded_counting;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_pages_cost_few_requests_and_never_list() {
-    let counter: Arc<Mutex<Option<InstrumentedStore>>> = Arc::default();
-    let slot = Arc::clone(&counter);
-    let wrap = move |store: ArtifactStore| {
-        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
-        *slot.lock().unwrap() = Some(counting.clone());
-        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
-    };
-    let app = embedded_with(wrap, None, Limits::default()).await;
-    let counting = counter.lock().unwrap().clone().unwrap();
+    let (app, counting) = embedded_counting().await;
     // A balancer's first readiness probe also asks once whether the store
     // folds case; requests pay nothing for it afterwards.
     assert_eq!(app.call("/readyz", None, &[]).await.status, StatusCode::OK);
@@ -86,15 +73,7 @@ async fn data_pages_cost_few_requests_and_never_list() {
 /// both find what a full scan finds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rare_keyword_reads_only_the_row_groups_that_may_hold_it() {
-    let counter: Arc<Mutex<Option<InstrumentedStore>>> = Arc::default();
-    let slot = Arc::clone(&counter);
-    let wrap = move |store: ArtifactStore| {
-        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
-        *slot.lock().unwrap() = Some(counting.clone());
-        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
-    };
-    let app = embedded_with(wrap, None, Limits::default()).await;
-    let counting = counter.lock().unwrap().clone().unwrap();
+    let (app, counting) = embedded_counting().await;
     let search = |keyword: &str| {
         format!(
             "{}/phases/extract/data?keyword={keyword}&limit=1",

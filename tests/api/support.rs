@@ -374,6 +374,25 @@ pub async fn embedded_verified_by(verifier: TokenVerifier) -> TestApp {
     embedded_reopened(|s| s, None, Limits::default(), verifier, |s| s).await
 }
 
+/// The embedded app reading through a store that counts its requests
+/// (seeding still writes to the plain folder), and that counter.
+pub async fn embedded_counting() -> (
+    TestApp,
+    dagtrail::artifacts::instrumented::InstrumentedStore,
+) {
+    use dagtrail::artifacts::instrumented::InstrumentedStore;
+    let counter: Arc<std::sync::Mutex<Option<InstrumentedStore>>> = Arc::default();
+    let slot = Arc::clone(&counter);
+    let wrap = move |store: ArtifactStore| {
+        let counting = InstrumentedStore::new(Arc::clone(store.object_store()));
+        *slot.lock().unwrap() = Some(counting.clone());
+        ArtifactStore::from_object_store(Arc::new(counting), store.base_url())
+    };
+    let app = embedded_with(wrap, None, Limits::default()).await;
+    let counting = counter.lock().unwrap().clone().unwrap();
+    (app, counting)
+}
+
 /// The embedded app whose router's state `configure` changed (CORS
 /// origins, say).
 pub async fn embedded_configured(configure: impl FnOnce(AppState) -> AppState) -> TestApp {
