@@ -13,12 +13,13 @@ import time
 
 import duckdb
 
-con = duckdb.connect()
-con.execute("SET threads TO 2")
+# The connection, made when run as the harness's side (main below); the
+# helpers are also imported by original_stack.py.
+con = None
 
 
 def files(folder, stem):
-    return sorted(glob.glob(f"{folder}/{stem}_*.parquet"))
+    return sorted(glob.glob(f"{glob.escape(folder)}/{stem}_*.parquet"))
 
 
 def lit(s):
@@ -80,9 +81,12 @@ def ndjson(folder, p):
 
 SCENARIOS = {"data_page": data_page, "keyword": keyword, "logs_page": logs_page, "ndjson": ndjson}
 
-for line in sys.stdin:
-    req = json.loads(line)
-    started = time.perf_counter()
-    rows = SCENARIOS[req["scenario"]](req["attempt"], req.get("params", {}))
-    elapsed = (time.perf_counter() - started) * 1000
-    print(json.dumps({"ms": elapsed, "rows": len(rows)}), flush=True)
+if __name__ == "__main__":
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    for line in sys.stdin:
+        req = json.loads(line)
+        started = time.perf_counter()
+        rows = SCENARIOS[req["scenario"]](req["attempt"], req.get("params", {}))
+        elapsed = (time.perf_counter() - started) * 1000
+        print(json.dumps({"ms": elapsed, "rows": len(rows)}), flush=True)

@@ -28,7 +28,6 @@ a `sqlite://` URL, the embedded SQLite file's `etl_logs` (Python's sqlite3).
 Needs the packages of bench/requirements-original.txt.
 """
 import argparse
-import glob
 import json
 import os
 import sqlite3
@@ -42,6 +41,9 @@ from typing import List, Optional
 
 import duckdb
 import jwt
+# The file listing and SQL literals of the harness's in-process DuckDB side
+# (bench/ is on the path: this file runs as a script from it).
+from duckdb_side import files, lit, plist
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
@@ -151,18 +153,6 @@ def attempt_folder(comp, dag_id, date, run_id, phase, attempt):
     parts = [segment(comp, "company"), segment(dag_id, "dag_id"), segment(date, "date"),
              segment(run_id, "run_id"), phase, f"attempt={attempt}"]
     return os.path.join(store_root(), *parts)
-
-
-def files(folder, stem):
-    return sorted(glob.glob(f"{glob.escape(folder)}/{stem}_*.parquet"))
-
-
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
-
-
-def plist(paths):
-    return "[" + ", ".join(lit(p) for p in paths) + "]"
 
 
 def records(cur):
