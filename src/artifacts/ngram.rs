@@ -39,6 +39,26 @@ const N: usize = 3;
 /// The false-positive rate each block's filter is sized for.
 const FPP: f64 = 0.01;
 
+/// Distinct n-grams past which a block gets no filter (stored as an empty
+/// string: it may hold any keyword). Text with that many (high-entropy or
+/// CJK text) would rule little out for a filter of a megabyte.
+const MAX_DISTINCT: usize = 1 << 20;
+
+/// The filters' share of the text they index, at most (1 in 50), once
+/// they are past [`SMALL_INDEX`]: past both the index is left out and
+/// every row group is scanned, so that a footer every cold search reads
+/// stays small beside the file.
+const MAX_SHARE: u64 = 50;
+
+/// Filter bytes that are kept whatever their share (a small file's).
+const SMALL_INDEX: u64 = 1 << 20;
+
+/// Whether filters of `filter_bytes` over `text_bytes` of text are too
+/// large to keep.
+fn too_large(filter_bytes: u64, text_bytes: u64) -> bool {
+    filter_bytes > SMALL_INDEX && filter_bytes.saturating_mul(MAX_SHARE) > text_bytes
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored {
     version: u32,
@@ -54,6 +74,10 @@ pub struct NgramIndexBuilder {
     rows_in_block: u64,
     trigrams: HashSet<[u8; N]>,
     chars: HashSet<char>,
+    /// The block has more distinct n-grams than [`MAX_DISTINCT`].
+    saturated: bool,
+    text_bytes: u64,
+    filter_bytes: u64,
     filters: Vec<String>,
 }
 
@@ -76,19 +100,30 @@ impl NgramIndexBuilder {
             rows_in_block: 0,
             trigrams: HashSet::new(),
             chars: HashSet::new(),
+            saturated: false,
+            text_bytes: 0,
+            filter_bytes: 0,
             filters: Vec::new(),
         }
     }
 
     /// Adds the next row's searchable text.
     pub fn add(&mut self, text: &str) {
-        for window in text.as_bytes().windows(N) {
-            if let Ok(trigram) = <[u8; N]>::try_from(window) {
-                self.trigrams.insert(trigram);
+        self.text_bytes += text.len() as u64;
+        if !self.saturated {
+            for window in text.as_bytes().windows(N) {
+                if let Ok(trigram) = <[u8; N]>::try_from(window) {
+                    self.trigrams.insert(trigram);
+                }
             }
-        }
-        if !text.is_ascii() {
-            self.chars.extend(text.chars().filter(|c| !c.is_ascii()));
+            if !text.is_ascii() {
+                self.chars.extend(text.chars().filter(|c| !c.is_ascii()));
+            }
+            if self.trigrams.len() + self.chars.len() > MAX_DISTINCT {
+                self.saturated = true;
+                self.trigrams = HashSet::new();
+                self.chars = HashSet::new();
+            }
         }
         self.rows_in_block += 1;
         if self.rows_in_block == self.rows_per_block {
@@ -97,6 +132,11 @@ impl NgramIndexBuilder {
     }
 
     fn close_block(&mut self) {
+        self.rows_in_block = 0;
+        if std::mem::take(&mut self.saturated) {
+            self.filters.push(String::new());
+            return;
+        }
         let distinct = u64::try_from(self.trigrams.len())
             .unwrap_or(u64::MAX)
             .max(1);
@@ -113,9 +153,9 @@ impl NgramIndexBuilder {
         // match" for every keyword, so a block without one is not stored
         // and the index is dropped (see `finish`).
         if filter.write_bitset(&mut bitset).is_ok() {
+            self.filter_bytes += bitset.len() as u64;
             self.filters.push(STANDARD.encode(&bitset));
         }
-        self.rows_in_block = 0;
     }
 
     /// The key-value pair to store in `index.parquet`, once every row was
@@ -125,7 +165,9 @@ impl NgramIndexBuilder {
             self.close_block();
         }
         let blocks = rows.div_ceil(self.rows_per_block);
-        if u64::try_from(self.filters.len()).ok() != Some(blocks) {
+        if u64::try_from(self.filters.len()).ok() != Some(blocks)
+            || too_large(self.filter_bytes, self.text_bytes)
+        {
             return None;
         }
         let stored = Stored {
@@ -143,7 +185,8 @@ impl NgramIndexBuilder {
 #[derive(Debug)]
 pub struct NgramIndex {
     rows_per_block: u64,
-    filters: Vec<Sbbf>,
+    /// One per block; `None`: the block may hold any keyword.
+    filters: Vec<Option<Sbbf>>,
     bytes: usize,
 }
 
@@ -166,6 +209,9 @@ impl NgramIndex {
             .filters
             .iter()
             .map(|text| {
+                if text.is_empty() {
+                    return Some(None);
+                }
                 let bitset = STANDARD.decode(text).ok()?;
                 // Sbbf::new takes whole 32-byte blocks; anything else is
                 // not a filter this writer made.
@@ -173,7 +219,7 @@ impl NgramIndex {
                     return None;
                 }
                 bytes += bitset.len();
-                Some(Sbbf::new(&bitset))
+                Some(Some(Sbbf::new(&bitset)))
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Self {
@@ -200,7 +246,7 @@ impl NgramIndex {
         let first = rows.start / self.rows_per_block;
         let last = (rows.end - 1) / self.rows_per_block;
         (first..=last).any(|block| {
-            let Some(filter) = usize::try_from(block)
+            let Some(Some(filter)) = usize::try_from(block)
                 .ok()
                 .and_then(|b| self.filters.get(b))
             else {
@@ -260,6 +306,24 @@ mod tests {
         assert!(!index.may_contain(0..1, b"seine", &['\u{17f}']));
         assert!(index.may_contain(1..2, b"seine", &['\u{17f}']));
         assert!(!index.may_contain(1..2, b"seine", &[]));
+    }
+
+    #[test]
+    fn a_block_of_too_many_ngrams_may_hold_anything_and_a_large_index_is_left_out() {
+        let mut builder = NgramIndexBuilder::new(2);
+        builder.add("paris");
+        builder.add("lyon");
+        builder.saturated = true; // as after MAX_DISTINCT n-grams
+        builder.add("berlin");
+        builder.add("bonn");
+        let kv = builder.finish(4).unwrap();
+        let index = NgramIndex::from_metadata(Some(&vec![kv])).unwrap();
+        assert!(!index.may_contain(0..2, b"munich", &[]));
+        assert!(index.may_contain(2..4, b"munich", &[]), "saturated: may");
+        // Filters past a megabyte and a fiftieth of the text: no index.
+        assert!(!too_large(4096, 10));
+        assert!(!too_large(2 << 20, 200 << 20));
+        assert!(too_large(2 << 20, 50 << 20));
     }
 
     #[test]

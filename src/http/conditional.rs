@@ -3,17 +3,22 @@
 //!
 //! A committed attempt never changes (contract section 3: `metadata.parquet`
 //! is written last and an attempt is never rewritten), so an answer about
-//! one is a function of who asks and what they ask: the entity tag is a
-//! digest of the company, the path and query, and the `Accept` header
-//! (JSON or NDJSON), and an `If-None-Match` that holds it is answered 304
-//! before anything is read. A run's event can be recorded again, so its
-//! tag is a digest of the answer itself and it is always revalidated.
+//! one is a function of who asks, what they ask and which commit it is:
+//! the entity tag is a digest of the company, the path and query, the
+//! `Accept` header (JSON or NDJSON) and the attempt's `metadata.parquet`
+//! row (an attempt deleted and written again under the same path is
+//! another commit). An `If-None-Match` that holds it is answered 304 once
+//! the attempt is opened (its metadata row is cached: a 304 reads nothing
+//! more), so a missing attempt is still a 404. A run's event can be
+//! recorded again, so its tag is a digest of the answer itself and it is
+//! always revalidated.
 //!
 //! Response compression (`http::router`) turns one answer into several
-//! representations; [`tag_encoding`] gives each its own strong tag by a
-//! suffix (`"…-gzip"`, `"…-zstd"`), and a request's tags are compared with
-//! the suffixes ignored, as the content coding changes only the bytes on
-//! the wire.
+//! representations; [`tag_encoding`] gives each a tag of its own by a
+//! suffix (`W/"…-gzip"`, `W/"…-zstd"`), weak because two compressions of
+//! one streamed answer may cut it into different bytes; a request's tags
+//! are compared with the suffixes ignored (`If-None-Match` compares
+//! weakly).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_ENCODING, ETAG, VARY};
@@ -24,7 +29,9 @@ use axum_extra::TypedHeader;
 use axum_extra::headers::{ETag, IfNoneMatch};
 use sha2::{Digest, Sha256};
 
+use crate::artifacts::schemas::AttemptMetadata;
 use crate::model::Company;
+use crate::read::AttemptReader;
 
 /// `Cache-Control` of an answer about a committed attempt: kept by the
 /// client only (`private`: it is one tenant's data, read with a bearer
@@ -81,17 +88,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditional {
 }
 
 impl Conditional {
-    /// The entity tag of `company`'s answer to this request about a
-    /// committed attempt: 128 bits of SHA-256 over dagtrail's version (an
-    /// upgrade may render an answer differently), the company, the path
-    /// and query, and `Accept`.
-    pub fn attempt_tag(&self, company: &Company) -> String {
+    /// The entity tag of `company`'s answer to this request about the
+    /// committed attempt whose `metadata.parquet` row is `commit`: 128
+    /// bits of SHA-256 over dagtrail's version (an upgrade may render an
+    /// answer differently), the company, the path and query, `Accept`, and
+    /// the row.
+    pub fn attempt_tag(&self, company: &Company, commit: &AttemptMetadata) -> String {
+        let commit = format!("{commit:?}");
         let mut digest = Sha256::new();
         for part in [
             env!("CARGO_PKG_VERSION").as_bytes(),
             company.as_str().as_bytes(),
             self.target.as_bytes(),
             &self.accept,
+            commit.as_bytes(),
         ] {
             digest.update((part.len() as u64).to_be_bytes());
             digest.update(part);
@@ -110,7 +120,7 @@ impl Conditional {
         };
         let base = tag.trim_end_matches('"');
         let matched = std::iter::once(tag.to_owned())
-            .chain(CODINGS.iter().map(|c| format!("{base}-{c}\"")))
+            .chain(CODINGS.iter().map(|c| format!("W/{base}-{c}\"")))
             .find(|candidate| holds(candidate))?;
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         set_caching(&mut response, &matched, cache_control);
@@ -131,8 +141,8 @@ impl Conditional {
         response
     }
 
-    /// The answer to a GET about a committed attempt: a 304 when the
-    /// client holds it, else `answer()`'s response, tagged.
+    /// The answer to a GET about the committed attempt `reader` opened: a
+    /// 304 when the client holds it, else `answer`'s response, tagged.
     ///
     /// # Errors
     ///
@@ -140,9 +150,10 @@ impl Conditional {
     pub async fn immutable<E>(
         &self,
         company: &Company,
+        reader: &AttemptReader,
         answer: impl Future<Output = Result<Response, E>>,
     ) -> Result<Response, E> {
-        let tag = self.attempt_tag(company);
+        let tag = self.attempt_tag(company, reader.metadata());
         if let Some(response) = self.not_modified(&tag, IMMUTABLE) {
             return Ok(response);
         }
@@ -174,10 +185,11 @@ fn set_caching(response: &mut Response, tag: &str, cache_control: &'static str) 
     headers.insert(VARY, HeaderValue::from_static(VARY_BY));
 }
 
-/// Gives a compressed answer's tag the content coding as a suffix
-/// (`"abc"` → `"abc-zstd"`): a strong tag names one representation, and
-/// the compressed bytes are another than the plain ones (RFC 9110 section
-/// 8.8.3). Applied outside the compression layer.
+/// Gives a compressed answer's tag the content coding as a suffix, weak
+/// (`"abc"` → `W/"abc-zstd"`): the compressed bytes are another
+/// representation than the plain ones (RFC 9110 section 8.8.3), and two
+/// compressions of one streamed answer need not be the same bytes.
+/// Applied outside the compression layer.
 pub async fn tag_encoding(mut response: Response) -> Response {
     let headers = response.headers();
     let (Some(coding), Some(tag)) = (headers.get(CONTENT_ENCODING), headers.get(ETAG)) else {
@@ -189,7 +201,7 @@ pub async fn tag_encoding(mut response: Response) -> Response {
     if !CODINGS.contains(&coding) || tag.starts_with("W/") {
         return response;
     }
-    let suffixed = format!("{}-{coding}\"", tag.trim_end_matches('"'));
+    let suffixed = format!("W/{}-{coding}\"", tag.trim_end_matches('"'));
     if let Ok(value) = HeaderValue::from_str(&suffixed) {
         response.headers_mut().insert(ETAG, value);
     }

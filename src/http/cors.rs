@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use axum::http::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER,
-    WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+    RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -68,7 +68,8 @@ impl std::fmt::Display for Origin {
 /// header is then ever sent, and browsers keep other origins out).
 /// Preflights are answered by the layer itself, before any token is
 /// asked for; the headers a client reads back (`ETag`, `Content-Encoding`,
-/// `Retry-After`, `WWW-Authenticate`, `X-Request-Id`) are exposed.
+/// `Location`, `Retry-After`, `WWW-Authenticate`, `X-Request-Id`) are
+/// exposed.
 pub fn layer(origins: &[Origin]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -95,6 +96,7 @@ pub fn layer(origins: &[Origin]) -> Option<CorsLayer> {
             .expose_headers([
                 ETAG,
                 CONTENT_ENCODING,
+                LOCATION,
                 RETRY_AFTER,
                 WWW_AUTHENTICATE,
                 request_id,

@@ -223,7 +223,7 @@ fn add_conditional_get(op: &mut utoipa::openapi::path::Operation) {
             HeaderBuilder::new()
                 .schema(Some(string()))
                 .description(Some(
-                    "A strong entity tag of this answer; compressed answers carry the coding as a suffix (`\"…-gzip\"`)",
+                    "A strong entity tag of this answer (of the attempt's commit, for a committed attempt); a compressed answer's is weak and carries the coding (`W/\"…-gzip\"`)",
                 ))
                 .build()
                 .into(),
@@ -241,7 +241,7 @@ fn add_conditional_get(op: &mut utoipa::openapi::path::Operation) {
     }
     responses.entry("304".to_owned()).or_insert_with(|| {
         ResponseBuilder::new()
-            .description("Not modified: the copy whose tag `If-None-Match` holds is current (no body; nothing was read)")
+            .description("Not modified: the copy whose tag `If-None-Match` holds is current (no body; nothing read beyond the attempt's cached metadata)")
             .build()
             .into()
     });

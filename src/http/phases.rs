@@ -99,11 +99,11 @@ pub async fn phase(
     Params(AttemptQuery { attempt }): Params<AttemptQuery>,
     conditional: Conditional,
 ) -> Result<Response, ApiError> {
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
     conditional
-        .immutable(&company, async {
-            let reader = state
-                .timed(state.reads.attempt(&company, &run, phase, attempt))
-                .await?;
+        .immutable(&company, &reader, async {
             Ok(Json(reader.metadata_page()?).into_response())
         })
         .await
@@ -139,15 +139,18 @@ pub async fn data(
     conditional: Conditional,
 ) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p, DataQuery { keyword }) = query;
+    // A busy company's search is refused before anything is read.
+    let _slot = match keyword {
+        Some(_) => Some(state.search_slot(&company)?),
+        None => None,
+    };
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
     conditional
-        .immutable(&company, async {
-            let _slot = match keyword {
-                Some(_) => Some(state.search_slot(&company)?),
-                None => None,
-            };
+        .immutable(&company, &reader, async {
             let page = state
                 .timed(async {
-                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
                     match &keyword {
                         Some(k) => reader.search_data(k, p.page, p.limit).await,
                         None => reader.data_page(p.page, p.limit).await,
@@ -187,14 +190,12 @@ pub async fn errors(
     conditional: Conditional,
 ) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p) = query;
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
     conditional
-        .immutable(&company, async {
-            let page = state
-                .timed(async {
-                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-                    reader.errors_page(p.page, p.limit).await
-                })
-                .await?;
+        .immutable(&company, &reader, async {
+            let page = state.timed(reader.errors_page(p.page, p.limit)).await?;
             Ok(Json(page).into_response())
         })
         .await
@@ -235,20 +236,22 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p, logs) = query;
     let filter = logs.filter();
+    // A busy company's filtered search is refused before anything is read
+    // (an NDJSON download takes a stream slot instead).
+    let _slot = match wants_ndjson || filter.is_empty() {
+        true => None,
+        false => Some(state.search_slot(&company)?),
+    };
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
     conditional
-        .immutable(&company, async {
+        .immutable(&company, &reader, async {
             if wants_ndjson {
                 return logs_stream(&state, &company, &run, phase, attempt, filter).await;
             }
-            let _slot = match filter.is_empty() {
-                true => None,
-                false => Some(state.search_slot(&company)?),
-            };
             let page = state
-                .timed(async {
-                    let reader = state.reads.attempt(&company, &run, phase, attempt).await?;
-                    reader.logs_page(&filter, p.page, p.limit).await
-                })
+                .timed(reader.logs_page(&filter, p.page, p.limit))
                 .await?;
             Ok(ndjson::vary_by_accept(Json(page).into_response()))
         })

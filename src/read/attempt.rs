@@ -228,7 +228,6 @@ impl AttemptReader {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let block = block_rows(meta);
         // Blocks never cross a row group: a block is then one ranged read.
         let starts = super::rows::row_group_starts(meta);
         let mut out = Vec::new();
@@ -238,6 +237,23 @@ impl AttemptReader {
             let (group_start, group_end) = match (starts.get(group), starts.get(group + 1)) {
                 (Some(s), Some(e)) => (*s, *e),
                 _ => return Err(ReadError::decode(key, format!("has no row {at}"))),
+            };
+            let Some(block) = block_rows(meta, group) else {
+                // Rows too wide for a block: the page's rows alone, as
+                // without blocks, and not kept.
+                let to = range.end.min(group_end);
+                out.extend(
+                    read_ranges(
+                        &self.store,
+                        key,
+                        meta,
+                        std::slice::from_ref(&(at..to)),
+                        ProjectionMask::all(),
+                    )
+                    .await?,
+                );
+                at = to;
+                continue;
             };
             let number = (at - group_start) / block;
             let span =
@@ -259,6 +275,19 @@ impl AttemptReader {
                         _ => arrow_select::concat::concat_batches(meta.schema(), &batches)
                             .map_err(|e| ReadError::decode(key, e.to_string()))?,
                     };
+                    // A file whose row groups hold fewer rows than its
+                    // footer counts is refused, never sliced past its end.
+                    if batch.num_rows() as u64 != span.end - span.start {
+                        return Err(ReadError::decode(
+                            key,
+                            format!(
+                                "rows {}..{} decode as {} rows",
+                                span.start,
+                                span.end,
+                                batch.num_rows()
+                            ),
+                        ));
+                    }
                     self.cache.put_rows(cache_key, batch.clone());
                     batch
                 }
@@ -308,17 +337,16 @@ pub(super) struct PageRows<'a> {
 /// column, small beside the cache.
 const BLOCK_BYTES: u64 = 1024 * 1024;
 
-/// Rows per block of a file ([`AttemptReader::rows_in_blocks`]): a power
-/// of two between 64 and 1,024 (about one Parquet page of our writer's, so
-/// a first page costs what it did without blocks) whose rows hold about [`BLOCK_BYTES`]
-/// uncompressed, by the file's first row group (wide rows, fewer); blocks
-/// start at each row group's first row.
-fn block_rows(meta: &TypedFooter) -> u64 {
-    let Some(group) = meta.metadata().row_groups().first() else {
-        return 64;
-    };
+/// Rows per block of row group `group` of a file
+/// ([`AttemptReader::rows_in_blocks`]): a power of two up to 1,024 (about
+/// one Parquet page of our writer's, so a first page costs what it did
+/// without blocks) whose rows hold about [`BLOCK_BYTES`] uncompressed, by
+/// the group's own mean row; `None` when even 64 rows would hold more than
+/// that (wide rows: a page then reads its own rows only).
+fn block_rows(meta: &TypedFooter, group: usize) -> Option<u64> {
+    let group = meta.metadata().row_groups().get(group)?;
     let rows = u64::try_from(group.num_rows()).unwrap_or(0).max(1);
-    let bytes = u64::try_from(group.total_byte_size()).unwrap_or(0);
-    let fit = (BLOCK_BYTES * rows / bytes.max(1)).clamp(64, 1024);
-    1 << fit.ilog2()
+    let bytes = u64::try_from(group.total_byte_size()).unwrap_or(0).max(1);
+    let fit = BLOCK_BYTES.saturating_mul(rows) / bytes;
+    (fit >= 64).then(|| 1 << fit.min(1024).ilog2())
 }

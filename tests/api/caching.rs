@@ -86,10 +86,19 @@ async fn a_committed_attempt_answers_304_to_its_tag_without_reading_the_store() 
     let distinct: std::collections::HashSet<_> = tags.iter().collect();
     assert_eq!(distinct.len(), tags.len(), "each answer its own tag");
 
-    // Errors carry no tag: an attempt not committed yet may be soon.
+    // Errors carry no tag: an attempt not committed yet may be soon; and
+    // no tag makes a missing attempt "not modified".
     let missing = app.get(&format!("{}/phases/load", app.run_url())).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.headers.get("etag").is_none());
+    let guessed = app
+        .call(
+            &format!("{}/phases/load", app.run_url()),
+            Some(&app.token()),
+            &[("if-none-match", "*")],
+        )
+        .await;
+    assert_eq!(guessed.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -152,7 +161,7 @@ async fn answers_are_compressed_as_the_client_accepts_and_tagged_per_coding() {
             assert_eq!(packed.header("content-encoding"), coding, "{uri}");
             assert_eq!(decode(&packed.body), plain.body, "{uri} in {coding}");
             let packed_tag = packed.header("etag").to_owned();
-            assert_eq!(packed_tag, format!("{tag}-{coding}\""));
+            assert_eq!(packed_tag, format!("W/{tag}-{coding}\""));
             // The compressed copy's tag revalidates it.
             asked.push(("if-none-match", &packed_tag));
             let again = app.call(&uri, Some(&app.token()), &asked).await;

@@ -58,6 +58,11 @@ fn scenario(name: &str, path: String, target: &str) -> Scenario {
     }
 }
 
+/// `text` as a query value.
+fn query_value(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 pub async fn run(args: CompareArgs) -> anyhow::Result<()> {
     let ours = Side {
         url: args.ours.trim_end_matches('/').to_owned(),
@@ -101,12 +106,18 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<()> {
         ),
         scenario(
             "logs keyword page 0",
-            format!("{logs}?keyword={}&page=0&limit=50", args.log_keyword),
+            format!(
+                "{logs}?keyword={}&page=0&limit=50",
+                query_value(&args.log_keyword)
+            ),
             "≤ 0.2",
         ),
         scenario(
             "data keyword, rare",
-            format!("{data}?keyword={}&page=0&limit=50", args.rare_keyword),
+            format!(
+                "{data}?keyword={}&page=0&limit=50",
+                query_value(&args.rare_keyword)
+            ),
             "≤ 0.1 (our writer's files), ≤ 0.2 (foreign)",
         ),
     ];
