@@ -72,6 +72,7 @@ struct Stored {
 pub struct NgramIndexBuilder {
     rows_per_block: u64,
     rows_in_block: u64,
+    rows: u64,
     trigrams: HashSet<[u8; N]>,
     chars: HashSet<char>,
     /// The block has more distinct n-grams than [`MAX_DISTINCT`].
@@ -98,6 +99,7 @@ impl NgramIndexBuilder {
         Self {
             rows_per_block: u64::try_from(rows_per_block.max(1)).unwrap_or(u64::MAX),
             rows_in_block: 0,
+            rows: 0,
             trigrams: HashSet::new(),
             chars: HashSet::new(),
             saturated: false,
@@ -125,6 +127,7 @@ impl NgramIndexBuilder {
                 self.chars = HashSet::new();
             }
         }
+        self.rows += 1;
         self.rows_in_block += 1;
         if self.rows_in_block == self.rows_per_block {
             self.close_block();
@@ -159,12 +162,13 @@ impl NgramIndexBuilder {
     }
 
     /// The key-value pair to store in `index.parquet`, once every row was
-    /// added.
-    pub fn finish(mut self, rows: u64) -> Option<KeyValue> {
+    /// added; `None` when a filter could not be made or they would be too
+    /// large.
+    pub fn finish(mut self) -> Option<KeyValue> {
         if self.rows_in_block > 0 {
             self.close_block();
         }
-        let blocks = rows.div_ceil(self.rows_per_block);
+        let blocks = self.rows.div_ceil(self.rows_per_block);
         if u64::try_from(self.filters.len()).ok() != Some(blocks)
             || too_large(self.filter_bytes, self.text_bytes)
         {
@@ -267,7 +271,7 @@ mod tests {
         for row in rows {
             builder.add(row);
         }
-        let kv = builder.finish(rows.len() as u64).unwrap();
+        let kv = builder.finish().unwrap();
         NgramIndex::from_metadata(Some(&vec![kv])).unwrap()
     }
 
@@ -316,7 +320,7 @@ mod tests {
         builder.saturated = true; // as after MAX_DISTINCT n-grams
         builder.add("berlin");
         builder.add("bonn");
-        let kv = builder.finish(4).unwrap();
+        let kv = builder.finish().unwrap();
         let index = NgramIndex::from_metadata(Some(&vec![kv])).unwrap();
         assert!(!index.may_contain(0..2, b"munich", &[]));
         assert!(index.may_contain(2..4, b"munich", &[]), "saturated: may");
@@ -344,7 +348,5 @@ mod tests {
             .is_none(),
             "a bitset of a partial block"
         );
-        let builder = NgramIndexBuilder::new(2);
-        assert!(builder.finish(3).is_none(), "rows never added: no index");
     }
 }

@@ -183,11 +183,28 @@ impl AppState {
     /// or the process's is taken: one tenant's searches must not slow
     /// every other tenant's requests.
     pub fn search_slot(&self, company: &crate::model::Company) -> Result<slots::Slot, ApiError> {
-        self.searches.try_take(company).ok_or_else(|| {
-            ApiError::Busy(
-                "too many searches at once (for this company or in all); retry later".into(),
-            )
-        })
+        take_slot(&self.searches, company, "searches")
+    }
+
+    /// A slot for an NDJSON stream of `company`.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Busy`] (503 with `Retry-After`) when the company's share
+    /// of streams, or the process's, is taken.
+    pub fn stream_slot(&self, company: &crate::model::Company) -> Result<slots::Slot, ApiError> {
+        take_slot(&self.streams, company, "NDJSON streams")
+    }
+
+    /// A slot of the write API for `company`, so that uploads never take
+    /// every worker from reads.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Busy`] (503 with `Retry-After`) when the company's share
+    /// of uploads, or the process's, is taken.
+    pub fn write_slot(&self, company: &crate::model::Company) -> Result<slots::Slot, ApiError> {
+        take_slot(&self.writes, company, "uploads")
     }
 
     /// Runs a call against the stores within the time limit (then 504).
@@ -206,6 +223,20 @@ impl AppState {
             Err(_) => Err(ApiError::Timeout(self.limits.timeout.as_secs())),
         }
     }
+}
+
+/// A slot of `slots` for `company`, or the 503 that says which kind of
+/// work (`what`) is at its bound.
+fn take_slot(
+    slots: &slots::Slots,
+    company: &crate::model::Company,
+    what: &str,
+) -> Result<slots::Slot, ApiError> {
+    slots.try_take(company).ok_or_else(|| {
+        ApiError::Busy(format!(
+            "too many {what} at once (for this company or in all); retry later"
+        ))
+    })
 }
 
 /// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`,

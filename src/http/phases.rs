@@ -236,19 +236,20 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let (AttemptQuery { attempt }, p, logs) = query;
     let filter = logs.filter();
-    // A busy company's filtered search is refused before anything is read
-    // (an NDJSON download takes a stream slot instead).
-    let _slot = match wants_ndjson || filter.is_empty() {
-        true => None,
-        false => Some(state.search_slot(&company)?),
+    // A busy company's download or filtered search is refused before
+    // anything is read.
+    let slot = match (wants_ndjson, filter.is_empty()) {
+        (true, _) => Some(state.stream_slot(&company)?),
+        (false, false) => Some(state.search_slot(&company)?),
+        (false, true) => None,
     };
     let reader = state
         .timed(state.reads.attempt(&company, &run, phase, attempt))
         .await?;
     conditional
         .immutable(&company, &reader, async {
-            if wants_ndjson {
-                return logs_stream(&state, &company, &run, phase, attempt, filter).await;
+            if wants_ndjson && let Some(slot) = slot {
+                return logs_stream(&state, &reader, filter, slot).await;
             }
             let page = state
                 .timed(reader.logs_page(&filter, p.page, p.limit))
@@ -258,33 +259,22 @@ pub async fn logs(
         .await
 }
 
-/// Every log row `filter` keeps, streamed as NDJSON in a slot of the
-/// streams' bound (endpoint 7's NDJSON answer; also the run explorer's
-/// download).
+/// Every log row `filter` keeps of the attempt `reader` opened, streamed
+/// as NDJSON in `slot` of the streams' bound ([`AppState::stream_slot`];
+/// endpoint 7's NDJSON answer, also the run explorer's download).
 ///
 /// # Errors
 ///
-/// [`ApiError::Busy`] when the company's share of streams, or the
-/// process's, is taken; the attempt's read errors before the first byte.
+/// The attempt's read errors before the first byte.
 pub async fn logs_stream(
     state: &AppState,
-    company: &crate::model::Company,
-    run: &crate::model::RunRef,
-    phase: crate::model::Phase,
-    attempt: u32,
+    reader: &crate::read::AttemptReader,
     filter: crate::read::LogFilter,
+    slot: super::slots::Slot,
 ) -> Result<Response, ApiError> {
-    let slot = state.streams.try_take(company).ok_or_else(|| {
-        ApiError::Busy(
-            "too many NDJSON streams at once (for this company or in all); retry later".into(),
-        )
-    })?;
     let cancel = tokio_util::sync::CancellationToken::new();
     let stream = state
-        .timed(async {
-            let reader = state.reads.attempt(company, run, phase, attempt).await?;
-            reader.logs_ndjson(filter, cancel.clone()).await
-        })
+        .timed(reader.logs_ndjson(filter, cancel.clone()))
         .await?;
     Ok(ndjson::stream(
         stream,

@@ -83,45 +83,36 @@ impl MetadataCache {
 
     /// A file's footer, when cached.
     pub fn footer(&self, key: &str) -> Option<TypedFooter> {
-        let found = match self.inner.get(key) {
-            Some(Cached::Footer(m)) => Some(m),
+        self.lookup(key, "footer", |cached| match cached {
+            Cached::Footer(m) => Some(m),
             _ => None,
-        };
-        count_lookup("footer", found.is_some());
-        found
+        })
     }
 
     /// An attempt's metadata row, when cached.
     pub fn attempt(&self, key: &str) -> Option<Arc<AttemptMetadata>> {
-        let found = match self.inner.get(key) {
-            Some(Cached::Attempt(m)) => Some(m),
+        self.lookup(key, "metadata", |cached| match cached {
+            Cached::Attempt(m) => Some(m),
             _ => None,
-        };
-        count_lookup("metadata", found.is_some());
-        found
+        })
     }
 
-    /// Remembers a footer.
     /// A decoded block of rows of a committed file (its key and the
     /// block's number): consecutive pages of one file are sliced from one
     /// decoding instead of each decompressing the same Parquet pages.
     pub fn rows(&self, key: &str) -> Option<RecordBatch> {
-        let found = match self.inner.get(key) {
-            Some(Cached::Rows(batch)) => Some(batch),
+        self.lookup(key, "rows", |cached| match cached {
+            Cached::Rows(batch) => Some(batch),
             _ => None,
-        };
-        count_lookup("rows", found.is_some());
-        found
+        })
     }
 
     /// A parsed keyword skipping index.
     pub fn ngrams(&self, key: &str) -> Option<Arc<crate::artifacts::ngram::NgramIndex>> {
-        let found = match self.inner.get(key) {
-            Some(Cached::Ngrams(index)) => Some(index),
+        self.lookup(key, "ngrams", |cached| match cached {
+            Cached::Ngrams(index) => Some(index),
             _ => None,
-        };
-        count_lookup("ngrams", found.is_some());
-        found
+        })
     }
 
     /// Keeps a parsed keyword skipping index.
@@ -134,6 +125,20 @@ impl MetadataCache {
         self.inner.insert(key, Cached::Rows(batch));
     }
 
+    /// The entry at `key` that `pick` takes (one of its kind), counted as a
+    /// lookup of `kind`.
+    fn lookup<T>(
+        &self,
+        key: &str,
+        kind: &'static str,
+        pick: impl FnOnce(Cached) -> Option<T>,
+    ) -> Option<T> {
+        let found = self.inner.get(key).and_then(pick);
+        count_lookup(kind, found.is_some());
+        found
+    }
+
+    /// Remembers a footer.
     pub fn put_footer(&self, key: String, metadata: TypedFooter) {
         self.inner.insert(key, Cached::Footer(metadata));
     }

@@ -246,7 +246,6 @@ impl AttemptReader {
     }
 }
 
-/// An integer column of an `index.parquet` batch, without nulls.
 /// The `(_file, _row)` of data row `row` of an attempt whose files start
 /// at the rows `file_starts` (ascending, from 0, then the total).
 fn place_of(file_starts: &[i64], row: u64) -> RowPlace {
@@ -256,6 +255,7 @@ fn place_of(file_starts: &[i64], row: u64) -> RowPlace {
     (i64::try_from(file).unwrap_or(i64::MAX), row - first)
 }
 
+/// An integer column of an `index.parquet` batch, without nulls.
 fn int_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<Vec<i64>, ReadError> {
     let column = batch
         .column_by_name(name)

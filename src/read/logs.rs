@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow_schema::DataType;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, future::try_join_all};
@@ -63,11 +63,6 @@ impl LogFilter {
         }
     }
 
-    /// Whether row `i` of a `level` column passes the level filter.
-    fn level_ok(&self, levels: &StringArray, i: usize) -> bool {
-        self.levels.is_none() || (levels.is_valid(i) && self.level_passes(levels.value(i)))
-    }
-
     /// The rows of a `level` column that pass the level filter. A
     /// dictionary column is tested once per distinct value, then by key.
     fn level_rows(&self, levels: &ArrayRef, key: &Path) -> Result<Vec<usize>, ReadError> {
@@ -98,23 +93,23 @@ impl LogFilter {
                     .collect(),
             });
         }
-        let text = arrow_cast::cast(levels, &DataType::Utf8)
-            .map_err(|e| ReadError::decode(key, e.to_string()))?;
+        let text = as_text(levels, key)?;
         let text = text.as_string::<i32>();
         Ok((0..text.len())
-            .filter(|i| self.level_ok(text, *i))
+            .filter(|i| text.is_valid(*i) && self.level_passes(text.value(*i)))
             .collect())
     }
 
     /// Which rows of a batch (holding `level` and `message`) to keep.
     fn mask(&self, batch: &RecordBatch, key: &Path) -> Result<BooleanArray, ReadError> {
-        let levels = text_column(batch, "level", key)?;
-        let levels = levels.as_string::<i32>();
-        let mut keep: Vec<bool> = (0..batch.num_rows())
-            .map(|i| self.level_ok(levels, i))
-            .collect();
+        let mut keep = vec![self.levels.is_none(); batch.num_rows()];
+        if self.levels.is_some() {
+            for row in self.level_rows(column(batch, "level", key)?, key)? {
+                keep[row] = true;
+            }
+        }
         if let Some(keyword) = self.keyword.as_deref() {
-            let messages = text_column(batch, "message", key)?;
+            let messages = as_text(column(batch, "message", key)?, key)?;
             let mut found = vec![false; keep.len()];
             for row in Needle::new(keyword).rows_in(messages.as_string::<i32>()) {
                 found[row] = true;
@@ -125,13 +120,17 @@ impl LogFilter {
     }
 }
 
-/// A text column of a batch as `Utf8` (files from other writers may use
-/// large or view strings, or dictionaries).
-fn text_column(batch: &RecordBatch, name: &str, key: &Path) -> Result<ArrayRef, ReadError> {
-    let c = batch
+/// Column `name` of a batch of a logs file.
+fn column<'a>(batch: &'a RecordBatch, name: &str, key: &Path) -> Result<&'a ArrayRef, ReadError> {
+    batch
         .column_by_name(name)
-        .ok_or_else(|| ReadError::decode(key, format!("logs file has no {name} column")))?;
-    arrow_cast::cast(c, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
+        .ok_or_else(|| ReadError::decode(key, format!("logs file has no {name} column")))
+}
+
+/// A text column as `Utf8` (files from other writers may use large or
+/// view strings, or dictionaries).
+fn as_text(column: &ArrayRef, key: &Path) -> Result<ArrayRef, ReadError> {
+    arrow_cast::cast(column, &DataType::Utf8).map_err(|e| ReadError::decode(key, e.to_string()))
 }
 
 /// The rows (group-local) of one column's stream that `test` picks from
@@ -142,7 +141,7 @@ async fn rows_passing(
     name: &str,
     key: &Path,
     rows: Option<&[u64]>,
-    test: impl Fn(&StringArray) -> Vec<usize>,
+    test: impl Fn(&ArrayRef) -> Result<Vec<usize>, ReadError>,
 ) -> Result<Vec<u64>, ReadError> {
     let mut hits = Vec::new();
     let mut at = 0usize;
@@ -151,9 +150,7 @@ async fn rows_passing(
         .await
         .map_err(|e| ReadError::from_parquet(key, e))?
     {
-        let column = text_column(&batch, name, key)?;
-        let column = column.as_string::<i32>();
-        for i in test(column) {
+        for i in test(column(&batch, name, key)?)? {
             let row = match rows {
                 None => Some((at + i) as u64),
                 Some(rows) => rows.get(at + i).copied(),
@@ -161,33 +158,6 @@ async fn rows_passing(
             hits.extend(row);
         }
         at += batch.num_rows();
-    }
-    Ok(hits)
-}
-
-/// The rows of a row group's `level` stream that pass `filter`'s levels.
-async fn level_rows_of(
-    mut stream: RowGroupStream,
-    filter: &LogFilter,
-    key: &Path,
-) -> Result<Vec<u64>, ReadError> {
-    let mut hits = Vec::new();
-    let mut at = 0u64;
-    while let Some(batch) = stream
-        .try_next()
-        .await
-        .map_err(|e| ReadError::from_parquet(key, e))?
-    {
-        let levels = batch
-            .column_by_name("level")
-            .ok_or_else(|| ReadError::decode(key, "logs file has no level column"))?;
-        hits.extend(
-            filter
-                .level_rows(levels, key)?
-                .into_iter()
-                .map(|i| at + i as u64),
-        );
-        at += batch.num_rows() as u64;
     }
     Ok(hits)
 }
@@ -206,14 +176,9 @@ async fn kept_rows_of_group(
     let level_rows = match &filter.levels {
         None => None,
         Some(_) => {
-            let stream = match dictionary_column_stream(&store, &key, &meta, group, "level")? {
-                Some(stream) => stream,
-                None => {
-                    let mask = projection(&meta, Some(&["level"]));
-                    row_group_stream(&store, &key, &meta, group, None, mask)?
-                }
-            };
-            Some(level_rows_of(stream, &filter, &key).await?)
+            let stream = dictionary_column_stream(&store, &key, &meta, group, "level")?;
+            let test = |levels: &ArrayRef| filter.level_rows(levels, &key);
+            Some(rows_passing(stream, "level", &key, None, test).await?)
         }
     };
     let Some(keyword) = filter.keyword.as_deref() else {
@@ -235,7 +200,7 @@ async fn kept_rows_of_group(
     let mask = projection(&meta, Some(&["message"]));
     let stream = row_group_stream(&store, &key, &meta, group, selection, mask)?;
     rows_passing(stream, "message", &key, level_rows.as_deref(), |c| {
-        needle.rows_in(c)
+        Ok(needle.rows_in(as_text(c, &key)?.as_string::<i32>()))
     })
     .await
 }
@@ -427,7 +392,7 @@ async fn send_file(
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::DictionaryArray;
+    use arrow_array::{DictionaryArray, StringArray};
 
     use super::*;
 

@@ -78,18 +78,15 @@ pub fn row_group_stream(
     selection: Option<RowSelection>,
     mask: ProjectionMask,
 ) -> Result<RowGroupStream, ReadError> {
-    let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
-    let mut builder =
-        ParquetRecordBatchStreamBuilder::new_with_metadata(file, meta.reader().clone())
-            .with_row_groups(vec![group])
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS);
-    if let Some(selection) = selection {
-        builder = builder.with_row_selection(selection);
-    }
-    let stream = builder
-        .build()
-        .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    let stream = batch_stream(
+        store,
+        key,
+        meta,
+        meta.reader().clone(),
+        group,
+        selection,
+        mask,
+    )?;
     // The conversion into the file's types runs under the same guard as
     // the decoder: both work on what the file claims.
     let footer = meta.clone();
@@ -105,9 +102,33 @@ pub fn row_group_stream(
     })
 }
 
+/// The parquet crate's stream of row group `group` of a file, decoded
+/// with `reader` (the footer's, or one with a schema hint).
+fn batch_stream(
+    store: &Arc<dyn ObjectStore>,
+    key: &Path,
+    meta: &TypedFooter,
+    reader: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    group: usize,
+    selection: Option<RowSelection>,
+    mask: ProjectionMask,
+) -> Result<parquet::arrow::async_reader::ParquetRecordBatchStream<StoreFile>, ReadError> {
+    let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
+    let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader)
+        .with_row_groups(vec![group])
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
+    builder
+        .build()
+        .map_err(|e| ReadError::decode(key, e.to_string()))
+}
+
 /// Top-level text column `name` of row group `group`, decoded as a
-/// dictionary ([`TypedFooter::dictionary_reader`]); `None` when the file
-/// cannot give it so (read it with [`row_group_stream`] then).
+/// dictionary ([`TypedFooter::dictionary_reader`]) where the file can
+/// give it so, else as [`row_group_stream`] decodes it.
 ///
 /// # Errors
 ///
@@ -118,20 +139,17 @@ pub fn dictionary_column_stream(
     meta: &TypedFooter,
     group: usize,
     name: &str,
-) -> Result<Option<RowGroupStream>, ReadError> {
+) -> Result<RowGroupStream, ReadError> {
+    let mask = projection(meta, Some(&[name]));
     let Some(reader) = meta.dictionary_reader(name) else {
-        return Ok(None);
+        return row_group_stream(store, key, meta, group, None, mask);
     };
-    let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
-    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader)
-        .with_row_groups(vec![group])
-        .with_projection(projection(meta, Some(&[name])))
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| ReadError::decode(key, e.to_string()))?;
-    Ok(Some(RowGroupStream {
+    // No conversion: a dictionary reader is only made for a file whose
+    // columns need none.
+    let stream = batch_stream(store, key, meta, reader, group, None, mask)?;
+    Ok(RowGroupStream {
         inner: AssertUnwindSafe(stream.boxed()).catch_unwind(),
-    }))
+    })
 }
 
 /// The batches of one row group, as [`row_group_stream`] decodes them, in

@@ -16,7 +16,7 @@ use crate::casefold::{Keyword, LowercasedForm, may_fold_into_ascii};
 pub struct Needle {
     keyword: Keyword,
     lowercased: LowercasedForm,
-    /// An ASCII keyword's matcher in any ASCII case.
+    /// A non-empty ASCII keyword's matcher in any ASCII case.
     ascii: Option<AhoCorasick>,
 }
 
@@ -63,8 +63,10 @@ impl Needle {
         let values = &column.value_data()[value_span(column)];
         let folded = self.keyword.folded();
         let rows = 0..column.len();
-        if folded.is_ascii() && !may_fold_into_ascii(values) {
-            return ascii_rows_in(column, folded.as_bytes(), self.ascii.as_ref());
+        if let Some(finder) = &self.ascii
+            && !may_fold_into_ascii(values)
+        {
+            return ascii_rows_in(column, folded.len(), finder);
         }
         if !folded.is_ascii() && values.is_ascii() {
             return Vec::new();
@@ -128,11 +130,12 @@ impl Needle {
     }
 }
 
-/// Rows of `column` whose value holds the ASCII `needle` in any ASCII
-/// case: one scan of the values buffer (no per-row call), each hit mapped
-/// to its row through the offsets; a hit that spans two values is no
-/// match, and after a match the scan goes on at the next row.
-fn ascii_rows_in(column: &StringArray, needle: &[u8], finder: Option<&AhoCorasick>) -> Vec<usize> {
+/// Rows of `column` whose value holds the ASCII needle `finder` finds (in
+/// any ASCII case, `needle_len` bytes long): one scan of the values buffer
+/// with its prefilter (no per-row call), each hit mapped to its row
+/// through the offsets; a hit that spans two values is no match, and after
+/// a match the scan goes on at the next row.
+fn ascii_rows_in(column: &StringArray, needle_len: usize, finder: &AhoCorasick) -> Vec<usize> {
     let span = value_span(column);
     let (data, offsets) = (column.value_data(), column.value_offsets());
     let end_of = |row: usize| {
@@ -141,40 +144,18 @@ fn ascii_rows_in(column: &StringArray, needle: &[u8], finder: Option<&AhoCorasic
             .and_then(|o| usize::try_from(*o).ok())
             .unwrap_or(span.end)
     };
-    let (Some(&first), false) = (needle.first(), column.is_empty()) else {
-        return (0..column.len()).filter(|i| column.is_valid(*i)).collect();
-    };
-    let (lo, hi) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    // The next place at or after `pos` where the needle is, in any ASCII
-    // case: through the prefiltered matcher, else the first byte's two
-    // cases and a comparison.
-    let next = |pos: usize| -> Option<usize> {
-        if let Some(finder) = finder {
-            let input = Input::new(&data[..span.end]).span(pos..span.end);
-            return finder.find(input).map(|m| m.start());
-        }
-        let mut pos = pos;
-        while pos + needle.len() <= span.end {
-            let last_start = span.end - needle.len();
-            let at = pos + memchr::memchr2(lo, hi, &data[pos..=last_start])?;
-            if data[at..at + needle.len()].eq_ignore_ascii_case(needle) {
-                return Some(at);
-            }
-            pos = at + 1;
-        }
-        None
-    };
     let mut rows = Vec::new();
     let mut pos = span.start;
-    while pos + needle.len() <= span.end {
-        let Some(at) = next(pos) else {
+    while pos + needle_len <= span.end {
+        let input = Input::new(&data[..span.end]).span(pos..span.end);
+        let Some(at) = finder.find(input).map(|m| m.start()) else {
             break;
         };
         let row = offsets
             .partition_point(|o| usize::try_from(*o).unwrap_or(0) <= at)
             .saturating_sub(1);
         let row_end = end_of(row);
-        if at + needle.len() > row_end {
+        if at + needle_len > row_end {
             pos = at + 1;
             continue;
         }
@@ -231,17 +212,19 @@ mod tests {
                             )
                     })
                     .collect();
-                let finder = Needle::new(needle).ascii;
+                let prepared = Needle::new(needle);
                 assert_eq!(
-                    ascii_rows_in(&slice, needle.as_bytes(), None),
+                    prepared.rows_in(&slice),
                     expected,
                     "{needle:?} in {offset}+{len}"
                 );
-                assert_eq!(
-                    ascii_rows_in(&slice, needle.as_bytes(), finder.as_ref()),
-                    expected,
-                    "{needle:?} in {offset}+{len}, prefiltered"
-                );
+                if let Some(finder) = &prepared.ascii {
+                    assert_eq!(
+                        ascii_rows_in(&slice, needle.len(), finder),
+                        expected,
+                        "{needle:?} in {offset}+{len}, prefiltered"
+                    );
+                }
             }
         }
     }

@@ -117,7 +117,6 @@ pub enum StagedCommit {
 /// Where an attempt's parts are staged.
 struct Staging {
     artifacts: ArtifactStore,
-    store: Arc<dyn ObjectStore>,
     folder: AttemptFolder,
     prefix: Path,
 }
@@ -162,10 +161,13 @@ impl Staging {
         ]);
         Ok(Self {
             artifacts: recorder.store.clone(),
-            store: Arc::clone(recorder.store.object_store()),
             folder,
             prefix,
         })
+    }
+
+    fn store(&self) -> &Arc<dyn ObjectStore> {
+        self.artifacts.object_store()
     }
 
     fn marker(&self) -> Path {
@@ -180,7 +182,7 @@ impl Staging {
     }
 
     async fn exists(&self, key: &Path) -> Result<bool, RecordError> {
-        match self.store.head(key).await {
+        match self.store().head(key).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(source) => Err(store_error(key)(source)),
@@ -195,7 +197,7 @@ impl Staging {
     async fn parts(&self, kind: PartKind) -> Result<Vec<u32>, RecordError> {
         let folder = self.prefix.clone().join(kind.as_str());
         let mut parts: Vec<u32> = self
-            .store
+            .store()
             .list(Some(&folder))
             .map_err(store_error(&folder))
             .try_filter_map(|meta| async move {
@@ -351,7 +353,7 @@ impl Recorder {
             "opened_at": Utc::now().to_rfc3339(),
         });
         staging
-            .store
+            .store()
             .put(&marker, PutPayload::from(opened.to_string().into_bytes()))
             .await
             .map_err(store_error(&marker))?;
@@ -419,7 +421,7 @@ impl Recorder {
         let columns = match staged.iter().find(|p| **p != part) {
             Some(other) if kind == PartKind::Data => {
                 let key = staging.part(kind, *other);
-                let (schema, _) = file_batches(&staging.store, &key)
+                let (schema, _) = file_batches(staging.store(), &key)
                     .await
                     .map_err(|e| read_failed(&key, e))?;
                 Some(schema)
@@ -453,7 +455,7 @@ impl Recorder {
                 PartKind::Logs => conform_logs(&batch).map_err(|e| bad(e.to_string()))?,
             };
             if writer.is_none() {
-                let sink = BufWriter::new(Arc::clone(&staging.store), key.clone());
+                let sink = BufWriter::new(Arc::clone(staging.store()), key.clone());
                 writer = Some(
                     AsyncArrowWriter::try_new(sink, batch.schema(), Some(props.clone()))
                         .map_err(parquet_error)?,
@@ -498,7 +500,7 @@ impl Recorder {
         let staging = Staging::new(self, company, run, phase, attempt)?;
         if staging.committed().await? {
             let key = staging.folder.metadata();
-            let (_, batches) = file_batches(&staging.store, &key)
+            let (_, batches) = file_batches(staging.store(), &key)
                 .await
                 .map_err(|e| read_failed(&key, e))?;
             let batches: Vec<RecordBatch> = batches
@@ -523,7 +525,7 @@ impl Recorder {
         for kind in PartKind::ALL {
             for part in staging.parts(kind).await? {
                 let key = staging.part(kind, part);
-                let (_, mut batches) = file_batches(&staging.store, &key)
+                let (_, mut batches) = file_batches(staging.store(), &key)
                     .await
                     .map_err(|e| read_failed(&key, e))?;
                 while let Some(batch) = batches.next().await {

@@ -481,9 +481,12 @@ pub async fn logs_ndjson(
         let raw = raw.unwrap_or_default();
         let (AttemptQuery { attempt }, logs): (AttemptQuery, LogQuery) =
             QueryValues::from_form(&raw, &[]).validate()?;
+        let slot = state.stream_slot(&company)?;
+        let reader = state
+            .timed(state.reads.attempt(&company, &run, phase, attempt))
+            .await?;
         let mut response =
-            crate::http::phases::logs_stream(&state, &company, &run, phase, attempt, logs.filter())
-                .await?;
+            crate::http::phases::logs_stream(&state, &reader, logs.filter(), slot).await?;
         let name = format!(
             "attachment; filename=\"{}_{}_{phase}_attempt{attempt}_logs.ndjson\"",
             run.date,

@@ -232,7 +232,6 @@ pub struct AttemptWriter {
     /// The keyword skipping index of `index.parquet`, built as its rows
     /// are written (`artifacts::ngram`).
     ngrams: NgramIndexBuilder,
-    index_rows: u64,
     errors: RollingFiles,
     logs: RollingFiles,
     inline: Vec<JsonRow>,
@@ -305,7 +304,6 @@ impl AttemptWriter {
             options,
             data: None,
             index: None,
-            index_rows: 0,
             errors,
             logs,
             inline: Vec::new(),
@@ -391,7 +389,6 @@ impl AttemptWriter {
             for text in &searchable {
                 self.ngrams.add(text);
             }
-            self.index_rows += n as u64;
             let index = RecordBatch::try_new(
                 index_schema(),
                 vec![
@@ -465,7 +462,6 @@ impl AttemptWriter {
             data,
             index,
             ngrams,
-            index_rows,
             errors,
             logs,
             inline,
@@ -478,7 +474,7 @@ impl AttemptWriter {
             None => Vec::new(),
         };
         if let Some(mut index) = index {
-            if let Some(skipping) = ngrams.finish(index_rows) {
+            if let Some(skipping) = ngrams.finish() {
                 index.append_key_value_metadata(skipping);
             }
             index.finish().await.map_err(|source| WriteError::Parquet {

@@ -26,7 +26,7 @@ use crate::http::auth::RunWriter;
 use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
-use crate::model::{Company, Phase, RunRef};
+use crate::model::{Phase, RunRef};
 use crate::reconcile::Reconciler;
 use crate::record::staging::{StagedAttempt, StagedCommit, Stated};
 use crate::record::{EndStatus, RecordError};
@@ -54,14 +54,6 @@ fn opened(run: &RunRef, phase: Phase, staged: StagedAttempt) -> Response {
         response.headers_mut().insert(LOCATION, value);
     }
     response
-}
-
-/// A slot of the write API, so that uploads never take every worker from
-/// reads.
-fn write_slot(state: &AppState, company: &Company) -> Result<crate::http::slots::Slot, ApiError> {
-    state.writes.try_take(company).ok_or_else(|| {
-        ApiError::Busy("too many uploads at once (for this company or in all); retry later".into())
-    })
 }
 
 /// Open the next attempt of a phase.
@@ -254,7 +246,7 @@ pub async fn upload_part(
             }
         ))
     })?;
-    let _slot = write_slot(&state, &company)?;
+    let _slot = state.write_slot(&company)?;
     let limit = state.limits.max_part_bytes;
     let too_large = Arc::new(AtomicBool::new(false));
     let reader = body_reader(request.into_body(), limit, Arc::clone(&too_large));
@@ -381,7 +373,7 @@ pub async fn commit_attempt(
     }: AttemptPath,
     JsonBody(commit): JsonBody<CommitRequest>,
 ) -> Result<Json<AttemptCommitted>, ApiError> {
-    let _slot = write_slot(&state, &company)?;
+    let _slot = state.write_slot(&company)?;
     let stated = Stated {
         total: commit.total.is_some(),
         started_at: commit.started_at.is_some(),
