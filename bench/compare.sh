@@ -9,8 +9,9 @@
 #
 # Extra settings: COMPARE_ARGS (flags of `dagtrail-bench compare`, e.g.
 # "--reps 25 --load-secs 20"), COMPARE_OUT (append the report to a file).
-# The original stack's virtual environment is made once under
-# ~/.cache/dagtrail/venvs/bench (or $DAGTRAIL_VENVS/bench), from PyPI.
+# The original stack's virtual environment is kept under
+# ~/.cache/dagtrail/venvs/bench (or $DAGTRAIL_VENVS/bench), from PyPI, and
+# installed into again when bench/requirements-original.txt changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(realpath "${1:-dagtrail-bench/full}")
@@ -19,11 +20,8 @@ data=$(realpath "${1:-dagtrail-bench/full}")
   exit 1
 }
 venv="${DAGTRAIL_VENVS:-$HOME/.cache/dagtrail/venvs}/bench"
-if [ ! -x "$venv/bin/uvicorn" ]; then
-  echo "compare: making the original stack's environment in $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet -r bench/requirements-original.txt
-fi
+source scripts/venv.sh
+ensure_venv "$venv" "$(stamp_of -- bench/requirements-original.txt)" -r bench/requirements-original.txt
 cargo build --release --quiet --locked -p dagtrail -p dagtrail-bench
 bin="${CARGO_TARGET_DIR:-target}/release"
 
