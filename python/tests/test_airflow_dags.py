@@ -143,3 +143,50 @@ def test_the_server_from_an_airflow_connection(server, write_token, reader, venv
     assert json.loads(result) == [server.url, "from a connection"]
     (entry,) = [d for d in reader.list_dags()["items"] if d["dag_id"] == str(dag_id)]
     assert entry["name"] == "from a connection"
+
+
+@pytest.mark.parametrize("venv", params())
+def test_airflow_knows_the_dagtrail_connection_type(server, write_token, venv, tmp_path):
+    """The package registers itself as an Airflow provider: the connection
+    type, its hook and form, and the hook's connection test against the
+    real server (a good token passes, a bad one fails and says why)."""
+    assert venv is not None, "no Airflow to run"
+    host, port = server.url.split("://", 1)[1].rsplit(":", 1)
+    connection = {"conn_type": "dagtrail", "host": host, "port": int(port), "schema": "http"}
+    env = airflow_env(
+        tmp_path,
+        AIRFLOW_CONN_DAGTRAIL_DEFAULT=json.dumps({**connection, "password": write_token}),
+        AIRFLOW_CONN_DAGTRAIL_BAD=json.dumps({**connection, "password": "not-a-token"}),
+    )
+    code = (
+        "import json\n"
+        "from airflow.providers_manager import ProvidersManager\n"
+        "from dagtrail.airflow_hook import DagtrailHook\n"
+        "pm = ProvidersManager()\n"
+        "hook = pm.hooks['dagtrail']\n"
+        "form = pm.field_behaviours['dagtrail']\n"
+        "with DagtrailHook().get_conn() as c: url = c.base_url\n"
+        "print('RESULT', json.dumps({\n"
+        "  'provider': 'dagtrail' in pm.providers,\n"
+        "  'hook': [hook.hook_class_name, hook.hook_name, hook.connection_id_attribute_name, hook.connection_testable],\n"
+        "  'relabeling': form['relabeling'], 'hidden': form['hidden_fields'],\n"
+        "  'url': url,\n"
+        "  'good': DagtrailHook().test_connection(),\n"
+        "  'bad': DagtrailHook('dagtrail_bad').test_connection(),\n"
+        "}))\n"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = [json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result["provider"] is True
+    assert result["hook"] == ["dagtrail.airflow_hook.DagtrailHook", "dagtrail", "dagtrail_conn_id", True]
+    assert result["relabeling"] == {"password": "Token", "schema": "Scheme"}
+    assert "login" in result["hidden"]
+    assert result["url"].rstrip("/").startswith(server.url)
+    good, message = result["good"]
+    assert good is True, message
+    bad, why = result["bad"]
+    assert bad is False
+    assert "401" in why or "token" in why.lower(), why
