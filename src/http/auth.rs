@@ -72,6 +72,9 @@ impl FromRequestParts<AppState> for RunWriter {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let principal = verified(parts, state).await?;
+        if !state.write_api {
+            return Err(ApiError::WriteApiOff);
+        }
         if !principal.scopes.contains(crate::auth::RUNS_WRITE) {
             return Err(ApiError::InsufficientScope(crate::auth::RUNS_WRITE));
         }

@@ -75,6 +75,9 @@ pub enum ApiError {
     /// RFC 6750 section 3.1 `insufficient_scope`).
     #[error("the token lacks the scope {0}")]
     InsufficientScope(&'static str),
+    /// This server takes no writes (`DAGTRAIL_WRITE_API=false`; 403).
+    #[error("this server takes no writes")]
+    WriteApiOff,
     /// The run, attempt or event does not exist (404).
     #[error("{0} not found")]
     NotFound(Missing),
@@ -234,6 +237,11 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
+            ApiError::WriteApiOff => problem(
+                StatusCode::FORBIDDEN,
+                "Writes turned off",
+                "this server takes no writes (DAGTRAIL_WRITE_API=false, as a server under the run index's reading role is run): send them to one that does".to_owned(),
+            ),
             ApiError::InsufficientScope(scope) => {
                 let mut response = problem(
                     StatusCode::FORBIDDEN,

@@ -134,6 +134,10 @@ pub struct AppState {
     /// Origins whose web apps may call the API from a browser (CORS);
     /// none by default.
     pub cors_origins: Vec<cors::Origin>,
+    /// Whether the write API takes writes (on by default); off, its
+    /// routes answer 403 to every token, so a server may run under roles
+    /// that can only read.
+    pub write_api: bool,
 }
 
 impl AppState {
@@ -165,7 +169,14 @@ impl AppState {
             writes,
             recorder,
             cors_origins: Vec::new(),
+            write_api: true,
         }
+    }
+
+    /// The state with the write API on or off (`DAGTRAIL_WRITE_API`).
+    pub fn with_write_api(mut self, on: bool) -> Self {
+        self.write_api = on;
+        self
     }
 
     /// The state with the origins whose web apps may call the API

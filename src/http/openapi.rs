@@ -179,7 +179,7 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
             }
             if writes {
                 responses.entry("403".to_owned()).or_insert_with(|| {
-                    problem("The token lacks the runs:write scope (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`)").into()
+                    problem("The token lacks the runs:write scope (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or this server takes no writes (`DAGTRAIL_WRITE_API=false`)").into()
                 });
             }
             if reads_run_index {

@@ -28,13 +28,10 @@ impl PartFormat {
     /// The format of a `Content-Type` (parameters such as `charset`
     /// ignored), or `None`.
     pub fn of_media_type(content_type: &str) -> Option<Self> {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
+        let media = content_type.parse::<mime::Mime>().ok()?;
+        // The essence is lowercased by the parser (RFC 9110 section 8.3.1:
+        // type and subtype are case-insensitive).
+        match media.essence_str() {
             "application/x-ndjson"
             | "application/ndjson"
             | "application/jsonl"
@@ -120,4 +117,37 @@ pub fn open_part<R: BufRead + Send + 'static>(
             Box::new(open_parquet(name, spool, BATCH_ROWS)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartFormat;
+
+    #[test]
+    fn media_types_are_read_by_their_essence() {
+        for (content_type, format) in [
+            ("application/x-ndjson", Some(PartFormat::Ndjson)),
+            (
+                "Application/X-NDJSON; charset=utf-8",
+                Some(PartFormat::Ndjson),
+            ),
+            ("application/jsonl", Some(PartFormat::Ndjson)),
+            ("text/csv;charset=UTF-8", Some(PartFormat::Csv)),
+            ("application/vnd.apache.parquet", Some(PartFormat::Parquet)),
+            (
+                "application/vnd.apache.arrow.stream",
+                Some(PartFormat::ArrowStream),
+            ),
+            ("application/json", None),
+            ("text/csv-schema", None),
+            ("", None),
+            ("not a media type", None),
+        ] {
+            assert_eq!(
+                PartFormat::of_media_type(content_type),
+                format,
+                "{content_type}"
+            );
+        }
+    }
 }

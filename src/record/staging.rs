@@ -19,7 +19,15 @@
 //! and `index.parquet` spans them all; a part that fails halfway must
 //! leave nothing, and a killed server must leave what was finished. The
 //! cost is one more pass over the rows at commit.
+//!
+//! An attempt opened and then forgotten (a task killed for good, a client
+//! that never commits nor aborts) would keep its parts forever:
+//! [`Recorder::expire_staged`] deletes staged attempts untouched for a
+//! while (`dagtrail serve` sweeps every hour, `DAGTRAIL_STAGED_ATTEMPT_TTL`).
+//! "Touched" is the newest of its files: a part uploaded, or the marker,
+//! written again when the attempt is resumed and when its commit starts.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, new_null_array};
@@ -28,7 +36,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use sha2::Digest as _;
 
@@ -42,6 +50,23 @@ use crate::read::{ReadError, file_batches};
 
 /// The top folder of staged parts (beside the companies' folders).
 pub const STAGING_TOP: &str = "dagtrail=staging";
+
+/// The marker of an open attempt, in its staging folder.
+const MARKER: &str = "open.json";
+
+/// Staged attempts deleted by [`Recorder::expire_staged`] in this process.
+pub const STAGED_ATTEMPTS_EXPIRED: &str = "dagtrail_staged_attempts_expired_total";
+
+/// What [`Recorder::expire_staged`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiredStaging {
+    /// Staged attempts deleted.
+    pub attempts: usize,
+    /// Their files (parts and markers).
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
 
 /// What a part holds.
 #[derive(
@@ -171,7 +196,22 @@ impl Staging {
     }
 
     fn marker(&self) -> Path {
-        self.prefix.clone().join("open.json")
+        self.prefix.clone().join(MARKER)
+    }
+
+    /// Writes the marker that makes the attempt open, or writes it again:
+    /// its time is the attempt's last touch, which expiry counts from.
+    async fn mark_open(&self) -> Result<(), RecordError> {
+        let marker = self.marker();
+        let opened = serde_json::json!({
+            "attempt_folder": self.folder.prefix().as_ref(),
+            "touched_at": Utc::now().to_rfc3339(),
+        });
+        self.store()
+            .put(&marker, PutPayload::from(opened.to_string().into_bytes()))
+            .await
+            .map_err(store_error(&marker))?;
+        Ok(())
     }
 
     fn part(&self, kind: PartKind, part: u32) -> Path {
@@ -193,33 +233,68 @@ impl Staging {
         self.exists(&self.folder.metadata()).await
     }
 
-    /// The part numbers staged of `kind`, ascending.
-    async fn parts(&self, kind: PartKind) -> Result<Vec<u32>, RecordError> {
-        let folder = self.prefix.clone().join(kind.as_str());
-        let mut parts: Vec<u32> = self
+    /// The part numbers staged of `kind` (or of every kind), ascending:
+    /// one listing.
+    async fn staged(&self, kind: Option<PartKind>) -> Result<StagedAttempt, RecordError> {
+        let folder = match kind {
+            Some(kind) => self.prefix.clone().join(kind.as_str()),
+            None => self.prefix.clone(),
+        };
+        let keys: Vec<Path> = self
             .store()
             .list(Some(&folder))
+            .map_ok(|meta| meta.location)
             .map_err(store_error(&folder))
-            .try_filter_map(|meta| async move {
-                Ok(meta
-                    .location
-                    .filename()
-                    .and_then(|name| name.strip_suffix(".parquet"))
-                    .and_then(|n| n.parse::<u32>().ok()))
-            })
             .try_collect()
             .await?;
-        parts.sort_unstable();
-        Ok(parts)
+        let mut staged = StagedAttempt {
+            attempt: 0,
+            resumed: false,
+            data: Vec::new(),
+            errors: Vec::new(),
+            logs: Vec::new(),
+        };
+        for key in keys {
+            // `{prefix}/{kind}/{part:06}.parquet`; the marker and anything
+            // else are not parts.
+            let Some(mut rest) = key.prefix_match(&self.prefix) else {
+                continue;
+            };
+            let (Some(folder), Some(file), None) = (rest.next(), rest.next(), rest.next()) else {
+                continue;
+            };
+            let Some(part) = file
+                .as_ref()
+                .strip_suffix(".parquet")
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let parts = match folder.as_ref() {
+                "data" => &mut staged.data,
+                "errors" => &mut staged.errors,
+                "logs" => &mut staged.logs,
+                _ => continue,
+            };
+            parts.push(part);
+        }
+        for parts in [&mut staged.data, &mut staged.errors, &mut staged.logs] {
+            parts.sort_unstable();
+        }
+        Ok(staged)
+    }
+
+    /// The part numbers staged of `kind`, ascending.
+    async fn parts(&self, kind: PartKind) -> Result<Vec<u32>, RecordError> {
+        let staged = self.staged(Some(kind)).await?;
+        Ok(staged.parts(kind).to_vec())
     }
 
     async fn state(&self, attempt: u32, resumed: bool) -> Result<StagedAttempt, RecordError> {
         Ok(StagedAttempt {
             attempt,
             resumed,
-            data: self.parts(PartKind::Data).await?,
-            errors: self.parts(PartKind::Errors).await?,
-            logs: self.parts(PartKind::Logs).await?,
+            ..self.staged(None).await?
         })
     }
 
@@ -342,21 +417,13 @@ impl Recorder {
                 attempt,
             }));
         }
-        let marker = staging.marker();
-        if staging.exists(&marker).await? {
+        if staging.exists(&staging.marker()).await? {
+            staging.mark_open().await?;
             return staging.state(attempt, true).await;
         }
         self.mark_store().await?;
         self.check_company_folder(company).await?;
-        let opened = serde_json::json!({
-            "attempt_folder": staging.folder.prefix().as_ref(),
-            "opened_at": Utc::now().to_rfc3339(),
-        });
-        staging
-            .store()
-            .put(&marker, PutPayload::from(opened.to_string().into_bytes()))
-            .await
-            .map_err(store_error(&marker))?;
+        staging.mark_open().await?;
         staging.state(attempt, false).await
     }
 
@@ -521,9 +588,12 @@ impl Recorder {
         if !staging.exists(&staging.marker()).await? {
             return Err(RecordError::NotOpen { phase, attempt });
         }
+        // So that no sweep takes the parts from under a long commit.
+        staging.mark_open().await?;
         let mut recording = self.begin(company, run, phase, attempt).await?;
+        let staged = staging.state(attempt, true).await?;
         for kind in PartKind::ALL {
-            for part in staging.parts(kind).await? {
+            for &part in staged.parts(kind) {
                 let key = staging.part(kind, part);
                 let (_, mut batches) = file_batches(staging.store(), &key)
                     .await
@@ -547,9 +617,11 @@ impl Recorder {
         Ok(StagedCommit::Now(metadata))
     }
 
-    /// Abandons an open attempt: its staged parts and anything of it in
-    /// the attempt's folder are deleted. Aborting an attempt not open is
-    /// not an error (a retried abort).
+    /// Abandons an open attempt: its staged parts are deleted. Files a
+    /// commit cut short left in the attempt's folder stay, unread without
+    /// a `metadata.parquet`, until the attempt is written again (another
+    /// server may be committing it: deleting them could break its commit).
+    /// Aborting an attempt not open is not an error (a retried abort).
     ///
     /// # Errors
     ///
@@ -570,6 +642,70 @@ impl Recorder {
             }));
         }
         staging.delete().await
+    }
+
+    /// Deletes every company's staged attempts untouched since `before`
+    /// (neither opened, resumed, given a part nor committed since): what
+    /// clients opened and forgot. Files a commit cut short left in an
+    /// attempt's folder stay (see [`Recorder::abort_staged`]).
+    ///
+    /// An attempt resumed while it is being deleted may lose what it
+    /// stages meanwhile; its next part or commit then answers that it is
+    /// not open. Hence `before` is meant to be days ago.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Write`] when the store fails (attempts deleted
+    /// before the failure stay deleted).
+    pub async fn expire_staged(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<ExpiredStaging, RecordError> {
+        let top = Path::from(STAGING_TOP);
+        let files: Vec<ObjectMeta> = self
+            .store
+            .object_store()
+            .list(Some(&top))
+            .map_err(store_error(&top))
+            .try_collect()
+            .await?;
+        // An attempt's staging is `top/{company}/{digest}/...`: its files,
+        // their bytes, and the newest file's time.
+        let mut attempts: BTreeMap<Path, (ExpiredStaging, DateTime<Utc>)> = BTreeMap::new();
+        for file in files {
+            let folder: Vec<_> = file.location.parts().take(3).collect();
+            if folder.len() < 3 {
+                continue;
+            }
+            let (found, touched) = attempts
+                .entry(Path::from_iter(folder))
+                .or_insert((ExpiredStaging::default(), file.last_modified));
+            found.files += 1;
+            found.bytes += file.size;
+            *touched = (*touched).max(file.last_modified);
+        }
+        let mut expired = ExpiredStaging::default();
+        for (folder, (found, touched)) in attempts {
+            if touched >= before {
+                continue;
+            }
+            self.store
+                .delete_prefix(&folder, Some(&folder.clone().join(MARKER)))
+                .await
+                .map_err(|e| RecordError::Write(e.into()))?;
+            tracing::info!(
+                staging = %folder,
+                last_touched = %touched.to_rfc3339(),
+                files = found.files,
+                bytes = found.bytes,
+                "deleted a staged attempt nobody committed or aborted"
+            );
+            metrics::counter!(STAGED_ATTEMPTS_EXPIRED).increment(1);
+            expired.attempts += 1;
+            expired.files += found.files;
+            expired.bytes += found.bytes;
+        }
+        Ok(expired)
     }
 }
 

@@ -19,7 +19,8 @@ both_backends!(
     parts_in_every_format,
     another_company_cannot_touch_an_open_attempt,
     values_parquet_cannot_hold_are_kept_as_their_json,
-    two_phases_of_one_run_written_at_once
+    two_phases_of_one_run_written_at_once,
+    forgotten_attempts_expire_and_touched_ones_stay
 );
 
 /// Found by Schemathesis: an empty JSON object is an Arrow struct without
@@ -759,6 +760,66 @@ async fn writing_needs_the_scope(app: TestApp) {
         .ok_json();
 }
 
+/// A server with the write API off (`DAGTRAIL_WRITE_API=false`, for a
+/// server under reading roles) refuses every write route, even to a
+/// writing token, and says why; it still reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_write_api_refuses_every_write() {
+    let app = crate::support::embedded_configured(|state| state.with_write_api(false)).await;
+    let token = app.write_token();
+    let run = write_run(&app, "refused");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    let writes = [
+        (
+            Method::PATCH,
+            format!("/api/v1/dags/{}", app.dag),
+            json!({"name": "x"}).to_string(),
+        ),
+        (
+            Method::PUT,
+            format!("{run}/event"),
+            json!({"event": {"a": 1}}).to_string(),
+        ),
+        (
+            Method::POST,
+            format!("{run}/phases/extract/attempts"),
+            String::new(),
+        ),
+        (Method::PUT, attempt.clone(), String::new()),
+        (
+            Method::PUT,
+            format!("{attempt}/data/1"),
+            "{\"id\": 1}\n".to_owned(),
+        ),
+        (
+            Method::POST,
+            format!("{attempt}/commit"),
+            json!({"message": "m"}).to_string(),
+        ),
+        (Method::DELETE, attempt.clone(), String::new()),
+    ];
+    for (method, uri, body) in writes {
+        let refused = app
+            .send(method.clone(), &uri, Some(&token), &[JSON], body)
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{method} {uri}");
+        assert_eq!(refused.header("content-type"), "application/problem+json");
+        let problem = refused.json();
+        assert_eq!(problem["title"], "Writes turned off", "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("DAGTRAIL_WRITE_API"),
+            "{problem}"
+        );
+    }
+    // An unverified token is still a 401, and reading goes on.
+    let none = app.send(Method::PUT, &attempt, None, &[], "").await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    app.call("/api/v1/dags", Some(&token), &[]).await.ok_json();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalog_entry_needs_no_runs() {
     let app = embedded().await;
@@ -1023,5 +1084,85 @@ async fn a_retried_commit_records_what_the_first_left_unrecorded() {
     assert_eq!(
         found["extract"]["status"]["message"], "extracted",
         "{found}"
+    );
+}
+
+/// Staged attempts untouched since a time are deleted by
+/// `Recorder::expire_staged` (what `dagtrail serve` sweeps with): a
+/// forgotten one goes, with its parts; one resumed since stays, as do
+/// committed attempts; the forgotten one can be opened anew.
+async fn forgotten_attempts_expire_and_touched_ones_stay(app: TestApp) {
+    let token = app.write_token();
+    let forgotten = format!("{}/phases/extract/attempts/1", write_run(&app, "forgotten"));
+    let resumed = format!("{}/phases/extract/attempts/1", write_run(&app, "resumed"));
+    let committed = format!("{}/phases/extract/attempts/1", write_run(&app, "committed"));
+    for attempt in [&forgotten, &resumed, &committed] {
+        let opened = app.send(Method::PUT, attempt, Some(&token), &[], "").await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.json());
+        let part = put_part(&app, attempt, "data/1", NDJSON.1, "{\"id\": 1}\n").await;
+        assert_eq!(part.status, StatusCode::OK, "{}", part.json());
+    }
+    let done = app
+        .send(
+            Method::POST,
+            &format!("{committed}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"message": "done"}).to_string(),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.json());
+    // Stores keep times to the second at worst: the cut lies a second away
+    // from the files on each side of it.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let again = app.send(Method::PUT, &resumed, Some(&token), &[], "").await;
+    assert_eq!(again.status, StatusCode::OK, "resumed: {}", again.json());
+
+    let expired = app.recorder.expire_staged(cut).await.unwrap();
+    assert_eq!(
+        (expired.attempts, expired.files),
+        (1, 2),
+        "the forgotten attempt's marker and part: {expired:?}"
+    );
+    assert!(expired.bytes > 0);
+    let gone = app
+        .send(Method::GET, &forgotten, Some(&token), &[], "")
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.json());
+    let commit = app
+        .send(
+            Method::POST,
+            &format!("{forgotten}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"message": "too late"}).to_string(),
+        )
+        .await;
+    assert_eq!(commit.status, StatusCode::NOT_FOUND, "{}", commit.json());
+    let kept = app
+        .send(Method::GET, &resumed, Some(&token), &[], "")
+        .await
+        .ok_json();
+    assert_eq!(kept["data"], json!([1]), "{kept}");
+    let read = app
+        .get(&format!("{}/phases/extract", write_run(&app, "committed")))
+        .await;
+    assert_eq!(
+        read.status,
+        StatusCode::OK,
+        "committed attempts are never staged"
+    );
+
+    let anew = app
+        .send(Method::PUT, &forgotten, Some(&token), &[], "")
+        .await;
+    assert_eq!(anew.status, StatusCode::CREATED, "{}", anew.json());
+    assert_eq!(anew.json()["data"], json!([]));
+    assert_eq!(
+        app.recorder.expire_staged(cut).await.unwrap().attempts,
+        0,
+        "nothing left untouched since the cut"
     );
 }

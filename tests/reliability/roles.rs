@@ -1,6 +1,7 @@
 //! Least privilege: `dagtrail migrate` as the owner, then `ingest` and
 //! `serve` under the roles of `deploy/postgres-roles.sql`, which may not
-//! run DDL; and a server whose role may not migrate a database that is
+//! run DDL (a reading server with the write API off, a writing one with
+//! the writer's roles); and a server whose role may not migrate a database that is
 //! behind says so and names `dagtrail migrate`.
 
 use dagtrail::model::Company;
@@ -61,19 +62,73 @@ async fn serve_and_ingest_run_under_least_privilege_roles() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The reader serves.
+    // The reader serves, with the write API off: a writing token is told
+    // that this server takes no writes (not a store's "access denied").
     let server = Server::start(&[
         ("DAGTRAIL_DATABASE_URL", reader_url.clone()),
         ("DAGTRAIL_STORE_URL", store.clone()),
+        ("DAGTRAIL_WRITE_API", "false".into()),
     ]);
     let client = reqwest::Client::new();
     let acme = token(&Company::new("acme").unwrap());
+    let writing = crate::support::token_with_scopes("acme", &[dagtrail::auth::RUNS_WRITE]);
     let run = server.url(&format!("/api/v1/dags/{dag}/runs/2026-11-27/r1"));
     let (status, body) = get(&client, &run, &acme).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = get(&client, &format!("{run}/phases/extract/data"), &acme).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(get(&client, &server.url("/readyz"), "").await.0, 200);
+    let refused = client
+        .put(format!("{run}/phases/transform/attempts/1"))
+        .bearer_auth(&writing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("Writes turned off"));
+    drop(server);
+
+    // A server taking writes runs under the writer's roles: it opens,
+    // stages, commits and records an attempt, and reads.
+    let server = Server::start(&[
+        ("DAGTRAIL_DATABASE_URL", writer_url.clone()),
+        ("DAGTRAIL_STORE_URL", store.clone()),
+    ]);
+    let run = server.url(&format!("/api/v1/dags/{dag}/runs/2026-11-27/r1"));
+    let attempt = format!("{run}/phases/transform/attempts/1");
+    let opened = client
+        .put(&attempt)
+        .bearer_auth(&writing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201, "{}", opened.text().await.unwrap());
+    let staged = client
+        .put(format!("{attempt}/data/1"))
+        .bearer_auth(&writing)
+        .header("content-type", "application/x-ndjson")
+        .body("{\"b\": 2}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), 200, "{}", staged.text().await.unwrap());
+    let committed = client
+        .post(format!("{attempt}/commit"))
+        .bearer_auth(&writing)
+        .header("content-type", "application/json")
+        .body("{\"message\": \"written under the writer's roles\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        committed.status(),
+        200,
+        "{}",
+        committed.text().await.unwrap()
+    );
+    let (status, body) = get(&client, &format!("{run}/phases/transform/data"), &acme).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("\"b\":2"), "{body}");
     drop(server);
 
     // A database behind this dagtrail: the reader may not migrate it, and

@@ -199,3 +199,88 @@ async fn a_large_part_streams_through_in_bounded_memory() {
         "the server grew {growth_mib:.1} MiB for a 64 MiB part"
     );
 }
+
+/// `DAGTRAIL_STAGED_ATTEMPT_TTL` wired through `dagtrail serve`: an
+/// attempt opened, given a part and forgotten is deleted by the server's
+/// own sweep once it has been untouched that long, and can be opened anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_attempt_is_deleted_after_the_staged_attempt_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Stores::embedded(dir.path());
+    let company = Company::new("acme").unwrap();
+    let token = write_token(&company);
+    let client = reqwest::Client::new();
+    let attempt = "/api/v1/dags/0b7e6a55-2f7c-4a86-9d1f-3c2b8c9e0a11/runs/2026-11-29/forgotten/phases/extract/attempts/1";
+    let mut env = stores.env();
+    env.push(("DAGTRAIL_STAGED_ATTEMPT_TTL", "2s".into()));
+    let server = Server::start(&env);
+    let opened = client
+        .put(server.url(attempt))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let staged = client
+        .put(server.url(&format!("{attempt}/data/1")))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body("{\"n\": 1}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), 200);
+
+    // Untouched for 2 s, then swept (every second at this TTL).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = client
+            .get(server.url(attempt))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if state.status() == 404 {
+            break;
+        }
+        assert_eq!(state.status(), 200);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the forgotten attempt is still open after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        files_under(&dir.path().join("artifacts/dagtrail=staging")),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing of the attempt is left staged"
+    );
+    let reopened = client
+        .put(server.url(attempt))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reopened.status(), 201, "opened anew, not resumed");
+    let reopened: serde_json::Value =
+        serde_json::from_slice(&reopened.bytes().await.unwrap()).unwrap();
+    assert_eq!(reopened["data"], serde_json::json!([]));
+}
+
+/// Every file under `folder` (none when it does not exist).
+fn files_under(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}

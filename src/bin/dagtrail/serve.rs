@@ -133,6 +133,15 @@ pub struct ServeArgs {
     /// tenant learns a path of the server (S3 URLs are shown as they are).
     #[arg(long, env = "DAGTRAIL_SHOW_FILE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
     show_file_urls: bool,
+    /// Take writes (the write API); false answers them 403, so that the
+    /// server may run under roles that can only read.
+    #[arg(long, env = "DAGTRAIL_WRITE_API", default_value_t = true, action = clap::ArgAction::Set)]
+    write_api: bool,
+    /// How long an attempt opened through the write API may stay
+    /// untouched (no part, resumption or commit) before its staged parts
+    /// are deleted, swept every hour (e.g. 7d, 36h; 0s keeps them).
+    #[arg(long, env = "DAGTRAIL_STAGED_ATTEMPT_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    staged_attempt_ttl: Duration,
     /// Web origins whose pages may call the API from a browser (CORS), as
     /// `scheme://host[:port]`, comma-separated; none by default.
     #[arg(long, env = "DAGTRAIL_CORS_ORIGINS", value_delimiter = ',')]
@@ -141,6 +150,40 @@ pub struct ServeArgs {
     /// signing secret when none is set, and print a token and curl lines.
     #[arg(long)]
     demo: bool,
+}
+
+/// Deletes, every hour from the start (every quarter of a TTL under four
+/// hours, at most every second), the write API's staged attempts untouched for `ttl`. Every
+/// server of a store sweeps: a deletion is idempotent, and a sweep with
+/// nothing to expire is one listing of the staging folder.
+async fn expire_staged_attempts(recorder: Recorder, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(before) = chrono::TimeDelta::from_std(ttl)
+            .ok()
+            .and_then(|ttl| chrono::Utc::now().checked_sub_signed(ttl))
+        else {
+            tracing::warn!(
+                "DAGTRAIL_STAGED_ATTEMPT_TTL reaches before the calendar: nothing is swept"
+            );
+            return;
+        };
+        match recorder.expire_staged(before).await {
+            Ok(expired) if expired.attempts > 0 => tracing::info!(
+                attempts = expired.attempts,
+                bytes = expired.bytes,
+                "deleted staged attempts untouched for DAGTRAIL_STAGED_ATTEMPT_TTL"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = %error,
+                "cannot delete staged attempts past DAGTRAIL_STAGED_ATTEMPT_TTL; the next sweep tries again"
+            ),
+        }
+    }
 }
 
 /// Every verification key configured: the secret(s), the PEM files, the
@@ -417,9 +460,17 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         let origins: Vec<String> = args.cors_origins.iter().map(ToString::to_string).collect();
         tracing::info!(origins = %origins.join(","), "the API answers browsers on these origins (CORS)");
     }
-    let app = dagtrail::app::router(
-        AppState::new(reads, verifier, limits).with_cors_origins(args.cors_origins),
-    );
+    let state = AppState::new(reads, verifier, limits)
+        .with_cors_origins(args.cors_origins)
+        .with_write_api(args.write_api);
+    // A server that takes no writes may not be allowed to delete either.
+    if args.write_api && !args.staged_attempt_ttl.is_zero() {
+        tokio::spawn(expire_staged_attempts(
+            state.recorder.clone(),
+            args.staged_attempt_ttl,
+        ));
+    }
+    let app = dagtrail::app::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -24,14 +24,10 @@ pub struct JsonBody<T>(pub T);
 /// Whether `content_type` is JSON (`application/json`, with parameters or
 /// not, or any `+json` structured syntax suffix, RFC 6839).
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    content_type.parse::<mime::Mime>().is_ok_and(|media| {
+        media.type_() == mime::APPLICATION
+            && (media.subtype() == mime::JSON || media.suffix() == Some(mime::JSON))
+    })
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -92,4 +88,30 @@ fn body_issue(at: Vec<String>, e: &serde_json::Error) -> ApiError {
         kind: kind.to_owned(),
         input: serde_json::Value::Null,
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_is_application_json_or_a_json_suffix() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+            "application/problem+json",
+        ] {
+            assert!(is_json(yes), "{yes}");
+        }
+        for no in [
+            "text/json",
+            "application/x-ndjson",
+            "text/plain",
+            "",
+            "json",
+        ] {
+            assert!(!is_json(no), "{no}");
+        }
+    }
 }
