@@ -103,14 +103,13 @@ async fn serve_and_ingest_run_under_least_privilege_roles() {
         .await
         .unwrap();
     assert_eq!(opened.status(), 201, "{}", opened.text().await.unwrap());
-    let staged = client
-        .put(format!("{attempt}/data/1"))
-        .bearer_auth(&writing)
-        .header("content-type", "application/x-ndjson")
-        .body("{\"b\": 2}\n")
-        .send()
-        .await
-        .unwrap();
+    let staged = crate::support::put_ndjson(
+        &client,
+        format!("{attempt}/data/1"),
+        &writing,
+        "{\"b\": 2}\n",
+    )
+    .await;
     assert_eq!(staged.status(), 200, "{}", staged.text().await.unwrap());
     let committed = client
         .post(format!("{attempt}/commit"))

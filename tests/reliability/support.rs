@@ -616,3 +616,20 @@ pub async fn serve_fixture_jwks() -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// PUTs `body` as NDJSON (a write-API part) with `token`.
+pub async fn put_ndjson(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client
+        .put(url)
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}

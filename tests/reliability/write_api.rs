@@ -33,14 +33,13 @@ async fn a_server_killed_mid_upload_leaves_nothing_readable_and_the_attempt_resu
         .unwrap();
     assert_eq!(opened.status(), 201);
     let part1: String = (0..1_000).map(line).collect();
-    let staged = client
-        .put(server.url(&format!("{attempt}/data/1")))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-ndjson")
-        .body(part1)
-        .send()
-        .await
-        .unwrap();
+    let staged = crate::support::put_ndjson(
+        &client,
+        server.url(&format!("{attempt}/data/1")),
+        &token,
+        part1,
+    )
+    .await;
     assert_eq!(staged.status(), 200);
 
     // Part 2 streams slowly; the server is killed while it arrives.
@@ -97,14 +96,13 @@ async fn a_server_killed_mid_upload_leaves_nothing_readable_and_the_attempt_resu
 
     // The cut part again, then the commit: every row once.
     let part2: String = (1_000..3_000).map(line).collect();
-    let staged = client
-        .put(server.url(&format!("{attempt}/data/2")))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-ndjson")
-        .body(part2)
-        .send()
-        .await
-        .unwrap();
+    let staged = crate::support::put_ndjson(
+        &client,
+        server.url(&format!("{attempt}/data/2")),
+        &token,
+        part2,
+    )
+    .await;
     assert_eq!(staged.status(), 200);
     let committed = client
         .post(server.url(&format!("{attempt}/commit")))
@@ -168,14 +166,8 @@ async fn a_large_part_streams_through_in_bounded_memory() {
         let token = token.clone();
         let client = client.clone();
         async move {
-            client
-                .put(url)
-                .bearer_auth(token)
-                .header("content-type", "application/x-ndjson")
-                .body(reqwest::Body::wrap_stream(chunks))
-                .send()
+            crate::support::put_ndjson(&client, url, &token, reqwest::Body::wrap_stream(chunks))
                 .await
-                .unwrap()
         }
     });
     let mut peak = base;
@@ -221,14 +213,13 @@ async fn a_forgotten_attempt_is_deleted_after_the_staged_attempt_ttl() {
         .await
         .unwrap();
     assert_eq!(opened.status(), 201);
-    let staged = client
-        .put(server.url(&format!("{attempt}/data/1")))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-ndjson")
-        .body("{\"n\": 1}\n")
-        .send()
-        .await
-        .unwrap();
+    let staged = crate::support::put_ndjson(
+        &client,
+        server.url(&format!("{attempt}/data/1")),
+        &token,
+        "{\"n\": 1}\n",
+    )
+    .await;
     assert_eq!(staged.status(), 200);
 
     // Untouched for 2 s, then swept (every second at this TTL).
