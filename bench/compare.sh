@@ -21,7 +21,8 @@ data=$(realpath "${1:-dagtrail-bench/full}")
 }
 venv="${DAGTRAIL_VENVS:-$HOME/.cache/dagtrail/venvs}/bench"
 source scripts/venv.sh
-ensure_venv "$venv" "$(stamp_of -- bench/requirements-original.txt)" -r bench/requirements-original.txt
+stamp=$(stamp_of -- bench/requirements-original.txt)
+ensure_venv "$venv" "$stamp" -r bench/requirements-original.txt
 cargo build --release --quiet --locked -p dagtrail -p dagtrail-bench
 bin="${CARGO_TARGET_DIR:-target}/release"
 

@@ -25,5 +25,5 @@ stamp_of() {
   local words=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do words+=("$1"); shift; done
   [ $# -gt 0 ] && shift
-  { printf '%s\n' "${words[@]}"; cat "$@"; } | sha256sum | cut -d' ' -f1
+  { printf '%s\n' ${words[@]+"${words[@]}"}; cat -- "$@"; } | sha256sum | cut -d' ' -f1
 }

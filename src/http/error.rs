@@ -197,6 +197,7 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
         RecordError::Write(WriteError::AlreadyCommitted { .. })
         | RecordError::CommitDiffers { .. }
         | RecordError::PartOutOfOrder { .. }
+        | RecordError::StagingChanged { .. }
         | RecordError::CompanyFolderTaken(_) => problem(StatusCode::CONFLICT, "Conflict", detail),
         RecordError::Index(IndexError::Busy { .. }) => {
             tracing::warn!(error = %detail, "write refused: run index busy");

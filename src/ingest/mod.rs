@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 pub use self::csv_file::CsvBatches;
 pub use self::ndjson::NdjsonBatches;
 pub use self::parquet_file::{ParquetBatches, open_parquet};
-pub use self::part::{PART_MEDIA_TYPES, PartFormat, open_part};
+pub use self::part::{PART_MEDIA_TYPES, PartFormat, media_type, open_part};
 
 /// Rows per batch handed to the writer.
 pub const BATCH_ROWS: usize = 8_192;

@@ -24,14 +24,22 @@ pub enum PartFormat {
 /// The media types a part is taken in, as the 415 answer lists them.
 pub const PART_MEDIA_TYPES: &str = "application/x-ndjson (or application/jsonl), text/csv, application/vnd.apache.parquet, application/vnd.apache.arrow.stream";
 
+/// The media type of a `Content-Type`, its parameters left out: `mime`
+/// parses only the essence, because its parameter grammar is stricter than
+/// what clients send and RFC 9110 section 5.6.6 allows (`type/sub ;
+/// charset=x`, empty parameters), and none of them changes a part's
+/// format.
+pub fn media_type(content_type: &str) -> Option<mime::Mime> {
+    content_type.split(';').next()?.trim().parse().ok()
+}
+
 impl PartFormat {
     /// The format of a `Content-Type` (parameters such as `charset`
     /// ignored), or `None`.
     pub fn of_media_type(content_type: &str) -> Option<Self> {
-        let media = content_type.parse::<mime::Mime>().ok()?;
         // The essence is lowercased by the parser (RFC 9110 section 8.3.1:
         // type and subtype are case-insensitive).
-        match media.essence_str() {
+        match media_type(content_type)?.essence_str() {
             "application/x-ndjson"
             | "application/ndjson"
             | "application/jsonl"
@@ -133,6 +141,10 @@ mod tests {
             ),
             ("application/jsonl", Some(PartFormat::Ndjson)),
             ("text/csv;charset=UTF-8", Some(PartFormat::Csv)),
+            ("text/csv ; charset=utf-8", Some(PartFormat::Csv)),
+            ("text/csv;;header=present", Some(PartFormat::Csv)),
+            ("text/csv;\theader=present", Some(PartFormat::Csv)),
+            ("application/x-ndjson; charset", Some(PartFormat::Ndjson)),
             ("application/vnd.apache.parquet", Some(PartFormat::Parquet)),
             (
                 "application/vnd.apache.arrow.stream",

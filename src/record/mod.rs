@@ -86,6 +86,17 @@ pub enum RecordError {
         /// The attempt.
         attempt: u32,
     },
+    /// Staged parts went missing before or during a commit (the attempt
+    /// was deleted as expired); nothing was committed.
+    #[error(
+        "the staged parts of attempt {attempt} of {phase} changed while it was being committed (deleted after DAGTRAIL_STAGED_ATTEMPT_TTL untouched?); nothing was committed: open the attempt again to see what is staged"
+    )]
+    StagingChanged {
+        /// The phase.
+        phase: Phase,
+        /// The attempt.
+        attempt: u32,
+    },
     /// A staged part (or the committed metadata) cannot be read back.
     #[error("cannot read {key} back: {reason}")]
     Staged {

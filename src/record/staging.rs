@@ -66,6 +66,9 @@ pub struct ExpiredStaging {
     pub files: usize,
     /// Their bytes.
     pub bytes: u64,
+    /// Expired attempts that could not be deleted (the store failed; each
+    /// logged): the next sweep tries them again.
+    pub failed: usize,
 }
 
 /// What a part holds.
@@ -590,8 +593,13 @@ impl Recorder {
         }
         // So that no sweep takes the parts from under a long commit.
         staging.mark_open().await?;
-        let mut recording = self.begin(company, run, phase, attempt).await?;
         let staged = staging.state(attempt, true).await?;
+        // Parts are staged 1..n of each kind: a gap is a sweep deleting
+        // the attempt as it expires.
+        if !staged.numbered_from_one() {
+            return Err(RecordError::StagingChanged { phase, attempt });
+        }
+        let mut recording = self.begin(company, run, phase, attempt).await?;
         for kind in PartKind::ALL {
             for &part in staged.parts(kind) {
                 let key = staging.part(kind, part);
@@ -607,6 +615,13 @@ impl Recorder {
                     }
                 }
             }
+        }
+        // Nothing deleted while the parts were read (a sweep that had
+        // begun on this attempt): else nothing is committed.
+        if staging.state(attempt, true).await? != staged
+            || !staging.exists(&staging.marker()).await?
+        {
+            return Err(RecordError::StagingChanged { phase, attempt });
         }
         let metadata = recording.commit(outcome, at).await?;
         if let Err(e) = staging.delete().await {
@@ -649,14 +664,19 @@ impl Recorder {
     /// clients opened and forgot. Files a commit cut short left in an
     /// attempt's folder stay (see [`Recorder::abort_staged`]).
     ///
-    /// An attempt resumed while it is being deleted may lose what it
-    /// stages meanwhile; its next part or commit then answers that it is
-    /// not open. Hence `before` is meant to be days ago.
+    /// Each attempt's marker is looked at again just before its deletion,
+    /// and one touched since is kept. A commit that begins while its
+    /// attempt is being deleted finds parts missing or changing and
+    /// refuses ([`RecordError::StagingChanged`]); only a commit begun in
+    /// the instant between the last part's deletion and the marker's
+    /// could commit an attempt with no parts. Hence `before` is meant to
+    /// be days ago.
     ///
     /// # Errors
     ///
-    /// [`RecordError::Write`] when the store fails (attempts deleted
-    /// before the failure stay deleted).
+    /// [`RecordError::Write`] when the staging folder cannot be listed;
+    /// an attempt the store fails to delete is counted in
+    /// [`ExpiredStaging::failed`] and the others are still swept.
     pub async fn expire_staged(
         &self,
         before: DateTime<Utc>,
@@ -689,10 +709,24 @@ impl Recorder {
             if touched >= before {
                 continue;
             }
-            self.store
-                .delete_prefix(&folder, Some(&folder.clone().join(MARKER)))
-                .await
-                .map_err(|e| RecordError::Write(e.into()))?;
+            // Touched since the listing (resumed, or a commit begun):
+            // kept. Deleting takes a request per file, so the listing may
+            // be long past when this attempt's turn comes.
+            let marker = folder.clone().join(MARKER);
+            match self.store.object_store().head(&marker).await {
+                Ok(meta) if meta.last_modified >= before => continue,
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(staging = %folder, error = %e, "cannot tell whether a staged attempt expired; the next sweep tries again");
+                    expired.failed += 1;
+                    continue;
+                }
+            }
+            if let Err(e) = self.store.delete_prefix(&folder, Some(&marker)).await {
+                tracing::warn!(staging = %folder, error = %e, "cannot delete an expired staged attempt; the next sweep tries again");
+                expired.failed += 1;
+                continue;
+            }
             tracing::info!(
                 staging = %folder,
                 last_touched = %touched.to_rfc3339(),
@@ -720,5 +754,15 @@ impl StagedAttempt {
     /// Whether `part` of `kind` is staged.
     pub fn has(&self, kind: PartKind, part: u32) -> bool {
         self.parts(kind).contains(&part)
+    }
+
+    /// Whether each kind's parts are 1 to n, as staging them makes them.
+    fn numbered_from_one(&self) -> bool {
+        PartKind::ALL.iter().all(|&kind| {
+            self.parts(kind)
+                .iter()
+                .copied()
+                .eq(1..=self.parts(kind).len() as u32)
+        })
     }
 }

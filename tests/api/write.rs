@@ -1166,3 +1166,57 @@ async fn forgotten_attempts_expire_and_touched_ones_stay(app: TestApp) {
         "nothing left untouched since the cut"
     );
 }
+
+/// A commit whose staged parts were deleted from under it (a sweep of
+/// expired attempts that had begun on it) refuses with 409 and commits
+/// nothing, instead of committing the parts that were left.
+#[tokio::test]
+async fn a_commit_refuses_when_staged_parts_went_missing() {
+    use futures::TryStreamExt as _;
+    use object_store::ObjectStoreExt as _;
+
+    let app = embedded().await;
+    let token = app.write_token();
+    let run = write_run(&app, "swept");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    for part in ["data/1", "data/2"] {
+        let staged = put_part(&app, &attempt, part, NDJSON.1, "{\"id\": 1}\n").await;
+        assert_eq!(staged.status, StatusCode::OK, "{}", staged.json());
+    }
+    let store = app.recorder.store().object_store();
+    let staging = object_store::path::Path::from(dagtrail::record::staging::STAGING_TOP);
+    let first: Vec<_> = store
+        .list(Some(&staging))
+        .try_filter(|meta| {
+            std::future::ready(meta.location.as_ref().ends_with("data/000001.parquet"))
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1, "{first:?}");
+    store.delete(&first[0].location).await.unwrap();
+
+    let commit = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            json!({"message": "half"}).to_string(),
+        )
+        .await;
+    assert_eq!(commit.status, StatusCode::CONFLICT, "{}", commit.json());
+    assert!(
+        commit.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was committed"),
+        "{}",
+        commit.json()
+    );
+    assert_eq!(
+        app.get(&format!("{run}/phases/extract")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

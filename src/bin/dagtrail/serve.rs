@@ -172,9 +172,10 @@ async fn expire_staged_attempts(recorder: Recorder, ttl: Duration) {
             return;
         };
         match recorder.expire_staged(before).await {
-            Ok(expired) if expired.attempts > 0 => tracing::info!(
+            Ok(expired) if expired.attempts + expired.failed > 0 => tracing::info!(
                 attempts = expired.attempts,
                 bytes = expired.bytes,
+                failed = expired.failed,
                 "deleted staged attempts untouched for DAGTRAIL_STAGED_ATTEMPT_TTL"
             ),
             Ok(_) => {}

@@ -358,7 +358,7 @@ impl From<AttemptMetadata> for AttemptCommitted {
     responses(
         (status = 200, description = "Committed", body = AttemptCommitted),
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 409, description = "Committed already with another outcome", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "Committed already with another outcome, or its staged parts were deleted (expired) while it was being committed: nothing was committed", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))

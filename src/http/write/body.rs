@@ -24,7 +24,7 @@ pub struct JsonBody<T>(pub T);
 /// Whether `content_type` is JSON (`application/json`, with parameters or
 /// not, or any `+json` structured syntax suffix, RFC 6839).
 fn is_json(content_type: &str) -> bool {
-    content_type.parse::<mime::Mime>().is_ok_and(|media| {
+    crate::ingest::media_type(content_type).is_some_and(|media| {
         media.type_() == mime::APPLICATION
             && (media.subtype() == mime::JSON || media.suffix() == Some(mime::JSON))
     })
@@ -101,6 +101,8 @@ mod tests {
             "Application/JSON; charset=utf-8",
             "application/merge-patch+json",
             "application/problem+json",
+            "application/json ; charset=utf-8",
+            "application/json; charset",
         ] {
             assert!(is_json(yes), "{yes}");
         }
