@@ -37,27 +37,39 @@ def data_page(folder, p):
     ).fetchall()
 
 
-def keyword(folder, p):
+def keyword_hits(cur, folder, keyword, limit, offset):
+    """Index rows of the attempt in `folder` holding `keyword` (any case):
+    how many, and page `offset`/`limit` of them as {data file: [rows]}."""
     index = lit(f"{folder}/index.parquet")
-    kw = lit("%" + p["keyword"].replace("%", "\\%").replace("_", "\\_") + "%")
-    total = con.execute(
+    kw = lit("%" + keyword.replace("%", "\\%").replace("_", "\\_") + "%")
+    total = cur.execute(
         f"SELECT count(*) FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\'"
     ).fetchone()[0]
-    hits = con.execute(
+    hits = cur.execute(
         f"SELECT _file, _row FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\' "
-        f"ORDER BY _file, _row LIMIT {p['limit']} OFFSET {p['offset']}"
+        f"ORDER BY _file, _row LIMIT {limit} OFFSET {offset}"
     ).fetchall()
-    rows = []
     by_file = {}
     for f, r in hits:
         by_file.setdefault(f, []).append(r)
+    return total, dict(sorted(by_file.items()))
+
+
+def rows_of_file(path, rows):
+    """The query of rows `rows` (0-based) of the Parquet file `path`, in order."""
+    wanted = ", ".join(str(r) for r in rows)
+    return (
+        f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({lit(path)}, file_row_number=true, hive_partitioning=false) "
+        f"WHERE file_row_number IN ({wanted}) ORDER BY file_row_number"
+    )
+
+
+def keyword(folder, p):
+    total, by_file = keyword_hits(con, folder, p["keyword"], p["limit"], p["offset"])
     data = files(folder, "data")
-    for f, rs in sorted(by_file.items()):
-        wanted = ", ".join(str(r) for r in rs)
-        rows += con.execute(
-            f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({lit(data[f])}, file_row_number=true, hive_partitioning=false) "
-            f"WHERE file_row_number IN ({wanted}) ORDER BY file_row_number"
-        ).fetchall()
+    rows = []
+    for f, rs in by_file.items():
+        rows += con.execute(rows_of_file(data[f], rs)).fetchall()
     return rows + [total]
 
 

@@ -43,7 +43,7 @@ import duckdb
 import jwt
 # The file listing and SQL literals of the harness's in-process DuckDB side
 # (bench/ is on the path: this file runs as a script from it).
-from duckdb_side import files, lit, plist
+from duckdb_side import files, keyword_hits, lit, plist, rows_of_file
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 
@@ -220,30 +220,14 @@ def data_total(cur, folder, data):
 def keyword_page(cur, folder, data, keyword, limit, offset):
     """As duckdb_side.keyword(): match in index.parquet, then fetch the hit
     rows from their data files."""
-    index = f"{folder}/index.parquet"
-    if not os.path.exists(index):
+    if not os.path.exists(f"{folder}/index.parquet"):
         raise Problem(404, "Not Found", "no index.parquet for this attempt")
-    index = lit(index)
-    kw = lit("%" + keyword.replace("%", "\\%").replace("_", "\\_") + "%")
-    total = cur.execute(
-        f"SELECT count(*) FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\'"
-    ).fetchone()[0]
-    hits = cur.execute(
-        f"SELECT _file, _row FROM read_parquet({index}, hive_partitioning=false) WHERE _searchable ILIKE {kw} ESCAPE '\\' "
-        f"ORDER BY _file, _row LIMIT {limit} OFFSET {offset}"
-    ).fetchall()
-    by_file = {}
-    for f, r in hits:
-        by_file.setdefault(f, []).append(r)
+    total, by_file = keyword_hits(cur, folder, keyword, limit, offset)
     rows = []
-    for f, rs in sorted(by_file.items()):
+    for f, rs in by_file.items():
         if f >= len(data):
             raise Problem(502, "Bad Gateway", f"index names data file {f:03d}, which is missing")
-        wanted = ", ".join(str(r) for r in rs)
-        cur.execute(
-            f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({lit(data[f])}, file_row_number=true, hive_partitioning=false) "
-            f"WHERE file_row_number IN ({wanted}) ORDER BY file_row_number"
-        )
+        cur.execute(rows_of_file(data[f], rs))
         rows += records(cur)
     return rows, total
 

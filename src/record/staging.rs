@@ -236,34 +236,38 @@ impl Staging {
         self.exists(&self.folder.metadata()).await
     }
 
-    /// The part numbers staged of `kind` (or of every kind), ascending:
-    /// one listing.
-    async fn staged(&self, kind: Option<PartKind>) -> Result<StagedAttempt, RecordError> {
-        let folder = match kind {
-            Some(kind) => self.prefix.clone().join(kind.as_str()),
-            None => self.prefix.clone(),
-        };
+    /// What is staged, in one listing: the part numbers of each kind,
+    /// ascending, and whether the marker is there (the attempt is open).
+    async fn state(
+        &self,
+        attempt: u32,
+        resumed: bool,
+    ) -> Result<(StagedAttempt, bool), RecordError> {
         let keys: Vec<Path> = self
             .store()
-            .list(Some(&folder))
+            .list(Some(&self.prefix))
             .map_ok(|meta| meta.location)
-            .map_err(store_error(&folder))
+            .map_err(store_error(&self.prefix))
             .try_collect()
             .await?;
         let mut staged = StagedAttempt {
-            attempt: 0,
-            resumed: false,
+            attempt,
+            resumed,
             data: Vec::new(),
             errors: Vec::new(),
             logs: Vec::new(),
         };
+        let mut open = false;
         for key in keys {
-            // `{prefix}/{kind}/{part:06}.parquet`; the marker and anything
-            // else are not parts.
+            // `{prefix}/open.json` and `{prefix}/{kind}/{part:06}.parquet`.
             let Some(mut rest) = key.prefix_match(&self.prefix) else {
                 continue;
             };
-            let (Some(folder), Some(file), None) = (rest.next(), rest.next(), rest.next()) else {
+            let (Some(first), second, None) = (rest.next(), rest.next(), rest.next()) else {
+                continue;
+            };
+            let Some(file) = second else {
+                open |= first.as_ref() == MARKER;
                 continue;
             };
             let Some(part) = file
@@ -273,7 +277,7 @@ impl Staging {
             else {
                 continue;
             };
-            let parts = match folder.as_ref() {
+            let parts = match first.as_ref() {
                 "data" => &mut staged.data,
                 "errors" => &mut staged.errors,
                 "logs" => &mut staged.logs,
@@ -284,21 +288,7 @@ impl Staging {
         for parts in [&mut staged.data, &mut staged.errors, &mut staged.logs] {
             parts.sort_unstable();
         }
-        Ok(staged)
-    }
-
-    /// The part numbers staged of `kind`, ascending.
-    async fn parts(&self, kind: PartKind) -> Result<Vec<u32>, RecordError> {
-        let staged = self.staged(Some(kind)).await?;
-        Ok(staged.parts(kind).to_vec())
-    }
-
-    async fn state(&self, attempt: u32, resumed: bool) -> Result<StagedAttempt, RecordError> {
-        Ok(StagedAttempt {
-            attempt,
-            resumed,
-            ..self.staged(None).await?
-        })
+        Ok((staged, open))
     }
 
     /// Deletes every staged file (the marker last: an attempt half
@@ -420,14 +410,18 @@ impl Recorder {
                 attempt,
             }));
         }
-        if staging.exists(&staging.marker()).await? {
+        let (staged, open) = staging.state(attempt, true).await?;
+        if open {
             staging.mark_open().await?;
-            return staging.state(attempt, true).await;
+            return Ok(staged);
         }
         self.mark_store().await?;
         self.check_company_folder(company).await?;
         staging.mark_open().await?;
-        staging.state(attempt, false).await
+        Ok(StagedAttempt {
+            resumed: false,
+            ..staged
+        })
     }
 
     /// The parts staged of an open attempt.
@@ -444,10 +438,10 @@ impl Recorder {
         attempt: u32,
     ) -> Result<StagedAttempt, RecordError> {
         let staging = Staging::new(self, company, run, phase, attempt)?;
-        if !staging.exists(&staging.marker()).await? {
-            return Err(RecordError::NotOpen { phase, attempt });
+        match staging.state(attempt, true).await? {
+            (staged, true) => Ok(staged),
+            (_, false) => Err(RecordError::NotOpen { phase, attempt }),
         }
-        staging.state(attempt, true).await
     }
 
     /// Stages part `part` of `kind` from `batches`: written whole or not
@@ -478,10 +472,11 @@ impl Recorder {
         S: Stream<Item = Result<RecordBatch, RecordError>> + Unpin,
     {
         let staging = Staging::new(self, company, run, phase, attempt)?;
-        if staging.committed().await? || !staging.exists(&staging.marker()).await? {
+        let (state, open) = staging.state(attempt, true).await?;
+        if !open || staging.committed().await? {
             return Err(RecordError::NotOpen { phase, attempt });
         }
-        let staged = staging.parts(kind).await?;
+        let staged = state.parts(kind);
         let next = staged.last().map_or(1, |last| last.saturating_add(1));
         if part == 0 || part > next {
             return Err(RecordError::PartOutOfOrder { kind, part, next });
@@ -588,17 +583,17 @@ impl Recorder {
             }
             return Err(RecordError::CommitDiffers { phase, attempt });
         }
-        if !staging.exists(&staging.marker()).await? {
+        let (staged, open) = staging.state(attempt, true).await?;
+        if !open {
             return Err(RecordError::NotOpen { phase, attempt });
         }
-        // So that no sweep takes the parts from under a long commit.
-        staging.mark_open().await?;
-        let staged = staging.state(attempt, true).await?;
         // Parts are staged 1..n of each kind: a gap is a sweep deleting
         // the attempt as it expires.
         if !staged.numbered_from_one() {
             return Err(RecordError::StagingChanged { phase, attempt });
         }
+        // So that no sweep takes the parts from under a long commit.
+        staging.mark_open().await?;
         let mut recording = self.begin(company, run, phase, attempt).await?;
         for kind in PartKind::ALL {
             for &part in staged.parts(kind) {
@@ -618,9 +613,8 @@ impl Recorder {
         }
         // Nothing deleted while the parts were read (a sweep that had
         // begun on this attempt): else nothing is committed.
-        if staging.state(attempt, true).await? != staged
-            || !staging.exists(&staging.marker()).await?
-        {
+        let (now, open) = staging.state(attempt, true).await?;
+        if !open || now != staged {
             return Err(RecordError::StagingChanged { phase, attempt });
         }
         let metadata = recording.commit(outcome, at).await?;

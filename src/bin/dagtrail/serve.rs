@@ -152,10 +152,11 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-/// Deletes, every hour from the start (every quarter of a TTL under four
-/// hours, at most every second), the write API's staged attempts untouched for `ttl`. Every
-/// server of a store sweeps: a deletion is idempotent, and a sweep with
-/// nothing to expire is one listing of the staging folder.
+/// Deletes the write API's staged attempts untouched for `ttl`, every
+/// hour from the start (every quarter of a TTL under four hours, at most
+/// every second). Every server of a store taking writes sweeps: a
+/// deletion is idempotent, and a sweep with nothing to expire is one
+/// listing of the staging folder.
 async fn expire_staged_attempts(recorder: Recorder, ttl: Duration) {
     let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     let mut ticks = tokio::time::interval(every);
