@@ -15,6 +15,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, not the system's allocator: with glibc's, the memory of a
+/// large request stayed with the process once the request ended (4 GB of
+/// one tenant's events, measured: per-thread arenas are never trimmed),
+/// where jemalloc's background threads return freed pages to the system
+/// within seconds (docs/RELIABILITY.md, "Memory").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// See into your ETL pipelines: record runs, browse them, serve the read API.
 #[derive(Debug, Parser)]
 #[command(name = "dagtrail", version, about)]
