@@ -53,6 +53,55 @@ pub struct StorageSettings {
     pub acquire_timeout: Option<std::time::Duration>,
 }
 
+/// What bounds the memory of one input as decoded (an uploaded part, an
+/// event, a file `dagtrail ingest` reads): [`crate::ingest::IngestLimits`].
+#[derive(Debug, Clone, Args)]
+pub struct IngestSettings {
+    /// Bytes of one row at most: an NDJSON line, a CSV record, a row of
+    /// Parquet or Arrow as decoded (and so every cell in it); longer rows
+    /// are refused (413). Decoding takes up to about 50 times a row's bytes
+    /// for the first rows, whose types are inferred.
+    #[arg(long, env = "DAGTRAIL_MAX_ROW_BYTES", default_value_t = crate::ingest::limits::DEFAULT_MAX_ROW_BYTES)]
+    pub max_row_bytes: usize,
+    /// Columns of one input at most, each field of a nested column counted
+    /// (more are refused with 422).
+    #[arg(long, env = "DAGTRAIL_MAX_COLUMNS", default_value_t = crate::ingest::limits::DEFAULT_MAX_COLUMNS)]
+    pub max_columns: usize,
+    /// Levels of nesting of a value at most (lists and objects within
+    /// lists and objects; more are refused with 422).
+    #[arg(long, env = "DAGTRAIL_MAX_NESTING", default_value_t = crate::ingest::limits::DEFAULT_MAX_NESTING)]
+    pub max_nesting: usize,
+    /// Bytes of one Arrow IPC message (a batch of a part) at most, as sent
+    /// and as decompressed (more are refused with 413: send smaller
+    /// batches).
+    #[arg(long, env = "DAGTRAIL_MAX_BATCH_BYTES", default_value_t = crate::ingest::limits::DEFAULT_MAX_BATCH_BYTES)]
+    pub max_batch_bytes: usize,
+    /// Bytes one part may decode to at most (its values laid out plainly;
+    /// more are refused with 413): a small part whose values repeat cannot
+    /// take an upload slot for hours.
+    #[arg(long, env = "DAGTRAIL_MAX_PART_DECODED_BYTES", default_value_t = crate::ingest::limits::DEFAULT_MAX_DECODED_BYTES)]
+    pub max_part_decoded_bytes: u64,
+    /// Memory (bytes) of the process that decodes one Parquet part; a part
+    /// that needs more is refused (413).
+    #[arg(long, env = "DAGTRAIL_DECODER_MEMORY_BYTES", default_value_t = crate::ingest::limits::DEFAULT_DECODER_MEMORY)]
+    pub decoder_memory_bytes: u64,
+}
+
+impl IngestSettings {
+    /// The limits, Parquet decoded by `decoder` (this program) when given.
+    pub fn limits(&self, decoder: Option<PathBuf>) -> crate::ingest::IngestLimits {
+        crate::ingest::IngestLimits {
+            max_row_bytes: self.max_row_bytes.max(1),
+            max_columns: self.max_columns.max(1),
+            max_nesting: self.max_nesting.max(1),
+            max_batch_bytes: self.max_batch_bytes.max(1024),
+            max_decoded_bytes: Some(self.max_part_decoded_bytes.max(1)),
+            decoder_memory: self.decoder_memory_bytes.max(64 * 1024 * 1024),
+            decoder,
+        }
+    }
+}
+
 /// Opening the configured storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -105,6 +105,10 @@ pub enum ApiError {
     /// A request body over the route's limit (413).
     #[error("the request body is over the limit of {0} bytes")]
     PayloadTooLarge(u64),
+    /// A request body that could not be read: past the route's limit
+    /// (413), slower than the minimum rate (408), or cut off (400).
+    #[error(transparent)]
+    Body(#[from] crate::http::body::BodyError),
     /// Recording failed (see [`crate::record::RecordError`]).
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
@@ -193,6 +197,14 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
                 detail,
             )
         }
+        RecordError::OverLimit { over, .. } if over.limit.too_large() => {
+            problem(StatusCode::PAYLOAD_TOO_LARGE, "Content too large", detail)
+        }
+        RecordError::OverLimit { .. } => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable entity",
+            detail,
+        ),
         RecordError::NotOpen { .. } => problem(StatusCode::NOT_FOUND, "Attempt not open", detail),
         RecordError::Write(WriteError::AlreadyCommitted { .. })
         | RecordError::CommitDiffers { .. }
@@ -312,6 +324,20 @@ impl IntoResponse for ApiError {
                 format!("the request body is over the limit of {limit} bytes for this route"),
             ),
             ApiError::Record(e) => record_problem(&e),
+            ApiError::Body(crate::http::body::BodyError::TooLarge(limit)) => {
+                ApiError::PayloadTooLarge(limit).into_response()
+            }
+            ApiError::Body(e @ crate::http::body::BodyError::TooSlow(_)) => {
+                let mut response =
+                    problem(StatusCode::REQUEST_TIMEOUT, "Request timeout", e.to_string());
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                response
+            }
+            ApiError::Body(e @ crate::http::body::BodyError::Broken(_)) => {
+                problem(StatusCode::BAD_REQUEST, "Bad request", e.to_string())
+            }
             ApiError::Busy(detail) => {
                 let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail);
                 // Slots free up within seconds (a stream ends, a stalled

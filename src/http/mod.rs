@@ -3,6 +3,7 @@
 //! are thin: extract, call the [`ReadService`], map the result.
 
 pub mod auth;
+pub mod body;
 pub mod conditional;
 pub mod cors;
 pub mod dags;
@@ -93,6 +94,8 @@ pub struct Limits {
     pub max_writes_per_company: usize,
     /// Bytes of one uploaded part at most (then 413).
     pub max_part_bytes: u64,
+    /// What bounds the memory of a part or an event as decoded.
+    pub ingest: crate::ingest::IngestLimits,
 }
 
 impl Default for Limits {
@@ -109,6 +112,7 @@ impl Default for Limits {
             max_writes: DEFAULT_MAX_WRITES,
             max_writes_per_company: DEFAULT_MAX_WRITES_PER_COMPANY,
             max_part_bytes: DEFAULT_MAX_PART_BYTES,
+            ingest: crate::ingest::IngestLimits::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, RecordBatch};
@@ -13,46 +14,112 @@ use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
 use csv::StringRecord;
 
 use super::infer::{Evidence, Origin, convert_text};
-use super::{IngestError, InputBatch, Place, Places};
+use super::limits::{IngestLimits, Limit, OverLimit};
+use super::{IngestError, InputBatch, Place, Places, Window};
+
+/// Bytes the CSV reader may have read ahead of the record it is on (its
+/// buffer), beyond a record's bound.
+const READ_AHEAD: usize = 64 * 1024;
+
+/// The input under the CSV reader, counting what it hands over since the
+/// record being read began: past the bound, reading fails, so that a
+/// record without an end (an unclosed quote, a 1 GiB cell) is never held
+/// whole.
+struct Metered<R> {
+    inner: R,
+    read: Arc<AtomicUsize>,
+    bound: usize,
+}
+
+/// The error [`Metered`] fails with, told apart from the input's own.
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a record is over the row limit")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.load(Ordering::Relaxed) > self.bound {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+}
 
 /// Batches of a CSV input.
 pub struct CsvBatches<R> {
     name: String,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Metered<R>>,
+    /// Bytes handed to the reader since the current record began.
+    read: Arc<AtomicUsize>,
+    max_row_bytes: usize,
     schema: SchemaRef,
-    batch_rows: usize,
+    window: Window,
     /// Records read ahead (the inference window), with their lines.
     pending: Option<Vec<(usize, StringRecord)>>,
     done: bool,
 }
 
 impl<R: Read> CsvBatches<R> {
-    /// Reads the header and the first `infer_rows` records to infer the
-    /// column types.
+    /// Reads the header and the first records (`window`'s rows and bytes)
+    /// to infer the column types. A record (the header too) is read no
+    /// further than `limits.max_row_bytes`, and the header names at most
+    /// `limits.max_columns` columns.
     ///
     /// # Errors
     ///
-    /// No header line, a column named twice, or a malformed record.
+    /// No header line, a column named twice, too many columns, a record
+    /// over the row limit, or a malformed record.
     pub fn new(
         name: String,
         input: R,
-        infer_rows: usize,
-        batch_rows: usize,
+        limits: &IngestLimits,
+        window: Window,
     ) -> Result<Self, IngestError> {
+        let read = Arc::new(AtomicUsize::new(0));
         let reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(input);
+            .from_reader(Metered {
+                inner: input,
+                read: Arc::clone(&read),
+                bound: limits.max_row_bytes.saturating_add(READ_AHEAD),
+            });
         let mut this = Self {
             name,
             reader,
+            read,
+            max_row_bytes: limits.max_row_bytes,
             schema: Arc::new(Schema::empty()),
-            batch_rows: batch_rows.max(1),
+            window: Window {
+                infer_rows: window.infer_rows.max(1),
+                batch_rows: window.batch_rows.max(1),
+                ..window
+            },
             pending: None,
             done: false,
         };
         let header = this.reader.headers().cloned();
         let header = header.map_err(|e| this.csv_error(&e))?;
+        if header.len() > limits.max_columns {
+            return Err(IngestError::OverLimit {
+                file: this.name,
+                at: Some(Place::Line(1)),
+                over: OverLimit::new(
+                    Limit::Columns,
+                    limits.max_columns,
+                    format!("the header names {} columns", header.len()),
+                ),
+            });
+        }
         if header.is_empty() || header.iter().all(str::is_empty) {
             return Err(IngestError::BadFile {
                 file: this.name,
@@ -67,8 +134,23 @@ impl<R: Read> CsvBatches<R> {
                 reason: format!("column {twice:?} is named twice in the header"),
             });
         }
-        let first = this.read_records(infer_rows.max(batch_rows))?;
-        let window = &first[..first.len().min(infer_rows.max(1))];
+        let window = this.window;
+        let first = this.read_records(
+            window.infer_rows.max(window.batch_rows),
+            window.infer_bytes.max(window.batch_bytes),
+        )?;
+        let mut bytes = 0usize;
+        let inferred_rows = first
+            .iter()
+            .take(window.infer_rows)
+            .take_while(|(_, record)| {
+                let fits = bytes == 0 || bytes + record.as_slice().len() <= window.infer_bytes;
+                bytes += record.as_slice().len();
+                fits
+            })
+            .count()
+            .max(1);
+        let window = &first[..first.len().min(inferred_rows)];
         let texts = text_columns(header.len(), window);
         let fields: Vec<FieldRef> = header
             .iter()
@@ -92,6 +174,13 @@ impl<R: Read> CsvBatches<R> {
     }
 
     fn csv_error(&self, e: &csv::Error) -> IngestError {
+        if let csv::ErrorKind::Io(io) = e.kind()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<RecordTooLong>())
+        {
+            return self.too_long(e.position().map(|p| p.line()));
+        }
         match e.position() {
             Some(p) => IngestError::BadValue {
                 file: self.name.clone(),
@@ -105,15 +194,38 @@ impl<R: Read> CsvBatches<R> {
         }
     }
 
-    fn read_records(&mut self, n: usize) -> Result<Vec<(usize, StringRecord)>, IngestError> {
+    /// A record over the row limit, at `line` when known.
+    fn too_long(&self, line: Option<u64>) -> IngestError {
+        IngestError::OverLimit {
+            file: self.name.clone(),
+            at: line.map(|l| Place::Line(usize::try_from(l).unwrap_or(usize::MAX))),
+            over: OverLimit::new(Limit::RowBytes, self.max_row_bytes, "a record is longer"),
+        }
+    }
+
+    /// Reads up to `n` records, fewer once they hold `max_bytes` (at least
+    /// one).
+    fn read_records(
+        &mut self,
+        n: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(usize, StringRecord)>, IngestError> {
         let mut records = Vec::new();
-        while records.len() < n {
+        let mut bytes = 0usize;
+        while records.len() < n && (records.is_empty() || bytes < max_bytes) {
             let mut record = StringRecord::new();
+            // What the reader read ahead of this record was counted for
+            // the last one: a record's count is over by at most its buffer.
+            self.read.store(0, Ordering::Relaxed);
             match self.reader.read_record(&mut record) {
                 Ok(true) => {
-                    let line = record
-                        .position()
-                        .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+                    let line = record.position().map(|p| p.line());
+                    if record.as_slice().len() > self.max_row_bytes {
+                        self.done = true;
+                        return Err(self.too_long(line));
+                    }
+                    bytes += record.as_slice().len();
+                    let line = line.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX));
                     records.push((line, record));
                 }
                 Ok(false) => {
@@ -194,7 +306,7 @@ impl<R: Read> Iterator for CsvBatches<R> {
         let mut records = match self.pending.take() {
             Some(records) => records,
             None if self.done => return None,
-            None => match self.read_records(self.batch_rows) {
+            None => match self.read_records(self.window.batch_rows, self.window.batch_bytes) {
                 Ok(records) => records,
                 Err(e) => {
                     self.done = true;
@@ -202,8 +314,8 @@ impl<R: Read> Iterator for CsvBatches<R> {
                 }
             },
         };
-        if records.len() > self.batch_rows {
-            self.pending = Some(records.split_off(self.batch_rows));
+        if records.len() > self.window.batch_rows {
+            self.pending = Some(records.split_off(self.window.batch_rows));
         }
         if records.is_empty() {
             return None;
@@ -229,7 +341,13 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<Vec<InputBatch>, IngestError> {
-        CsvBatches::new("t.csv".into(), text.as_bytes(), 2, 2)?.collect()
+        CsvBatches::new(
+            "t.csv".into(),
+            text.as_bytes(),
+            &IngestLimits::default(),
+            Window::rows(2, 2),
+        )?
+        .collect()
     }
 
     #[test]

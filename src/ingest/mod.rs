@@ -3,8 +3,11 @@
 //! loss ([`infer`]). Every error names the file and, where there is one,
 //! the 1-based line of the input (for Parquet, the 1-based row).
 
+mod arrow_stream;
 mod csv_file;
+pub mod decoder;
 pub mod infer;
+pub mod limits;
 mod ndjson;
 mod number_text;
 mod parquet_file;
@@ -15,15 +18,57 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use tokio::sync::mpsc;
 
+pub use self::arrow_stream::ArrowStreamBatches;
 pub use self::csv_file::CsvBatches;
+pub use self::limits::{IngestLimits, Limit, OverLimit};
 pub use self::ndjson::NdjsonBatches;
-pub use self::parquet_file::{ParquetBatches, open_parquet};
+pub use self::parquet_file::{ParquetBatches, batch_rows, open_parquet};
 pub use self::part::{PART_MEDIA_TYPES, PartFormat, media_type, open_part};
 
-/// Rows per batch handed to the writer.
+/// Rows per batch handed to the writer at most (fewer when they hold more
+/// than [`limits::BATCH_BYTES`]).
 pub const BATCH_ROWS: usize = 8_192;
-/// Rows read to infer a schema.
+/// Rows read to infer a schema at most (fewer past
+/// [`limits::INFER_BYTES`]).
 pub const INFER_ROWS: usize = 1_000;
+
+/// How many rows a text reader infers its types from and hands over at
+/// once, by count and by bytes: whichever bound comes first (at least one
+/// row each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Rows types are inferred from.
+    pub infer_rows: usize,
+    /// Bytes of them.
+    pub infer_bytes: usize,
+    /// Rows of a batch.
+    pub batch_rows: usize,
+    /// Bytes of them.
+    pub batch_bytes: usize,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            infer_rows: INFER_ROWS,
+            infer_bytes: limits::INFER_BYTES,
+            batch_rows: BATCH_ROWS,
+            batch_bytes: limits::BATCH_BYTES,
+        }
+    }
+}
+
+impl Window {
+    /// A window of `infer_rows` and `batch_rows` rows, bytes unbounded
+    /// beyond the defaults (tests of the row logic).
+    pub fn rows(infer_rows: usize, batch_rows: usize) -> Self {
+        Self {
+            infer_rows,
+            batch_rows,
+            ..Self::default()
+        }
+    }
+}
 
 /// Where a row is in its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +101,21 @@ pub enum Places {
 }
 
 impl Places {
+    /// The places of `rows` rows from the batch's row `first` (0-based).
+    pub fn from(&self, first: usize, rows: usize) -> Self {
+        match self {
+            Places::Lines(lines) => Places::Lines(
+                lines
+                    .get(first..(first + rows).min(lines.len()))
+                    .unwrap_or_default()
+                    .to_vec(),
+            ),
+            Places::Rows { first: start } => Places::Rows {
+                first: start + first as u64,
+            },
+        }
+    }
+
     /// The place of the batch's row `row` (0-based).
     pub fn of(&self, row: usize) -> Place {
         match self {
@@ -94,6 +154,16 @@ pub enum IngestError {
         file: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The input goes past one of its limits ([`IngestLimits`]).
+    #[error("{file}: {}{over}", at.map(|at| format!("{at}: ")).unwrap_or_default())]
+    OverLimit {
+        /// The file.
+        file: String,
+        /// Where in it, when known.
+        at: Option<Place>,
+        /// Which limit, and by what.
+        over: OverLimit,
     },
     /// The file could not be read.
     #[error("{file}: {source}")]
@@ -139,6 +209,8 @@ pub struct Input {
     pub path: PathBuf,
     /// Its format.
     pub format: InputFormat,
+    /// What bounds it.
+    pub limits: IngestLimits,
 }
 
 /// Batches of an input, read on a blocking thread.
@@ -165,7 +237,11 @@ impl Input {
                     .into(),
             });
         }
-        Ok(Self { path, format })
+        Ok(Self {
+            path,
+            format,
+            limits: IngestLimits::for_files(),
+        })
     }
 
     fn name(&self) -> String {
@@ -179,11 +255,13 @@ impl Input {
     /// When the file cannot be opened or its first rows cannot be read.
     pub fn open(&self) -> Result<Batches, IngestError> {
         let name = self.name();
+        let limits = &self.limits;
+        let window = Window::default();
         if self.path.as_os_str() == "-" {
             let stdin = std::io::BufReader::new(std::io::stdin());
             return Ok(match self.format {
-                InputFormat::Csv => Box::new(CsvBatches::new(name, stdin, INFER_ROWS, BATCH_ROWS)?),
-                _ => Box::new(NdjsonBatches::new(name, stdin, INFER_ROWS, BATCH_ROWS)?),
+                InputFormat::Csv => Box::new(CsvBatches::new(name, stdin, limits, window)?),
+                _ => Box::new(NdjsonBatches::new(name, stdin, limits, window)?),
             });
         }
         let file = std::fs::File::open(&self.path).map_err(|source| IngestError::Io {
@@ -192,13 +270,9 @@ impl Input {
         })?;
         let buffered = std::io::BufReader::with_capacity(1 << 20, file);
         Ok(match self.format {
-            InputFormat::Ndjson => {
-                Box::new(NdjsonBatches::new(name, buffered, INFER_ROWS, BATCH_ROWS)?)
-            }
-            InputFormat::Csv => Box::new(CsvBatches::new(name, buffered, INFER_ROWS, BATCH_ROWS)?),
-            InputFormat::Parquet => {
-                Box::new(open_parquet(name, buffered.into_inner(), BATCH_ROWS)?)
-            }
+            InputFormat::Ndjson => Box::new(NdjsonBatches::new(name, buffered, limits, window)?),
+            InputFormat::Csv => Box::new(CsvBatches::new(name, buffered, limits, window)?),
+            InputFormat::Parquet => Box::new(open_parquet(name, buffered.into_inner(), limits)?),
         })
     }
 
@@ -214,23 +288,38 @@ impl Input {
     /// input.
     pub fn stream(&self) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
         let input = self.clone();
-        stream_batches(self.name(), move || input.open())
+        stream_batches(self.name(), self.limits.clone(), move || input.open())
+    }
+
+    /// The input read under `limits` instead of the defaults for files
+    /// ([`IngestLimits::for_files`]).
+    pub fn with_limits(mut self, limits: IngestLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
 /// Runs `open` and reads its batches on a blocking thread, handing them
 /// over a bounded channel: parsing overlaps what the caller does with them
 /// (uploading, staging), and at most two batches wait in memory. Shared by
-/// `dagtrail ingest` ([`Input::stream`]) and the write API's parts.
+/// `dagtrail ingest` ([`Input::stream`]) and the write API's parts. Every
+/// batch is cut into pieces of at most [`limits::BATCH_BYTES`] as its
+/// values will be laid out ([`limits::split_by_bytes`]: a dictionary's
+/// value counts once per row that shows it), so that what follows the
+/// decoder holds bounded bytes whatever the input's encoding.
 ///
 /// # Errors
 ///
 /// Sent, not returned: a failure of `open` or of a batch is the channel's
 /// last item, and a reader that panics ends it with
 /// [`IngestError::BadFile`] naming `name` rather than looking like the end
-/// of the input (which would commit the rows read so far).
+/// of the input (which would commit the rows read so far). A row over
+/// [`IngestLimits::max_row_bytes`], or more than
+/// [`IngestLimits::max_decoded_bytes`] in all, is
+/// [`IngestError::OverLimit`].
 pub fn stream_batches(
     name: String,
+    limits: IngestLimits,
     open: impl FnOnce() -> Result<Batches, IngestError> + Send + 'static,
 ) -> mpsc::Receiver<Result<InputBatch, IngestError>> {
     let (tx, rx) = mpsc::channel(2);
@@ -243,10 +332,20 @@ pub fn stream_batches(
                     return;
                 }
             };
+            let mut decoded = 0u64;
             for batch in batches {
-                let failed = batch.is_err();
-                if tx.blocking_send(batch).is_err() || failed {
-                    return;
+                let pieces = batch.and_then(|batch| bounded(&name, &limits, batch, &mut decoded));
+                let pieces = match pieces {
+                    Ok(pieces) => pieces,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                };
+                for piece in pieces {
+                    if tx.blocking_send(Ok(piece)).is_err() {
+                        return;
+                    }
                 }
             }
         }));
@@ -259,4 +358,60 @@ pub fn stream_batches(
         }
     });
     rx
+}
+
+/// `input` cut into pieces of at most [`limits::BATCH_BYTES`], its bytes
+/// added to `decoded`.
+///
+/// # Errors
+///
+/// [`IngestError::OverLimit`] for a row over the row limit (placed), or
+/// when `decoded` goes past the part's limit.
+fn bounded(
+    name: &str,
+    limits: &IngestLimits,
+    input: InputBatch,
+    decoded: &mut u64,
+) -> Result<Vec<InputBatch>, IngestError> {
+    let over = |at, over| IngestError::OverLimit {
+        file: name.to_owned(),
+        at,
+        over,
+    };
+    let (pieces, bytes) =
+        limits::split_by_bytes(&input.batch, limits::BATCH_BYTES, limits.max_row_bytes).map_err(
+            |(row, bytes)| {
+                over(
+                    Some(input.places.of(row)),
+                    OverLimit::new(
+                        Limit::RowBytes,
+                        limits.max_row_bytes,
+                        format!("a row takes {bytes} bytes decoded"),
+                    ),
+                )
+            },
+        )?;
+    *decoded = decoded.saturating_add(bytes);
+    if let Some(max) = limits.max_decoded_bytes
+        && *decoded > max
+    {
+        return Err(over(
+            None,
+            OverLimit::new(
+                Limit::DecodedBytes,
+                max,
+                format!("the rows decode to more than {max} bytes"),
+            ),
+        ));
+    }
+    if pieces.len() == 1 {
+        return Ok(vec![input]);
+    }
+    Ok(pieces
+        .into_iter()
+        .map(|(first, batch)| {
+            let places = input.places.from(first, batch.num_rows());
+            InputBatch { batch, places }
+        })
+        .collect())
 }

@@ -12,7 +12,8 @@ use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
 use serde_json::Value;
 
 use super::infer::{Evidence, Origin, convert, text_leaves, typed};
-use super::{IngestError, InputBatch, Place, Places};
+use super::limits::{self, IngestLimits, JsonShapeFault, Line};
+use super::{IngestError, InputBatch, Place, Places, Window};
 
 /// Batches of an NDJSON stream.
 pub struct NdjsonBatches<R> {
@@ -24,7 +25,9 @@ pub struct NdjsonBatches<R> {
     schema: SchemaRef,
     decoder: Option<Decoder>,
     line_no: usize,
-    batch_rows: usize,
+    window: Window,
+    max_row_bytes: usize,
+    max_nesting: usize,
     pending: Option<Vec<(usize, String)>>,
     done: bool,
 }
@@ -55,18 +58,28 @@ fn raw_type(data_type: &DataType, origins: &mut Vec<Origin>) -> DataType {
 }
 
 impl<R: BufRead> NdjsonBatches<R> {
-    /// Reads the first `infer_rows` lines to infer the schema.
+    /// Reads the first lines (`window`'s rows and bytes) to infer the
+    /// schema. Every line is checked before it is decoded: at most
+    /// `limits.max_row_bytes` bytes (reading stops there), nested at most
+    /// `limits.max_nesting` levels, no object naming a key twice; the
+    /// inferred columns at most `limits.max_columns`.
     ///
     /// # Errors
     ///
-    /// A line that is not a JSON object, or a file that cannot be read.
+    /// A line that is not a JSON object or is over a limit, or a file that
+    /// cannot be read.
     pub fn new(
         name: String,
         reader: R,
-        infer_rows: usize,
-        batch_rows: usize,
+        limits: &IngestLimits,
+        window: Window,
     ) -> Result<Self, IngestError> {
         let empty = Arc::new(Schema::empty());
+        let window = Window {
+            infer_rows: window.infer_rows.max(1),
+            batch_rows: window.batch_rows.max(1),
+            ..window
+        };
         let mut this = Self {
             decoder: None,
             name,
@@ -74,14 +87,31 @@ impl<R: BufRead> NdjsonBatches<R> {
             raw: Arc::clone(&empty),
             schema: empty,
             line_no: 0,
-            batch_rows: batch_rows.max(1),
+            window,
+            max_row_bytes: limits.max_row_bytes,
+            max_nesting: limits.max_nesting,
             pending: None,
             done: false,
         };
-        let first = this.read_lines(infer_rows.max(batch_rows))?;
-        let window = &first[..first.len().min(infer_rows.max(1))];
-        let mut values = Vec::with_capacity(window.len());
-        for (line, text) in window {
+        let first = this.read_lines(
+            window.infer_rows.max(window.batch_rows),
+            window.infer_bytes.max(window.batch_bytes),
+        )?;
+        // The inference window: its rows and bytes, at least one line.
+        let mut bytes = 0usize;
+        let inferred_rows = first
+            .iter()
+            .take(window.infer_rows)
+            .take_while(|(_, text)| {
+                let fits = bytes == 0 || bytes + text.len() <= window.infer_bytes;
+                bytes += text.len();
+                fits
+            })
+            .count()
+            .max(1);
+        let window_lines = &first[..first.len().min(inferred_rows)];
+        let mut values = Vec::with_capacity(window_lines.len());
+        for (line, text) in window_lines {
             if !text.trim_start().starts_with('{') {
                 return Err(this.not_an_object(*line));
             }
@@ -97,6 +127,18 @@ impl<R: BufRead> NdjsonBatches<R> {
                 file: this.name.clone(),
                 reason: e.to_string(),
             })?;
+        drop(values);
+        limits::check_schema(&inferred, limits).map_err(|fault| match fault {
+            limits::SchemaFault::Over(over) => IngestError::OverLimit {
+                file: this.name.clone(),
+                at: None,
+                over,
+            },
+            limits::SchemaFault::Duplicate(_) => IngestError::BadFile {
+                file: this.name.clone(),
+                reason: fault.to_string(),
+            },
+        })?;
         let mut origins = Vec::new();
         let raw_fields: Vec<FieldRef> = inferred
             .fields()
@@ -112,9 +154,9 @@ impl<R: BufRead> NdjsonBatches<R> {
         this.raw = Arc::new(Schema::new(raw_fields));
         // The window once more, as text, to see every value's digits.
         let mut evidence: Vec<Evidence> = origins.into_iter().map(Evidence::new).collect();
-        if !window.is_empty() {
-            let mut decoder = new_decoder(&this.name, &this.raw, window.len())?;
-            let raw = this.decode_with(&mut decoder, window)?;
+        if !window_lines.is_empty() {
+            let mut decoder = new_decoder(&this.name, &this.raw, window_lines.len())?;
+            let raw = this.decode_with(&mut decoder, window_lines)?;
             let mut leaves = Vec::new();
             if let Some(raw) = raw {
                 raw.columns()
@@ -163,32 +205,77 @@ impl<R: BufRead> NdjsonBatches<R> {
         self.bad_line(line, format!("expected a JSON object{hint}"))
     }
 
-    /// Reads up to `n` non-blank lines with their 1-based numbers.
-    fn read_lines(&mut self, n: usize) -> Result<Vec<(usize, String)>, IngestError> {
+    /// Reads up to `n` non-blank lines with their 1-based numbers, fewer
+    /// once they hold `max_bytes` (at least one), each checked by
+    /// [`limits::check_json_shape`].
+    fn read_lines(
+        &mut self,
+        n: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(usize, String)>, IngestError> {
         let mut lines = Vec::new();
-        while lines.len() < n {
+        let mut bytes = 0usize;
+        while lines.len() < n && (lines.is_empty() || bytes < max_bytes) {
             let mut buf = Vec::new();
-            let read =
-                self.reader
-                    .read_until(b'\n', &mut buf)
-                    .map_err(|source| IngestError::Io {
-                        file: self.name.clone(),
-                        source,
-                    })?;
-            if read == 0 {
-                self.done = true;
-                break;
-            }
+            let read = limits::read_line(&mut self.reader, &mut buf, self.max_row_bytes).map_err(
+                |source| IngestError::Io {
+                    file: self.name.clone(),
+                    source,
+                },
+            )?;
             self.line_no += 1;
+            match read {
+                Line::Read(_) => {}
+                Line::End => {
+                    self.done = true;
+                    break;
+                }
+                Line::TooLong => {
+                    self.done = true;
+                    return Err(IngestError::OverLimit {
+                        file: self.name.clone(),
+                        at: Some(Place::Line(self.line_no)),
+                        over: limits::OverLimit::new(
+                            limits::Limit::RowBytes,
+                            self.max_row_bytes,
+                            "the line is longer",
+                        ),
+                    });
+                }
+            }
             let mut text = String::from_utf8(buf)
                 .map_err(|_| self.bad_line(self.line_no, "not valid UTF-8".into()))?;
             // A byte-order mark, as Windows tools write one, opens no object.
             if self.line_no == 1 && text.starts_with('\u{feff}') {
                 text.drain(..'\u{feff}'.len_utf8());
             }
-            if !text.trim().is_empty() {
-                lines.push((self.line_no, text));
+            if text.trim().is_empty() {
+                continue;
             }
+            if !text.trim_start().starts_with('{') {
+                return Err(self.not_an_object(self.line_no));
+            }
+            match limits::check_json_shape(text.as_bytes(), self.max_nesting) {
+                Ok(()) => {}
+                Err(JsonShapeFault::TooDeep(over)) => {
+                    return Err(IngestError::OverLimit {
+                        file: self.name.clone(),
+                        at: Some(Place::Line(self.line_no)),
+                        over,
+                    });
+                }
+                Err(JsonShapeFault::Syntax(_)) => {
+                    // Said as serde_json says it, placed by its column.
+                    let reason = match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+                        Err(e) if !e.to_string().contains("trailing characters") => json_error(&e),
+                        _ => "more than one JSON object on the line".into(),
+                    };
+                    return Err(self.bad_line(self.line_no, reason));
+                }
+                Err(fault) => return Err(self.bad_line(self.line_no, fault.to_string())),
+            }
+            bytes += text.len();
+            lines.push((self.line_no, text));
         }
         Ok(lines)
     }
@@ -231,10 +318,19 @@ impl<R: BufRead> NdjsonBatches<R> {
             let failed = decoder.decode(text.trim().as_bytes()).err();
             let failed = failed.or_else(|| decoder.flush().err());
             if let Some(e) = failed {
-                return self.bad_line(
-                    *line,
-                    format!("{e} (the structure was inferred from the first lines)"),
-                );
+                let text = e.to_string();
+                let reason = match text
+                    .split_once("column '")
+                    .and_then(|(_, rest)| rest.split_once("' missing from schema"))
+                {
+                    // Strict: a column the first lines lack would be lost.
+                    Some((column, _)) => format!(
+                        "column {column:?} is not among the columns of the first lines, which the columns and their types are inferred from (at most {} lines or {} bytes): give it in the first line (null will do) or in a part of its own",
+                        self.window.infer_rows, self.window.infer_bytes
+                    ),
+                    None => format!("{text} (the structure was inferred from the first lines)"),
+                };
+                return self.bad_line(*line, reason);
             }
         }
         IngestError::BadFile {
@@ -295,6 +391,8 @@ fn new_decoder(name: &str, schema: &SchemaRef, batch_rows: usize) -> Result<Deco
         // Numbers are read as their text, to be typed without loss; a
         // number where text was inferred is kept as text.
         .with_coerce_primitive(true)
+        // A key past the first lines' columns is refused, not dropped.
+        .with_strict_mode(true)
         .build_decoder()
         .map_err(|e| IngestError::BadFile {
             file: name.to_owned(),
@@ -310,7 +408,7 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
             let mut chunk = match self.pending.take() {
                 Some(lines) => lines,
                 None if self.done => return None,
-                None => match self.read_lines(self.batch_rows) {
+                None => match self.read_lines(self.window.batch_rows, self.window.batch_bytes) {
                     Ok(lines) => lines,
                     Err(e) => {
                         self.done = true;
@@ -321,13 +419,13 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
             if chunk.is_empty() {
                 continue;
             }
-            if chunk.len() > self.batch_rows {
+            if chunk.len() > self.window.batch_rows {
                 // The inference window can be larger than a batch.
-                self.pending = Some(chunk.split_off(self.batch_rows));
+                self.pending = Some(chunk.split_off(self.window.batch_rows));
             }
             let mut decoder = match self.decoder.take() {
                 Some(d) => d,
-                None => match new_decoder(&self.name, &self.raw, self.batch_rows) {
+                None => match new_decoder(&self.name, &self.raw, self.window.batch_rows) {
                     Ok(d) => d,
                     Err(e) => return Some(Err(e)),
                 },
@@ -359,7 +457,13 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<Vec<InputBatch>, IngestError> {
-        NdjsonBatches::new("t.ndjson".into(), text.as_bytes(), 2, 2)?.collect()
+        NdjsonBatches::new(
+            "t.ndjson".into(),
+            text.as_bytes(),
+            &IngestLimits::default(),
+            Window::rows(2, 2),
+        )?
+        .collect()
     }
 
     fn line_of(err: &IngestError) -> Option<usize> {
@@ -415,10 +519,15 @@ mod tests {
     #[test]
     fn integers_past_i64_are_kept_exactly() {
         let text = "{\"n\":1,\"span_id\":18446744073709551615}\n{\"n\":2,\"span_id\":9223372036854775808}\n{\"n\":3,\"span_id\":12345678901234567890}\n{\"n\":4,\"span_id\":17}\n";
-        let batches: Vec<InputBatch> = NdjsonBatches::new("t".into(), text.as_bytes(), 1000, 8192)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let batches: Vec<InputBatch> = NdjsonBatches::new(
+            "t".into(),
+            text.as_bytes(),
+            &IngestLimits::default(),
+            Window::default(),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
         let batch = &batches[0].batch;
         assert_eq!(batch.schema().field(1).data_type(), &DataType::UInt64);
         let ids = batch
@@ -438,10 +547,15 @@ mod tests {
     #[test]
     fn nested_numbers_are_typed_too() {
         let text = "{\"a\":{\"big\":18446744073709551616,\"xs\":[0.1,2]}}\n";
-        let batches: Vec<InputBatch> = NdjsonBatches::new("t".into(), text.as_bytes(), 10, 10)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let batches: Vec<InputBatch> = NdjsonBatches::new(
+            "t".into(),
+            text.as_bytes(),
+            &IngestLimits::default(),
+            Window::rows(10, 10),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
         let rows = crate::artifacts::json_values::batch_to_rows(&batches[0].batch);
         assert_eq!(
             serde_json::Value::Object(rows[0].clone()),

@@ -4,7 +4,7 @@
 use std::io::{BufRead, Seek};
 
 use super::{
-    BATCH_ROWS, Batches, CsvBatches, INFER_ROWS, IngestError, InputBatch, NdjsonBatches, Places,
+    ArrowStreamBatches, Batches, CsvBatches, IngestError, IngestLimits, NdjsonBatches, Window,
     open_parquet,
 };
 
@@ -52,68 +52,30 @@ impl PartFormat {
     }
 }
 
-/// Arrow IPC stream batches, each row's place its 1-based row number.
-struct ArrowStreamBatches<R: std::io::Read> {
-    name: String,
-    reader: arrow_ipc::reader::StreamReader<R>,
-    rows_read: u64,
-}
-
-impl<R: std::io::Read> Iterator for ArrowStreamBatches<R> {
-    type Item = Result<InputBatch, IngestError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.reader.next()?;
-        Some(match batch {
-            Ok(batch) => {
-                let places = Places::Rows {
-                    first: self.rows_read,
-                };
-                self.rows_read += batch.num_rows() as u64;
-                Ok(InputBatch { batch, places })
-            }
-            Err(e) => Err(IngestError::BadFile {
-                file: self.name.clone(),
-                reason: format!(
-                    "not a readable Arrow IPC stream after row {} ({e})",
-                    self.rows_read
-                ),
-            }),
-        })
-    }
-}
-
-/// Opens a part's bytes as batches of at most 8,192 rows, the column types
-/// inferred as `dagtrail ingest` infers them. Text and Arrow streams are
-/// decoded as they arrive; Parquet, whose footer is at its end, is first
-/// spooled to an anonymous temporary file (disk, not memory).
+/// Opens a part's bytes as batches under `limits` (rows and bytes per
+/// batch, row length, columns and nesting: [`IngestLimits`]), the column
+/// types inferred as `dagtrail ingest` infers them. Text and Arrow streams
+/// are decoded as they arrive; Parquet, whose footer is at its end, is
+/// first spooled to an anonymous temporary file (disk, not memory), then
+/// decoded by `limits.decoder` in a process of its own when set
+/// ([`super::decoder`]).
 ///
 /// # Errors
 ///
 /// [`IngestError`] naming `name` and, for text, the line: the first rows
-/// do not parse, the stream is not Arrow IPC, or the spooled file is not
-/// Parquet or cannot be written.
+/// do not parse or are over a limit, the stream is not Arrow IPC, or the
+/// spooled file is not Parquet or cannot be written.
 pub fn open_part<R: BufRead + Send + 'static>(
     format: PartFormat,
     name: String,
     mut reader: R,
+    limits: &IngestLimits,
 ) -> Result<Batches, IngestError> {
+    let window = Window::default();
     Ok(match format {
-        PartFormat::Ndjson => Box::new(NdjsonBatches::new(name, reader, INFER_ROWS, BATCH_ROWS)?),
-        PartFormat::Csv => Box::new(CsvBatches::new(name, reader, INFER_ROWS, BATCH_ROWS)?),
-        PartFormat::ArrowStream => {
-            let stream = arrow_ipc::reader::StreamReader::try_new(reader, None).map_err(|e| {
-                IngestError::BadFile {
-                    file: name.clone(),
-                    reason: format!("not an Arrow IPC stream ({e})"),
-                }
-            })?;
-            Box::new(ArrowStreamBatches {
-                name,
-                reader: stream,
-                rows_read: 0,
-            })
-        }
+        PartFormat::Ndjson => Box::new(NdjsonBatches::new(name, reader, limits, window)?),
+        PartFormat::Csv => Box::new(CsvBatches::new(name, reader, limits, window)?),
+        PartFormat::ArrowStream => Box::new(ArrowStreamBatches::new(name, reader, limits)?),
         PartFormat::Parquet => {
             let io = |source| IngestError::Io {
                 file: name.clone(),
@@ -122,7 +84,10 @@ pub fn open_part<R: BufRead + Send + 'static>(
             let mut spool = tempfile::tempfile().map_err(io)?;
             std::io::copy(&mut reader, &mut spool).map_err(io)?;
             spool.rewind().map_err(io)?;
-            Box::new(open_parquet(name, spool, BATCH_ROWS)?)
+            match &limits.decoder {
+                Some(decoder) => Box::new(super::decoder::spawn(decoder, name, spool, limits)?),
+                None => Box::new(open_parquet(name, spool, limits)?),
+            }
         }
     })
 }

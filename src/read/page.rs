@@ -97,6 +97,21 @@ impl Rows {
         self.0.iter().flat_map(batch_to_rows).collect()
     }
 
+    /// The first of the rows as JSON objects, as many as the writer copies
+    /// into the run index ([`crate::artifacts::writer::inline_take`]).
+    pub fn inline_json(&self) -> Vec<JsonRow> {
+        let mut used = 0u64;
+        let mut rows = Vec::new();
+        for batch in &self.0 {
+            let take = crate::artifacts::writer::inline_take(batch, &mut used);
+            rows.extend(batch_to_rows(&batch.slice(0, take)));
+            if take < batch.num_rows() {
+                break;
+            }
+        }
+        rows
+    }
+
     /// The rows as a JSON array, written from the batches. A batch whose
     /// column names repeat goes through JSON objects, which keep one value
     /// per name, as the answer always did.

@@ -117,7 +117,9 @@ fn batch_stream(
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader)
         .with_row_groups(vec![group])
         .with_projection(mask)
-        .with_batch_size(BATCH_ROWS);
+        // Fewer rows when the row group's are wide: a batch holds about
+        // 8 MiB, whatever a row takes.
+        .with_batch_size(crate::ingest::batch_rows(meta.metadata(), group).min(BATCH_ROWS));
     if let Some(selection) = selection {
         builder = builder.with_row_selection(selection);
     }

@@ -153,7 +153,7 @@ impl Reconciler {
         let reader = self.reads.attempt(company, run, phase, attempt).await?;
         let inline = if reader.metadata().data_rows > 0 {
             let rows = u32::try_from(self.recorder.inline_rows()).unwrap_or(u32::MAX);
-            reader.data_page(0, rows).await?.rows.to_json()
+            reader.data_page(0, rows).await?.rows.inline_json()
         } else {
             Vec::new()
         };

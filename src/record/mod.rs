@@ -76,6 +76,15 @@ pub enum RecordError {
         /// What is wrong, and where (line and column of a text input).
         reason: String,
     },
+    /// What was sent goes past one of the limits that bound a request's
+    /// memory ([`crate::ingest::IngestLimits`]); nothing of it is kept.
+    #[error("{what}: {over}")]
+    OverLimit {
+        /// What was sent, and where in it ("data part 2, line 7").
+        what: String,
+        /// The limit, its value and its setting.
+        over: crate::ingest::OverLimit,
+    },
     /// A committed attempt is committed again with another outcome.
     #[error(
         "attempt {attempt} of {phase} is committed with another outcome; a committed attempt is immutable (a re-run writes the next attempt)"
@@ -400,7 +409,6 @@ impl Recorder {
         let folder = RunFolder::new(company, run)?;
         self.mark_store().await?;
         self.check_company_folder(company).await?;
-        let props = self.options.properties();
         let store = self.store.object_store();
         let mut wrote_any = false;
         for (file, batches) in [
@@ -411,6 +419,7 @@ impl Recorder {
                 continue;
             };
             let key = folder.event_file(file)?;
+            let props = self.options.properties_for(&first.schema());
             put_parquet_batches(store, &key, first.schema(), batches, &props).await?;
             wrote_any = true;
         }
@@ -419,12 +428,15 @@ impl Recorder {
         }
         let rows: i64 = event.iter().map(|b| b.num_rows() as i64).sum();
         let mut inline = Vec::new();
+        let mut inline_bytes = 0u64;
         for batch in event {
             let take = self
                 .options
                 .inline_rows
                 .saturating_sub(inline.len())
                 .min(batch.num_rows());
+            let take =
+                crate::artifacts::writer::inline_take(&batch.slice(0, take), &mut inline_bytes);
             inline.extend(batch_to_rows(&batch.slice(0, take)));
         }
         let object = phase_object(

@@ -494,7 +494,6 @@ impl Recorder {
             _ => None,
         };
         let key = staging.part(kind, part);
-        let props = self.options.properties();
         let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
         let mut rows = 0u64;
         let parquet_error = |source| {
@@ -522,8 +521,12 @@ impl Recorder {
             if writer.is_none() {
                 let sink = BufWriter::new(Arc::clone(staging.store()), key.clone());
                 writer = Some(
-                    AsyncArrowWriter::try_new(sink, batch.schema(), Some(props.clone()))
-                        .map_err(parquet_error)?,
+                    AsyncArrowWriter::try_new(
+                        sink,
+                        batch.schema(),
+                        Some(self.options.properties_for(&batch.schema())),
+                    )
+                    .map_err(parquet_error)?,
                 );
             }
             if let Some(w) = writer.as_mut() {

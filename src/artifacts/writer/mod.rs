@@ -137,7 +137,7 @@ impl Default for WriterOptions {
             rows_per_file: 100_000,
             log_rows_per_file: 1_000_000,
             row_group_rows: 65_536,
-            row_group_bytes: 64 * 1024 * 1024,
+            row_group_bytes: 32 * 1024 * 1024,
             page_rows: 1_000,
             codec: Codec::Zstd,
             inline_rows: 100,
@@ -163,6 +163,26 @@ impl WriterOptions {
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_offset_index_disabled(false)
             .set_created_by(WRITER_NAME.to_owned())
+            .build()
+    }
+
+    /// The properties for files of `schema`'s columns: as
+    /// [`WriterOptions::properties`], with each column's open page and
+    /// dictionary bounded so that all of them together stay near
+    /// [`OPEN_PAGES_BYTES`] (a writer keeps one of each per leaf column: at
+    /// the default 1 MiB each, 1,000 columns of distinct values held 1 GB).
+    pub fn properties_for(&self, schema: &arrow_schema::Schema) -> WriterProperties {
+        let leaves: usize = schema
+            .fields()
+            .iter()
+            .map(|f| crate::ingest::limits::leaves(f.data_type()))
+            .sum::<usize>()
+            .max(1);
+        let per_column = (OPEN_PAGES_BYTES / leaves).clamp(16 * 1024, 1024 * 1024);
+        self.properties()
+            .into_builder()
+            .set_data_page_size_limit(per_column)
+            .set_dictionary_page_size_limit(per_column)
             .build()
     }
 
@@ -192,6 +212,32 @@ impl WriterOptions {
         props.build()
     }
 }
+
+/// Bytes of the first rows copied into the run index at most (with at
+/// most [`WriterOptions::inline_rows`] rows): a phase's first rows are a
+/// preview, and a hundred rows of a megabyte each would put 100 MB in the
+/// run index and in the memory of every answer that reads it.
+pub const INLINE_BYTES: u64 = 1024 * 1024;
+
+/// How many of `rows`' first rows fit in what is left of
+/// [`INLINE_BYTES`] after `used` (their bytes added to it); always the
+/// first row when nothing is used yet, so that a phase shows a row.
+pub fn inline_take(rows: &RecordBatch, used: &mut u64) -> usize {
+    let mut take = 0;
+    for size in crate::ingest::limits::row_bytes(rows) {
+        if *used > 0 && used.saturating_add(size) > INLINE_BYTES {
+            *used = INLINE_BYTES;
+            break;
+        }
+        *used = used.saturating_add(size);
+        take += 1;
+    }
+    take
+}
+
+/// Bytes of the pages a writer holds open, all columns together, that
+/// [`WriterOptions::properties_for`] aims at.
+pub const OPEN_PAGES_BYTES: usize = 32 * 1024 * 1024;
 
 /// How a phase attempt ended (the `status` of the run index, and times).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -235,6 +281,8 @@ pub struct AttemptWriter {
     errors: RollingFiles,
     logs: RollingFiles,
     inline: Vec<JsonRow>,
+    /// Bytes of the rows in `inline` ([`INLINE_BYTES`] at most).
+    inline_bytes: u64,
     error_count: i64,
     log_count: i64,
     error_log_count: i64,
@@ -307,6 +355,7 @@ impl AttemptWriter {
             errors,
             logs,
             inline: Vec::new(),
+            inline_bytes: 0,
             error_count: 0,
             log_count: 0,
             error_log_count: 0,
@@ -348,8 +397,8 @@ impl AttemptWriter {
                 Arc::clone(&self.store),
                 self.folder.clone(),
                 FileKind::Data,
-                schema,
-                self.options.properties(),
+                Arc::clone(&schema),
+                self.options.properties_for(&schema),
                 self.options.rows_per_file,
             ));
         }
@@ -376,8 +425,9 @@ impl AttemptWriter {
                 got: batch.schema().to_string(),
             });
         }
-        if self.inline.len() < self.options.inline_rows {
+        if self.inline.len() < self.options.inline_rows && self.inline_bytes < INLINE_BYTES {
             let take = (self.options.inline_rows - self.inline.len()).min(batch.num_rows());
+            let take = inline_take(&batch.slice(0, take), &mut self.inline_bytes);
             self.inline.extend(batch_to_rows(&batch.slice(0, take)));
         }
         let placed = data.write(batch).await?;
@@ -465,6 +515,7 @@ impl AttemptWriter {
             errors,
             logs,
             inline,
+            inline_bytes: _,
             error_count,
             log_count,
             error_log_count,

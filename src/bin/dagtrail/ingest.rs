@@ -115,6 +115,8 @@ pub struct IngestArgs {
     #[command(flatten)]
     storage: StorageSettings,
     #[command(flatten)]
+    limits: dagtrail::settings::IngestSettings,
+    #[command(flatten)]
     run: RunArgs,
     /// The phase: extract, transform or load.
     #[arg(long, value_parser = |s: &str| s.parse::<Phase>().map_err(|e| e.to_string()).and_then(|p| if p.is_step() { Ok(p) } else { Err("the event is recorded with ingest-event".to_owned()) }))]
@@ -220,7 +222,14 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         (&args.logs, Part::Logs),
     ] {
         for path in paths {
-            inputs.push((Input::new(path, args.format)?, part));
+            inputs.push((
+                Input::new(path, args.format)?.with_limits(dagtrail::ingest::IngestLimits {
+                    // An operator's own file may hold billions of rows.
+                    max_decoded_bytes: None,
+                    ..args.limits.limits(None)
+                }),
+                part,
+            ));
         }
     }
     if inputs.is_empty() {

@@ -1,6 +1,7 @@
 //! The `dagtrail` command: parses the command line and dispatches to one
 //! subcommand module. Everything else lives in the library.
 
+mod decode_part;
 mod demo;
 mod ingest;
 mod ingest_event;
@@ -48,6 +49,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a signed token for local use.
     Token(token::TokenArgs),
+    /// Decode one Parquet part for `serve`, under its memory limit.
+    #[command(hide = true)]
+    DecodePart(decode_part::DecodePartArgs),
 }
 
 /// How the log lines are written (`DAGTRAIL_LOG_FORMAT`).
@@ -84,6 +88,10 @@ fn init_logs(command: &Command) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The decoder's stderr carries its refusal alone.
+    if let Command::DecodePart(args) = cli.command {
+        return decode_part::run(args);
+    }
     init_logs(&cli.command)?;
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
@@ -93,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Token(args) => token::run(args),
+        Command::DecodePart(args) => decode_part::run(args),
     }
 }
 

@@ -23,8 +23,8 @@ use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
 use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
 use dagtrail::settings::{
-    DEMO_SECRET_FILE, Secret, Storage, StorageSettings, demo_secret_or_new, read_secret_file,
-    redact_url,
+    DEMO_SECRET_FILE, IngestSettings, Secret, Storage, StorageSettings, demo_secret_or_new,
+    read_secret_file, redact_url,
 };
 use indicatif::ProgressBar;
 
@@ -116,6 +116,8 @@ pub struct ServeArgs {
     /// uploads into parts.
     #[arg(long, env = "DAGTRAIL_MAX_PART_BYTES", default_value_t = DEFAULT_MAX_PART_BYTES)]
     max_part_bytes: u64,
+    #[command(flatten)]
+    ingest: IngestSettings,
     /// Seconds a connection has to send a request's headers, counted from
     /// its opening or from its previous answer (so also the keep-alive
     /// idle timeout; keep a balancer's idle timeout below it).
@@ -457,6 +459,13 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_writes: args.max_writes,
         max_writes_per_company: args.max_writes_per_company,
         max_part_bytes: args.max_part_bytes,
+        // Parquet parts are decoded by this program in a process of its
+        // own, under a memory limit (`decode-part`).
+        ingest: args.ingest.limits(
+            std::env::current_exe()
+                .map_err(|e| tracing::warn!(error = %e, "cannot find this program: Parquet parts are decoded in the server's own process"))
+                .ok(),
+        ),
     };
     if !args.cors_origins.is_empty() {
         let origins: Vec<String> = args.cors_origins.iter().map(ToString::to_string).collect();

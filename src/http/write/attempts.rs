@@ -3,7 +3,6 @@
 
 use std::io::BufReader;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
 use axum::body::Body;
@@ -12,7 +11,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -23,6 +22,7 @@ use crate::artifacts::schemas::AttemptMetadata;
 use crate::artifacts::writer::PhaseOutcome;
 use crate::http::AppState;
 use crate::http::auth::RunWriter;
+use crate::http::body::{BodyError, Lingering};
 use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
@@ -158,28 +158,36 @@ pub struct PartStaged {
     pub rows: u64,
 }
 
-/// The request body as a blocking reader, counting bytes: past `limit` the
-/// read fails and `too_large` is set.
+/// The request body as a blocking reader, counting bytes: past `limit`
+/// the read fails and `fault` says so; a body too slow says so too. A
+/// refused part's body is read on to its end ([`Lingering`]), so that the
+/// client sees the refusal.
 fn body_reader(
     body: Body,
     limit: u64,
-    too_large: Arc<AtomicBool>,
+    fault: Arc<std::sync::Mutex<Option<BodyError>>>,
 ) -> SyncIoBridge<
     StreamReader<impl futures::Stream<Item = std::io::Result<bytes::Bytes>>, bytes::Bytes>,
 > {
     let mut seen = 0u64;
-    let stream = body
-        .into_data_stream()
-        .map_err(std::io::Error::other)
-        .map(move |chunk| {
-            let chunk = chunk?;
-            seen += chunk.len() as u64;
-            if seen > limit {
-                too_large.store(true, Ordering::Relaxed);
-                return Err(std::io::Error::other("the part is over the size limit"));
+    let stream = Lingering::new(body).map(move |chunk| {
+        let failed = |e: BodyError| {
+            let text = e.to_string();
+            if let Ok(mut fault) = fault.lock() {
+                *fault = Some(e);
             }
-            Ok(chunk)
-        });
+            Err(std::io::Error::other(text))
+        };
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => return failed(BodyError::of(&e)),
+        };
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return failed(BodyError::TooLarge(limit));
+        }
+        Ok(chunk)
+    });
     SyncIoBridge::new(StreamReader::new(stream))
 }
 
@@ -248,26 +256,43 @@ pub async fn upload_part(
     })?;
     let _slot = state.write_slot(&company)?;
     let limit = state.limits.max_part_bytes;
-    let too_large = Arc::new(AtomicBool::new(false));
-    let reader = body_reader(request.into_body(), limit, Arc::clone(&too_large));
+    let fault = Arc::new(std::sync::Mutex::new(None));
+    let reader = body_reader(request.into_body(), limit, Arc::clone(&fault));
     // Decoded on a blocking thread as the body arrives (the CLI's reader).
     let name = format!("the body of {kind} part {part}");
-    let batches = stream_batches(name.clone(), move || {
-        open_part(format, name, BufReader::with_capacity(1 << 16, reader))
+    let limits = state.limits.ingest.clone();
+    let batches = stream_batches(name.clone(), limits.clone(), move || {
+        open_part(
+            format,
+            name,
+            BufReader::with_capacity(1 << 16, reader),
+            &limits,
+        )
     });
     let batches = ReceiverStream::new(batches).map(move |batch| {
-        batch.map(|b| b.batch).map_err(|e| RecordError::BadPart {
-            kind,
-            part,
-            reason: e.to_string(),
+        batch.map(|b| b.batch).map_err(|e| match e {
+            crate::ingest::IngestError::OverLimit { at, over, .. } => RecordError::OverLimit {
+                what: match at {
+                    Some(at) => format!("{kind} part {part}, {at}"),
+                    None => format!("{kind} part {part}"),
+                },
+                over,
+            },
+            e => RecordError::BadPart {
+                kind,
+                part,
+                reason: e.to_string(),
+            },
         })
     });
     let staged = state
         .recorder
         .stage_part(&company, &run, phase, attempt, kind, part, batches)
         .await;
-    if too_large.load(Ordering::Relaxed) {
-        return Err(ApiError::PayloadTooLarge(limit));
+    // What went wrong with the body is the answer, whatever the decoder
+    // made of the read that failed.
+    if let Some(fault) = fault.lock().ok().and_then(|mut f| f.take()) {
+        return Err(fault.into());
     }
     Ok(Json(PartStaged {
         kind: kind.to_string(),

@@ -30,47 +30,98 @@ fn is_json(content_type: &str) -> bool {
     })
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+/// Levels of nesting a JSON body may hold beyond its rows' own: an
+/// event's rows sit three levels down (`{"event": [{…}]}`).
+const BODY_LEVELS: usize = 3;
+
+impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        if !is_json(&content_type) {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "this route takes application/json, not {}",
-                if content_type.is_empty() {
-                    "a body without Content-Type"
-                } else {
-                    &content_type
-                }
-            )));
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), JSON_BODY_LIMIT)
+        read_json(request, crate::ingest::limits::DEFAULT_MAX_NESTING)
             .await
-            .map_err(|_| ApiError::PayloadTooLarge(JSON_BODY_LIMIT as u64))?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let at = e
-                .path()
-                .iter()
-                .filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
-                    serde_path_to_error::Segment::Unknown => None,
-                })
-                .collect();
-            body_issue(at, &e.into_inner())
-        })?;
-        // Nothing but white space after the value.
-        deserializer.end().map_err(|e| body_issue(Vec::new(), &e))?;
-        Ok(JsonBody(value))
+            .map(JsonBody)
     }
+}
+
+/// Reads a JSON body (`application/json` or a `+json` type) of at most
+/// [`JSON_BODY_LIMIT`] bytes into `T`, off the async workers: its shape is
+/// checked first ([`crate::ingest::limits::check_json_shape`]: nested at
+/// most `max_nesting` levels below the rows, no object naming a key
+/// twice, which `serde_json` would settle by dropping all but the last
+/// value), then it is deserialized. Routes that hold a write slot call it
+/// once they hold it, so that no more bodies are parsed at once than
+/// there are slots.
+///
+/// # Errors
+///
+/// 415 for another media type, 413 past the limit, 422 issues placing a
+/// syntax error, a duplicate key, a value too deep or of the wrong type.
+pub async fn read_json<T: DeserializeOwned + Send + 'static>(
+    request: Request,
+    max_nesting: usize,
+) -> Result<T, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !is_json(&content_type) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "this route takes application/json, not {}",
+            if content_type.is_empty() {
+                "a body without Content-Type"
+            } else {
+                &content_type
+            }
+        )));
+    }
+    let bytes = crate::http::body::read_bytes(request.into_body(), JSON_BODY_LIMIT).await?;
+    tokio::task::spawn_blocking(move || parse_json(&bytes, max_nesting + BODY_LEVELS))
+        .await
+        .map_err(|e| ApiError::Busy(format!("the body could not be parsed ({e})")))?
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8], max_nesting: usize) -> Result<T, ApiError> {
+    use crate::ingest::limits::{JsonShapeFault, check_json_shape};
+    match check_json_shape(bytes, max_nesting) {
+        // Syntax errors are placed by serde below, as before.
+        Ok(()) | Err(JsonShapeFault::Syntax(_)) => {}
+        Err(JsonShapeFault::TooDeep(over)) => {
+            return Err(ApiError::Record(crate::record::RecordError::OverLimit {
+                what: "the body".into(),
+                over,
+            }));
+        }
+        Err(JsonShapeFault::DuplicateKey(path)) => {
+            let mut loc = vec!["body".to_owned()];
+            loc.extend(path.split('.').map(str::to_owned));
+            return Err(ApiError::Validation(vec![ValidationIssue {
+                loc,
+                msg: "this key is given twice in one object: give each key once".into(),
+                kind: "value_error".into(),
+                input: serde_json::Value::Null,
+            }]));
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let at = e
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        body_issue(at, &e.into_inner())
+    })?;
+    // Nothing but white space after the value.
+    deserializer.end().map_err(|e| body_issue(Vec::new(), &e))?;
+    Ok(value)
 }
 
 /// A 422 about the body at `at` (field names and list indexes).

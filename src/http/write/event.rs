@@ -11,13 +11,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::body::JsonBody;
+use super::body::read_json;
 use crate::artifacts::writer::PhaseOutcome;
 use crate::http::AppState;
 use crate::http::auth::RunWriter;
 use crate::http::error::{ApiError, ErrorResponse, ValidationIssue};
 use crate::http::params::RunPath;
-use crate::ingest::{BATCH_ROWS, INFER_ROWS, IngestError, NdjsonBatches, Place};
+use crate::ingest::{IngestError, IngestLimits, NdjsonBatches, Place, Window};
 use crate::record::EndStatus;
 
 /// A run's event as a writer records it.
@@ -59,8 +59,14 @@ pub struct EventRecorded {
 /// # Errors
 ///
 /// [`ApiError::Validation`] at `["body", field, index]` for an item that
-/// is not an object or a value that does not fit its column's type.
-fn rows(field: &str, value: Option<Value>) -> Result<Vec<RecordBatch>, ApiError> {
+/// is not an object or a value that does not fit its column's type; a
+/// recording's [`crate::record::RecordError::OverLimit`] for rows over
+/// `limits` (columns, nesting, a row's bytes), as parts are refused.
+fn rows(
+    field: &str,
+    value: Option<Value>,
+    limits: &IngestLimits,
+) -> Result<Vec<RecordBatch>, ApiError> {
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -97,10 +103,24 @@ fn rows(field: &str, value: Option<Value>) -> Result<Vec<RecordBatch>, ApiError>
             reason,
             ..
         } => issue(line.saturating_sub(1), reason),
+        IngestError::OverLimit { at, over, .. } => {
+            ApiError::Record(crate::record::RecordError::OverLimit {
+                what: match at {
+                    Some(Place::Line(line)) => format!("{field} item {}", line.saturating_sub(1)),
+                    _ => field.to_owned(),
+                },
+                over,
+            })
+        }
         other => issue(0, other.to_string()),
     };
-    let batches = NdjsonBatches::new(field.to_owned(), Cursor::new(lines), INFER_ROWS, BATCH_ROWS)
-        .map_err(at)?;
+    let batches = NdjsonBatches::new(
+        field.to_owned(),
+        Cursor::new(lines),
+        limits,
+        Window::default(),
+    )
+    .map_err(at)?;
     batches
         .map(|batch| batch.map(|b| b.batch).map_err(at))
         .collect()
@@ -119,8 +139,9 @@ fn rows(field: &str, value: Option<Value>) -> Result<Vec<RecordBatch>, ApiError>
     request_body(content = EventRecord, content_type = "application/json"),
     responses(
         (status = 200, description = "The event is recorded", body = EventRecorded),
-        (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB, or a row over its limit", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 503, description = "Too many uploads at once; retry after `Retry-After` seconds", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
 )]
@@ -128,10 +149,22 @@ pub async fn record_event(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
     RunPath(run): RunPath,
-    JsonBody(record): JsonBody<EventRecord>,
+    request: axum::extract::Request,
 ) -> Result<Json<EventRecorded>, ApiError> {
-    let queue_data = rows("queue_data", record.queue_data)?;
-    let event = rows("event", record.event)?;
+    // An event is an upload like a part: it takes a slot before its body
+    // is read, and is parsed and typed off the async workers.
+    let _slot = state.write_slot(&company)?;
+    let limits = state.limits.ingest.clone();
+    let mut record: EventRecord = read_json(request, limits.max_nesting).await?;
+    let (queue_data, event) = (record.queue_data.take(), record.event.take());
+    let (queue_data, event) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((
+            rows("queue_data", queue_data, &limits)?,
+            rows("event", event, &limits)?,
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::Busy(format!("the event could not be read ({e})")))??;
     let count = |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum();
     let outcome = PhaseOutcome::ended(
         record.status,

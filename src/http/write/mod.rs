@@ -128,6 +128,7 @@ impl DagCatalogEntry {
         (status = 200, description = "The DAG, as the fleet view shows it", body = DagSummary),
         (status = 413, description = "The body is over 1 MiB", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 503, description = "Too many uploads at once; retry after `Retry-After` seconds", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
 )]
@@ -135,10 +136,16 @@ pub async fn describe_dag(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
     DagPath { dag_id }: DagPath,
-    JsonBody(entry): JsonBody<DagCatalogEntry>,
+    request: axum::extract::Request,
 ) -> Result<Json<DagSummary>, ApiError> {
+    // Under a write slot like every upload, so that no more bodies are
+    // parsed at once than there are slots.
+    let slot = state.write_slot(&company)?;
+    let entry: DagCatalogEntry =
+        body::read_json(request, crate::ingest::limits::DEFAULT_MAX_NESTING).await?;
     let info = entry.info()?;
     state.recorder.describe_dag(&company, dag_id, &info).await?;
+    drop(slot);
     let today = Utc::now().date_naive();
     let since = today.checked_sub_days(Days::new(7)).unwrap_or(today);
     let dag = state
