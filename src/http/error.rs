@@ -105,6 +105,17 @@ pub enum ApiError {
     /// A request body over the route's limit (413).
     #[error("the request body is over the limit of {0} bytes")]
     PayloadTooLarge(u64),
+    /// A method the server does not answer (501).
+    #[error("method not implemented")]
+    MethodNotImplemented,
+    /// The request took longer than its deadline (503).
+    #[error("the request took longer than {secs} s")]
+    Deadline {
+        /// The deadline, in seconds.
+        secs: u64,
+        /// The setting that sets it.
+        setting: &'static str,
+    },
     /// A request body that could not be read: past the route's limit
     /// (413), slower than the minimum rate (408), or cut off (400).
     #[error(transparent)]
@@ -324,6 +335,23 @@ impl IntoResponse for ApiError {
                 format!("the request body is over the limit of {limit} bytes for this route"),
             ),
             ApiError::Record(e) => record_problem(&e),
+            ApiError::MethodNotImplemented => problem(
+                StatusCode::NOT_IMPLEMENTED,
+                "Not implemented",
+                "this server answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS".to_owned(),
+            ),
+            ApiError::Deadline { secs, setting } => {
+                tracing::warn!(secs, setting, "a request went past its deadline");
+                let mut response = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Request took too long",
+                    format!("the request took longer than its limit of {secs} s ({setting}); it was stopped"),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             ApiError::Body(crate::http::body::BodyError::TooLarge(limit)) => {
                 ApiError::PayloadTooLarge(limit).into_response()
             }

@@ -26,8 +26,11 @@ use std::time::Duration;
 
 use axum::Router;
 
+pub use self::body::{BodyRate, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT_SECS};
+pub use self::observe::Deadlines;
 pub use self::server::{
-    ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, serve,
+    ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_WRITE_TIMEOUT_SECS, serve,
 };
 
 use self::error::ApiError;
@@ -62,6 +65,14 @@ pub const DEFAULT_MAX_WRITES_PER_COMPANY: usize = DEFAULT_MAX_WRITES / 2;
 /// (`DAGTRAIL_MAX_PART_BYTES`): 1 GiB. Parts are streamed, not held in
 /// memory: the limit bounds one request's time, not the server's memory.
 pub const DEFAULT_MAX_PART_BYTES: u64 = 1024 * 1024 * 1024;
+/// Time limit of a whole request by default (`DAGTRAIL_REQUEST_DEADLINE_SECS`),
+/// in seconds: twice the store limit, for routes that ask the stores more
+/// than once.
+pub const DEFAULT_REQUEST_DEADLINE_SECS: u64 = 2 * DEFAULT_TIMEOUT_SECS;
+/// Time limit of a part's upload or a commit by default
+/// (`DAGTRAIL_UPLOAD_DEADLINE_SECS`), in seconds: a 1 GiB part must come
+/// at 300 KB/s at least.
+pub const DEFAULT_UPLOAD_DEADLINE_SECS: u64 = 3600;
 /// How long an NDJSON stream may wait for its client to read by default
 /// (`DAGTRAIL_STREAM_STALL_SECS`), in seconds; then it ends and frees its
 /// slot.
@@ -96,6 +107,10 @@ pub struct Limits {
     pub max_part_bytes: u64,
     /// What bounds the memory of a part or an event as decoded.
     pub ingest: crate::ingest::IngestLimits,
+    /// The rate a request body must keep to.
+    pub body_rate: BodyRate,
+    /// The time limits of whole requests.
+    pub deadlines: Deadlines,
 }
 
 impl Default for Limits {
@@ -113,6 +128,11 @@ impl Default for Limits {
             max_writes_per_company: DEFAULT_MAX_WRITES_PER_COMPANY,
             max_part_bytes: DEFAULT_MAX_PART_BYTES,
             ingest: crate::ingest::IngestLimits::default(),
+            body_rate: BodyRate::default(),
+            deadlines: Deadlines {
+                request: Duration::from_secs(DEFAULT_REQUEST_DEADLINE_SECS),
+                upload: Duration::from_secs(DEFAULT_UPLOAD_DEADLINE_SECS),
+            },
         }
     }
 }
@@ -261,6 +281,7 @@ fn take_slot(
 /// [`ApiError::NoRoute`]'s problem body); axum cannot merge two.
 pub fn router(state: AppState, pages: Router) -> Router {
     metrics::install();
+    let (deadlines, body_rate) = (state.limits.deadlines, state.limits.body_rate);
     let (api, doc) = openapi::api();
     let mut api = api.with_state(state.clone());
     if let Some(cors) = cors::layer(&state.cors_origins) {
@@ -276,6 +297,15 @@ pub fn router(state: AppState, pages: Router) -> Router {
         // request is still logged with its status.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             observe::panic_response,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            deadlines,
+            observe::deadline,
+        ))
+        // Every body keeps to a minimum rate (a trickle holds nothing).
+        .layer(axum::middleware::from_fn_with_state(
+            body_rate,
+            body::limit_rate,
         ))
         .layer(axum::middleware::from_fn(observe::observe))
         // No response is to be read as another type than it says.

@@ -1,7 +1,7 @@
 //! The connection loop: hyper's HTTP/1.1 server with what `axum::serve`
 //! does not offer: a header-read timeout, which is also the keep-alive idle
-//! timeout, and a cap on open connections (docs/DEPLOYMENT.md,
-//! "Connections").
+//! timeout, a write timeout, and a cap on open connections
+//! (docs/DEPLOYMENT.md, "Connections").
 //!
 //! The loop is ours because those two settings are hyper's and the accept
 //! loop's, below axum's router; everything else (parsing, keep-alive,
@@ -32,6 +32,9 @@ use tokio::sync::Semaphore;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
 /// Connections open at once by default (`DAGTRAIL_MAX_CONNECTIONS`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long writing an answer may wait for the client to read by default,
+/// in seconds (`DAGTRAIL_WRITE_TIMEOUT_SECS`).
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
 
 /// Open connections (a gauge).
 pub const HTTP_CONNECTIONS: &str = "dagtrail_http_connections";
@@ -52,6 +55,10 @@ pub struct ConnectionLimits {
     /// Connections open at once; past it, new connections wait in the
     /// listen backlog until one closes.
     pub max_connections: usize,
+    /// Time a write to a connection may wait for the client to read: a
+    /// client that stops reading its answers (or pipelines requests and
+    /// never reads them) loses the connection, where it held it for ever.
+    pub write_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -59,6 +66,7 @@ impl Default for ConnectionLimits {
         Self {
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            write_timeout: Duration::from_secs(DEFAULT_WRITE_TIMEOUT_SECS),
         }
     }
 }
@@ -123,8 +131,12 @@ pub async fn serve(
         };
         // Answers are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        let connection = builder.serve_connection(
+            TokioIo::new(Box::pin(stream)),
+            TowerToHyperService::new(app.clone()),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             metrics::gauge!(HTTP_CONNECTIONS).increment(1.0);

@@ -12,11 +12,13 @@ use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierCo
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
 use dagtrail::http::params::url_path_segment;
 use dagtrail::http::{
-    AppState, ConnectionLimits, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_DATE_RANGE_DAYS, DEFAULT_MAX_PART_BYTES, DEFAULT_MAX_SEARCHES,
-    DEFAULT_MAX_SEARCHES_PER_COMPANY, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY,
-    DEFAULT_MAX_WRITES, DEFAULT_MAX_WRITES_PER_COMPANY, DEFAULT_STREAM_STALL_SECS,
-    DEFAULT_TIMEOUT_SECS, Limits, serve,
+    AppState, BodyRate, ConnectionLimits, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT_SECS,
+    DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DATE_RANGE_DAYS,
+    DEFAULT_MAX_PART_BYTES, DEFAULT_MAX_SEARCHES, DEFAULT_MAX_SEARCHES_PER_COMPANY,
+    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_COMPANY, DEFAULT_MAX_WRITES,
+    DEFAULT_MAX_WRITES_PER_COMPANY, DEFAULT_REQUEST_DEADLINE_SECS, DEFAULT_STREAM_STALL_SECS,
+    DEFAULT_TIMEOUT_SECS, DEFAULT_UPLOAD_DEADLINE_SECS, DEFAULT_WRITE_TIMEOUT_SECS, Deadlines,
+    Limits, serve,
 };
 use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
@@ -123,6 +125,28 @@ pub struct ServeArgs {
     /// idle timeout; keep a balancer's idle timeout below it).
     #[arg(long, env = "DAGTRAIL_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT_SECS)]
     header_timeout_secs: u64,
+    /// Seconds an answer's write may wait for a client that does not read
+    /// it (one that stopped reading, or pipelines requests and never reads
+    /// the answers); then the connection is closed.
+    #[arg(long, env = "DAGTRAIL_WRITE_TIMEOUT_SECS", default_value_t = DEFAULT_WRITE_TIMEOUT_SECS)]
+    write_timeout_secs: u64,
+    /// Seconds a request body has before its rate counts; then it must
+    /// keep to DAGTRAIL_BODY_MIN_RATE (its deadline moves a second on for
+    /// each so many bytes), else 408 and the connection is closed.
+    #[arg(long, env = "DAGTRAIL_BODY_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_TIMEOUT_SECS)]
+    body_timeout_secs: u64,
+    /// Bytes a second a request body must keep to after
+    /// DAGTRAIL_BODY_TIMEOUT_SECS.
+    #[arg(long, env = "DAGTRAIL_BODY_MIN_RATE", default_value_t = DEFAULT_BODY_MIN_RATE)]
+    body_min_rate: u64,
+    /// Seconds a request may take to its answer (a page, a JSON answer, a
+    /// stream's first bytes), uploads aside; then 503 and its work stops.
+    #[arg(long, env = "DAGTRAIL_REQUEST_DEADLINE_SECS", default_value_t = DEFAULT_REQUEST_DEADLINE_SECS)]
+    request_deadline_secs: u64,
+    /// Seconds a part's upload or a commit may take; then 503 and its work
+    /// stops (a 1 GiB part must come at 300 KB/s at least by default).
+    #[arg(long, env = "DAGTRAIL_UPLOAD_DEADLINE_SECS", default_value_t = DEFAULT_UPLOAD_DEADLINE_SECS)]
+    upload_deadline_secs: u64,
     /// Connections open at once; more wait in the listen backlog. Lowered
     /// at start to fit the process's open-file limit.
     #[arg(long, env = "DAGTRAIL_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
@@ -466,6 +490,14 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
                 .map_err(|e| tracing::warn!(error = %e, "cannot find this program: Parquet parts are decoded in the server's own process"))
                 .ok(),
         ),
+        body_rate: BodyRate {
+            grace: Duration::from_secs(args.body_timeout_secs.max(1)),
+            min_rate: args.body_min_rate,
+        },
+        deadlines: Deadlines {
+            request: Duration::from_secs(args.request_deadline_secs.max(1)),
+            upload: Duration::from_secs(args.upload_deadline_secs.max(1)),
+        },
     };
     if !args.cors_origins.is_empty() {
         let origins: Vec<String> = args.cors_origins.iter().map(ToString::to_string).collect();
@@ -508,6 +540,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         ConnectionLimits {
             header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
             max_connections: fit_connections(args.max_connections),
+            write_timeout: Duration::from_secs(args.write_timeout_secs.max(1)),
         },
     )
     .await?;
