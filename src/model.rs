@@ -174,6 +174,28 @@ pub fn parse_date(what: &'static str, s: &str) -> Result<NaiveDate, InvalidValue
         .map_err(|e| InvalidValue::new(what, format!("not a valid date ({e})")))
 }
 
+/// The first date a parameter may name (`0000-01-01`: four digits).
+pub const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(0, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+/// The last date a parameter may name (`9999-12-31`).
+pub const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
+
+/// `date` moved by `days` (negative: back), kept within
+/// [`FIRST_DATE`]..=[`LAST_DATE`]: a range end worked out from a date at
+/// the edge of what a parameter may say stays a date the run index can
+/// compare (SQLite compares dates as their text, and `+10000-12-30` sorts
+/// before `9999-12-31`).
+pub fn date_moved(date: NaiveDate, days: i64) -> NaiveDate {
+    date.checked_add_signed(chrono::Duration::days(days))
+        .unwrap_or(if days < 0 { FIRST_DATE } else { LAST_DATE })
+        .clamp(FIRST_DATE, LAST_DATE)
+}
+
 /// One run of one DAG: the part of the run index's primary key below the
 /// company. The company is always passed beside it, never inside, so that
 /// every storage call names it explicitly.

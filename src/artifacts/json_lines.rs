@@ -15,6 +15,8 @@ use super::temporal;
 /// A column prepared for row-by-row JSON writing: common types are written
 /// straight from the Arrow buffers, the rest through [`column_to_json`].
 enum Writer<'a> {
+    /// JSON texts shown as the values they spell (a VARIANT's).
+    Json(&'a arrow_array::StringArray),
     Text(&'a arrow_array::StringArray),
     Int(&'a arrow_array::Int64Array),
     Int32(&'a arrow_array::Int32Array),
@@ -90,10 +92,14 @@ pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
             k
         })
         .collect();
-    let writers: Vec<Writer<'_>> = batch
-        .columns()
+    let writers: Vec<Writer<'_>> = schema
+        .fields()
         .iter()
-        .map(|c| match c.data_type() {
+        .zip(batch.columns())
+        .map(|(field, c)| match c.data_type() {
+            DataType::Utf8 if super::json_values::is_json_values(field) => {
+                Writer::Json(c.as_string::<i32>())
+            }
             DataType::Utf8 => Writer::Text(c.as_string::<i32>()),
             DataType::Int64 => Writer::Int(c.as_primitive::<Int64Type>()),
             DataType::Int32 => Writer::Int32(c.as_primitive::<Int32Type>()),
@@ -114,6 +120,17 @@ pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
             let written = match writer {
                 Writer::Text(a) if a.is_valid(row) => {
                     serde_json::to_writer(&mut *out, a.value(row))
+                }
+                // A JSON text, written as the value it spells (checked: a
+                // text that is not JSON is written as a string).
+                Writer::Json(a) if a.is_valid(row) => {
+                    match serde_json::from_str::<&serde_json::value::RawValue>(a.value(row)) {
+                        Ok(raw) => {
+                            out.extend_from_slice(raw.get().as_bytes());
+                            Ok(())
+                        }
+                        Err(_) => serde_json::to_writer(&mut *out, a.value(row)),
+                    }
                 }
                 Writer::Int(a) if a.is_valid(row) => {
                     serde_json::to_writer(&mut *out, &a.value(row))

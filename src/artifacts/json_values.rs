@@ -26,7 +26,27 @@ pub type JsonRow = Map<String, Value>;
 /// Converts every row of a batch into a JSON object.
 pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {
     let schema = batch.schema();
-    let columns: Vec<Vec<Value>> = batch.columns().iter().map(|c| column_to_json(c)).collect();
+    let columns: Vec<Vec<Value>> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, c)| {
+            let values = column_to_json(c);
+            if !is_json_values(field) {
+                return values;
+            }
+            // JSON texts (a VARIANT's) shown as the values they spell.
+            values
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(text) => {
+                        serde_json::from_str(&text).unwrap_or(Value::String(text))
+                    }
+                    other => other,
+                })
+                .collect()
+        })
+        .collect();
     let mut rows: Vec<JsonRow> = (0..batch.num_rows()).map(|_| Map::new()).collect();
     for (field, values) in schema.fields().iter().zip(columns) {
         for (row, value) in rows.iter_mut().zip(values) {
@@ -34,6 +54,15 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {
         }
     }
     rows
+}
+
+/// Whether a column holds JSON texts to show as JSON values
+/// ([`super::parquet_types::JSON_VALUES`]).
+pub fn is_json_values(field: &arrow_schema::Field) -> bool {
+    field.data_type() == &arrow_schema::DataType::Utf8
+        && field
+            .metadata()
+            .contains_key(super::parquet_types::JSON_VALUES)
 }
 
 fn nulls_or<F>(array: &dyn Array, mut f: F) -> Vec<Value>

@@ -489,6 +489,7 @@ impl TokenVerifier {
                 ));
             }
         };
+        duplicate_free(token)?;
         if let Some(max) = self.max_ttl {
             let exp = data
                 .claims
@@ -530,6 +531,36 @@ impl TokenVerifier {
     }
 }
 
+/// Refuses a token whose claims name a key twice: JSON leaves the
+/// meaning of `{"scope": "x", "scope": "runs:write"}` to the reader (the
+/// decoder keeps the last; another verifier may keep the first), and a
+/// token must mean one thing wherever it is read.
+///
+/// # Errors
+///
+/// [`AuthError::Invalid`] naming the key.
+fn duplicate_free(token: &str) -> Result<(), AuthError> {
+    use base64::Engine as _;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .ok_or_else(|| invalid("the token's claims cannot be read"))?;
+    match crate::ingest::limits::check_json_shape(&payload, 64) {
+        Err(crate::ingest::limits::JsonShapeFault::DuplicateKey(key)) => {
+            Err(invalid(format!("the token's claims name {key:?} twice")))
+        }
+        Err(crate::ingest::limits::JsonShapeFault::TooDeep(_)) => {
+            Err(invalid("the token's claims are nested too deep"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The scope that lets a token write runs (issue 15): open, upload to,
 /// commit and abort attempts, record events and DAG catalog entries.
 pub const RUNS_WRITE: &str = "runs:write";
@@ -561,14 +592,19 @@ impl Scopes {
     /// [`AuthError::Invalid`] when the claim is neither a string nor a list
     /// of strings.
     pub fn of_claims(claims: &Map<String, Value>) -> Result<Self, AuthError> {
+        // A claim that is null is no claim (`"scope": null` beside `scp`
+        // must not lock a token out).
         let Some((name, claim)) = ["scope", "scp"]
             .into_iter()
-            .find_map(|name| claims.get(name).map(|c| (name, c)))
+            .find_map(|name| claims.get(name).filter(|c| !c.is_null()).map(|c| (name, c)))
         else {
             return Ok(Self::default());
         };
         let words: Vec<&str> = match claim {
-            Value::String(s) => s.split_ascii_whitespace().collect(),
+            // RFC 6749 section 3.3: scope tokens are separated by spaces
+            // (%x20) alone; a tab or form feed is part of a token, so
+            // `runs:read\truns:write` grants neither.
+            Value::String(s) => s.split(' ').filter(|w| !w.is_empty()).collect(),
             Value::Array(items) => items
                 .iter()
                 .map(|item| {
@@ -840,6 +876,29 @@ mod tests {
                 .contains(RUNS_WRITE)
         );
         assert_eq!(of(serde_json::json!({})).unwrap(), Scopes::default());
+        // Spaces alone separate scopes (RFC 6749 section 3.3).
+        for odd in [
+            "runs:read\truns:write",
+            "runs:read\u{c}runs:write",
+            "x\nruns:write",
+        ] {
+            assert!(
+                !of(serde_json::json!({ "scope": odd }))
+                    .unwrap()
+                    .contains(RUNS_WRITE),
+                "{odd:?}"
+            );
+        }
+        // A null claim is no claim.
+        assert!(
+            of(serde_json::json!({"scope": null, "scp": ["runs:write"]}))
+                .unwrap()
+                .contains(RUNS_WRITE)
+        );
+        assert_eq!(
+            of(serde_json::json!({"scope": null})).unwrap(),
+            Scopes::default()
+        );
         for bad in [
             serde_json::json!({"scope": 1}),
             serde_json::json!({"scope": ["a", 2]}),

@@ -207,3 +207,58 @@ pub async fn tag_encoding(mut response: Response) -> Response {
     }
     response
 }
+
+/// Spells out what `*` in `Accept-Encoding` allows (RFC 9110 section
+/// 12.5.3: any coding not listed, at `*`'s weight), so that the
+/// compression layer, which reads only the codings it is named, answers
+/// `identity;q=0, *` compressed instead of plain. Codings the header
+/// names keep their own weight; with no `*`, or `*;q=0`, nothing is added.
+pub(super) async fn expand_any_coding(
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    use axum::http::header::ACCEPT_ENCODING;
+    let Some(value) = request
+        .headers()
+        .get(ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return request;
+    };
+    let mut any: Option<&str> = None;
+    let mut named: Vec<String> = Vec::new();
+    for item in value.split(',') {
+        let mut pieces = item.split(';');
+        let coding = pieces
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let weight = pieces
+            .find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("q").then(|| value.trim())
+            })
+            .unwrap_or("1");
+        if coding == "*" {
+            any = Some(weight);
+        } else {
+            named.push(coding);
+        }
+    }
+    let Some(weight) = any.filter(|w| w.parse::<f32>().is_ok_and(|q| q > 0.0)) else {
+        return request;
+    };
+    let added: Vec<String> = ["zstd", "gzip"]
+        .iter()
+        .filter(|c| !named.iter().any(|n| n == *c))
+        .map(|c| format!("{c};q={weight}"))
+        .collect();
+    if added.is_empty() {
+        return request;
+    }
+    let expanded = format!("{value}, {}", added.join(", "));
+    if let Ok(header) = axum::http::HeaderValue::from_str(&expanded) {
+        request.headers_mut().insert(ACCEPT_ENCODING, header);
+    }
+    request
+}

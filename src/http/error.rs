@@ -217,7 +217,13 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
             detail,
         ),
         RecordError::NotOpen { .. } => problem(StatusCode::NOT_FOUND, "Attempt not open", detail),
+        RecordError::TooManyOpenAttempts { .. } => problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many open attempts",
+            detail,
+        ),
         RecordError::Write(WriteError::AlreadyCommitted { .. })
+        | RecordError::TooManyParts { .. }
         | RecordError::CommitDiffers { .. }
         | RecordError::PartOutOfOrder { .. }
         | RecordError::StagingChanged { .. }

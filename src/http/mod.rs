@@ -158,6 +158,10 @@ pub struct AppState {
     /// Origins whose web apps may call the API from a browser (CORS);
     /// none by default.
     pub cors_origins: Vec<cors::Origin>,
+    /// Whether the session cookie is always `Secure`
+    /// (`DAGTRAIL_COOKIE_SECURE`); otherwise only when the proxy in front
+    /// says the page came over HTTPS.
+    pub cookie_secure: bool,
     /// Whether the write API takes writes (on by default); off, its
     /// routes answer 403 to every token, so a server may run under roles
     /// that can only read.
@@ -193,8 +197,23 @@ impl AppState {
             writes,
             recorder,
             cors_origins: Vec::new(),
+            cookie_secure: false,
             write_api: true,
         }
+    }
+
+    /// The state with these bounds on staged attempts
+    /// (`DAGTRAIL_MAX_OPEN_ATTEMPTS`, `DAGTRAIL_MAX_PARTS`).
+    pub fn with_staging_limits(mut self, limits: crate::record::staging::StagingLimits) -> Self {
+        self.recorder = self.recorder.with_staging_limits(limits);
+        self
+    }
+
+    /// The state with the session cookie always `Secure`, or as the proxy
+    /// says (`DAGTRAIL_COOKIE_SECURE`).
+    pub fn with_cookie_secure(mut self, always: bool) -> Self {
+        self.cookie_secure = always;
+        self
     }
 
     /// The state with the write API on or off (`DAGTRAIL_WRITE_API`).
@@ -330,4 +349,8 @@ pub fn router(state: AppState, pages: Router) -> Router {
                 .quality(tower_http::CompressionLevel::Fastest),
         )
         .layer(axum::middleware::map_response(conditional::tag_encoding))
+        // `*` in Accept-Encoding allows any coding (RFC 9110 12.5.3).
+        .layer(axum::middleware::map_request(
+            conditional::expand_any_coding,
+        ))
 }

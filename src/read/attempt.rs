@@ -174,7 +174,11 @@ impl AttemptReader {
             check_conforms(schema, meta.schema())
                 .map_err(|reason| ReadError::decode(key, reason))?;
         }
-        Ok(footers)
+        // Columns of only nulls read as the contract's types.
+        Ok(footers
+            .into_iter()
+            .map(|footer| footer.with_nulls_as(schema))
+            .collect())
     }
 
     /// Page `page` of `limit` rows of a sequence of files with

@@ -85,6 +85,26 @@ pub enum RecordError {
         /// The limit, its value and its setting.
         over: crate::ingest::OverLimit,
     },
+    /// A company has as many attempts open as it may (429).
+    #[error(
+        "this company has {max} attempts open, the most it may (DAGTRAIL_MAX_OPEN_ATTEMPTS): commit or abort some first (an attempt left open is deleted after DAGTRAIL_STAGED_ATTEMPT_TTL)"
+    )]
+    TooManyOpenAttempts {
+        /// The bound.
+        max: usize,
+    },
+    /// A part past the most an attempt takes of a kind (409).
+    #[error(
+        "{kind} part {part} is past the most parts of a kind an attempt takes, {max} (DAGTRAIL_MAX_PARTS): send larger parts"
+    )]
+    TooManyParts {
+        /// What the part holds.
+        kind: staging::PartKind,
+        /// The part asked for.
+        part: u32,
+        /// The bound.
+        max: u32,
+    },
     /// A committed attempt is committed again with another outcome.
     #[error(
         "attempt {attempt} of {phase} is committed with another outcome; a committed attempt is immutable (a re-run writes the next attempt)"
@@ -189,6 +209,7 @@ pub struct Recorder {
     index: Arc<dyn RunIndex>,
     store: ArtifactStore,
     options: WriterOptions,
+    staging: staging::StagingLimits,
 }
 
 fn rfc3339(t: Option<DateTime<Utc>>) -> Option<String> {
@@ -224,7 +245,15 @@ impl Recorder {
             index,
             store,
             options,
+            staging: staging::StagingLimits::default(),
         }
+    }
+
+    /// The recorder with these bounds on staged attempts (the write API's
+    /// `DAGTRAIL_MAX_OPEN_ATTEMPTS`, `DAGTRAIL_MAX_PARTS`).
+    pub fn with_staging_limits(mut self, limits: staging::StagingLimits) -> Self {
+        self.staging = limits;
+        self
     }
 
     /// The run index written to.

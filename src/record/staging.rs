@@ -27,7 +27,6 @@
 //! "Touched" is the newest of its files: a part uploaded, or the marker,
 //! written again when the attempt is resumed and when its commit starts.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, new_null_array};
@@ -56,6 +55,31 @@ const MARKER: &str = "open.json";
 
 /// Staged attempts deleted by [`Recorder::expire_staged`] in this process.
 pub const STAGED_ATTEMPTS_EXPIRED: &str = "dagtrail_staged_attempts_expired_total";
+
+/// Attempts one company may hold open at once by default
+/// (`DAGTRAIL_MAX_OPEN_ATTEMPTS`): each is a marker kept until its TTL.
+pub const DEFAULT_MAX_OPEN_ATTEMPTS: usize = 1_000;
+/// Parts of one kind an attempt takes at most by default
+/// (`DAGTRAIL_MAX_PARTS`): 10,000 parts of 1 GiB is more than any phase.
+pub const DEFAULT_MAX_PARTS: u32 = 10_000;
+
+/// What bounds a company's staged attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagingLimits {
+    /// Attempts one company may hold open at once (then 429).
+    pub max_open_attempts: usize,
+    /// Parts of one kind an attempt takes at most (then 409).
+    pub max_parts: u32,
+}
+
+impl Default for StagingLimits {
+    fn default() -> Self {
+        Self {
+            max_open_attempts: DEFAULT_MAX_OPEN_ATTEMPTS,
+            max_parts: DEFAULT_MAX_PARTS,
+        }
+    }
+}
 
 /// What [`Recorder::expire_staged`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -196,6 +220,23 @@ impl Staging {
 
     fn store(&self) -> &Arc<dyn ObjectStore> {
         self.artifacts.object_store()
+    }
+
+    /// The company's staging: one folder per staged attempt.
+    fn company_prefix(&self) -> Path {
+        Path::from_iter(self.prefix.parts().take(2))
+    }
+
+    /// How many attempts the company holds open, counted up to `max + 1`
+    /// (one page of a delimited listing).
+    async fn open_attempts(&self) -> Result<usize, RecordError> {
+        let prefix = self.company_prefix();
+        let listed = self
+            .store()
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(store_error(&prefix))?;
+        Ok(listed.common_prefixes.len())
     }
 
     fn marker(&self) -> Path {
@@ -417,6 +458,13 @@ impl Recorder {
         }
         self.mark_store().await?;
         self.check_company_folder(company).await?;
+        // Counted before this one is marked: two servers opening at once
+        // may each take the last place, so the bound may be passed by as
+        // many attempts as are opened at that instant.
+        let max = self.staging.max_open_attempts;
+        if staging.open_attempts().await? >= max {
+            return Err(RecordError::TooManyOpenAttempts { max });
+        }
         staging.mark_open().await?;
         Ok(StagedAttempt {
             resumed: false,
@@ -472,20 +520,34 @@ impl Recorder {
         S: Stream<Item = Result<RecordBatch, RecordError>> + Unpin,
     {
         let staging = Staging::new(self, company, run, phase, attempt)?;
-        let (state, open) = staging.state(attempt, true).await?;
-        if !open || staging.committed().await? {
+        if part > self.staging.max_parts {
+            return Err(RecordError::TooManyParts {
+                kind,
+                part,
+                max: self.staging.max_parts,
+            });
+        }
+        // A few HEADs, not a listing of the attempt: a part's cost must
+        // not grow with the parts before it.
+        if !staging.exists(&staging.marker()).await? || staging.committed().await? {
             return Err(RecordError::NotOpen { phase, attempt });
         }
-        let staged = state.parts(kind);
-        let next = staged.last().map_or(1, |last| last.saturating_add(1));
-        if part == 0 || part > next {
+        // Parts of a kind come in order: part n needs part n - 1.
+        if part == 0 || (part > 1 && !staging.exists(&staging.part(kind, part - 1)).await?) {
+            let (state, _) = staging.state(attempt, true).await?;
+            let next = state
+                .parts(kind)
+                .last()
+                .map_or(1, |last| last.saturating_add(1));
             return Err(RecordError::PartOutOfOrder { kind, part, next });
         }
         let bad = |reason: String| RecordError::BadPart { kind, part, reason };
-        // The attempt's columns, when another data part fixed them.
-        let columns = match staged.iter().find(|p| **p != part) {
-            Some(other) if kind == PartKind::Data => {
-                let key = staging.part(kind, *other);
+        // The attempt's columns, when another data part fixed them (part
+        // 1, or part 2 when part 1 is the one put again).
+        let other = if part == 1 { 2 } else { 1 };
+        let columns = match kind {
+            PartKind::Data if staging.exists(&staging.part(kind, other)).await? => {
+                let key = staging.part(kind, other);
                 let (schema, _) = file_batches(staging.store(), &key)
                     .await
                     .map_err(|e| read_failed(&key, e))?;
@@ -679,64 +741,83 @@ impl Recorder {
         before: DateTime<Utc>,
     ) -> Result<ExpiredStaging, RecordError> {
         let top = Path::from(STAGING_TOP);
-        let files: Vec<ObjectMeta> = self
-            .store
-            .object_store()
-            .list(Some(&top))
-            .map_err(store_error(&top))
-            .try_collect()
-            .await?;
-        // An attempt's staging is `top/{company}/{digest}/...`: its files,
-        // their bytes, and the newest file's time.
-        let mut attempts: BTreeMap<Path, (ExpiredStaging, DateTime<Utc>)> = BTreeMap::new();
-        for file in files {
-            let folder: Vec<_> = file.location.parts().take(3).collect();
-            if folder.len() < 3 {
-                continue;
-            }
-            let (found, touched) = attempts
-                .entry(Path::from_iter(folder))
-                .or_insert((ExpiredStaging::default(), file.last_modified));
-            found.files += 1;
-            found.bytes += file.size;
-            *touched = (*touched).max(file.last_modified);
-        }
+        let store = self.store.object_store();
+        // One company at a time, one attempt at a time: memory holds one
+        // company's attempt folders and one attempt's files, never the
+        // whole staging.
+        let companies = store
+            .list_with_delimiter(Some(&top))
+            .await
+            .map_err(store_error(&top))?
+            .common_prefixes;
         let mut expired = ExpiredStaging::default();
-        for (folder, (found, touched)) in attempts {
-            if touched >= before {
-                continue;
-            }
-            // Touched since the listing (resumed, or a commit begun):
-            // kept. Deleting takes a request per file, so the listing may
-            // be long past when this attempt's turn comes.
-            let marker = folder.clone().join(MARKER);
-            match self.store.object_store().head(&marker).await {
-                Ok(meta) if meta.last_modified >= before => continue,
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+        for company in companies {
+            let attempts = match store.list_with_delimiter(Some(&company)).await {
+                Ok(listed) => listed.common_prefixes,
                 Err(e) => {
-                    tracing::warn!(staging = %folder, error = %e, "cannot tell whether a staged attempt expired; the next sweep tries again");
+                    tracing::warn!(staging = %company, error = %e, "cannot list a company's staged attempts; the next sweep tries again");
                     expired.failed += 1;
                     continue;
                 }
+            };
+            for folder in attempts {
+                self.expire_attempt(&folder, before, &mut expired).await;
             }
-            if let Err(e) = self.store.delete_prefix(&folder, Some(&marker)).await {
-                tracing::warn!(staging = %folder, error = %e, "cannot delete an expired staged attempt; the next sweep tries again");
-                expired.failed += 1;
-                continue;
-            }
-            tracing::info!(
-                staging = %folder,
-                last_touched = %touched.to_rfc3339(),
-                files = found.files,
-                bytes = found.bytes,
-                "deleted a staged attempt nobody committed or aborted"
-            );
-            metrics::counter!(STAGED_ATTEMPTS_EXPIRED).increment(1);
-            expired.attempts += 1;
-            expired.files += found.files;
-            expired.bytes += found.bytes;
         }
         Ok(expired)
+    }
+
+    /// Deletes the staged attempt in `folder` when nothing in it was
+    /// touched since `before`, counting what it did in `expired`.
+    async fn expire_attempt(
+        &self,
+        folder: &Path,
+        before: DateTime<Utc>,
+        expired: &mut ExpiredStaging,
+    ) {
+        let store = self.store.object_store();
+        let files: Vec<ObjectMeta> = match store.list(Some(folder)).try_collect().await {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!(staging = %folder, error = %e, "cannot list a staged attempt; the next sweep tries again");
+                expired.failed += 1;
+                return;
+            }
+        };
+        let Some(touched) = files.iter().map(|f| f.last_modified).max() else {
+            return;
+        };
+        if touched >= before {
+            return;
+        }
+        // Touched since the listing (resumed, or a commit begun): kept.
+        let marker = folder.clone().join(MARKER);
+        match store.head(&marker).await {
+            Ok(meta) if meta.last_modified >= before => return,
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                tracing::warn!(staging = %folder, error = %e, "cannot tell whether a staged attempt expired; the next sweep tries again");
+                expired.failed += 1;
+                return;
+            }
+        }
+        if let Err(e) = self.store.delete_prefix(folder, Some(&marker)).await {
+            tracing::warn!(staging = %folder, error = %e, "cannot delete an expired staged attempt; the next sweep tries again");
+            expired.failed += 1;
+            return;
+        }
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        tracing::info!(
+            staging = %folder,
+            last_touched = %touched.to_rfc3339(),
+            files = files.len(),
+            bytes,
+            "deleted a staged attempt nobody committed or aborted"
+        );
+        metrics::counter!(STAGED_ATTEMPTS_EXPIRED).increment(1);
+        expired.attempts += 1;
+        expired.files += files.len();
+        expired.bytes += bytes;
     }
 }
 

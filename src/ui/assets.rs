@@ -61,3 +61,24 @@ pub async fn serve(Path(name): Path<String>) -> Response {
     )
         .into_response()
 }
+
+/// The icon browsers ask for at `/favicon.ico` (a 32×32 PNG in an ICO).
+const FAVICON: &[u8] = include_bytes!("../../assets/ui/favicon.ico");
+
+/// `GET /favicon.ico`: the icon, cacheable for a day (its URL is fixed).
+pub async fn favicon() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/x-icon"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        FAVICON,
+    )
+        .into_response()
+}

@@ -21,7 +21,6 @@ pub mod session;
 mod view;
 
 use axum::Router;
-use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -86,6 +85,7 @@ pub fn router(state: AppState) -> Router {
             get(phase::logs_ndjson),
         )
         .route("/assets/{name}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
         .layer(axum::middleware::map_response(page_headers))
         .with_state(state)
@@ -112,9 +112,15 @@ async fn not_found(request: axum::extract::Request) -> Response {
 
 /// Headers of every page: a Content-Security-Policy that lets the page
 /// load only our own stylesheet and script (no inline code, no other
-/// origin, no framing), and no referrer to other origins.
+/// origin, no framing), no referrer to other origins, and no copy kept
+/// by the browser or a proxy (`no-store`; the assets set their own): a
+/// page shows a tenant's runs, and Back after signing out showed the
+/// previous reader's.
 async fn page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -128,6 +134,20 @@ async fn page_headers(mut response: Response) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// [`html`] on a blocking thread, for pages of many rows.
+async fn html_off_workers<T: askama::Template + Send + 'static>(template: T) -> Response {
+    tokio::task::spawn_blocking(move || html(&template))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        })
 }
 
 /// A rendered template as a page, or an error page if it fails.
@@ -148,10 +168,10 @@ fn html(template: &impl askama::Template) -> Response {
 #[derive(askama::Template)]
 #[template(path = "ui/error.html")]
 struct ErrorPage {
-    chrome: Chrome,
-    status: u16,
-    title: String,
-    details: Vec<String>,
+    pub(crate) chrome: Chrome,
+    pub(crate) status: u16,
+    pub(crate) title: String,
+    pub(crate) details: Vec<String>,
 }
 
 /// The page for an error of the API's kind: its status, title and detail
@@ -204,10 +224,11 @@ pub async fn error_page(chrome: Chrome, error: ApiError) -> Response {
 }
 
 /// A redirect after a form (303: the browser follows with `GET`).
+/// A redirect to `location`, a path of ours; one no header can hold (a
+/// control character) goes to the fleet board rather than failing.
 fn see_other(location: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, location)
-        .body(Body::empty())
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    let location = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
 }

@@ -72,6 +72,15 @@ impl Table {
         }
     }
 
+    /// [`Table::of`] on a blocking thread: a page's cells (each value as
+    /// JSON, cut, its keyword marked) are the heavy part of a page, and the
+    /// async workers answer every other request meanwhile.
+    async fn of_off_workers(page: ParquetPage, keyword: Option<String>) -> Result<Self, ApiError> {
+        tokio::task::spawn_blocking(move || Self::of(&page, keyword.as_deref()))
+            .await
+            .map_err(|e| ApiError::Busy(format!("the page could not be made ({e})")))
+    }
+
     fn of(page: &ParquetPage, keyword: Option<&str>) -> Self {
         let columns: Vec<(String, String)> = page
             .columns
@@ -310,17 +319,20 @@ async fn show(
         Tab::Logs => logs_body(state, &opened, &raw, &place).await,
     };
     match body {
-        Ok(body) => html(&PhasePage {
-            paging: query_without(&raw, &["page", "go", "row"]),
-            chrome,
-            head: opened.head,
-            tab,
-            table: body.table,
-            errors: body.errors,
-            keyword: body.keyword,
-            levels: body.levels,
-            target_row: body.target_row,
-        }),
+        Ok(body) => {
+            super::html_off_workers(PhasePage {
+                paging: query_without(&raw, &["page", "go", "row"]),
+                chrome,
+                head: opened.head,
+                tab,
+                table: body.table,
+                errors: body.errors,
+                keyword: body.keyword,
+                levels: body.levels,
+                target_row: body.target_row,
+            })
+            .await
+        }
         Err(e) => error_page(chrome, e).await,
     }
 }
@@ -354,7 +366,7 @@ async fn data_body(
         }
     };
     Ok(Body {
-        table: Some(Table::of(&page, keyword.as_deref())),
+        table: Some(Table::of_off_workers(page, keyword.clone()).await?),
         keyword: keyword.unwrap_or_default(),
         target_row: place.row,
         ..Body::default()
@@ -402,9 +414,9 @@ async fn logs_body(
     let page = state
         .timed(opened.reader.logs_page(&filter, p.page, p.limit))
         .await?;
-    let marked = (!keyword.is_empty()).then_some(keyword.as_str());
+    let marked = (!keyword.is_empty()).then(|| keyword.clone());
     Ok(Body {
-        table: Some(Table::of(&page, marked)),
+        table: Some(Table::of_off_workers(page, marked).await?),
         keyword,
         levels,
         ..Body::default()

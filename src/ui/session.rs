@@ -128,15 +128,99 @@ fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
         .build()
 }
 
-/// Where to go after signing in: a path of ours, never another site
-/// (`//host` and `/\host` are other sites to a browser).
+/// Where to go after signing in or switching language: a path of ours,
+/// never another site. The value is resolved as a browser resolves a
+/// link, against our own origin (the WHATWG URL parser, which drops tabs
+/// and line breaks and reads `\` as `/`: `/\t/other.example/` is
+/// `//other.example/`, another host), and only a same-origin result is
+/// kept, as its path and query, percent-encoded (so no byte a header
+/// cannot hold).
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
+    let Some(next) = next else {
+        return "/".to_owned();
+    };
+    let Ok(base) = url::Url::parse("http://dagtrail.invalid/") else {
+        return "/".to_owned();
+    };
+    match base.join(next) {
+        Ok(url) if url.origin() == base.origin() => {
+            let mut path = url.path().to_owned();
+            if let Some(query) = url.query() {
+                path.push('?');
+                path.push_str(query);
+            }
+            // `//x` and `/\x` in a Location are other hosts again.
+            if path.starts_with("//") || path.starts_with("/\\") {
+                return "/".to_owned();
+            }
+            path
         }
         _ => "/".to_owned(),
     }
+}
+
+/// Whether a form post comes from a page of ours: a browser says where a
+/// request comes from (`Sec-Fetch-Site`, and `Origin` on every POST); a
+/// post another site's page makes a victim's browser send (to sign them
+/// into the attacker's company, or out) says `cross-site` or an `Origin`
+/// that is not ours, and is refused. A client that is not a browser
+/// sends neither and is not refused: it is no victim.
+fn same_origin_post(headers: &HeaderMap) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if site
+        .as_deref()
+        .is_some_and(|s| s != "same-origin" && s != "none")
+    {
+        return false;
+    }
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(axum::http::header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|h| h.trim().to_ascii_lowercase());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| url::Url::parse(o).ok())
+        .and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+    // A default port may be named on one side only.
+    let bare = |h: &str| {
+        h.strip_suffix(":80")
+            .or_else(|| h.strip_suffix(":443"))
+            .unwrap_or(h)
+            .to_owned()
+    };
+    match (origin_host, host) {
+        (Some(origin), Some(host)) => bare(&origin) == bare(&host),
+        _ => false,
+    }
+}
+
+/// The answer to a form another site posted.
+fn cross_site(parts: &Parts) -> Response {
+    let chrome = chrome_of(parts, false);
+    let page = super::ErrorPage {
+        status: 403,
+        title: chrome.tr.t("cross-site-title"),
+        details: vec![chrome.tr.t("cross-site")],
+        chrome,
+    };
+    let mut response = html(&page);
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
 }
 
 #[derive(askama::Template)]
@@ -184,6 +268,9 @@ pub async fn sign_in(
     parts: Parts,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if !same_origin_post(&parts.headers) {
+        return cross_site(&parts);
+    }
     let token = form.token.trim().to_owned();
     let next = safe_next(form.next.as_deref());
     let refuse = |refused: Option<String>, missing: bool| {
@@ -201,9 +288,16 @@ pub async fn sign_in(
     if token.is_empty() {
         return refuse(None, true);
     }
-    match state.verifier.verify(&token).await {
+    match state.verifier.verify_principal(&token).await {
+        // A token that can write runs belongs to a pipeline, not in a
+        // browser's cookie, where any page of ours could be made to use
+        // it: reading needs no scope.
+        Ok(principal) if principal.scopes.contains(crate::auth::RUNS_WRITE) => {
+            let tr = chrome_of(&parts, false).tr;
+            refuse(Some(tr.t("signin-write-token")), false)
+        }
         Ok(_) => {
-            let secure = over_https(&parts.headers);
+            let secure = state.cookie_secure || over_https(&parts.headers);
             (jar.add(session_cookie(token, secure)), see_other(&next)).into_response()
         }
         Err(e) => refuse(Some(e.to_string()), false),
@@ -211,7 +305,10 @@ pub async fn sign_in(
 }
 
 /// `POST /signout`: the cookie is dropped, then the sign-in page.
-pub async fn sign_out(jar: CookieJar) -> Response {
+pub async fn sign_out(jar: CookieJar, parts: Parts) -> Response {
+    if !same_origin_post(&parts.headers) {
+        return cross_site(&parts);
+    }
     let jar = jar.remove(session_cookie(String::new(), false));
     (jar, see_other("/signin")).into_response()
 }
@@ -250,11 +347,62 @@ mod tests {
             "//evil.example/",
             "/\\evil.example",
             "https://evil.example",
-            "evil",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/\r\n/evil.example",
+            "\\\\evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            " //evil.example",
         ] {
-            assert_eq!(safe_next(Some(other)), "/", "{other}");
+            let went = safe_next(Some(other));
+            let resolved = url::Url::parse("https://ours.example/")
+                .unwrap()
+                .join(&went)
+                .unwrap();
+            assert_eq!(
+                resolved.host_str(),
+                Some("ours.example"),
+                "{other:?} went to {went:?}"
+            );
         }
+        // Line breaks never reach a header.
+        assert!(!safe_next(Some("/a\r\nSet-Cookie: x=1")).contains(['\r', '\n']));
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn posts_from_other_sites_are_told_apart() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(*name, value.parse().unwrap_or_else(|_| unreachable!()));
+            }
+            h
+        };
+        assert!(same_origin_post(&headers(&[])), "not a browser");
+        assert!(same_origin_post(&headers(&[
+            ("host", "dagtrail.example"),
+            ("origin", "https://dagtrail.example"),
+            ("sec-fetch-site", "same-origin"),
+        ])));
+        assert!(same_origin_post(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080"),
+        ])));
+        assert!(!same_origin_post(&headers(&[
+            ("host", "dagtrail.example"),
+            ("sec-fetch-site", "cross-site"),
+        ])));
+        assert!(!same_origin_post(&headers(&[
+            ("host", "dagtrail.example"),
+            ("origin", "https://evil.example"),
+        ])));
+        assert!(!same_origin_post(&headers(&[
+            ("host", "dagtrail.example"),
+            ("origin", "null"),
+        ])));
     }
 
     #[test]

@@ -77,7 +77,25 @@ pub struct TypedFooter {
     /// One entry per leaf column, in schema order; `None` when no leaf
     /// needs fixing (the common case, which then costs nothing).
     fixes: Option<Arc<[Option<Fix>]>>,
+    /// Top-level columns read differently from how they decode, by name:
+    /// a VARIANT as the JSON text of its values, a column of Arrow type
+    /// `null` as the type a contract file says it holds.
+    recast: Option<Arc<[(String, Recast)]>>,
 }
+
+/// How a top-level column is read instead of as it decodes.
+#[derive(Debug, Clone, PartialEq)]
+enum Recast {
+    /// A Parquet VARIANT (its `metadata`, `value` and `typed_value`
+    /// parts): the JSON of each value, as DuckDB shows it.
+    Variant,
+    /// A column of only nulls: nulls of this type.
+    Nulls(DataType),
+}
+
+/// Field metadata marking a text column whose values are JSON texts, to be
+/// shown as the JSON values they spell (a VARIANT's).
+pub const JSON_VALUES: &str = "dagtrail.json";
 
 impl TypedFooter {
     /// Prepares a file's metadata for reading.
@@ -116,7 +134,9 @@ impl TypedFooter {
                 reader,
                 schema,
                 fixes: None,
-            });
+                recast: None,
+            }
+            .with_variants());
         }
         let file = metadata.file_metadata();
         let rewritten = FileMetaData::new(
@@ -140,7 +160,9 @@ impl TypedFooter {
                 reader,
                 schema,
                 fixes: None,
-            });
+                recast: None,
+            }
+            .with_variants());
         }
         let fixes: Arc<[Option<Fix>]> = fixes.into();
         let mut leaves = fixes.iter();
@@ -158,7 +180,87 @@ impl TypedFooter {
             reader,
             schema,
             fixes: Some(fixes),
-        })
+            recast: None,
+        }
+        .with_variants())
+    }
+
+    /// Marks the file's top-level VARIANT columns (Parquet's VARIANT
+    /// logical type, as DuckDB and Spark 4 write it) to be read as the
+    /// JSON of their values.
+    fn with_variants(self) -> Self {
+        let variants: Vec<String> = self
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .root_schema()
+            .get_fields()
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.get_basic_info().logical_type_ref(),
+                    Some(parquet::basic::LogicalType::Variant(_))
+                )
+            })
+            .map(|f| f.name().to_owned())
+            .collect();
+        let recasts = variants
+            .into_iter()
+            .map(|name| (name, Recast::Variant))
+            .collect();
+        self.recasting(recasts)
+    }
+
+    /// The footer with the top-level columns of Arrow type `null` whose
+    /// names `expected` holds read as `expected`'s types (nulls): a
+    /// contract file another writer wrote (pandas writes a column of only
+    /// nulls with type `null`) holds what the contract says.
+    pub fn with_nulls_as(self, expected: &Schema) -> Self {
+        let recasts = self
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| f.data_type() == &DataType::Null)
+            .filter_map(|f| {
+                let wanted = expected.field_with_name(f.name()).ok()?;
+                Some((f.name().clone(), Recast::Nulls(wanted.data_type().clone())))
+            })
+            .collect();
+        self.recasting(recasts)
+    }
+
+    fn recasting(mut self, add: Vec<(String, Recast)>) -> Self {
+        if add.is_empty() {
+            return self;
+        }
+        let fields: Vec<FieldRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| match add.iter().find(|(name, _)| name == f.name()) {
+                Some((_, Recast::Variant)) => {
+                    let mut metadata = f.metadata().clone();
+                    metadata.insert(SHOWN_TYPE.to_owned(), "variant".to_owned());
+                    metadata.insert(JSON_VALUES.to_owned(), "true".to_owned());
+                    Arc::new(Field::new(f.name(), DataType::Utf8, true).with_metadata(metadata))
+                }
+                Some((_, Recast::Nulls(data_type))) => Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(data_type.clone())
+                        .with_nullable(true),
+                ),
+                None => Arc::clone(f),
+            })
+            .collect();
+        self.schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ));
+        let mut all: Vec<(String, Recast)> = self.recast.as_deref().unwrap_or_default().to_vec();
+        all.extend(add);
+        self.recast = Some(all.into());
+        self
     }
 
     /// The metadata to build the parquet crate's readers with. Their
@@ -213,6 +315,39 @@ impl TypedFooter {
     ///
     /// When the batch does not come from this file.
     pub fn convert(&self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let batch = self.fix_leaves(batch)?;
+        let Some(recast) = &self.recast else {
+            return Ok(batch);
+        };
+        let schema = batch.schema();
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            match recast.iter().find(|(name, _)| name == field.name()) {
+                Some((_, how)) => {
+                    let target = self.schema.field_with_name(field.name())?;
+                    columns.push(match how {
+                        Recast::Variant => variant_json(column.as_ref())?,
+                        Recast::Nulls(data_type) => {
+                            arrow_array::new_null_array(data_type, column.len())
+                        }
+                    });
+                    fields.push(Arc::new(target.clone()));
+                }
+                None => {
+                    fields.push(Arc::clone(field));
+                    columns.push(Arc::clone(column));
+                }
+            }
+        }
+        RecordBatch::try_new(
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+            columns,
+        )
+    }
+
+    /// The leaves a file's Parquet types need fixing ([`Fix`]).
+    fn fix_leaves(&self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
         let Some(fixes) = &self.fixes else {
             return Ok(batch);
         };
@@ -242,6 +377,28 @@ impl TypedFooter {
         ));
         RecordBatch::try_new(schema, columns)
     }
+}
+
+/// A VARIANT column's values as their JSON texts (DuckDB's rendering:
+/// numbers as numbers, text, dates and times as strings, binary as
+/// base64), decoded by the `parquet-variant` crates, shredded
+/// `typed_value`s included.
+///
+/// # Errors
+///
+/// When the column is not a VARIANT's struct, or a value is malformed.
+fn variant_json(column: &dyn Array) -> Result<ArrayRef, ArrowError> {
+    use parquet_variant_json::VariantToJson as _;
+    let variants = parquet_variant_compute::VariantArray::try_new(column)?;
+    let mut out = arrow_array::builder::StringBuilder::new();
+    for row in 0..variants.len() {
+        if variants.is_null(row) {
+            out.append_null();
+        } else {
+            out.append_value(variants.try_value(row)?.to_json_string()?);
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// The Arrow types of a schema's leaves, in Parquet's leaf order.

@@ -120,6 +120,19 @@ pub struct ServeArgs {
     max_part_bytes: u64,
     #[command(flatten)]
     ingest: IngestSettings,
+    /// Mark the explorer's session cookie `Secure` always (browsers then
+    /// send it over HTTPS only); by default it is when the proxy in front
+    /// says the page came over HTTPS (X-Forwarded-Proto, Forwarded).
+    #[arg(long, env = "DAGTRAIL_COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    cookie_secure: bool,
+    /// Attempts one company may hold open through the write API at once
+    /// (more get 429): each is kept until committed, aborted or expired.
+    #[arg(long, env = "DAGTRAIL_MAX_OPEN_ATTEMPTS", default_value_t = dagtrail::record::staging::DEFAULT_MAX_OPEN_ATTEMPTS)]
+    max_open_attempts: usize,
+    /// Parts of one kind (data, errors, logs) an attempt takes at most
+    /// (more get 409).
+    #[arg(long, env = "DAGTRAIL_MAX_PARTS", default_value_t = dagtrail::record::staging::DEFAULT_MAX_PARTS)]
+    max_parts: u32,
     /// Seconds a connection has to send a request's headers, counted from
     /// its opening or from its previous answer (so also the keep-alive
     /// idle timeout; keep a balancer's idle timeout below it).
@@ -505,7 +518,12 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = AppState::new(reads, verifier, limits)
         .with_cors_origins(args.cors_origins)
-        .with_write_api(args.write_api);
+        .with_write_api(args.write_api)
+        .with_cookie_secure(args.cookie_secure)
+        .with_staging_limits(dagtrail::record::staging::StagingLimits {
+            max_open_attempts: args.max_open_attempts.max(1),
+            max_parts: args.max_parts.max(1),
+        });
     // A server that takes no writes may not be allowed to delete either.
     if args.write_api && !args.staged_attempt_ttl.is_zero() {
         tokio::spawn(expire_staged_attempts(

@@ -492,7 +492,7 @@ impl DagsQuery {
         DagQuery {
             since: self
                 .since
-                .unwrap_or(today - chrono::Duration::days(DEFAULT_DAGS_WINDOW_DAYS)),
+                .unwrap_or(crate::model::date_moved(today, -DEFAULT_DAGS_WINDOW_DAYS)),
             name: self.name,
             tag: self.tag,
             statuses: self.status,
@@ -537,14 +537,13 @@ impl CalendarQuery {
     ) -> Result<(NaiveDate, NaiveDate), ApiError> {
         // One end given: the other is the widest range from it, so that a
         // single date never makes the range too wide.
-        let span = chrono::Duration::days(
-            DEFAULT_CALENDAR_DAYS.min(i64::from(limits.max_date_range_days.max(1))) - 1,
-        );
+        let span = DEFAULT_CALENDAR_DAYS.min(i64::from(limits.max_date_range_days.max(1))) - 1;
+        let moved = crate::model::date_moved;
         let (date_from, date_to) = match (self.date_from, self.date_to) {
             (Some(from), Some(to)) => (from, to),
-            (Some(from), None) => (from, from + span),
-            (None, Some(to)) => (to - span, to),
-            (None, None) => (today - span, today),
+            (Some(from), None) => (from, moved(from, span)),
+            (None, Some(to)) => (moved(to, -span), to),
+            (None, None) => (moved(today, -span), today),
         };
         check_range(date_from, date_to, limits)?;
         Ok((date_from, date_to))
