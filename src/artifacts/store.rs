@@ -124,12 +124,16 @@ impl ArtifactStore {
         let base_url = Url::from_directory_path(&folder)
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .map_err(|()| OpenStoreError::UnsupportedUrl(folder.display().to_string()))?;
-        let store = Arc::new(LocalFileSystem::new_with_prefix(&folder).map_err(|source| {
-            OpenStoreError::Configure {
-                url: base_url.clone(),
-                source,
-            }
-        })?);
+        // Folders left empty by a deletion go too: a staged attempt's
+        // folder is how a company's open attempts are counted.
+        let store = Arc::new(
+            LocalFileSystem::new_with_prefix(&folder)
+                .map_err(|source| OpenStoreError::Configure {
+                    url: base_url.clone(),
+                    source,
+                })?
+                .with_automatic_cleanup(true),
+        );
         let mut opened = Self::from_object_store(
             Arc::new(InstrumentedStore::new(
                 Arc::clone(&store) as Arc<dyn ObjectStore>

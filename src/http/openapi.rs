@@ -182,14 +182,19 @@ fn add_shared_failures(doc: &mut utoipa::openapi::OpenApi) {
                     problem("The token lacks the runs:write scope (`WWW-Authenticate: Bearer error=\"insufficient_scope\"`), or this server takes no writes (`DAGTRAIL_WRITE_API=false`)").into()
                 });
             }
-            if reads_run_index {
-                responses.entry("503".to_owned()).or_insert_with(|| {
-                    problem(
-                        "Every connection of this process to the run index is in use; retry after the `Retry-After` seconds",
-                    )
-                    .into()
+            if writes {
+                responses.entry("408".to_owned()).or_insert_with(|| {
+                    problem("The request body came slower than the server's minimum rate (`DAGTRAIL_BODY_MIN_RATE` after `DAGTRAIL_BODY_TIMEOUT_SECS`); the connection is closed").into()
                 });
             }
+            responses.entry("503".to_owned()).or_insert_with(|| {
+                problem(if reads_run_index {
+                    "Every connection of this process to the run index is in use, or the request took longer than its deadline (`DAGTRAIL_REQUEST_DEADLINE_SECS`); retry after the `Retry-After` seconds"
+                } else {
+                    "The request took longer than its deadline (`DAGTRAIL_REQUEST_DEADLINE_SECS`); retry after the `Retry-After` seconds"
+                })
+                .into()
+            });
             if is_artifact_read {
                 add_conditional_get(op);
             }

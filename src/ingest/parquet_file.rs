@@ -169,7 +169,10 @@ pub fn open_parquet(
         file.seek(SeekFrom::End(-8)).map_err(io)?;
         file.read_exact(&mut tail).map_err(io)?;
         let footer_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
-        if footer_len > limits.max_batch_bytes {
+        // Only a footer that is there counts (else the parser says what
+        // the file is not).
+        let there = &tail[4..] == b"PAR1" && (footer_len as u64) <= file_len - 8;
+        if there && footer_len > limits.max_batch_bytes {
             return Err(IngestError::OverLimit {
                 file: name,
                 at: None,

@@ -70,6 +70,7 @@ fn opened(run: &RunRef, phase: Phase, staged: StagedAttempt) -> Response {
         (status = 201, description = "Opened", body = StagedAttempt),
         (status = 200, description = "Open already: resumed", body = StagedAttempt),
         (status = 409, description = "That attempt is committed (a commit between the run index and the store)", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 429, description = "The company holds as many open attempts as it may (`DAGTRAIL_MAX_OPEN_ATTEMPTS`): commit or abort some", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
 )]
@@ -99,6 +100,7 @@ pub async fn open_next_attempt(
         (status = 201, description = "Opened", body = StagedAttempt),
         (status = 200, description = "Open already: resumed", body = StagedAttempt),
         (status = 409, description = "The attempt is committed", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 429, description = "The company holds as many open attempts as it may (`DAGTRAIL_MAX_OPEN_ATTEMPTS`): commit or abort some", body = ErrorResponse, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["runs:write"]))
 )]
@@ -217,8 +219,8 @@ fn body_reader(
     responses(
         (status = 200, description = "Staged", body = PartStaged),
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 409, description = "Out of order: a part before it is missing", body = ErrorResponse, content_type = "application/problem+json"),
-        (status = 413, description = "The part is over the size limit", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 409, description = "Out of order (a part before it is missing), or past the most parts of a kind (`DAGTRAIL_MAX_PARTS`)", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 413, description = "The part is over a limit: its bytes (`DAGTRAIL_MAX_PART_BYTES`), a row's (`DAGTRAIL_MAX_ROW_BYTES`), an Arrow batch's (`DAGTRAIL_MAX_BATCH_BYTES`), what it decodes to (`DAGTRAIL_MAX_PART_DECODED_BYTES`, `DAGTRAIL_DECODER_MEMORY_BYTES`); the detail names the limit, its setting and the line", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "Not one of the formats taken", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 503, description = "Too many uploads at once; retry after `Retry-After` seconds", body = ErrorResponse, content_type = "application/problem+json"),
     ),
