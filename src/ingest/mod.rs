@@ -360,6 +360,11 @@ pub fn stream_batches(
     rx
 }
 
+/// How many times its text a row of NDJSON or CSV may take decoded: a
+/// JSON list of small integers takes about four times its text as int64
+/// values and offsets; nothing within the row limit comes near sixteen.
+const TEXT_EXPANSION: usize = 16;
+
 /// `input` cut into pieces of at most [`limits::BATCH_BYTES`], its bytes
 /// added to `decoded`.
 ///
@@ -378,19 +383,25 @@ fn bounded(
         at,
         over,
     };
-    let (pieces, bytes) =
-        limits::split_by_bytes(&input.batch, limits::BATCH_BYTES, limits.max_row_bytes).map_err(
-            |(row, bytes)| {
-                over(
-                    Some(input.places.of(row)),
-                    OverLimit::new(
-                        Limit::RowBytes,
-                        limits.max_row_bytes,
-                        format!("a row takes {bytes} bytes decoded"),
-                    ),
-                )
-            },
-        )?;
+    // A text row was measured as sent (its line or record); what it
+    // decodes to may be a few times more (`0,` is 2 bytes of text, 8 of
+    // int64), and is bounded here only against what no text row within
+    // the limit decodes to. A binary format's row is measured here alone.
+    let max_row = match input.places {
+        Places::Lines(_) => limits.max_row_bytes.saturating_mul(TEXT_EXPANSION),
+        Places::Rows { .. } => limits.max_row_bytes,
+    };
+    let (pieces, bytes) = limits::split_by_bytes(&input.batch, limits::BATCH_BYTES, max_row)
+        .map_err(|(row, bytes)| {
+            over(
+                Some(input.places.of(row)),
+                OverLimit::new(
+                    Limit::RowBytes,
+                    max_row,
+                    format!("a row takes {bytes} bytes decoded"),
+                ),
+            )
+        })?;
     *decoded = decoded.saturating_add(bytes);
     if let Some(max) = limits.max_decoded_bytes
         && *decoded > max

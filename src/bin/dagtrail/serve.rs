@@ -196,6 +196,19 @@ pub struct ServeArgs {
 /// every second). Every server of a store taking writes sweeps: a
 /// deletion is idempotent, and a sweep with nothing to expire is one
 /// listing of the staging folder.
+/// The program Parquet parts are decoded by (`dagtrail decode-part`):
+/// this one. On Linux, `/proc/self/exe`, which is this process's program
+/// even when an upgrade has replaced its file on disk since it started.
+fn decoder_program() -> Option<PathBuf> {
+    let this = PathBuf::from("/proc/self/exe");
+    if this.exists() {
+        return Some(this);
+    }
+    std::env::current_exe()
+        .map_err(|e| tracing::warn!(error = %e, "cannot find this program: Parquet parts are decoded in the server's own process"))
+        .ok()
+}
+
 async fn expire_staged_attempts(recorder: Recorder, ttl: Duration) {
     let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     let mut ticks = tokio::time::interval(every);
@@ -498,11 +511,7 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         max_part_bytes: args.max_part_bytes,
         // Parquet parts are decoded by this program in a process of its
         // own, under a memory limit (`decode-part`).
-        ingest: args.ingest.limits(
-            std::env::current_exe()
-                .map_err(|e| tracing::warn!(error = %e, "cannot find this program: Parquet parts are decoded in the server's own process"))
-                .ok(),
-        ),
+        ingest: args.ingest.limits(decoder_program()),
         body_rate: BodyRate {
             grace: Duration::from_secs(args.body_timeout_secs.max(1)),
             min_rate: args.body_min_rate,
