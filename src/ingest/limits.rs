@@ -615,12 +615,12 @@ fn add_row_bytes(array: &dyn Array, sizes: &mut [u64]) {
         }
         DataType::Union(_, _) => {
             let union = array.as_union();
-            for row in 0..rows {
+            for (row, size) in sizes.iter_mut().enumerate().take(rows) {
                 let child = union.child(union.type_id(row));
                 let index = union.value_offset(row);
                 let mut one = [0u64];
                 add_row_bytes(child.slice(index, 1).as_ref(), &mut one);
-                sizes[row] = sizes[row].saturating_add(one[0] + 1);
+                *size = size.saturating_add(one[0] + 1);
             }
         }
         DataType::Null => fixed(0, sizes),
@@ -696,6 +696,9 @@ pub fn row_bytes(batch: &RecordBatch) -> Vec<u64> {
     sizes
 }
 
+/// Slices of a batch, each with the index of its first row.
+pub type Pieces = Vec<(usize, RecordBatch)>;
+
 /// Rows whose sizes [`split_by_bytes`] works out at once: its memory is
 /// 8 bytes a row, whatever the batch's length.
 const SIZED_ROWS: usize = 65_536;
@@ -713,7 +716,7 @@ pub fn split_by_bytes(
     batch: &RecordBatch,
     target: usize,
     max_row: usize,
-) -> Result<(Vec<(usize, RecordBatch)>, u64), (usize, u64)> {
+) -> Result<(Pieces, u64), (usize, u64)> {
     let (target, max_row) = (target as u64, max_row as u64);
     let mut pieces = Vec::new();
     let (mut start, mut bytes, mut total) = (0usize, 0u64, 0u64);

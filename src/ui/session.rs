@@ -5,7 +5,6 @@
 //! expired or revoked token ends the session at once, and the server
 //! keeps no session state.
 
-use axum::Form;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION};
 use axum::http::request::Parts;
@@ -252,6 +251,9 @@ pub async fn form(Query(query): Query<SignInQuery>, parts: Parts) -> Response {
     html(&page)
 }
 
+/// Bytes of the sign-in form at most (a token is at most 8 KiB).
+const SIGN_IN_FORM_BYTES: usize = 64 * 1024;
+
 /// The sign-in form's fields.
 #[derive(Debug, Deserialize)]
 pub struct SignInForm {
@@ -265,12 +267,31 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     jar: CookieJar,
-    parts: Parts,
-    Form(form): Form<SignInForm>,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
     if !same_origin_post(&parts.headers) {
         return cross_site(&parts);
     }
+    // Read as every body is (a trickle is a 408, an oversized form a
+    // 413, each as a page), not by axum's `Form`, which says 400 in text.
+    let form: SignInForm = match crate::http::body::read_bytes(body, SIGN_IN_FORM_BYTES).await {
+        Ok(bytes) => match serde_urlencoded::from_bytes(&bytes) {
+            Ok(form) => form,
+            Err(e) => {
+                return super::error_page(
+                    chrome_of(&parts, false),
+                    crate::http::error::ApiError::Body(crate::http::body::BodyError::Broken(
+                        e.to_string(),
+                    )),
+                )
+                .await;
+            }
+        },
+        Err(e) => {
+            return super::error_page(chrome_of(&parts, false), e.into()).await;
+        }
+    };
     let token = form.token.trim().to_owned();
     let next = safe_next(form.next.as_deref());
     let refuse = |refused: Option<String>, missing: bool| {

@@ -636,7 +636,7 @@ async fn columns_of_only_nulls_read_as_the_contract_says() {
         .unwrap()
         .attempt(Phase::Load, 1)
         .unwrap();
-    let dir = crate::support::artifacts_dir(&app).join(folder.folder().to_string());
+    let dir = crate::support::artifacts_dir(&app).join(folder.folder());
     let errors = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
             Field::new("error_type", DataType::Utf8, false),

@@ -83,6 +83,12 @@ def _exception_type(exc: BaseException) -> str:
     return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
 
 
+
+#: Bytes of rows sent as one Arrow IPC message at most: well under the
+#: server's DAGTRAIL_MAX_BATCH_BYTES (64 MiB by default), which bounds what
+#: one message may make it hold.
+_MESSAGE_BYTES = 16 * 1024 * 1024
+
 class Phase:
     """An attempt of one phase (extract, transform or load) of a run.
 
@@ -372,7 +378,16 @@ class Phase:
                     if pending and room_bytes < per_row:
                         send()
                         continue
-                    take = int(min(batch.num_rows, row_limit - pending_rows, max(1, room_bytes // per_row)))
+                    take = int(
+                        min(
+                            batch.num_rows,
+                            row_limit - pending_rows,
+                            max(1, room_bytes // per_row),
+                            # One IPC message each: the server refuses a
+                            # message over DAGTRAIL_MAX_BATCH_BYTES (64 MiB).
+                            max(1, _MESSAGE_BYTES // per_row),
+                        )
+                    )
                     piece = batch.slice(0, take)
                     batch = batch.slice(take)
                     pending.append(piece)
