@@ -217,13 +217,17 @@ pub(super) async fn expand_any_coding(
     mut request: axum::extract::Request,
 ) -> axum::extract::Request {
     use axum::http::header::ACCEPT_ENCODING;
-    let Some(value) = request
+    // Every line of the header, as one list (RFC 9110 section 5.3).
+    let lines: Vec<&str> = request
         .headers()
-        .get(ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    else {
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if lines.is_empty() {
         return request;
-    };
+    }
+    let value = lines.join(", ");
     let mut any: Option<&str> = None;
     let mut named: Vec<String> = Vec::new();
     for item in value.split(',') {
@@ -248,10 +252,16 @@ pub(super) async fn expand_any_coding(
     let Some(weight) = any.filter(|w| w.parse::<f32>().is_ok_and(|q| q > 0.0)) else {
         return request;
     };
-    let added: Vec<String> = ["zstd", "gzip"]
-        .iter()
-        .filter(|c| !named.iter().any(|n| n == *c))
-        .map(|c| format!("{c};q={weight}"))
+    // gzip first and a hair above zstd: `*` is what old clients send, and
+    // every client decodes gzip.
+    let zstd_weight = weight.parse::<f32>().map_or_else(
+        |_| weight.to_owned(),
+        |q| format!("{:.3}", (q - 0.001).max(0.001)),
+    );
+    let added: Vec<String> = [("gzip", weight.to_owned()), ("zstd", zstd_weight)]
+        .into_iter()
+        .filter(|(c, _)| !named.iter().any(|n| n == c))
+        .map(|(c, q)| format!("{c};q={q}"))
         .collect();
     if added.is_empty() {
         return request;

@@ -344,7 +344,7 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotImplemented => problem(
                 StatusCode::NOT_IMPLEMENTED,
                 "Not implemented",
-                "this server answers GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS".to_owned(),
+                "this server knows the methods HTTP defines (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY), no other".to_owned(),
             ),
             ApiError::Deadline { secs, setting } => {
                 tracing::warn!(secs, setting, "a request went past its deadline");

@@ -55,7 +55,7 @@ impl<R: Read> ArrowStreamBatches<R> {
             limits: limits.clone(),
             message: std::io::Cursor::new(Vec::new()),
             rows_read: 0,
-            dictionary_bytes: 0,
+            dictionary_bytes: std::collections::HashMap::new(),
             fault: Arc::clone(&fault),
         };
         let reader = StreamReader::try_new(checked, None).map_err(|e| {
@@ -99,8 +99,8 @@ struct Checked<R> {
     message: std::io::Cursor<Vec<u8>>,
     /// Rows of the batches handed on (for messages).
     rows_read: u64,
-    /// Bytes of the dictionaries sent so far (kept by the decoder).
-    dictionary_bytes: usize,
+    /// Bytes of the dictionaries the decoder holds, by id.
+    dictionary_bytes: std::collections::HashMap<i64, usize>,
     fault: Arc<Mutex<Option<IngestError>>>,
 }
 
@@ -193,17 +193,16 @@ impl<R: Read> Checked<R> {
             let body_len = usize::try_from(message.bodyLength())
                 .map_err(|_| self.bad("a message's body length is negative".into()))?;
             match message.header_type() {
-                MessageHeader::Schema => (body_len, None, false),
+                MessageHeader::Schema => (body_len, None, None),
                 MessageHeader::RecordBatch => {
                     let rows = message.header_as_record_batch().map(|b| b.length());
-                    (body_len, rows, false)
+                    (body_len, rows, None)
                 }
                 MessageHeader::DictionaryBatch => {
-                    let rows = message
-                        .header_as_dictionary_batch()
-                        .and_then(|d| d.data())
-                        .map(|b| b.length());
-                    (body_len, rows, true)
+                    let dictionary = message.header_as_dictionary_batch();
+                    let rows = dictionary.and_then(|d| d.data()).map(|b| b.length());
+                    let id = dictionary.map(|d| (d.id(), d.isDelta()));
+                    (body_len, rows, id)
                 }
                 other => {
                     return Err(self.bad(format!(
@@ -248,7 +247,9 @@ impl<R: Read> Checked<R> {
             )));
         }
         let decoded = self.decoded_bytes(&framed, metadata_len)?;
-        if !dictionary && let Some(rows) = batch_rows {
+        if dictionary.is_none()
+            && let Some(rows) = batch_rows
+        {
             self.rows_read += u64::try_from(rows).unwrap_or(0);
         }
         if decoded > max {
@@ -261,17 +262,25 @@ impl<R: Read> Checked<R> {
                 ),
             ));
         }
-        if dictionary {
-            // The decoder keeps every dictionary for the batches after it.
-            self.dictionary_bytes = self.dictionary_bytes.saturating_add(body_len.max(decoded));
-            if self.dictionary_bytes > max {
+        if let Some((id, delta)) = dictionary {
+            // The decoder keeps one dictionary per id for the batches
+            // after it: a new one replaces it, a delta adds to it.
+            let size = body_len.max(decoded);
+            let held = self.dictionary_bytes.entry(id).or_insert(0);
+            *held = if delta {
+                held.saturating_add(size)
+            } else {
+                size
+            };
+            let all = self
+                .dictionary_bytes
+                .values()
+                .fold(0usize, |a, b| a.saturating_add(*b));
+            if all > max {
                 return Err(self.over(
                     Limit::BatchBytes,
                     max,
-                    format!(
-                        "the stream's dictionaries hold {} bytes",
-                        self.dictionary_bytes
-                    ),
+                    format!("the stream's dictionaries hold {all} bytes"),
                 ));
             }
         }

@@ -25,6 +25,24 @@ use super::{ArrowStreamBatches, IngestError, InputBatch, Place};
 /// that decodes for longer is refused).
 pub const DECODER_CPU_SECS: u64 = 300;
 
+/// Memory a decoder is given beyond its budget for each column of the
+/// file: a page and a dictionary of 1 MiB each, most writers' defaults.
+pub const PER_COLUMN: u64 = 2 * 1024 * 1024;
+
+/// The process's data segment now (`VmData` of `/proc/self/status`, what
+/// `RLIMIT_DATA` counts), 0 where it cannot be read.
+fn data_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                let kib = line.strip_prefix("VmData:")?.trim().strip_suffix("kB")?;
+                kib.trim().parse::<u64>().ok()
+            })
+        })
+        .map_or(0, |kib| kib.saturating_mul(1024))
+}
+
 /// How a decoder reports why it refused a file, as one JSON line on its
 /// standard error.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -52,21 +70,31 @@ pub fn decode_parquet(
     errors: &mut impl Write,
     limits: &IngestLimits,
 ) -> Result<(), IngestError> {
-    let data = limits.decoder_memory;
-    // Set before reading anything: past it, an allocation fails and the
-    // process ends (Rust aborts on a failed allocation).
-    rlimit::setrlimit(rlimit::Resource::DATA, data, data).map_err(|source| IngestError::Io {
-        file: "the decoder's memory limit".into(),
-        source,
-    })?;
-    rlimit::setrlimit(rlimit::Resource::CPU, DECODER_CPU_SECS, DECODER_CPU_SECS).map_err(
-        |source| IngestError::Io {
-            file: "the decoder's time limit".into(),
-            source,
-        },
-    )?;
+    let limit_error = |what: &str| {
+        let what = what.to_owned();
+        move |source| IngestError::Io { file: what, source }
+    };
+    // Set before reading anything, on top of what the process holds
+    // already (its runtime, its program): past it, an allocation fails
+    // and the process ends (Rust aborts on a failed allocation). The hard
+    // limit leaves room for the columns a footer may turn out to have.
+    let base = data_bytes().saturating_add(limits.decoder_memory);
+    let most = base.saturating_add(PER_COLUMN.saturating_mul(limits.max_columns as u64));
+    rlimit::setrlimit(rlimit::Resource::DATA, base, most)
+        .map_err(limit_error("the decoder's memory limit"))?;
+    rlimit::setrlimit(rlimit::Resource::CPU, DECODER_CPU_SECS, DECODER_CPU_SECS)
+        .map_err(limit_error("the decoder's time limit"))?;
+    // A decoder stopped at its limit leaves no core of a tenant's data.
+    rlimit::setrlimit(rlimit::Resource::CORE, 0, 0)
+        .map_err(limit_error("the decoder's core limit"))?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        write_stream(input, output, limits)
+        write_stream(input, output, limits, |leaves| {
+            // A reader holds a page and a dictionary of each column (1 MiB
+            // each by most writers' defaults): a wide file gets room for
+            // them, within the hard limit.
+            let soft = base.saturating_add(PER_COLUMN.saturating_mul(leaves as u64));
+            let _ = rlimit::setrlimit(rlimit::Resource::DATA, soft.min(most), most);
+        })
     }))
     .unwrap_or_else(|_| {
         Err(IngestError::BadFile {
@@ -109,9 +137,18 @@ fn write_stream<W: Write>(
     input: File,
     output: W,
     limits: &IngestLimits,
+    columns_known: impl FnOnce(usize),
 ) -> Result<(), IngestError> {
     let name = String::from("the part");
     let batches = super::open_parquet(name.clone(), input, limits)?;
+    let schema = std::sync::Arc::clone(batches.schema());
+    columns_known(
+        schema
+            .fields()
+            .iter()
+            .map(|f| super::limits::leaves(f.data_type()))
+            .sum(),
+    );
     let write_error = |e: arrow_schema::ArrowError| IngestError::Io {
         file: name.clone(),
         source: std::io::Error::other(e),
@@ -139,11 +176,16 @@ fn write_stream<W: Write>(
             writer.write(&piece.batch).map_err(write_error)?;
         }
     }
-    match writer {
-        Some(mut writer) => writer.finish().map_err(write_error),
-        // No rows: the schema alone.
-        None => Ok(()),
-    }
+    let mut writer = match (writer, output.take()) {
+        (Some(writer), _) => writer,
+        // No rows: the schema alone, so that the server says so.
+        (None, Some(output)) => {
+            arrow_ipc::writer::StreamWriter::try_new(BufWriter::new(output), &schema)
+                .map_err(write_error)?
+        }
+        (None, None) => return Ok(()),
+    };
+    writer.finish().map_err(write_error)
 }
 
 /// A decoder process and the batches it hands back.
@@ -211,6 +253,12 @@ impl DecodedParquet {
     /// the kernel enforced; else `seen` (what reading its stream found).
     fn failed(&mut self, seen: Option<IngestError>) -> IngestError {
         self.done = true;
+        // This side stops reading: a decoder still writing would block on
+        // its full pipe for ever (and this thread waiting for it).
+        self.stream = None;
+        if seen.is_some() {
+            let _ = self.child.kill();
+        }
         let mut said = String::new();
         if let Some(mut stderr) = self.stderr.take() {
             let _ = (&mut stderr).take(64 * 1024).read_to_string(&mut said);

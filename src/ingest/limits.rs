@@ -40,8 +40,9 @@ pub const DEFAULT_DECODER_MEMORY: u64 = 256 * 1024 * 1024;
 /// here (or at 8,192 rows), and any decoder's batch is cut to it.
 pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of the first rows that column types are inferred from (at least
-/// one row, at most 1,000).
-pub const INFER_BYTES: usize = 1024 * 1024;
+/// one row, at most 1,000): the first batch's. Inference holds one row's
+/// value at a time, so this bounds time, not memory.
+pub const INFER_BYTES: usize = BATCH_BYTES;
 
 /// What bounds one input (handed to a decoder process as JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -217,7 +218,8 @@ pub fn read_line(
 /// A JSON text's fault of shape: too deep, or an object naming a key twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonShapeFault {
-    /// Nested deeper than the bound.
+    /// Over a limit: nested deeper than the bound, or an object of more
+    /// keys than any column rule takes.
     TooDeep(OverLimit),
     /// An object holds this key twice (its path from the top, dotted).
     DuplicateKey(String),
@@ -245,15 +247,17 @@ impl std::fmt::Display for JsonShapeFault {
 /// # Errors
 ///
 /// The first fault found.
-pub fn check_json_shape(text: &[u8], max_nesting: usize) -> Result<(), JsonShapeFault> {
+pub fn check_json_shape(text: &[u8], max_nesting: usize) -> Result<JsonCounts, JsonShapeFault> {
     use serde::de::DeserializeSeed;
     let mut deserializer = serde_json::Deserializer::from_slice(text);
     let mut fault = None;
+    let mut counts = JsonCounts::default();
     let walked = Shape {
         depth: 0,
         max: max_nesting,
         path: &mut Vec::new(),
         fault: &mut fault,
+        counts: &mut counts,
     }
     .deserialize(&mut deserializer);
     if let Some(fault) = fault {
@@ -261,8 +265,34 @@ pub fn check_json_shape(text: &[u8], max_nesting: usize) -> Result<(), JsonShape
     }
     walked
         .and_then(|()| deserializer.end())
-        .map_err(|e| JsonShapeFault::Syntax(e.to_string()))
+        .map_err(|e| JsonShapeFault::Syntax(e.to_string()))?;
+    Ok(counts)
 }
+
+/// What a JSON text holds, counted by [`check_json_shape`]: what decoding
+/// it costs beyond its bytes (an empty object in a list of structs
+/// decodes to a value of every field of the struct).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JsonCounts {
+    /// Values of any kind (scalars, lists, objects).
+    pub values: u64,
+    /// Objects below the top one.
+    pub objects: u64,
+}
+
+impl JsonCounts {
+    /// Values a text decodes to at most when each of its objects below the
+    /// top is a struct of `struct_leaves` leaves.
+    pub fn cells(&self, struct_leaves: usize) -> u64 {
+        self.values
+            .saturating_add(self.objects.saturating_mul(struct_leaves as u64))
+    }
+}
+
+/// Keys one JSON object may hold at most: past it the walk stops (no
+/// column rule would take it, and a sorted or hashed set of millions of
+/// keys is its own cost).
+const MAX_OBJECT_KEYS: usize = 100_000;
 
 /// One JSON value walked for [`check_json_shape`]: the fault is kept
 /// apart from serde's error so that it keeps its kind.
@@ -271,6 +301,7 @@ struct Shape<'a> {
     max: usize,
     path: &'a mut Vec<String>,
     fault: &'a mut Option<JsonShapeFault>,
+    counts: &'a mut JsonCounts,
 }
 
 impl Shape<'_> {
@@ -296,6 +327,7 @@ impl Shape<'_> {
             max: self.max,
             path: self.path,
             fault: self.fault,
+            counts: self.counts,
         })
     }
 }
@@ -304,6 +336,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for Shape<'_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.counts.values = self.counts.values.saturating_add(1);
         deserializer.deserialize_any(self)
     }
 }
@@ -358,17 +391,24 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        // Keys are few per object; a sorted vector beats hashing them.
-        let mut keys: Vec<String> = Vec::new();
+        if self.depth > 0 {
+            self.counts.objects = self.counts.objects.saturating_add(1);
+        }
+        let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match keys.binary_search_by(|k| k.as_str().cmp(&key)) {
-                Ok(_) => {
-                    let mut path = self.path.clone();
-                    path.push(key.into_owned());
-                    *self.fault = Some(JsonShapeFault::DuplicateKey(path.join(".")));
-                    return Err(serde::de::Error::custom("duplicate key"));
-                }
-                Err(at) => keys.insert(at, key.to_string()),
+            if keys.len() >= MAX_OBJECT_KEYS {
+                *self.fault = Some(JsonShapeFault::TooDeep(OverLimit::new(
+                    Limit::Columns,
+                    MAX_OBJECT_KEYS,
+                    format!("an object holds more than {MAX_OBJECT_KEYS} keys"),
+                )));
+                return Err(serde::de::Error::custom("too many keys"));
+            }
+            if !keys.insert(key.to_string()) {
+                let mut path = self.path.clone();
+                path.push(key.into_owned());
+                *self.fault = Some(JsonShapeFault::DuplicateKey(path.join(".")));
+                return Err(serde::de::Error::custom("duplicate key"));
             }
             let below = self.below()?;
             below.path.push(key.into_owned());
@@ -585,6 +625,62 @@ fn add_row_bytes(array: &dyn Array, sizes: &mut [u64]) {
             // The values of a sliced fixed-size list start at its offset.
             nested_row_bytes(&offsets, list.values().as_ref(), rows, sizes);
         }
+        DataType::FixedSizeBinary(width) => {
+            fixed(u64::try_from(*width).unwrap_or(0).max(1), sizes);
+        }
+        DataType::ListView(_) | DataType::LargeListView(_) => {
+            // Each row views its own range of the values (ranges may
+            // overlap: every view counts).
+            let (ranges, values): (Vec<(usize, usize)>, ArrayRef) = match array.data_type() {
+                DataType::ListView(_) => {
+                    let list = array.as_list_view::<i32>();
+                    (
+                        list.offsets()
+                            .iter()
+                            .zip(list.sizes().iter())
+                            .map(|(o, n)| {
+                                (
+                                    usize::try_from(*o).unwrap_or(0),
+                                    usize::try_from(*n).unwrap_or(0),
+                                )
+                            })
+                            .collect(),
+                        Arc::clone(list.values()),
+                    )
+                }
+                _ => {
+                    let list = array.as_list_view::<i64>();
+                    (
+                        list.offsets()
+                            .iter()
+                            .zip(list.sizes().iter())
+                            .map(|(o, n)| {
+                                (
+                                    usize::try_from(*o).unwrap_or(0),
+                                    usize::try_from(*n).unwrap_or(0),
+                                )
+                            })
+                            .collect(),
+                        Arc::clone(list.values()),
+                    )
+                }
+            };
+            let mut value_sizes = vec![0u64; values.len()];
+            add_row_bytes(values.as_ref(), &mut value_sizes);
+            // Prefix sums, so that each row's range is one subtraction.
+            let mut prefix = Vec::with_capacity(value_sizes.len() + 1);
+            prefix.push(0u64);
+            for size in &value_sizes {
+                let last = prefix.last().copied().unwrap_or(0);
+                prefix.push(last.saturating_add(*size));
+            }
+            for (row, (offset, len)) in ranges.iter().take(rows).enumerate() {
+                let end = offset.saturating_add(*len).min(value_sizes.len());
+                let start = (*offset).min(end);
+                let sum = prefix[end].saturating_sub(prefix[start]);
+                sizes[row] = sizes[row].saturating_add(sum.saturating_add(8));
+            }
+        }
         DataType::Struct(_) => {
             for column in array.as_struct().columns() {
                 add_row_bytes(column.as_ref(), sizes);
@@ -699,44 +795,98 @@ pub fn row_bytes(batch: &RecordBatch) -> Vec<u64> {
 /// Slices of a batch, each with the index of its first row.
 pub type Pieces = Vec<(usize, RecordBatch)>;
 
-/// Rows whose sizes [`split_by_bytes`] works out at once: its memory is
-/// 8 bytes a row, whatever the batch's length.
-const SIZED_ROWS: usize = 65_536;
+/// Values an array holds, every child array's counted (a list's items,
+/// a struct's fields, a dictionary's values, a run's values and rows),
+/// from lengths alone: a value of Arrow type `null` takes no buffer, so a
+/// message of a few bytes can declare a list of 2^40 of them, which no
+/// measure of the array may then allocate a slot for each of.
+pub fn values_in(array: &dyn Array) -> u64 {
+    let own = array.len() as u64;
+    let children: u64 = match array.data_type() {
+        DataType::List(_) => values_in(array.as_list::<i32>().values().as_ref()),
+        DataType::LargeList(_) => values_in(array.as_list::<i64>().values().as_ref()),
+        DataType::ListView(_) => values_in(array.as_list_view::<i32>().values().as_ref()),
+        DataType::LargeListView(_) => values_in(array.as_list_view::<i64>().values().as_ref()),
+        DataType::FixedSizeList(_, _) => values_in(array.as_fixed_size_list().values().as_ref()),
+        DataType::Map(_, _) => values_in(array.as_map().entries()),
+        DataType::Struct(_) => array
+            .as_struct()
+            .columns()
+            .iter()
+            .map(|c| values_in(c.as_ref()))
+            .fold(0u64, u64::saturating_add),
+        DataType::Union(_, _) => {
+            let union = array.as_union();
+            union
+                .type_ids()
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|id| values_in(union.child(*id).as_ref()))
+                .fold(0u64, u64::saturating_add)
+        }
+        DataType::Dictionary(_, _) => values_in(array.as_any_dictionary().values().as_ref()),
+        DataType::RunEndEncoded(_, _) => {
+            ree_values(array).map_or(0, |(values, _)| values_in(values.as_ref()))
+        }
+        _ => 0,
+    };
+    own.saturating_add(children)
+}
+
+/// Why [`split_by_bytes`] refused a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitFault {
+    /// This 0-based row takes more than the row bound, in bytes.
+    Row {
+        /// The row.
+        row: usize,
+        /// Its bytes.
+        bytes: u64,
+    },
+    /// The batch holds more values than the bound ([`values_in`]).
+    Values(u64),
+}
 
 /// `batch` cut into consecutive slices of at most `target` bytes each (a
 /// row alone may be more, up to `max_row`), with their first rows, and the
 /// bytes of the whole batch; the batch whole when it fits. Every row
 /// counts at least one byte, so that a batch of many empty rows is not
-/// free.
+/// free. A batch of more than `max_values` values ([`values_in`]) is
+/// refused before any is measured: measuring takes 8 bytes a value.
 ///
 /// # Errors
 ///
-/// The 0-based index of the first row over `max_row` bytes, and its bytes.
+/// [`SplitFault`]: the first row over `max_row` bytes, or too many values.
 pub fn split_by_bytes(
     batch: &RecordBatch,
     target: usize,
     max_row: usize,
-) -> Result<(Pieces, u64), (usize, u64)> {
+    max_values: u64,
+) -> Result<(Pieces, u64), SplitFault> {
+    let values = batch
+        .columns()
+        .iter()
+        .map(|c| values_in(c.as_ref()))
+        .fold(batch.num_rows() as u64, u64::saturating_add);
+    if values > max_values {
+        return Err(SplitFault::Values(values));
+    }
     let (target, max_row) = (target as u64, max_row as u64);
+    let sizes = row_bytes(batch);
     let mut pieces = Vec::new();
     let (mut start, mut bytes, mut total) = (0usize, 0u64, 0u64);
-    let mut from = 0usize;
-    while from < batch.num_rows() {
-        let rows = SIZED_ROWS.min(batch.num_rows() - from);
-        let sizes = row_bytes(&batch.slice(from, rows));
-        for (i, size) in sizes.iter().enumerate() {
-            let (row, size) = (from + i, (*size).max(1));
-            if size > max_row {
-                return Err((row, size));
-            }
-            if row > start && bytes.saturating_add(size) > target {
-                pieces.push((start, batch.slice(start, row - start)));
-                (start, bytes) = (row, 0);
-            }
-            bytes = bytes.saturating_add(size);
-            total = total.saturating_add(size);
+    for (row, size) in sizes.iter().enumerate() {
+        let size = (*size).max(1);
+        if size > max_row {
+            return Err(SplitFault::Row { row, bytes: size });
         }
-        from += rows;
+        if row > start && bytes.saturating_add(size) > target {
+            pieces.push((start, batch.slice(start, row - start)));
+            (start, bytes) = (row, 0);
+        }
+        bytes = bytes.saturating_add(size);
+        total = total.saturating_add(size);
     }
     if pieces.is_empty() {
         return Ok((vec![(0, batch.clone())], total));
@@ -777,7 +927,16 @@ mod tests {
 
     #[test]
     fn json_shapes_are_checked_without_building_values() {
-        assert_eq!(check_json_shape(br#"{"a":[1,{"b":2}],"c":"x"}"#, 3), Ok(()));
+        let counts = check_json_shape(br#"{"a":[1,{"b":2},{}],"c":"x"}"#, 3).unwrap();
+        // The top object, a list, 1, two objects, 2, "x".
+        assert_eq!(
+            counts,
+            JsonCounts {
+                values: 7,
+                objects: 2
+            }
+        );
+        assert_eq!(counts.cells(10), 27);
         assert!(matches!(
             check_json_shape(br#"{"a":[[[[1]]]]}"#, 3),
             Err(JsonShapeFault::TooDeep(_))
@@ -872,14 +1031,32 @@ mod tests {
         let batch = RecordBatch::try_from_iter([("d", Arc::new(dictionary) as ArrayRef)]).unwrap();
         let sizes = row_bytes(&batch);
         assert!(sizes.iter().all(|s| *s >= 1000), "{:?}", &sizes[..3]);
-        let (pieces, total) = split_by_bytes(&batch, 100_000, 10_000).unwrap();
+        let (pieces, total) = split_by_bytes(&batch, 100_000, 10_000, 1 << 20).unwrap();
         assert!(total >= 1_000_000);
         assert!(pieces.len() >= 10, "{} pieces", pieces.len());
         assert_eq!(
             pieces.iter().map(|(_, p)| p.num_rows()).sum::<usize>(),
             1000
         );
-        assert_eq!(split_by_bytes(&batch, 100_000, 500).unwrap_err().0, 0);
+        assert!(matches!(
+            split_by_bytes(&batch, 100_000, 500, 1 << 20),
+            Err(SplitFault::Row { row: 0, .. })
+        ));
+        // A list of 2^40 values of type null: refused from its lengths,
+        // before a slot is allocated for any of them.
+        let nulls = arrow_array::NullArray::new(1 << 20);
+        let field = Arc::new(Field::new("item", DataType::Null, true));
+        let many = arrow_array::LargeListArray::new(
+            field,
+            arrow_buffer::OffsetBuffer::new(vec![0i64, 1 << 20].into()),
+            Arc::new(nulls),
+            None,
+        );
+        let batch = RecordBatch::try_from_iter([("l", Arc::new(many) as ArrayRef)]).unwrap();
+        assert!(matches!(
+            split_by_bytes(&batch, 100_000, 10_000, 1 << 16),
+            Err(SplitFault::Values(_))
+        ));
 
         let run = RunArray::<Int32Type>::try_new(
             &Int32Array::from(vec![3, 5]),

@@ -391,17 +391,31 @@ fn bounded(
         Places::Lines(_) => limits.max_row_bytes.saturating_mul(TEXT_EXPANSION),
         Places::Rows { .. } => limits.max_row_bytes,
     };
-    let (pieces, bytes) = limits::split_by_bytes(&input.batch, limits::BATCH_BYTES, max_row)
-        .map_err(|(row, bytes)| {
-            over(
-                Some(input.places.of(row)),
-                OverLimit::new(
-                    Limit::RowBytes,
-                    max_row,
-                    format!("a row takes {bytes} bytes decoded"),
+    // Measuring takes 8 bytes a value: at most an eighth of a message.
+    let max_values = (limits.max_batch_bytes / 8) as u64;
+    let (pieces, bytes) =
+        limits::split_by_bytes(&input.batch, limits::BATCH_BYTES, max_row, max_values).map_err(
+            |fault| match fault {
+                limits::SplitFault::Row { row, bytes } => over(
+                    Some(input.places.of(row)),
+                    OverLimit::new(
+                        Limit::RowBytes,
+                        max_row,
+                        format!("a row takes {bytes} bytes decoded"),
+                    ),
                 ),
-            )
-        })?;
+                limits::SplitFault::Values(values) => over(
+                    None,
+                    OverLimit::new(
+                        Limit::BatchBytes,
+                        limits.max_batch_bytes,
+                        format!(
+                            "a batch holds {values} values (at most one for every 8 bytes of the limit): send smaller batches"
+                        ),
+                    ),
+                ),
+            },
+        )?;
     *decoded = decoded.saturating_add(bytes);
     if let Some(max) = limits.max_decoded_bytes
         && *decoded > max

@@ -28,7 +28,10 @@ pub struct NdjsonBatches<R> {
     window: Window,
     max_row_bytes: usize,
     max_nesting: usize,
-    pending: Option<Vec<(usize, String)>>,
+    pending: Option<Vec<TextLine>>,
+    /// Leaves of the widest struct of the schema: what one JSON object
+    /// below a row's top decodes to at most.
+    struct_leaves: usize,
     done: bool,
 }
 
@@ -91,6 +94,7 @@ impl<R: BufRead> NdjsonBatches<R> {
             max_row_bytes: limits.max_row_bytes,
             max_nesting: limits.max_nesting,
             pending: None,
+            struct_leaves: 0,
             done: false,
         };
         let first = this.read_lines(
@@ -102,7 +106,7 @@ impl<R: BufRead> NdjsonBatches<R> {
         let inferred_rows = first
             .iter()
             .take(window.infer_rows)
-            .take_while(|(_, text)| {
+            .take_while(|(_, text, _)| {
                 let fits = bytes == 0 || bytes + text.len() <= window.infer_bytes;
                 bytes += text.len();
                 fits
@@ -110,24 +114,36 @@ impl<R: BufRead> NdjsonBatches<R> {
             .count()
             .max(1);
         let window_lines = &first[..first.len().min(inferred_rows)];
-        let mut values = Vec::with_capacity(window_lines.len());
-        for (line, text) in window_lines {
-            if !text.trim_start().starts_with('{') {
-                return Err(this.not_an_object(*line));
-            }
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| this.bad_line(*line, json_error(&e)))?;
-            if !value.is_object() {
-                return Err(this.not_an_object(*line));
-            }
-            values.push(value);
+        // One line's value at a time: a line's value takes tens of times
+        // its text (a list of small numbers), never the window's.
+        let fault = std::cell::RefCell::new(None);
+        let values = window_lines.iter().map(|(line, text, _)| {
+            let value = if text.trim_start().starts_with('{') {
+                serde_json::from_str::<Value>(text)
+                    .map_err(|e| this.bad_line(*line, json_error(&e)))
+                    .and_then(|v| {
+                        if v.is_object() {
+                            Ok(v)
+                        } else {
+                            Err(this.not_an_object(*line))
+                        }
+                    })
+            } else {
+                Err(this.not_an_object(*line))
+            };
+            value.map_err(|e| {
+                *fault.borrow_mut() = Some(e);
+                ArrowError::JsonError("refused".into())
+            })
+        });
+        let inferred = infer_json_schema_from_iterator(values);
+        if let Some(e) = fault.borrow_mut().take() {
+            return Err(e);
         }
-        let inferred = infer_json_schema_from_iterator(values.iter().map(Ok::<_, ArrowError>))
-            .map_err(|e| IngestError::BadFile {
-                file: this.name.clone(),
-                reason: e.to_string(),
-            })?;
-        drop(values);
+        let inferred = inferred.map_err(|e| IngestError::BadFile {
+            file: this.name.clone(),
+            reason: e.to_string(),
+        })?;
         limits::check_schema(&inferred, limits).map_err(|fault| match fault {
             limits::SchemaFault::Over(over) => IngestError::OverLimit {
                 file: this.name.clone(),
@@ -152,11 +168,17 @@ impl<R: BufRead> NdjsonBatches<R> {
             })
             .collect();
         this.raw = Arc::new(Schema::new(raw_fields));
-        // The window once more, as text, to see every value's digits.
+        this.struct_leaves = widest_struct(this.raw.fields());
+        // The window once more, as text, to see every value's digits, in
+        // chunks of bounded cost.
         let mut evidence: Vec<Evidence> = origins.into_iter().map(Evidence::new).collect();
-        if !window_lines.is_empty() {
-            let mut decoder = new_decoder(&this.name, &this.raw, window_lines.len())?;
-            let raw = this.decode_with(&mut decoder, window_lines)?;
+        let mut rest = window_lines;
+        while !rest.is_empty() {
+            let take = this.chunk_len(rest)?;
+            let (chunk, after) = rest.split_at(take);
+            rest = after;
+            let mut decoder = new_decoder(&this.name, &this.raw, chunk.len())?;
+            let raw = this.decode_with(&mut decoder, chunk)?;
             let mut leaves = Vec::new();
             if let Some(raw) = raw {
                 raw.columns()
@@ -208,11 +230,7 @@ impl<R: BufRead> NdjsonBatches<R> {
     /// Reads up to `n` non-blank lines with their 1-based numbers, fewer
     /// once they hold `max_bytes` (at least one), each checked by
     /// [`limits::check_json_shape`].
-    fn read_lines(
-        &mut self,
-        n: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<(usize, String)>, IngestError> {
+    fn read_lines(&mut self, n: usize, max_bytes: usize) -> Result<Vec<TextLine>, IngestError> {
         let mut lines = Vec::new();
         let mut bytes = 0usize;
         while lines.len() < n && (lines.is_empty() || bytes < max_bytes) {
@@ -255,8 +273,8 @@ impl<R: BufRead> NdjsonBatches<R> {
             if !text.trim_start().starts_with('{') {
                 return Err(self.not_an_object(self.line_no));
             }
-            match limits::check_json_shape(text.as_bytes(), self.max_nesting) {
-                Ok(()) => {}
+            let counts = match limits::check_json_shape(text.as_bytes(), self.max_nesting) {
+                Ok(counts) => counts,
                 Err(JsonShapeFault::TooDeep(over)) => {
                     return Err(IngestError::OverLimit {
                         file: self.name.clone(),
@@ -273,9 +291,9 @@ impl<R: BufRead> NdjsonBatches<R> {
                     return Err(self.bad_line(self.line_no, reason));
                 }
                 Err(fault) => return Err(self.bad_line(self.line_no, fault.to_string())),
-            }
+            };
             bytes += text.len();
-            lines.push((self.line_no, text));
+            lines.push((self.line_no, text, counts));
         }
         Ok(lines)
     }
@@ -284,9 +302,9 @@ impl<R: BufRead> NdjsonBatches<R> {
     fn decode_with(
         &self,
         decoder: &mut Decoder,
-        chunk: &[(usize, String)],
+        chunk: &[TextLine],
     ) -> Result<Option<RecordBatch>, IngestError> {
-        for (line, text) in chunk {
+        for (line, text, _) in chunk {
             let trimmed = text.trim();
             if !trimmed.starts_with('{') {
                 return Err(self.not_an_object(*line));
@@ -310,8 +328,8 @@ impl<R: BufRead> NdjsonBatches<R> {
     }
 
     /// Finds the line of a chunk whose values do not fit the structure.
-    fn locate(&self, chunk: &[(usize, String)], reason: &str) -> IngestError {
-        for (line, text) in chunk {
+    fn locate(&self, chunk: &[TextLine], reason: &str) -> IngestError {
+        for (line, text, _) in chunk {
             let Ok(mut decoder) = new_decoder(&self.name, &self.raw, 1) else {
                 break;
             };
@@ -343,7 +361,7 @@ impl<R: BufRead> NdjsonBatches<R> {
     fn typed_batch(
         &self,
         raw: &RecordBatch,
-        chunk: &[(usize, String)],
+        chunk: &[TextLine],
     ) -> Result<RecordBatch, IngestError> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw.num_columns());
         for (column, field) in raw.columns().iter().zip(self.schema.fields()) {
@@ -361,7 +379,7 @@ impl<R: BufRead> NdjsonBatches<R> {
                                 .map_or(true, |one| convert(&one, field.data_type()).is_err())
                         })
                         .unwrap_or(0);
-                    let line = chunk.get(row).map_or(0, |(line, _)| *line);
+                    let line = chunk.get(row).map_or(0, |(line, _, _)| *line);
                     return Err(
                         self.bad_line(line, format!("column {}: {}", field.name(), unfit.reason))
                     );
@@ -372,6 +390,67 @@ impl<R: BufRead> NdjsonBatches<R> {
             file: self.name.clone(),
             reason: e.to_string(),
         })
+    }
+}
+
+/// A line: its 1-based number, its text, and what it holds.
+type TextLine = (usize, String, limits::JsonCounts);
+
+/// Values one decoded chunk may hold at most (about 8 bytes each, and
+/// what the decoder keeps of each): a line of 350,000 empty objects in a
+/// list of a 1,000-field struct decodes to 350 million.
+const CHUNK_CELLS: u64 = 2 * 1024 * 1024;
+
+/// Leaves of the widest struct anywhere in `fields` (0 without one).
+fn widest_struct(fields: &arrow_schema::Fields) -> usize {
+    fields
+        .iter()
+        .map(|f| struct_width(f.data_type()))
+        .max()
+        .unwrap_or(0)
+}
+
+fn struct_width(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::Struct(fields) => {
+            let own: usize = fields.iter().map(|f| limits::leaves(f.data_type())).sum();
+            own.max(widest_struct(fields))
+        }
+        DataType::List(f) | DataType::LargeList(f) => struct_width(f.data_type()),
+        _ => 0,
+    }
+}
+
+impl<R: BufRead> NdjsonBatches<R> {
+    /// How many of `lines`' first lines to decode at once: as many as
+    /// hold at most [`CHUNK_CELLS`] values decoded, at least one.
+    ///
+    /// # Errors
+    ///
+    /// [`IngestError::OverLimit`] for a line that alone decodes to more
+    /// than a row may (sixteen times the row limit, at 8 bytes a value).
+    fn chunk_len(&self, lines: &[TextLine]) -> Result<usize, IngestError> {
+        let most = (self.max_row_bytes as u64).saturating_mul(16) / 8;
+        let mut cells = 0u64;
+        for (at, (line, _, counts)) in lines.iter().enumerate() {
+            let own = counts.cells(self.struct_leaves);
+            if own > most {
+                return Err(IngestError::OverLimit {
+                    file: self.name.clone(),
+                    at: Some(Place::Line(*line)),
+                    over: limits::OverLimit::new(
+                        limits::Limit::RowBytes,
+                        self.max_row_bytes,
+                        format!("the line decodes to {own} values"),
+                    ),
+                });
+            }
+            if at > 0 && cells.saturating_add(own) > CHUNK_CELLS {
+                return Ok(at);
+            }
+            cells = cells.saturating_add(own);
+        }
+        Ok(lines.len().max(1))
     }
 }
 
@@ -419,9 +498,26 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
             if chunk.is_empty() {
                 continue;
             }
-            if chunk.len() > self.window.batch_rows {
-                // The inference window can be larger than a batch.
-                self.pending = Some(chunk.split_off(self.window.batch_rows));
+            // A batch's rows, fewer when what they decode to is costly
+            // (the inference window can also be larger than a batch).
+            let take = match self.chunk_len(&chunk) {
+                Ok(take) => take.min(self.window.batch_rows),
+                Err(e) => {
+                    self.done = true;
+                    self.pending = None;
+                    return Some(Err(e));
+                }
+            };
+            if chunk.len() > take {
+                let rest = chunk.split_off(take);
+                self.pending = Some(match self.pending.take() {
+                    Some(mut later) => {
+                        let mut rest = rest;
+                        rest.append(&mut later);
+                        rest
+                    }
+                    None => rest,
+                });
             }
             let mut decoder = match self.decoder.take() {
                 Some(d) => d,
@@ -436,7 +532,7 @@ impl<R: BufRead> Iterator for NdjsonBatches<R> {
             self.decoder = Some(decoder);
             match decoded {
                 Ok(Some(batch)) => {
-                    let places = Places::Lines(chunk.iter().map(|(line, _)| *line).collect());
+                    let places = Places::Lines(chunk.iter().map(|(line, _, _)| *line).collect());
                     return Some(Ok(InputBatch { batch, places }));
                 }
                 Ok(None) => {}

@@ -79,6 +79,11 @@ pub fn decoded_bytes(rg: &parquet::file::metadata::RowGroupMetaData) -> u64 {
 }
 
 impl ParquetBatches {
+    /// The batches' schema.
+    pub fn schema(&self) -> &arrow_schema::SchemaRef {
+        self.footer.schema()
+    }
+
     fn open_group(&mut self, group: usize) -> Result<ParquetRecordBatchReader, IngestError> {
         let file = self.file.try_clone().map_err(|source| IngestError::Io {
             file: self.name.clone(),

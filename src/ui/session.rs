@@ -162,18 +162,18 @@ fn safe_next(next: Option<&str>) -> String {
 /// request comes from (`Sec-Fetch-Site`, and `Origin` on every POST); a
 /// post another site's page makes a victim's browser send (to sign them
 /// into the attacker's company, or out) says `cross-site` or an `Origin`
-/// that is not ours, and is refused. A client that is not a browser
-/// sends neither and is not refused: it is no victim.
+/// that is not ours, and is refused. `Sec-Fetch-Site`, when sent, is the
+/// browser's own word and decides alone (a proxy that rewrites `Host`
+/// would make our own origin look foreign); without it (older browsers)
+/// `Origin` is compared with the host asked for. A client that is not a
+/// browser sends neither and is not refused: it is no victim.
 fn same_origin_post(headers: &HeaderMap) -> bool {
     let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_lowercase);
-    if site
-        .as_deref()
-        .is_some_and(|s| s != "same-origin" && s != "none")
-    {
-        return false;
+    if let Some(site) = site {
+        return site == "same-origin" || site == "none";
     }
     let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
         return true;
@@ -423,6 +423,12 @@ mod tests {
         assert!(!same_origin_post(&headers(&[
             ("host", "dagtrail.example"),
             ("origin", "null"),
+        ])));
+        // Behind a proxy that rewrites Host, the browser's word decides.
+        assert!(same_origin_post(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://dagtrail.example"),
+            ("sec-fetch-site", "same-origin"),
         ])));
     }
 

@@ -173,6 +173,19 @@ async fn ndjson_rows_are_bounded_and_lose_nothing() {
     refused(&reply, StatusCode::UNPROCESSABLE_ENTITY, "late");
     refused(&reply, StatusCode::UNPROCESSABLE_ENTITY, "line 1501");
     nothing_staged(&app, &attempt).await;
+    // Empty objects in a list of a wide struct decode to a value of
+    // every field each: 10,000 of them in a 20 KB line would be 450,000
+    // values. Refused before they are decoded.
+    let fields: Vec<String> = (0..45).map(|i| format!("\"f{i}\": 0")).collect();
+    let amplified = format!(
+        "{{\"l\": [{{{}}}]}}\n{{\"l\": [{}]}}\n",
+        fields.join(","),
+        vec!["{}"; 10_000].join(",")
+    );
+    let reply = put(&app, &part, NDJSON, amplified.into_bytes()).await;
+    refused(&reply, StatusCode::PAYLOAD_TOO_LARGE, "decodes to");
+    refused(&reply, StatusCode::PAYLOAD_TOO_LARGE, "line 2");
+    nothing_staged(&app, &attempt).await;
     // Under every limit, the rows pass.
     let ok = put(
         &app,
@@ -340,7 +353,60 @@ async fn arrow_messages_are_checked_before_they_are_decoded() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "DAGTRAIL_MAX_PART_DECODED_BYTES",
     );
+    // A list of 2^30 values of type null holds no buffer: a message of a
+    // few hundred bytes. Refused from its lengths, never measured value
+    // by value.
+    let field = Arc::new(arrow_schema::Field::new(
+        "item",
+        arrow_schema::DataType::Null,
+        true,
+    ));
+    let nulls = arrow_array::LargeListArray::new(
+        field,
+        arrow_buffer::OffsetBuffer::new(vec![0i64, 1 << 30].into()),
+        Arc::new(arrow_array::NullArray::new(1 << 30)),
+        None,
+    );
+    let sent = ipc(
+        &[RecordBatch::try_from_iter([("l", Arc::new(nulls) as ArrayRef)]).unwrap()],
+        Default::default(),
+    );
+    assert!(sent.len() < 4096);
+    refused(
+        &put(&app, &part, ARROW, sent).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "values",
+    );
     nothing_staged(&app, &attempt).await;
+}
+
+/// A dictionary sent again under its id replaces the one before it: a
+/// stream of many batches, each with a new dictionary, is not refused as
+/// if every dictionary stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dictionaries_replaced_are_not_counted_twice() {
+    use arrow_array::{DictionaryArray, Int32Array, types::Int32Type};
+    use arrow_ipc::writer::{DictionaryHandling, IpcWriteOptions};
+    let app = small_app().await;
+    let attempt = open_attempt(&app, "dictionaries").await;
+    let batches: Vec<RecordBatch> = (0..8)
+        .map(|i| {
+            let values = StringArray::from(vec![format!("{i}").repeat(40_000)]);
+            let dictionary =
+                DictionaryArray::<Int32Type>::try_new(Int32Array::from(vec![0]), Arc::new(values))
+                    .unwrap();
+            RecordBatch::try_from_iter([("d", Arc::new(dictionary) as ArrayRef)]).unwrap()
+        })
+        .collect();
+    // 8 dictionaries of 40 KB: 320 KB sent, over the 256 KB message limit
+    // in all, 40 KB held at a time.
+    let sent = ipc(
+        &batches,
+        IpcWriteOptions::default().with_dictionary_handling(DictionaryHandling::Resend),
+    );
+    let reply = put(&app, &format!("{attempt}/data/1"), ARROW, sent).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+    assert_eq!(reply.json()["rows"], 8);
 }
 
 /// A Parquet row past the row limit, as decoded (its file is small).
@@ -445,7 +511,7 @@ async fn events_and_catalog_entries_take_an_upload_slot() {
                 .status()
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     let token = app.write_token();
     let event = app
         .send(
@@ -730,6 +796,11 @@ async fn methods_outside_the_set_are_501_and_one_label() {
             .await;
         assert_eq!(reply.status, StatusCode::NOT_IMPLEMENTED, "{method}");
     }
+    // A method HTTP defines that the route does not take is its 405.
+    let trace = app
+        .send(Method::TRACE, "/api/v1/dags", Some(&app.token()), &[], "")
+        .await;
+    assert_eq!(trace.status, StatusCode::METHOD_NOT_ALLOWED);
     let metrics = app.get("/metrics").await;
     let text = String::from_utf8_lossy(&metrics.body).into_owned();
     assert!(

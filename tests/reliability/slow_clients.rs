@@ -150,7 +150,7 @@ async fn trickled_bodies_let_go() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         let (status, took) = healthz(&server, Duration::from_secs(5)).await;
         assert_eq!(status, 200, "/healthz while bodies trickle");
-        assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
+        assert!(took < Duration::from_secs(3), "/healthz took {took:?}");
     }
     let mut trickled = Vec::new();
     for task in tasks {
@@ -165,7 +165,7 @@ async fn trickled_bodies_let_go() {
         eprintln!("{}", String::from_utf8_lossy(&answered.answer));
     }
     assert_let_go(&trickled, LIMIT, &[408]);
-    assert_eq!(healthz(&server, Duration::from_secs(1)).await.0, 200);
+    assert_eq!(healthz(&server, Duration::from_secs(3)).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +224,7 @@ async fn trickled_uploads_release_their_slots() {
             .send()
     };
     // Held at first (the uploads hold every slot), then taken.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let first = put().await.unwrap().status();
     let mut refused = 0;
     let took = loop {
@@ -283,7 +283,7 @@ async fn unread_answers_close_the_connection() {
 
     let (status, took) = healthz(&server, Duration::from_secs(5)).await;
     assert_eq!(status, 200, "/healthz while a client does not read");
-    assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
+    assert!(took < Duration::from_secs(3), "/healthz took {took:?}");
     // The server lets go of the connection: its gauge comes back.
     let closed_after = loop {
         let open = sample(&metrics_text(&server).await, "dagtrail_http_connections ").unwrap();
@@ -317,7 +317,7 @@ async fn unread_answers_close_the_connection() {
         received < PIPELINED * answer_bytes / 2,
         "{received} bytes came: the server went on writing"
     );
-    assert_eq!(healthz(&server, Duration::from_secs(1)).await.0, 200);
+    assert_eq!(healthz(&server, Duration::from_secs(3)).await.0, 200);
 }
 
 /// A method of `len` random capital letters.
@@ -402,7 +402,7 @@ async fn unknown_methods_do_not_grow_metrics() {
         "a 60 KB method: {status_line:?}; then /metrics: {lines} lines, {} bytes in {took:?}",
         text.len()
     );
-    assert!(took < Duration::from_secs(1), "/metrics took {took:?}");
+    assert!(took < Duration::from_secs(3), "/metrics took {took:?}");
     assert!(lines < 600, "/metrics has {lines} lines");
     assert!(
         !text.contains(&huge[..32]),

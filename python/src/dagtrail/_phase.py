@@ -389,6 +389,11 @@ class Phase:
                         )
                     )
                     piece = batch.slice(0, take)
+                    # Rows of uneven widths: an average can put the wide
+                    # ones in one message past the server's bound.
+                    while take > 1 and piece.nbytes > _MESSAGE_BYTES:
+                        take //= 2
+                        piece = batch.slice(0, take)
                     batch = batch.slice(take)
                     pending.append(piece)
                     pending_rows += take

@@ -88,10 +88,6 @@ fn init_logs(command: &Command) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    // The decoder's stderr carries its refusal alone.
-    if let Command::DecodePart(args) = cli.command {
-        return decode_part::run(args);
-    }
     init_logs(&cli.command)?;
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
@@ -101,7 +97,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Token(args) => token::run(args),
-        Command::DecodePart(args) => decode_part::run(args),
+        // Run before any runtime (see `main`).
+        Command::DecodePart(_) => Ok(()),
     }
 }
 
@@ -127,10 +124,20 @@ fn one_line(error: &anyhow::Error) -> String {
 /// user's to act on: one line, its causes joined, and exit code 1, never a
 /// backtrace (even with `RUST_BACKTRACE` set). A bug still panics, and the
 /// panic shows its backtrace as usual.
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let result = match cli.command {
+        // The Parquet decoder runs on this thread alone, without a runtime
+        // or logs: its memory limit counts every thread's stack, and its
+        // stderr carries its refusal only.
+        Command::DecodePart(args) => decode_part::run(args),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(run(Cli { command }))),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));

@@ -191,11 +191,6 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-/// Deletes the write API's staged attempts untouched for `ttl`, every
-/// hour from the start (every quarter of a TTL under four hours, at most
-/// every second). Every server of a store taking writes sweeps: a
-/// deletion is idempotent, and a sweep with nothing to expire is one
-/// listing of the staging folder.
 /// The program Parquet parts are decoded by (`dagtrail decode-part`):
 /// this one. On Linux, `/proc/self/exe`, which is this process's program
 /// even when an upgrade has replaced its file on disk since it started.
@@ -209,6 +204,11 @@ fn decoder_program() -> Option<PathBuf> {
         .ok()
 }
 
+/// Deletes the write API's staged attempts untouched for `ttl`, every
+/// hour from the start (every quarter of a TTL under four hours, at most
+/// every second). Every server of a store taking writes sweeps: a
+/// deletion is idempotent, and a sweep with nothing to expire is a
+/// delimited listing of the staging folder and of each company's.
 async fn expire_staged_attempts(recorder: Recorder, ttl: Duration) {
     let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     let mut ticks = tokio::time::interval(every);
@@ -496,6 +496,20 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             "the artifact store holds no dagtrail marker: /readyz fails until `dagtrail migrate` (or a writer) marks it"
         ),
         Err(error) => tracing::warn!(error = %error, "cannot reach the artifact store yet"),
+    }
+    if args.write_timeout_secs < args.stream_stall_secs {
+        tracing::warn!(
+            write_timeout_secs = args.write_timeout_secs,
+            stream_stall_secs = args.stream_stall_secs,
+            "a client that stalls an NDJSON stream loses its connection after DAGTRAIL_WRITE_TIMEOUT_SECS, before DAGTRAIL_STREAM_STALL_SECS: raise both"
+        );
+    }
+    if args.request_deadline_secs <= args.timeout_secs {
+        tracing::warn!(
+            request_deadline_secs = args.request_deadline_secs,
+            timeout_secs = args.timeout_secs,
+            "DAGTRAIL_REQUEST_DEADLINE_SECS is not above DAGTRAIL_TIMEOUT_SECS: a slow store answers 503 (the deadline) before 504"
+        );
     }
     let limits = Limits {
         max_date_range_days: args.max_date_range_days,

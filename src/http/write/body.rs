@@ -87,7 +87,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8], max_nesting: usize) -> Result<T
     use crate::ingest::limits::{JsonShapeFault, check_json_shape};
     match check_json_shape(bytes, max_nesting) {
         // Syntax errors are placed by serde below, as before.
-        Ok(()) | Err(JsonShapeFault::Syntax(_)) => {}
+        Ok(_) | Err(JsonShapeFault::Syntax(_)) => {}
         Err(JsonShapeFault::TooDeep(over)) => {
             return Err(ApiError::Record(crate::record::RecordError::OverLimit {
                 what: "the body".into(),

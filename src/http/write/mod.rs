@@ -141,8 +141,7 @@ pub async fn describe_dag(
     // Under a write slot like every upload, so that no more bodies are
     // parsed at once than there are slots.
     let slot = state.write_slot(&company)?;
-    let entry: DagCatalogEntry =
-        body::read_json(request, crate::ingest::limits::DEFAULT_MAX_NESTING).await?;
+    let entry: DagCatalogEntry = body::read_json(request, state.limits.ingest.max_nesting).await?;
     let info = entry.info()?;
     state.recorder.describe_dag(&company, dag_id, &info).await?;
     drop(slot);
