@@ -64,17 +64,8 @@ impl<R: Read> ArrowStreamBatches<R> {
                 reason: format!("not an Arrow IPC stream ({e})"),
             })
         })?;
-        limits::check_schema(&reader.schema(), limits).map_err(|fault| match fault {
-            limits::SchemaFault::Over(over) => IngestError::OverLimit {
-                file: name.clone(),
-                at: None,
-                over,
-            },
-            limits::SchemaFault::Duplicate(_) => IngestError::BadFile {
-                file: name.clone(),
-                reason: fault.to_string(),
-            },
-        })?;
+        limits::check_schema(&reader.schema(), limits)
+            .map_err(|fault| IngestError::schema(name.clone(), fault))?;
         Ok(Self {
             name,
             reader,

@@ -139,17 +139,7 @@ impl<R: Read> CsvBatches<R> {
             window.infer_rows.max(window.batch_rows),
             window.infer_bytes.max(window.batch_bytes),
         )?;
-        let mut bytes = 0usize;
-        let inferred_rows = first
-            .iter()
-            .take(window.infer_rows)
-            .take_while(|(_, record)| {
-                let fits = bytes == 0 || bytes + record.as_slice().len() <= window.infer_bytes;
-                bytes += record.as_slice().len();
-                fits
-            })
-            .count()
-            .max(1);
+        let inferred_rows = window.inferred_rows(first.iter().map(|(_, r)| r.as_slice().len()));
         let window = &first[..first.len().min(inferred_rows)];
         let texts = text_columns(header.len(), window);
         let fields: Vec<FieldRef> = header

@@ -631,39 +631,9 @@ fn add_row_bytes(array: &dyn Array, sizes: &mut [u64]) {
         DataType::ListView(_) | DataType::LargeListView(_) => {
             // Each row views its own range of the values (ranges may
             // overlap: every view counts).
-            let (ranges, values): (Vec<(usize, usize)>, ArrayRef) = match array.data_type() {
-                DataType::ListView(_) => {
-                    let list = array.as_list_view::<i32>();
-                    (
-                        list.offsets()
-                            .iter()
-                            .zip(list.sizes().iter())
-                            .map(|(o, n)| {
-                                (
-                                    usize::try_from(*o).unwrap_or(0),
-                                    usize::try_from(*n).unwrap_or(0),
-                                )
-                            })
-                            .collect(),
-                        Arc::clone(list.values()),
-                    )
-                }
-                _ => {
-                    let list = array.as_list_view::<i64>();
-                    (
-                        list.offsets()
-                            .iter()
-                            .zip(list.sizes().iter())
-                            .map(|(o, n)| {
-                                (
-                                    usize::try_from(*o).unwrap_or(0),
-                                    usize::try_from(*n).unwrap_or(0),
-                                )
-                            })
-                            .collect(),
-                        Arc::clone(list.values()),
-                    )
-                }
+            let (ranges, values) = match array.data_type() {
+                DataType::ListView(_) => view_ranges(array.as_list_view::<i32>()),
+                _ => view_ranges(array.as_list_view::<i64>()),
             };
             let mut value_sizes = vec![0u64; values.len()];
             add_row_bytes(values.as_ref(), &mut value_sizes);
@@ -728,6 +698,20 @@ fn add_row_bytes(array: &dyn Array, sizes: &mut [u64]) {
             sizes,
         ),
     }
+}
+
+/// Each row's range of a list view's values (offset, length), and the
+/// values.
+fn view_ranges<O: arrow_array::OffsetSizeTrait>(
+    list: &arrow_array::GenericListViewArray<O>,
+) -> (Vec<(usize, usize)>, ArrayRef) {
+    let ranges = list
+        .offsets()
+        .iter()
+        .zip(list.sizes().iter())
+        .map(|(o, n)| (o.as_usize(), n.as_usize()))
+        .collect();
+    (ranges, Arc::clone(list.values()))
 }
 
 /// Adds to each row the bytes of its range of `values` (`offsets[row]..

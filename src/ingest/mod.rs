@@ -59,6 +59,21 @@ impl Default for Window {
 }
 
 impl Window {
+    /// How many of the first rows, of these sizes in bytes, types are
+    /// inferred from: within both bounds, at least one.
+    pub fn inferred_rows(&self, sizes: impl Iterator<Item = usize>) -> usize {
+        let mut bytes = 0usize;
+        sizes
+            .take(self.infer_rows)
+            .take_while(|size| {
+                let fits = bytes == 0 || bytes + size <= self.infer_bytes;
+                bytes += size;
+                fits
+            })
+            .count()
+            .max(1)
+    }
+
     /// A window of `infer_rows` and `batch_rows` rows, bytes unbounded
     /// beyond the defaults (tests of the row logic).
     pub fn rows(infer_rows: usize, batch_rows: usize) -> Self {
@@ -173,6 +188,23 @@ pub enum IngestError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl IngestError {
+    /// A schema's fault in `file`: over a limit, or a column named twice.
+    pub fn schema(file: String, fault: limits::SchemaFault) -> Self {
+        match fault {
+            limits::SchemaFault::Over(over) => IngestError::OverLimit {
+                file,
+                at: None,
+                over,
+            },
+            limits::SchemaFault::Duplicate(_) => IngestError::BadFile {
+                file,
+                reason: fault.to_string(),
+            },
+        }
+    }
 }
 
 /// The formats `ingest` reads.

@@ -101,18 +101,7 @@ impl<R: BufRead> NdjsonBatches<R> {
             window.infer_rows.max(window.batch_rows),
             window.infer_bytes.max(window.batch_bytes),
         )?;
-        // The inference window: its rows and bytes, at least one line.
-        let mut bytes = 0usize;
-        let inferred_rows = first
-            .iter()
-            .take(window.infer_rows)
-            .take_while(|(_, text, _)| {
-                let fits = bytes == 0 || bytes + text.len() <= window.infer_bytes;
-                bytes += text.len();
-                fits
-            })
-            .count()
-            .max(1);
+        let inferred_rows = window.inferred_rows(first.iter().map(|(_, text, _)| text.len()));
         let window_lines = &first[..first.len().min(inferred_rows)];
         // One line's value at a time: a line's value takes tens of times
         // its text (a list of small numbers), never the window's.
@@ -144,17 +133,8 @@ impl<R: BufRead> NdjsonBatches<R> {
             file: this.name.clone(),
             reason: e.to_string(),
         })?;
-        limits::check_schema(&inferred, limits).map_err(|fault| match fault {
-            limits::SchemaFault::Over(over) => IngestError::OverLimit {
-                file: this.name.clone(),
-                at: None,
-                over,
-            },
-            limits::SchemaFault::Duplicate(_) => IngestError::BadFile {
-                file: this.name.clone(),
-                reason: fault.to_string(),
-            },
-        })?;
+        limits::check_schema(&inferred, limits)
+            .map_err(|fault| IngestError::schema(this.name.clone(), fault))?;
         let mut origins = Vec::new();
         let raw_fields: Vec<FieldRef> = inferred
             .fields()

@@ -210,17 +210,8 @@ pub fn open_parquet(
         }
     }
     let footer = TypedFooter::new(metadata).map_err(not_parquet)?;
-    limits::check_schema(footer.schema(), limits).map_err(|fault| match fault {
-        limits::SchemaFault::Over(over) => IngestError::OverLimit {
-            file: name.clone(),
-            at: None,
-            over,
-        },
-        limits::SchemaFault::Duplicate(_) => IngestError::BadFile {
-            file: name.clone(),
-            reason: fault.to_string(),
-        },
-    })?;
+    limits::check_schema(footer.schema(), limits)
+        .map_err(|fault| IngestError::schema(name.clone(), fault))?;
     let groups = 0..footer.metadata().num_row_groups();
     Ok(ParquetBatches {
         name,
