@@ -4,6 +4,7 @@
 //! The crate is the whole product; the `dagtrail` binary only parses its
 //! command line. See `docs/ARCHITECTURE.md` for how the modules fit.
 
+pub mod api;
 pub mod app;
 pub mod artifacts;
 pub mod auth;

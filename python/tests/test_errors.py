@@ -3,6 +3,8 @@ goes away or is busy."""
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 import uuid
@@ -130,11 +132,14 @@ def test_a_server_that_is_down_for_a_while(own_server, dag_id):
     assert [r["n"] for r in rows] == list(range(8))
 
 
-def test_a_server_that_stays_down(dag_id):
-    from conftest import free_port
-
-    url = f"http://127.0.0.1:{free_port()}"
-    with dagtrail.Client(url, token="t", retries=2, backoff=0.01) as client:
+def test_a_server_that_stays_down(own_server, dag_id):
+    """The server answered once, then goes away for good: the retries run
+    out. (One that never answered is not retried: see
+    test_a_wrong_url_fails_at_once.)"""
+    own_server.start()
+    with own_server.client(retries=2, backoff=0.01) as client:
+        client.list_dags()
+        own_server.stop()
         with pytest.raises(dagtrail.TransportError, match="3 tries") as caught:
             client.describe_dag(dag_id, "x")
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
@@ -199,3 +204,116 @@ def test_the_tasks_exception_outranks_a_failure_to_record_it(own_server, dag_id)
                     raise KeyError("order 7")
     if hasattr(caught.value, "__notes__"):
         assert any("no answer after 2 tries" in note for note in caught.value.__notes__)
+
+
+def test_every_error_carries_the_servers_request_id(server, client, read_token, dag_id):
+    """The server's X-Request-Id of the answer, on the exception and in its
+    message: what a user quotes to the operator."""
+    failures = []
+    with pytest.raises(dagtrail.NotFoundError) as caught:
+        client.get_run(uuid.uuid4(), DATE, RUN)
+    failures.append(caught.value)
+    with pytest.raises(dagtrail.ValidationError) as caught:
+        client.describe_dag(dag_id, "too many tags", tags=[f"t{i}" for i in range(51)])
+    failures.append(caught.value)
+    with server.client(read_token) as reader:
+        with pytest.raises(dagtrail.AuthError) as caught:
+            reader.describe_dag(dag_id, "x")
+    failures.append(caught.value)
+    for error in failures:
+        assert error.request_id
+        assert error.request_id == error.headers["x-request-id"]
+        assert str(error).endswith(f" (request id {error.request_id})")
+    assert len({error.request_id for error in failures}) == 3
+
+
+def mock_client(answers, **options):
+    """A client of a fake server answering `answers` in turn (an exception
+    class is raised as the request's failure), and the requests it got."""
+    answers = iter(answers)
+    requests = []
+
+    def answer(request):
+        requests.append(request)
+        a = next(answers)
+        if isinstance(a, type) and issubclass(a, Exception):
+            raise a("refused", request=request)
+        return a
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    options.setdefault("backoff", 0.01)
+    return dagtrail.Client("http://dagtrail.invalid", token="t", http_client=http, **options), requests
+
+
+def test_an_answer_without_a_request_id():
+    problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "committed already", "instance": "/x"}
+    client, _ = mock_client([httpx.Response(409, json=problem)])
+    with pytest.raises(dagtrail.ConflictError) as caught:
+        client.list_dags()
+    assert caught.value.request_id is None
+    assert str(caught.value) == "GET /api/v1/dags: 409 Conflict: committed already"
+
+
+def test_a_wrong_url_fails_at_once(dag_id):
+    """Nothing ever answered on that port: most likely a wrong URL, which
+    retrying would not mend (the retries would wait 0.5 + 1 + 2 + 4 + 8 s
+    here, less the jitter)."""
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    with dagtrail.Client(url, token="t", retries=5, backoff=0.5) as client:
+        began = time.monotonic()
+        with pytest.raises(dagtrail.TransportError, match="not retried") as caught:
+            with client.phase(dag_id, DATE, RUN, "extract"):
+                pytest.fail("the block must not run")
+        took = time.monotonic() - began
+    assert took < 1.0
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert caught.value.request_id is None and caught.value.status is None
+
+
+def test_connection_errors_after_a_first_answer_are_retried_and_logged(own_server, dag_id, caplog):
+    """Once the server has answered, it going away is a restart under a
+    running pipeline: the client waits for it, logging each retry at DEBUG
+    (what failed, the try, the wait)."""
+    caplog.set_level(logging.DEBUG, logger="dagtrail")
+    own_server.start()
+    with own_server.client(retries=30, backoff=0.1, max_backoff=0.5) as client:
+        client.list_dags()
+        own_server.stop()
+        restart = threading.Timer(1.0, own_server.start)
+        restart.start()
+        try:
+            entry = client.describe_dag(dag_id, "back again")
+        finally:
+            restart.join()
+    assert entry["name"] == "back again"
+    retries = [r for r in caplog.records if r.name == "dagtrail"]
+    assert len(retries) >= 2
+    assert all(r.levelno == logging.DEBUG for r in retries)
+    messages = [r.getMessage() for r in retries]
+    for n, message in enumerate(messages, start=1):
+        assert re.fullmatch(rf"PATCH /dags/{dag_id}: try {n} of 31 failed \(.+\), retrying in \d+\.\d\d s", message)
+    assert any("ConnectError" in m for m in messages)
+
+
+def test_every_retry_is_logged_and_the_last_answer_is_the_errors(caplog):
+    caplog.set_level(logging.DEBUG, logger="dagtrail")
+    fleet = {"items": [], "total": 0, "since": "2026-11-01"}
+    busy = [httpx.Response(503, headers={"Retry-After": "0", "X-Request-Id": f"req-{n}"}) for n in (1, 2)]
+    client, requests = mock_client(
+        [httpx.Response(200, json=fleet), busy[0], httpx.ConnectError, busy[1]], retries=2
+    )
+    assert client.list_dags() == fleet
+    with pytest.raises(dagtrail.ServerError) as caught:
+        client.list_dags()
+    assert len(requests) == 4
+    # The last answer's id: the one the operator's log shows last.
+    assert caught.value.request_id == "req-2"
+    assert str(caught.value).endswith("(request id req-2)")
+    messages = [r.getMessage() for r in caplog.records if r.name == "dagtrail"]
+    assert len(messages) == 2
+    assert re.fullmatch(
+        r"GET /dags: try 1 of 3 failed \(503 Service Unavailable, request id req-1\), retrying in 0\.\d\d s", messages[0]
+    )
+    assert re.fullmatch(r"GET /dags: try 2 of 3 failed \(ConnectError\('refused'\)\), retrying in 0\.\d\d s", messages[1])

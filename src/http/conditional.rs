@@ -13,7 +13,7 @@
 //! recorded again, so its tag is a digest of the answer itself and it is
 //! always revalidated.
 //!
-//! Response compression (`http::router`) turns one answer into several
+//! Response compression (`app::router`) turns one answer into several
 //! representations; [`tag_encoding`] gives each a tag of its own by a
 //! suffix (`W/"…-gzip"`, `W/"…-zstd"`), weak because two compressions of
 //! one streamed answer may cut it into different bytes; a request's tags
@@ -213,9 +213,7 @@ pub async fn tag_encoding(mut response: Response) -> Response {
 /// compression layer, which reads only the codings it is named, answers
 /// `identity;q=0, *` compressed instead of plain. Codings the header
 /// names keep their own weight; with no `*`, or `*;q=0`, nothing is added.
-pub(super) async fn expand_any_coding(
-    mut request: axum::extract::Request,
-) -> axum::extract::Request {
+pub async fn expand_any_coding(mut request: axum::extract::Request) -> axum::extract::Request {
     use axum::http::header::ACCEPT_ENCODING;
     // Every line of the header, as one list (RFC 9110 section 5.3).
     let lines: Vec<&str> = request

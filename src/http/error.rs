@@ -4,13 +4,14 @@
 //! cause; the body names files by key and never carries the cause's text
 //! when it could hold internals.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::body::BodyError;
+pub use super::problem::{PendingProblem, Problem, ProblemDetail};
 use crate::auth::AuthError;
 use crate::read::{Missing, ReadError};
 use crate::runindex::IndexError;
@@ -119,7 +120,7 @@ pub enum ApiError {
     /// A request body that could not be read: past the route's limit
     /// (413), slower than the minimum rate (408), or cut off (400).
     #[error(transparent)]
-    Body(#[from] crate::http::body::BodyError),
+    Body(#[from] BodyError),
     /// Recording failed (see [`crate::record::RecordError`]).
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
@@ -168,56 +169,35 @@ pub fn causes(error: &dyn std::error::Error) -> String {
     line
 }
 
-/// Marks a response whose problem body still lacks `instance`; the request
-/// middleware fills it in from the request path.
-#[derive(Debug, Clone)]
-pub struct PendingProblem(pub ErrorResponse);
-
-fn problem(status: StatusCode, title: &str, detail: String) -> Response {
-    let body = ErrorResponse {
-        problem_type: "about:blank".to_owned(),
-        title: title.to_owned(),
-        status: status.as_u16(),
-        detail,
-        instance: String::new(),
-    };
-    let mut response = (status, Json(&body)).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    response.extensions_mut().insert(PendingProblem(body));
-    response
-}
-
-/// A recording failure's answer: the client's mistakes as 4xx naming
+/// A recording failure's problem: the client's mistakes as 4xx naming
 /// them, a busy run index as 503 to retry, the stores' failures as 502.
-fn record_problem(e: &crate::record::RecordError) -> Response {
+fn record_problem(e: &crate::record::RecordError) -> Problem {
     use crate::artifacts::writer::WriteError;
     use crate::record::RecordError;
     let detail = causes(e);
+    let unprocessable = |detail| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable entity",
+            detail,
+        )
+    };
     match e {
         RecordError::Key(_)
         | RecordError::EventIsNotAStep
         | RecordError::EmptyEvent
         | RecordError::BadPart { .. }
         | RecordError::Write(WriteError::SchemaChanged { .. } | WriteError::Schema { .. }) => {
-            problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Unprocessable entity",
-                detail,
-            )
+            unprocessable(detail)
         }
         RecordError::OverLimit { over, .. } if over.limit.too_large() => {
-            problem(StatusCode::PAYLOAD_TOO_LARGE, "Content too large", detail)
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Content too large", detail)
         }
-        RecordError::OverLimit { .. } => problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable entity",
-            detail,
-        ),
-        RecordError::NotOpen { .. } => problem(StatusCode::NOT_FOUND, "Attempt not open", detail),
-        RecordError::TooManyOpenAttempts { .. } => problem(
+        RecordError::OverLimit { .. } => unprocessable(detail),
+        RecordError::NotOpen { .. } => {
+            Problem::new(StatusCode::NOT_FOUND, "Attempt not open", detail)
+        }
+        RecordError::TooManyOpenAttempts { .. } => Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many open attempts",
             detail,
@@ -227,22 +207,16 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
         | RecordError::CommitDiffers { .. }
         | RecordError::PartOutOfOrder { .. }
         | RecordError::StagingChanged { .. }
-        | RecordError::CompanyFolderTaken(_) => problem(StatusCode::CONFLICT, "Conflict", detail),
+        | RecordError::CompanyFolderTaken(_) => {
+            Problem::new(StatusCode::CONFLICT, "Conflict", detail)
+        }
         RecordError::Index(IndexError::Busy { .. }) => {
             tracing::warn!(error = %detail, "write refused: run index busy");
-            let mut response = problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Run index busy",
-                "every connection to the run index is in use; retry shortly".to_owned(),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
+            Problem::index_busy()
         }
         RecordError::Index(_) | RecordError::Write(_) | RecordError::Staged { .. } => {
             tracing::error!(error = %detail, "recording failed");
-            problem(
+            Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "Recording failed",
                 format!("the backing store failed to record: {detail}"),
@@ -251,43 +225,90 @@ fn record_problem(e: &crate::record::RecordError) -> Response {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
+/// A read failure's problem, logged: the run index's saturation as a
+/// warning (the operator's to see, not a failure of ours), every other
+/// failure as an error.
+fn read_problem(e: ReadError) -> Problem {
+    if matches!(e, ReadError::Index(IndexError::Busy { .. })) {
+        tracing::warn!(error = %causes(&e), "read refused: run index busy");
+    } else {
+        tracing::error!(error = %causes(&e), "read failed");
+    }
+    let gateway =
+        |title: &str, detail: String| Problem::new(StatusCode::BAD_GATEWAY, title, detail);
+    match e {
+        ReadError::Index(IndexError::Busy { .. }) => Problem::index_busy(),
+        ReadError::Index(IndexError::Unreachable(_)) => gateway(
+            "Run lookup failed",
+            "the run index cannot be reached".to_owned(),
+        ),
+        ReadError::Index(_) => gateway(
+            "Run lookup failed",
+            "the run index did not answer the query".to_owned(),
+        ),
+        ReadError::MissingFile { key } => gateway(
+            "Artifact missing",
+            format!("{key} is counted by metadata.parquet but missing from the store"),
+        ),
+        ReadError::StoreTimeout { key, .. } => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Backing store timeout",
+            format!("reading {key} timed out"),
+        ),
+        ReadError::Store { key, .. } => {
+            gateway("Artifact store failed", format!("cannot read {key}"))
+        }
+        ReadError::Decode { key, reason } => {
+            gateway("Artifact could not be decoded", format!("{key}: {reason}"))
+        }
+        ReadError::Key(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid path",
+            e.to_string(),
+        ),
+        ReadError::Cursor(e) => Problem::invalid(vec![ValidationIssue::new(
+            "query",
+            "cursor",
+            "value_error",
+            e.to_string(),
+            serde_json::Value::Null,
+        )]),
+        ReadError::NotFound(what) => ApiError::NotFound(what).into(),
+    }
+}
+
+/// The one mapping of failures to what a client is told (contract 4.3),
+/// whichever surface renders it; server-side failures are logged here.
+impl From<ApiError> for Problem {
+    fn from(error: ApiError) -> Self {
+        match error {
             ApiError::Unauthorized(reason) => {
                 let challenge = match &reason {
                     AuthError::Missing => "Bearer",
                     AuthError::Invalid(_) => "Bearer error=\"invalid_token\"",
                 };
-                let mut response =
-                    problem(StatusCode::UNAUTHORIZED, "Unauthorized", reason.to_string());
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(challenge),
-                );
-                response
+                Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", reason.to_string())
+                    .challenge(HeaderValue::from_static(challenge))
             }
-            ApiError::WriteApiOff => problem(
+            ApiError::WriteApiOff => Problem::new(
                 StatusCode::FORBIDDEN,
                 "Writes turned off",
-                "this server takes no writes (DAGTRAIL_WRITE_API=false, as a server under the run index's reading role is run): send them to one that does".to_owned(),
+                "this server takes no writes (DAGTRAIL_WRITE_API=false, as a server under the run index's reading role is run): send them to one that does",
             ),
             ApiError::InsufficientScope(scope) => {
-                let mut response = problem(
+                let problem = Problem::new(
                     StatusCode::FORBIDDEN,
                     "Forbidden",
                     format!(
                         "this token may read but not write: writing needs a token whose scope claim holds {scope} (dagtrail token --scope {scope})"
                     ),
                 );
-                if let Ok(challenge) = HeaderValue::from_str(&format!(
+                match HeaderValue::from_str(&format!(
                     "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
                 )) {
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, challenge);
+                    Ok(challenge) => problem.challenge(challenge),
+                    Err(_) => problem,
                 }
-                response
             }
             ApiError::NotFound(what) => {
                 let (title, detail) = match what {
@@ -305,147 +326,77 @@ impl IntoResponse for ApiError {
                         "the company has no such DAG (no runs, no catalog entry)",
                     ),
                 };
-                problem(StatusCode::NOT_FOUND, title, detail.to_owned())
+                Problem::new(StatusCode::NOT_FOUND, title, detail)
             }
-            ApiError::NoRoute => problem(
+            ApiError::NoRoute => Problem::new(
                 StatusCode::NOT_FOUND,
                 "Not found",
-                "no such route; the API lives under /api/v1 (see /docs)".to_owned(),
+                "no such route; the API lives under /api/v1 (see /docs)",
             ),
-            ApiError::Validation(detail) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(HTTPValidationError { detail }),
-            )
-                .into_response(),
-            ApiError::BadDateRange(detail) => problem(
+            ApiError::Validation(issues) => Problem::invalid(issues),
+            ApiError::BadDateRange(detail) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Invalid date range",
                 detail,
             ),
             ApiError::Timeout(secs) => {
                 tracing::warn!(timeout_secs = secs, "request timed out against the stores");
-                problem(
+                Problem::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "Backing store timeout",
                     format!("the backing store did not answer within {secs} s"),
                 )
             }
-            ApiError::UnsupportedMediaType(detail) => problem(
+            ApiError::UnsupportedMediaType(detail) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
                 detail,
             ),
-            ApiError::PayloadTooLarge(limit) => problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload too large",
-                format!("the request body is over the limit of {limit} bytes for this route"),
-            ),
+            ApiError::PayloadTooLarge(limit) | ApiError::Body(BodyError::TooLarge(limit)) => {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Payload too large",
+                    format!("the request body is over the limit of {limit} bytes for this route"),
+                )
+            }
             ApiError::Record(e) => record_problem(&e),
-            ApiError::MethodNotImplemented => problem(
+            ApiError::MethodNotImplemented => Problem::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "Not implemented",
-                "this server knows the methods HTTP defines (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY), no other".to_owned(),
+                "this server knows the methods HTTP defines (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY), no other",
             ),
             ApiError::Deadline { secs, setting } => {
                 tracing::warn!(secs, setting, "a request went past its deadline");
-                let mut response = problem(
+                Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Request took too long",
                     format!("the request took longer than its limit of {secs} s ({setting}); it was stopped"),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
+                )
+                .retry_after(1)
             }
-            ApiError::Body(crate::http::body::BodyError::TooLarge(limit)) => {
-                ApiError::PayloadTooLarge(limit).into_response()
+            ApiError::Body(e @ BodyError::TooSlow(_)) => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request timeout",
+                e.to_string(),
+            )
+            .closing(),
+            ApiError::Body(e @ BodyError::Broken(_)) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Bad request", e.to_string())
             }
-            ApiError::Body(e @ crate::http::body::BodyError::TooSlow(_)) => {
-                let mut response =
-                    problem(StatusCode::REQUEST_TIMEOUT, "Request timeout", e.to_string());
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                response
-            }
-            ApiError::Body(e @ crate::http::body::BodyError::Broken(_)) => {
-                problem(StatusCode::BAD_REQUEST, "Bad request", e.to_string())
-            }
+            // Slots free up within seconds (a stream ends, a stalled one is
+            // cut): a client may try again soon.
             ApiError::Busy(detail) => {
-                let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail);
-                // Slots free up within seconds (a stream ends, a stalled
-                // one is cut): a client may try again soon.
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Too busy", detail).retry_after(1)
             }
-            ApiError::Read(e) => {
-                // Saturation is the operator's to see, not a failure of ours.
-                if matches!(e, ReadError::Index(IndexError::Busy { .. })) {
-                    tracing::warn!(error = %causes(&e), "read refused: run index busy");
-                } else {
-                    tracing::error!(error = %causes(&e), "read failed");
-                }
-                match e {
-                    ReadError::Index(IndexError::Busy { .. }) => {
-                        let mut response = problem(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "Run index busy",
-                            "every connection to the run index is in use; retry shortly".to_owned(),
-                        );
-                        response
-                            .headers_mut()
-                            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                        response
-                    }
-                    ReadError::Index(IndexError::Unreachable(_)) => problem(
-                        StatusCode::BAD_GATEWAY,
-                        "Run lookup failed",
-                        "the run index cannot be reached".to_owned(),
-                    ),
-                    ReadError::Index(_) => problem(
-                        StatusCode::BAD_GATEWAY,
-                        "Run lookup failed",
-                        "the run index did not answer the query".to_owned(),
-                    ),
-                    ReadError::MissingFile { key } => problem(
-                        StatusCode::BAD_GATEWAY,
-                        "Artifact missing",
-                        format!("{key} is counted by metadata.parquet but missing from the store"),
-                    ),
-                    ReadError::StoreTimeout { key, .. } => problem(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "Backing store timeout",
-                        format!("reading {key} timed out"),
-                    ),
-                    ReadError::Store { key, .. } => problem(
-                        StatusCode::BAD_GATEWAY,
-                        "Artifact store failed",
-                        format!("cannot read {key}"),
-                    ),
-                    ReadError::Decode { key, reason } => problem(
-                        StatusCode::BAD_GATEWAY,
-                        "Artifact could not be decoded",
-                        format!("{key}: {reason}"),
-                    ),
-                    ReadError::Key(e) => problem(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "Invalid path",
-                        e.to_string(),
-                    ),
-                    ReadError::Cursor(e) => ApiError::Validation(vec![ValidationIssue::new(
-                        "query",
-                        "cursor",
-                        "value_error",
-                        e.to_string(),
-                        serde_json::Value::Null,
-                    )])
-                    .into_response(),
-                    ReadError::NotFound(what) => ApiError::NotFound(what).into_response(),
-                }
-            }
+            ApiError::Read(e) => read_problem(e),
         }
+    }
+}
+
+/// The JSON API's answer to a failure: its [`Problem`], rendered as a
+/// problem body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
     }
 }

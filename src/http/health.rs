@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::read::READY_PROBE;
 
-pub(super) fn router(state: AppState) -> Router {
+/// `/healthz`, `/readyz` and `/metrics`: operations' routes, outside any
+/// surface (no token, no company).
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))

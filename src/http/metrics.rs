@@ -53,19 +53,19 @@ fn handle() -> Option<&'static PrometheusHandle> {
 
 /// Installs the recorder, so that what happens before the first scrape is
 /// counted.
-pub(super) fn install() {
+pub fn install() {
     let _ = handle();
 }
 
 /// Records one answered request.
-pub(super) fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
     metrics::counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route.to_owned(), "status" => status.to_string()).increment(1);
     metrics::histogram!(HTTP_SECONDS, "method" => method.to_owned(), "route" => route.to_owned())
         .record(seconds);
 }
 
 /// `GET /metrics`.
-pub(super) async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(State(state): State<AppState>) -> Response {
     let pool = state.reads.run_index().pool_state();
     metrics::gauge!(DB_CONNECTIONS, "state" => "in_use")
         .set(f64::from(pool.size.saturating_sub(pool.idle)));

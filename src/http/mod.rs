@@ -1,30 +1,28 @@
-//! The HTTP layer (contract section 4): routes, the tenant extractor,
-//! parameter validation, error bodies, OpenAPI and the docs page. Handlers
-//! are thin: extract, call the [`ReadService`], map the result.
+//! The web core every surface shares (contract section 4): the server
+//! loop, the shared state, the tenant extractor, parameter and body
+//! extractors, NDJSON streaming, conditional requests, CORS, metrics, the
+//! request log and the problem type. The surfaces stand beside it: the
+//! JSON API ([`crate::api`]), its write routes ([`crate::api::write`]) and
+//! the run explorer ([`crate::ui`]); [`crate::app`] assembles them under
+//! one middleware stack.
 
 pub mod auth;
 pub mod body;
 pub mod conditional;
 pub mod cors;
-pub mod dags;
 pub mod error;
-mod health;
-mod metrics;
-mod ndjson;
-mod observe;
-pub mod openapi;
+pub mod health;
+pub mod metrics;
+pub mod ndjson;
+pub mod observe;
 pub mod params;
-pub mod phases;
-pub mod runs;
+pub mod problem;
 pub mod server;
 pub mod slots;
-pub mod write;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::Router;
 
 pub use self::body::{BodyRate, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT_SECS};
 pub use self::observe::Deadlines;
@@ -291,66 +289,4 @@ fn take_slot(
             "too many {what} at once (for this company or in all); retry later"
         ))
     })
-}
-
-/// The whole application: `/api/v1/...`, `/healthz`, `/readyz`, `/docs`,
-/// and `pages` (the run explorer's routes, [`crate::app::router`]) under
-/// the same request log, panic guard and headers. What no route answers
-/// is for `pages`' fallback (the explorer's: a page for a browser, else
-/// [`ApiError::NoRoute`]'s problem body); axum cannot merge two.
-pub fn router(state: AppState, pages: Router) -> Router {
-    metrics::install();
-    let (deadlines, body_rate) = (state.limits.deadlines, state.limits.body_rate);
-    let (api, doc) = openapi::api();
-    let mut api = api.with_state(state.clone());
-    if let Some(cors) = cors::layer(&state.cors_origins) {
-        api = api.layer(cors);
-    }
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(openapi::docs(doc))
-        .merge(health::router(state))
-        .merge(pages)
-        // A bug that panics answers a problem body instead of dropping the
-        // connection (and is logged); the layer sits inside `observe` so the
-        // request is still logged with its status.
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            observe::panic_response,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            deadlines,
-            observe::deadline,
-        ))
-        // Every body keeps to a minimum rate (a trickle holds nothing).
-        .layer(axum::middleware::from_fn_with_state(
-            body_rate,
-            body::limit_rate,
-        ))
-        .layer(axum::middleware::from_fn(observe::observe))
-        // No response is to be read as another type than it says.
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-                axum::http::header::X_CONTENT_TYPE_OPTIONS,
-                axum::http::HeaderValue::from_static("nosniff"),
-            ),
-        )
-        .layer(observe::request_id_layers())
-        .layer(axum::middleware::map_request(
-            observe::drop_unfit_request_id,
-        ))
-        // JSON, NDJSON (still streamed: each chunk is compressed as it
-        // comes) and pages, as the client's `Accept-Encoding` allows;
-        // outermost, so that it compresses the body `observe` finished (a
-        // problem body gets its `instance` there). The fastest level:
-        // answers are made per request, and at level 1 JSON already
-        // shrinks several times over.
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .quality(tower_http::CompressionLevel::Fastest),
-        )
-        .layer(axum::middleware::map_response(conditional::tag_encoding))
-        // `*` in Accept-Encoding allows any coding (RFC 9110 12.5.3).
-        .layer(axum::middleware::map_request(
-            conditional::expand_any_coding,
-        ))
 }

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use super::AppState;
+use super::error::ApiError;
 use super::slots::Slot;
 
 use crate::read::ReadError;
@@ -139,4 +141,25 @@ pub fn vary_by_accept(mut response: Response) -> Response {
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept"));
     response
+}
+
+/// Every log row `filter` keeps of the attempt `reader` opened, streamed
+/// as NDJSON in `slot` of the streams' bound ([`AppState::stream_slot`]):
+/// endpoint 7's NDJSON answer, and the run explorer's download.
+///
+/// # Errors
+///
+/// The attempt's read errors before the first byte, as [`ApiError`]s
+/// (504 past the store's time limit).
+pub async fn logs(
+    state: &AppState,
+    reader: &crate::read::AttemptReader,
+    filter: crate::read::LogFilter,
+    slot: Slot,
+) -> Result<Response, ApiError> {
+    let cancel = CancellationToken::new();
+    let lines = state
+        .timed(reader.logs_ndjson(filter, cancel.clone()))
+        .await?;
+    Ok(stream(lines, slot, cancel, state.limits.stream_stall))
 }

@@ -25,7 +25,7 @@ pub const MAX_REQUEST_ID_BYTES: usize = 128;
 /// [`MAX_REQUEST_ID_BYTES`] or holds anything but ASCII letters, digits and
 /// `-_.:`: logged as it is, such a value could forge fields of another
 /// request's line (`x company=globex`). The next layer makes a new id.
-pub(super) async fn drop_unfit_request_id(mut request: Request) -> Request {
+pub async fn drop_unfit_request_id(mut request: Request) -> Request {
     let fit = request.headers().get(REQUEST_ID).is_none_or(|id| {
         id.len() <= MAX_REQUEST_ID_BYTES
             && id
@@ -40,7 +40,7 @@ pub(super) async fn drop_unfit_request_id(mut request: Request) -> Request {
 }
 
 /// Takes `X-Request-Id` from the request or makes one, and echoes it.
-pub(super) fn request_id_layers() -> ServiceBuilder<
+pub fn request_id_layers() -> ServiceBuilder<
     Stack<
         PropagateRequestIdLayer,
         Stack<SetRequestIdLayer<MakeRequestUuid>, tower::layer::util::Identity>,
@@ -88,7 +88,7 @@ fn bounded(text: &str, max: usize) -> String {
 /// [`Deadlines::request`] (to its answer's head: a stream's body is timed
 /// by its stall limit). Past it the client gets a 503 and the work is
 /// dropped.
-pub(super) async fn deadline(
+pub async fn deadline(
     axum::extract::State(deadlines): axum::extract::State<Deadlines>,
     request: Request,
     next: Next,
@@ -122,7 +122,7 @@ pub struct Deadlines {
 }
 
 /// Logs the request and completes problem bodies.
-pub(super) async fn observe(mut request: Request, next: Next) -> Response {
+pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let known = METHODS.contains(request.method()) || request.method().as_str() == "QUERY";
     let method = if known {
@@ -194,7 +194,7 @@ fn significant(value: f64, digits: i32) -> f64 {
 
 /// The answer to a handler that panicked: a 500 problem body, the panic
 /// logged (a bug, never expected).
-pub(super) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<String>()
         .map(String::as_str)

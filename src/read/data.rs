@@ -54,6 +54,21 @@ impl AttemptReader {
         self.page_of(&keys, &rows, None, page, limit).await
     }
 
+    /// The 0-based place among the attempt's data rows (what
+    /// [`Self::data_page`] pages through) of row `row` of data file `file`:
+    /// the data row an error's `_file` and `_row` name. `None` when the
+    /// attempt has no such row.
+    pub fn data_row_of(&self, file: i64, row: i64) -> Option<u64> {
+        let counts = &self.metadata().data_file_rows;
+        let file = usize::try_from(file).ok()?;
+        let inside = *counts.get(file)?;
+        if row < 0 || row >= inside {
+            return None;
+        }
+        let before: i64 = counts[..file].iter().sum();
+        u64::try_from(before.checked_add(row)?).ok()
+    }
+
     /// Page `page` of `limit` of the data rows whose `_searchable` text
     /// contains `keyword` (case-insensitive, literal, under
     /// [`crate::casefold`]), in (`_file`, `_row`) order; `total` counts

@@ -73,8 +73,8 @@ pub struct RunsFound {
 #[derive(Debug, Clone)]
 pub struct ReadService {
     index: Arc<dyn RunIndex>,
-    /// The run index's cursor key, read once ([`RunIndex::cursor_key`]).
-    cursor_key: Arc<tokio::sync::OnceCell<Option<Arc<[u8]>>>>,
+    /// The run index's cursor key, kept once read ([`RunIndex::cursor_key`]).
+    cursor_key: Arc<tokio::sync::OnceCell<Arc<[u8]>>>,
     store: ArtifactStore,
     cache: MetadataCache,
     quirks: Arc<StoreQuirks>,
@@ -186,7 +186,7 @@ impl ReadService {
                 search.after = Some(at.after);
             }
             let page = self.index.search_runs(company, dag_ids, &search).await?;
-            let next_cursor = match (page.next_key(), self.index.cursor_key().await?) {
+            let next_cursor = match (page.next_key(), self.cursor_key().await?) {
                 (Some(after), Some(key)) => {
                     let next = search.page.saturating_add(1);
                     Some(cursor::encode(
@@ -214,12 +214,19 @@ impl ReadService {
         })
     }
 
-    /// The run index's cursor key, read on first use.
+    /// The run index's cursor key, read on first use and kept; a run index
+    /// without one (not migrated yet) is asked again next time, so that
+    /// cursors start once `dagtrail migrate` has made it.
     async fn cursor_key(&self) -> Result<Option<Arc<[u8]>>, IndexError> {
-        self.cursor_key
-            .get_or_try_init(|| self.index.cursor_key())
-            .await
-            .cloned()
+        if let Some(key) = self.cursor_key.get() {
+            return Ok(Some(Arc::clone(key)));
+        }
+        let key = self.index.cursor_key().await?;
+        if let Some(key) = &key {
+            // Another request may have set it first: the same key.
+            let _ = self.cursor_key.set(Arc::clone(key));
+        }
+        Ok(key)
     }
 
     /// Every DAG of `company` (`GET /dags`, the fleet view).
@@ -304,6 +311,41 @@ impl ReadService {
             Ok(known) => Ok(known),
             Err(e) => Err(self.index.diagnose(e).await.into()),
         }
+    }
+
+    /// Whether every DAG a run search named is known to `company`
+    /// (`dag_known` of its answer): a DAG with a run on the page `found`
+    /// is (one DAG with any match is), the others are asked; a search of
+    /// every DAG (`dag_ids` empty) is known when the company has a DAG.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn dags_known(
+        &self,
+        company: &Company,
+        dag_ids: &[DagId],
+        found: &RunsFound,
+    ) -> Result<bool, ReadError> {
+        if dag_ids.is_empty() {
+            return match found.page.total {
+                0 => self.has_dags(company).await,
+                _ => Ok(true),
+            };
+        }
+        // A run found is proof enough.
+        if dag_ids.len() == 1 && found.page.total > 0 {
+            return Ok(true);
+        }
+        for dag in dag_ids {
+            if found.page.items.iter().any(|r| r.dag_id == *dag) {
+                continue;
+            }
+            if !self.dag_known(company, *dag).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// One run's summary (endpoint 2).

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::session::Viewer;
 use super::view::{Status, Time, query_value};
-use super::{Chrome, error_page, html};
+use super::{Chrome, PageError, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{DagsQuery, Params};
@@ -52,12 +52,9 @@ pub async fn board(
     State(state): State<AppState>,
     viewer: Viewer,
     query: Result<Params<DagsQuery>, ApiError>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Viewer { company, chrome } = viewer;
-    let query = match query {
-        Ok(Params(q)) => q,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let Params(query) = query?;
     let today = Utc::now().date_naive();
     let mut week = query.query(today);
     week.since = today - chrono::Duration::days(6);
@@ -79,10 +76,7 @@ pub async fn board(
         )?;
         Ok::<_, crate::read::ReadError>((dags, days))
     };
-    let (dags, days) = match state.timed(read).await {
-        Ok(found) => found,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let (dags, days) = state.timed(read).await?;
     let rows = dags
         .iter()
         .map(|dag| {
@@ -93,24 +87,20 @@ pub async fn board(
             row(&chrome, dag, failed_day)
         })
         .collect();
-    html(&Board {
+    Ok(html(&Board {
         chrome,
         rows,
         name,
         tag,
         sort,
-    })
+    }))
 }
 
 fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
     let tr = &chrome.tr;
     let id = dag.dag_id.to_string();
-    let run_link = |date: &chrono::NaiveDate, run_id: &str| {
-        format!(
-            "/dags/{id}/runs/{date}/{}",
-            crate::http::params::url_path_segment(run_id)
-        )
-    };
+    let run_link =
+        |date: &chrono::NaiveDate, run_id: &str| crate::http::params::run_path(&id, date, run_id);
     let last = dag.state.last_run.as_ref().map(|(key, status)| LastRun {
         link: run_link(&key.date, &key.run_id),
         date: key.date.to_string(),

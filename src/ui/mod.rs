@@ -8,8 +8,9 @@
 //!
 //! Pages read through the same [`crate::read::ReadService`] as the JSON
 //! API, with the company of the same token verification ([`session`]);
-//! the API's errors become error pages through the API's own mapping
-//! ([`error_page`]), so a status means the same on both.
+//! a failure becomes the same [`Problem`] as in the API, rendered here as
+//! an error page ([`PageError`]), so a status means the same on both.
+//! Nothing here knows the JSON API's routes ([`crate::api`]).
 
 mod assets;
 mod fleet;
@@ -26,7 +27,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Problem};
 use i18n::Tr;
 
 /// What a page's frame needs: texts, the reader's language, where the
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(error_pages))
         .layer(axum::middleware::map_response(page_headers))
         .with_state(state)
 }
@@ -104,10 +106,7 @@ async fn not_found(request: axum::extract::Request) -> Response {
     if !wants_html || parts.uri.path().starts_with("/api/") {
         return ApiError::NoRoute.into_response();
     }
-    let signed_in = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers)
-        .get(session::SESSION_COOKIE)
-        .is_some();
-    error_page(session::chrome_of(&parts, signed_in), ApiError::NoRoute).await
+    PageError::from(ApiError::NoRoute).into_response()
 }
 
 /// Headers of every page: a Content-Security-Policy that lets the page
@@ -174,51 +173,89 @@ struct ErrorPage {
     pub(crate) details: Vec<String>,
 }
 
-/// The page for an error of the API's kind: its status, title and detail
-/// as the API's own mapping makes them (one place decides both), with its
-/// headers (`Retry-After`) kept.
-pub async fn error_page(chrome: Chrome, error: ApiError) -> Response {
-    let response = error.into_response();
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    // A problem body has a `detail` text; a validation error a list of
-    // issues, each with a message and where it is.
-    let details = match &problem["detail"] {
-        serde_json::Value::Array(issues) => issues
-            .iter()
-            .map(|i| {
-                let at = i["loc"]
-                    .as_array()
-                    .and_then(|l| l.last())
-                    .and_then(|l| l.as_str())
-                    .unwrap_or_default();
-                format!("{at}: {}", i["msg"].as_str().unwrap_or_default())
-            })
-            .collect(),
-        other => text(other).into_iter().collect(),
+/// A page handler's failure: the [`Problem`] its error becomes (the JSON
+/// API's own mapping, so a status means the same on both), rendered as
+/// the explorer's error page by [`error_pages`] with the frame of the
+/// request that failed. Page handlers return `Result<Response, PageError>`
+/// and use `?` on the API's errors.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    problem: Problem,
+    /// The frame to render in, when the handler knows better than the
+    /// request's headers (a sign-in form is never signed in).
+    chrome: Option<Chrome>,
+}
+
+impl PageError {
+    /// The failure `error`, rendered in `chrome`.
+    pub fn in_chrome(chrome: Chrome, error: impl Into<Problem>) -> Self {
+        Self {
+            problem: error.into(),
+            chrome: Some(chrome),
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        Self {
+            problem: error.into(),
+            chrome: None,
+        }
+    }
+}
+
+impl From<crate::read::ReadError> for PageError {
+    fn from(error: crate::read::ReadError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+/// Its status and headers now; the page itself is rendered by
+/// [`error_pages`], which knows the request.
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut response = self.problem.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Renders the error page of a handler's [`PageError`], in the reader's
+/// language, with the `Retry-After` of its problem kept.
+async fn error_pages(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (uri, headers) = (request.uri().clone(), request.headers().clone());
+    let mut response = next.run(request).await;
+    let Some(PageError { problem, chrome }) = response.extensions_mut().remove::<PageError>()
+    else {
+        return response;
     };
+    let chrome = chrome.unwrap_or_else(|| {
+        // Signed in here when the session cookie, not a proxy's header,
+        // carried the token (as [`session::Viewer`] decides).
+        let signed_in = !headers.contains_key(header::AUTHORIZATION)
+            && axum_extra::extract::cookie::CookieJar::from_headers(&headers)
+                .get(session::SESSION_COOKIE)
+                .is_some();
+        session::chrome_for(&uri, &headers, signed_in)
+    });
+    error_page(chrome, &problem)
+}
+
+/// The error page of `problem`: its status, title and details.
+fn error_page(chrome: Chrome, problem: &Problem) -> Response {
     let page = ErrorPage {
-        status: parts.status.as_u16(),
-        title: text(&problem["title"]).unwrap_or_else(|| {
-            parts
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned()
-        }),
-        details,
+        status: problem.status.as_u16(),
+        title: problem.title.clone(),
+        details: problem.detail_lines(),
         chrome,
     };
     let mut rendered = html(&page);
-    *rendered.status_mut() = parts.status;
-    if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
+    *rendered.status_mut() = problem.status;
+    if let Some(secs) = problem.retry_after {
         rendered
             .headers_mut()
-            .insert(header::RETRY_AFTER, retry.clone());
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     rendered
 }

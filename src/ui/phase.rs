@@ -8,12 +8,12 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::future::try_join_all;
 
 use super::session::Viewer;
 use super::view::{Cell, Status, Time, query_value, query_without};
-use super::{Chrome, error_page, html};
+use super::{Chrome, PageError, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{
@@ -190,8 +190,8 @@ struct Body {
     target_row: Option<u64>,
 }
 
-/// Opens the attempt a tab's URL names, or answers for it: the error page,
-/// or the "not committed yet" page.
+/// Opens the attempt a tab's URL names, or answers for it: the error page
+/// (a [`PageError`]), or the "not committed yet" page.
 async fn open(
     state: &AppState,
     chrome: &Chrome,
@@ -200,12 +200,7 @@ async fn open(
     phase: Phase,
     attempt: u32,
 ) -> Result<Opened, Response> {
-    let run_link = format!(
-        "/dags/{}/runs/{}/{}",
-        run.dag_id,
-        run.date,
-        crate::http::params::url_path_segment(run.run_id.as_str())
-    );
+    let run_link = crate::http::params::run_path(&run.dag_id, &run.date, run.run_id.as_str());
     let reader = match state
         .timed(state.reads.attempt(&company, &run, phase, attempt))
         .await
@@ -228,9 +223,9 @@ async fn open(
                     .insert(header::REFRESH, HeaderValue::from_static("5"));
                 return Err(page);
             }
-            return Err(error_page(chrome.clone(), ApiError::NotFound(Missing::Attempt)).await);
+            return Err(PageError::from(ApiError::NotFound(Missing::Attempt)).into_response());
         }
-        Err(e) => return Err(error_page(chrome.clone(), e).await),
+        Err(e) => return Err(PageError::from(e).into_response()),
     };
     let meta = reader.metadata();
     let head = Header {
@@ -262,7 +257,7 @@ pub async fn data(
     viewer: Viewer,
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     show(&state, viewer, path, raw, Tab::Data).await
 }
 
@@ -272,7 +267,7 @@ pub async fn errors(
     viewer: Viewer,
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     show(&state, viewer, path, raw, Tab::Errors).await
 }
 
@@ -282,7 +277,7 @@ pub async fn logs(
     viewer: Viewer,
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     show(&state, viewer, path, raw, Tab::Logs).await
 }
 
@@ -293,16 +288,13 @@ async fn show(
     path: Result<PhasePath, ApiError>,
     raw: Option<String>,
     tab: Tab,
-) -> Response {
+) -> Result<Response, PageError> {
     let Viewer { company, chrome } = viewer;
     let raw = raw.unwrap_or_default();
     let values = QueryValues::from_form(&raw, &[]);
     let limit_given = values.get("limit").is_some();
     let asked = path.and_then(|path| Ok((path, values.validate::<Place>()?)));
-    let (PhasePath { run, phase }, mut place) = match asked {
-        Ok(asked) => asked,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let (PhasePath { run, phase }, mut place) = asked?;
     if !limit_given {
         place.page.limit = tab.rows_per_page();
     }
@@ -311,30 +303,26 @@ async fn show(
     }
     let opened = match open(state, &chrome, company, run, phase, place.attempt).await {
         Ok(o) => o,
-        Err(page) => return page,
+        Err(page) => return Ok(page),
     };
     let body = match tab {
         Tab::Data => data_body(state, &opened, &raw, &mut place).await,
         Tab::Errors => errors_body(state, &opened, &place).await,
         Tab::Logs => logs_body(state, &opened, &raw, &place).await,
     };
-    match body {
-        Ok(body) => {
-            super::html_off_workers(PhasePage {
-                paging: query_without(&raw, &["page", "go", "row"]),
-                chrome,
-                head: opened.head,
-                tab,
-                table: body.table,
-                errors: body.errors,
-                keyword: body.keyword,
-                levels: body.levels,
-                target_row: body.target_row,
-            })
-            .await
-        }
-        Err(e) => error_page(chrome, e).await,
-    }
+    let body = body?;
+    Ok(super::html_off_workers(PhasePage {
+        paging: query_without(&raw, &["page", "go", "row"]),
+        chrome,
+        head: opened.head,
+        tab,
+        table: body.table,
+        errors: body.errors,
+        keyword: body.keyword,
+        levels: body.levels,
+        target_row: body.target_row,
+    })
+    .await)
 }
 
 /// The Data tab: a page of rows, the page holding `row`, or a page of the
@@ -442,20 +430,10 @@ async fn error_item(
     let file = row.get("_file").and_then(serde_json::Value::as_i64);
     let at = row.get("_row").and_then(serde_json::Value::as_i64);
     let place = match (file, at) {
-        (Some(f), Some(r)) if f >= 0 && r >= 0 => {
-            let counts = &opened.reader.metadata().data_file_rows;
-            let before: i64 = counts
-                .iter()
-                .take(usize::try_from(f).unwrap_or(usize::MAX))
-                .sum();
-            let inside = counts
-                .get(usize::try_from(f).unwrap_or(usize::MAX))
-                .copied();
-            inside.filter(|n| r < *n).map(|_| before + r)
-        }
+        (Some(file), Some(row)) => opened.reader.data_row_of(file, row),
         _ => None,
     };
-    let row = match place.and_then(|p| u64::try_from(p).ok()) {
+    let row = match place {
         Some(global) => {
             let page = state.timed(opened.reader.data_page(global, 1)).await?;
             page.rows.to_json().first().map(|data| {
@@ -486,37 +464,30 @@ pub async fn logs_ndjson(
     viewer: Viewer,
     path: Result<PhasePath, ApiError>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let Viewer { company, chrome } = viewer;
-    let result = async {
-        let PhasePath { run, phase } = path?;
-        let raw = raw.unwrap_or_default();
-        let (AttemptQuery { attempt }, logs): (AttemptQuery, LogQuery) =
-            QueryValues::from_form(&raw, &[]).validate()?;
-        let slot = state.stream_slot(&company)?;
-        let reader = state
-            .timed(state.reads.attempt(&company, &run, phase, attempt))
-            .await?;
-        let mut response =
-            crate::http::phases::logs_stream(&state, &reader, logs.filter(), slot).await?;
-        let name = format!(
-            "attachment; filename=\"{}_{}_{phase}_attempt{attempt}_logs.ndjson\"",
-            run.date,
-            run.run_id
-                .as_str()
-                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&name) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
-        Ok::<_, ApiError>(response)
-    };
-    match result.await {
-        Ok(response) => response,
-        Err(e) => error_page(chrome, e).await,
+) -> Result<Response, PageError> {
+    let Viewer { company, .. } = viewer;
+    let PhasePath { run, phase } = path?;
+    let raw = raw.unwrap_or_default();
+    let (AttemptQuery { attempt }, logs): (AttemptQuery, LogQuery) =
+        QueryValues::from_form(&raw, &[]).validate()?;
+    let slot = state.stream_slot(&company)?;
+    let reader = state
+        .timed(state.reads.attempt(&company, &run, phase, attempt))
+        .await?;
+    let mut response = crate::http::ndjson::logs(&state, &reader, logs.filter(), slot).await?;
+    let name = format!(
+        "attachment; filename=\"{}_{}_{phase}_attempt{attempt}_logs.ndjson\"",
+        run.date,
+        run.run_id
+            .as_str()
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
+    Ok(response)
 }
 
 impl PhasePage {

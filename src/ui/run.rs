@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use super::session::Viewer;
 use super::view::{Cell, Status, Time, between};
-use super::{Chrome, error_page, html};
+use super::{Chrome, PageError, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::RunPath;
@@ -54,12 +54,9 @@ pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
     path: Result<RunPath, ApiError>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Viewer { company, chrome } = viewer;
-    let run = match path {
-        Ok(RunPath(run)) => run,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let RunPath(run) = path?;
     let read = async {
         let summary = state.reads.get_run(&company, &run).await?;
         let event = match state.reads.event(&company, &run).await {
@@ -69,16 +66,8 @@ pub async fn page(
         };
         Ok((summary, event))
     };
-    let (summary, event) = match state.timed(read).await {
-        Ok(read) => read,
-        Err(e) => return error_page(chrome, e).await,
-    };
-    let base = format!(
-        "/dags/{}/runs/{}/{}",
-        run.dag_id,
-        run.date,
-        crate::http::params::url_path_segment(run.run_id.as_str())
-    );
+    let (summary, event) = state.timed(read).await?;
+    let base = crate::http::params::run_path(&run.dag_id, &run.date, run.run_id.as_str());
     let mut attempts = Vec::new();
     for phase in Phase::ALL {
         let Some(object) = summary.phases.get(phase) else {
@@ -142,14 +131,14 @@ pub async fn page(
             .collect()
         })
         .unwrap_or_default();
-    html(&RunPage {
+    Ok(html(&RunPage {
         dag_id: run.dag_id.to_string(),
         date: run.date.to_string(),
         run_id: run.run_id.as_str().to_owned(),
         attempts,
         event,
         chrome,
-    })
+    }))
 }
 
 /// One committed attempt's row, from its `metadata.parquet` (`None` when

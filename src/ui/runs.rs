@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDate, Utc};
 
 use super::session::Viewer;
 use super::view::{Status, Time, duration, query_value, query_without};
-use super::{Chrome, error_page, html};
+use super::{Chrome, PageError, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{DagPath, QueryValues, SearchRunsQuery};
@@ -93,12 +93,9 @@ pub async fn page(
     viewer: Viewer,
     path: Result<DagPath, ApiError>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let Viewer { company, chrome } = viewer;
-    let dag_id = match path {
-        Ok(DagPath { dag_id }) => dag_id,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let DagPath { dag_id } = path?;
     let raw = raw.unwrap_or_default();
     let today = Utc::now().date_naive();
     let values = QueryValues::from_form(
@@ -112,15 +109,9 @@ pub async fn page(
         ],
     );
     let form = form_of(&values);
-    let mut query: SearchRunsQuery = match values.validate() {
-        Ok(q) => q,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let mut query: SearchRunsQuery = values.validate()?;
     let cursor = query.cursor.take();
-    let search = match query.search(&state.limits) {
-        Ok(s) => s,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let search = query.search(&state.limits)?;
     let (from, to) = (search.date_from, search.date_to);
     let keywords: Vec<(Phase, String)> = search.keywords.clone();
     let dag_ids = [dag_id];
@@ -133,10 +124,7 @@ pub async fn page(
             state.reads.dag(&company, dag_id, today),
         )
     };
-    let (found, (days, known), dag) = match state.timed(read).await {
-        Ok(read) => read,
-        Err(e) => return error_page(chrome, e).await,
-    };
+    let (found, (days, known), dag) = state.timed(read).await?;
     let name = dag
         .and_then(|d| d.info.name)
         .unwrap_or_else(|| dag_id.to_string());
@@ -164,7 +152,7 @@ pub async fn page(
         .iter()
         .map(|(value, order)| (*value, tr.t(sort_key(*order))))
         .collect();
-    html(&RunsPage {
+    Ok(html(&RunsPage {
         dag_id: dag_id.to_string(),
         name,
         known,
@@ -176,7 +164,7 @@ pub async fn page(
         first,
         sorts,
         chrome,
-    })
+    }))
 }
 
 fn sort_key(order: RunOrder) -> &'static str {
@@ -238,11 +226,7 @@ fn run_row(
     keywords: &[(Phase, String)],
 ) -> RunRow {
     let tr = &chrome.tr;
-    let link = format!(
-        "/dags/{dag_id}/runs/{}/{}",
-        run.date,
-        crate::http::params::url_path_segment(&run.run_id)
-    );
+    let link = crate::http::params::run_path(&dag_id, &run.date, &run.run_id);
     let phases = Phase::ALL
         .into_iter()
         .map(|p| {

@@ -8,15 +8,17 @@
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 
 use super::i18n::{LANG_COOKIE, Lang, Tr};
-use super::{Chrome, html, see_other, view};
+use super::{Chrome, PageError, html, see_other, view};
 use crate::http::AppState;
 use crate::http::auth::{TenantSlot, bearer_token};
+use crate::http::body::BodyError;
+use crate::http::error::ApiError;
 use crate::model::Company;
 
 /// The session cookie's name; its value is the bearer token.
@@ -35,18 +37,19 @@ pub struct Viewer {
 /// The reader's language and where they are, known before (and without)
 /// a token.
 pub fn chrome_of(parts: &Parts, signed_in: bool) -> Chrome {
-    let jar = CookieJar::from_headers(&parts.headers);
-    let accept = parts
-        .headers
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    chrome_for(&parts.uri, &parts.headers, signed_in)
+}
+
+/// [`chrome_of`] a request's URI and headers.
+pub fn chrome_for(uri: &Uri, headers: &HeaderMap, signed_in: bool) -> Chrome {
+    let jar = CookieJar::from_headers(headers);
+    let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let lang = Lang::negotiate(jar.get(LANG_COOKIE).map(Cookie::value), accept);
     Chrome {
         tr: Tr::new(lang),
-        here: parts
-            .uri
+        here: uri
             .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+            .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
         signed_in,
     }
 }
@@ -73,11 +76,13 @@ impl Viewer {
             let chrome = chrome_of(parts, false);
             let token = match bearer_token(&parts.headers) {
                 Ok(token) => token,
-                Err(e) => return Err(super::error_page(chrome, e.into()).await),
+                Err(e) => {
+                    return Err(PageError::in_chrome(chrome, ApiError::from(e)).into_response());
+                }
             };
             return match state.verifier.verify(token).await {
                 Ok(company) => Ok(Viewer { company, chrome }),
-                Err(e) => Err(super::error_page(chrome, e.into()).await),
+                Err(e) => Err(PageError::in_chrome(chrome, ApiError::from(e)).into_response()),
             };
         }
         let chrome = chrome_of(parts, true);
@@ -279,17 +284,13 @@ pub async fn sign_in(
         Ok(bytes) => match serde_urlencoded::from_bytes(&bytes) {
             Ok(form) => form,
             Err(e) => {
-                return super::error_page(
-                    chrome_of(&parts, false),
-                    crate::http::error::ApiError::Body(crate::http::body::BodyError::Broken(
-                        e.to_string(),
-                    )),
-                )
-                .await;
+                let broken = ApiError::Body(BodyError::Broken(e.to_string()));
+                return PageError::in_chrome(chrome_of(&parts, false), broken).into_response();
             }
         },
         Err(e) => {
-            return super::error_page(chrome_of(&parts, false), e.into()).await;
+            return PageError::in_chrome(chrome_of(&parts, false), ApiError::Body(e))
+                .into_response();
         }
     };
     let token = form.token.trim().to_owned();

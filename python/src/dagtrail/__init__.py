@@ -14,6 +14,10 @@ Example::
 
 Airflow tasks use ``dagtrail.airflow.phase``, which takes the DAG, the run
 and the server from the task's context and an Airflow connection.
+
+The server's answers are typed: ``StagedAttempt``, ``AttemptCommitted``,
+``DagSummary``, ... (``TypedDict``s named after the schemas of the server's
+OpenAPI document).
 """
 
 from ._client import KINDS, PHASES, Client
@@ -30,8 +34,24 @@ from ._errors import (
 )
 from ._logging import LogHandler
 from ._phase import LEVELS, Phase, current_phase
-
-__version__ = "0.1.0"
+from ._types import (
+    AttemptCommitted,
+    ColumnInfo,
+    DagsResponse,
+    DagSummary,
+    EventRecorded,
+    EventResponse,
+    LastFailure,
+    LastRun,
+    ParquetPageResponse,
+    PartStaged,
+    PhaseStatus,
+    PhaseSummary,
+    SearchRunResult,
+    SearchRunsResponse,
+    StagedAttempt,
+)
+from ._version import __version__
 
 __all__ = [
     "Client",
@@ -50,5 +70,20 @@ __all__ = [
     "ServerError",
     "TransportError",
     "SchemaError",
+    "StagedAttempt",
+    "PartStaged",
+    "AttemptCommitted",
+    "EventRecorded",
+    "EventResponse",
+    "DagSummary",
+    "DagsResponse",
+    "LastRun",
+    "LastFailure",
+    "SearchRunResult",
+    "SearchRunsResponse",
+    "PhaseSummary",
+    "PhaseStatus",
+    "ParquetPageResponse",
+    "ColumnInfo",
     "__version__",
 ]

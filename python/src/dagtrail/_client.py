@@ -6,16 +6,22 @@ catalog entry and ``PUT`` of an event replace, ``POST .../attempts``
 resumes the open attempt, ``PUT`` of a part replaces it, and a commit
 repeated with the same outcome answers the same. So every call is retried
 on connection failures and on 502, 503 and 504 (after ``Retry-After`` when
-the server sends it), with exponential backoff.
+the server sends it), with exponential backoff, each retry logged at DEBUG
+on the ``dagtrail`` logger.
+
+Until a client has had one answer from its server, though, a failure to
+connect (connection refused, a name that does not resolve) is not retried:
+it is most likely a wrong URL, which waiting would not mend. After one,
+it is a server restarting under a running pipeline, and is waited out.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import logging
 import os
 import random
-import threading
 import time
 import uuid
 from typing import (
@@ -23,7 +29,6 @@ from typing import (
     Any,
     Callable,
     Dict,
-    Iterable,
     Iterator,
     List,
     Mapping,
@@ -38,24 +43,36 @@ import httpx
 from . import _errors
 from ._arrow import dumps, rfc3339
 from ._errors import DagtrailError, TransportError
+from ._logging import marked_as_sending
+from ._phase import Phase
+from ._types import (
+    KINDS,
+    PHASES,
+    STATUSES,
+    AttemptCommitted,
+    Body,
+    DagId,
+    DagSummary,
+    DagsResponse,
+    EventRecorded,
+    EventResponse,
+    ParquetPageResponse,
+    PartStaged,
+    RunDate,
+    SearchRunResult,
+    SearchRunsResponse,
+    StagedAttempt,
+    check_choice,
+)
+from ._version import __version__
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ._phase import Phase
-
 __all__ = ["Client", "DagId", "RunDate", "PHASES", "KINDS"]
 
-#: The phases of a run that the write API takes attempts of.
-PHASES = ("extract", "transform", "load")
-#: The kinds of parts of an attempt.
-KINDS = ("data", "errors", "logs")
-#: How a phase (or the event) ended.
-STATUSES = ("success", "failed", "pending")
-
-DagId = Union[str, uuid.UUID]
-RunDate = Union[str, _dt.date]
-Body = Union[bytes, Callable[[], Iterable[bytes]]]
+#: The package's logger: the client logs its retries on it, at DEBUG.
+log = logging.getLogger("dagtrail")
 
 _RETRIED_STATUSES = (502, 503, 504)
 #: Longest ``Retry-After`` waited, in seconds.
@@ -64,14 +81,6 @@ MAX_RETRY_AFTER = 300.0
 # request may or may not have reached the server, and every call is safe
 # to repeat. (An unsupported scheme or a bad URL would fail the same way.)
 _RETRIED_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-_local = threading.local()
-
-
-def sending() -> bool:
-    """Whether this thread is inside a request of a dagtrail client (so
-    that a ``LogHandler`` leaves httpx's own log records of it out)."""
-    return getattr(_local, "depth", 0) > 0
 
 
 def _dag_id(dag_id: DagId) -> str:
@@ -93,12 +102,6 @@ def _time(value: Union[None, str, _dt.datetime]) -> Optional[str]:
     # makes the times it answers the ones sent (a commit repeated with
     # them is then the same outcome).
     return rfc3339(value, timespec="milliseconds")
-
-
-def _check(value: str, allowed: Sequence[str], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
 
 
 def _api_base(url: str) -> str:
@@ -142,7 +145,12 @@ def _error_from(response: httpx.Response, method: str) -> DagtrailError:
     else:
         said = (response.text or response.reason_phrase)[:500]
     path = response.request.url.raw_path.decode("ascii", "replace")
+    # The server's id of the request, on every answer and in its log line:
+    # what a user quotes to the operator.
+    request_id = response.headers.get("x-request-id")
     message = f"{method} {path}: {status} {said}"
+    if request_id:
+        message += f" (request id {request_id})"
     cls: type
     if status in (401, 403):
         cls = _errors.AuthError
@@ -166,6 +174,7 @@ def _error_from(response: httpx.Response, method: str) -> DagtrailError:
         method=method,
         url=str(response.request.url),
         headers={k.lower(): v for k, v in response.headers.items()},
+        request_id=request_id or None,
     )
 
 
@@ -233,12 +242,15 @@ class Client:
         self.max_backoff = max_backoff
         self.part_bytes = int(part_bytes)
         self.part_rows = part_rows
-        self._headers: Dict[str, str] = {"User-Agent": "dagtrail-python/0.1"}
+        self._headers: Dict[str, str] = {"User-Agent": f"dagtrail-python/{__version__}"}
         self._headers.update(headers or {})
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._own_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, verify=verify)
+        # Whether the server has answered this client once (any status):
+        # until it has, a failure to connect is not retried.
+        self._answered = False
 
     # -- plumbing --------------------------------------------------------
 
@@ -256,7 +268,9 @@ class Client:
     def __repr__(self) -> str:
         return f"dagtrail.Client({self.base_url!r})"
 
-    def _sleep_before(self, try_number: int, response: Optional[httpx.Response]) -> None:
+    def _sleep_before(
+        self, method: str, path: str, try_number: int, failure: str, response: Optional[httpx.Response]
+    ) -> None:
         wait = min(self.max_backoff, self.backoff * (2**try_number))
         wait = random.uniform(wait / 2, wait)
         if response is not None:
@@ -265,6 +279,15 @@ class Client:
                 # The server knows when it will have room: wait that long
                 # (within reason), however short the backoff would be.
                 wait = max(wait, min(after, MAX_RETRY_AFTER))
+        log.debug(
+            "%s %s: try %d of %d failed (%s), retrying in %.2f s",
+            method,
+            path,
+            try_number + 1,
+            self.retries + 1,
+            failure,
+            wait,
+        )
         time.sleep(wait)
 
     def request(
@@ -296,8 +319,10 @@ class Client:
         Raises:
             AuthError, NotFoundError, ConflictError, ValidationError,
             PayloadTooLargeError, ServerError, DagtrailError: as the
-                server answered.
-            TransportError: no answer on any try.
+                server answered (``request_id`` the answer's
+                ``X-Request-Id``).
+            TransportError: no answer on any try; or, before the server
+                ever answered this client, no connection on the first.
         """
         url = self.base_url + path
         headers = dict(self._headers)
@@ -312,8 +337,7 @@ class Client:
         read = timeout if timeout is not None else self.timeout
         limits = httpx.Timeout(self.timeout, read=read, write=max(self.timeout, read))
         last: Optional[BaseException] = None
-        _local.depth = getattr(_local, "depth", 0) + 1
-        try:
+        with marked_as_sending():
             for try_number in range(self.retries + 1):
                 if body is not None:
                     content = body if isinstance(body, (bytes, bytearray)) else body()
@@ -323,16 +347,30 @@ class Client:
                     )
                 except _RETRIED_ERRORS as e:
                     last = e
+                    if isinstance(e, httpx.ConnectError) and not self._answered:
+                        # Never answered: a wrong URL (or a server not
+                        # started), which the retries would only make the
+                        # caller wait on.
+                        raise TransportError(
+                            f"{method} {path}: cannot connect to {self.base_url}: {e!r} "
+                            "(not retried: the server has not answered this client yet)",
+                            method=method,
+                            url=url,
+                        ) from e
                     if try_number < self.retries:
-                        self._sleep_before(try_number, None)
+                        self._sleep_before(method, path, try_number, repr(e), None)
                         continue
                     raise TransportError(
                         f"{method} {path}: no answer after {try_number + 1} tries: {e!r}",
                         method=method,
                         url=url,
                     ) from e
+                self._answered = True
                 if response.status_code in _RETRIED_STATUSES and try_number < self.retries:
-                    self._sleep_before(try_number, response)
+                    said = f"{response.status_code} {response.reason_phrase}"
+                    if response.headers.get("x-request-id"):
+                        said += f", request id {response.headers['x-request-id']}"
+                    self._sleep_before(method, path, try_number, said, response)
                     continue
                 if response.is_success:
                     return response
@@ -341,8 +379,6 @@ class Client:
                     error.__cause__ = last
                 raise error
             raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            _local.depth -= 1
 
     def _json(self, *args: Any, **kwargs: Any) -> Any:
         return self.request(*args, **kwargs).json()
@@ -355,7 +391,7 @@ class Client:
         return f"/dags/{_dag_id(dag_id)}/runs/{_date(date)}/{quote(str(run_id), safe='')}"
 
     def _attempts_path(self, dag_id: DagId, date: RunDate, run_id: str, phase: str) -> str:
-        _check(phase, PHASES, "phase")
+        check_choice(phase, PHASES, "phase")
         return f"{self.run_path(dag_id, date, run_id)}/phases/{phase}/attempts"
 
     # -- the catalog and events -----------------------------------------
@@ -368,7 +404,7 @@ class Client:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         owner: Optional[str] = None,
-    ) -> Dict[str, Any]:
+    ) -> DagSummary:
         """Records a DAG's catalog entry (``PATCH /dags/{dag_id}``): the
         fields given replace the recorded ones, the others are kept.
 
@@ -392,7 +428,7 @@ class Client:
             entry["tags"] = list(tags)
         if owner is not None:
             entry["owner"] = owner
-        result: Dict[str, Any] = self._json("PATCH", f"/dags/{_dag_id(dag_id)}", json=entry)
+        result: DagSummary = self._json("PATCH", f"/dags/{_dag_id(dag_id)}", json=entry)
         return result
 
     def event(
@@ -407,7 +443,7 @@ class Client:
         message: Optional[str] = None,
         started_at: Union[None, str, _dt.datetime] = None,
         finished_at: Union[None, str, _dt.datetime] = None,
-    ) -> Dict[str, int]:
+    ) -> EventRecorded:
         """Records a run's event (``PUT .../runs/{date}/{run_id}/event``):
         the raw trigger message and the processed event, each one JSON
         object or a list of them (at least one of the two). Recording it
@@ -434,14 +470,14 @@ class Client:
         if event is not None:
             record["event"] = event if isinstance(event, Mapping) else list(event)
         if status is not None:
-            record["status"] = _check(status, STATUSES, "status")
+            record["status"] = check_choice(status, STATUSES, "status")
         if message is not None:
             record["message"] = message
         if started_at is not None:
             record["started_at"] = _time(started_at)
         if finished_at is not None:
             record["finished_at"] = _time(finished_at)
-        result: Dict[str, int] = self._json("PUT", self.run_path(dag_id, date, run_id) + "/event", json=record)
+        result: EventRecorded = self._json("PUT", self.run_path(dag_id, date, run_id) + "/event", json=record)
         return result
 
     # -- attempts ---------------------------------------------------------
@@ -453,7 +489,7 @@ class Client:
         run_id: str,
         phase: str,
         attempt: Optional[int] = None,
-    ) -> Dict[str, Any]:
+    ) -> StagedAttempt:
         """Opens an attempt of a phase, or resumes it when it is open.
 
         Without ``attempt``, the next one (``POST .../attempts``: the one
@@ -467,14 +503,14 @@ class Client:
         """
         path = self._attempts_path(dag_id, date, run_id, phase)
         if attempt is None:
-            result: Dict[str, Any] = self._json("POST", path)
+            result: StagedAttempt = self._json("POST", path)
         else:
             result = self._json("PUT", f"{path}/{int(attempt)}")
         return result
 
     def staged_attempt(
         self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: int
-    ) -> Dict[str, Any]:
+    ) -> StagedAttempt:
         """An open attempt and its staged parts (``GET .../attempts/{n}``).
 
         Raises:
@@ -482,7 +518,7 @@ class Client:
                 committed or aborted).
         """
         path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}"
-        result: Dict[str, Any] = self._json("GET", path)
+        result: StagedAttempt = self._json("GET", path)
         return result
 
     def abort_attempt(self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: int) -> None:
@@ -510,7 +546,7 @@ class Client:
         part: int,
         body: Body,
         content_type: str,
-    ) -> Dict[str, Any]:
+    ) -> PartStaged:
         """Uploads one part of an open attempt (``PUT
         .../attempts/{n}/{kind}/{part}``). Parts of a kind count from 1 and
         come in order; putting a part again replaces it.
@@ -534,9 +570,9 @@ class Client:
             PayloadTooLargeError: over the server's part size limit.
             NotFoundError: the attempt is not open.
         """
-        _check(kind, KINDS, "kind")
+        check_choice(kind, KINDS, "kind")
         path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}/{kind}/{int(part)}"
-        result: Dict[str, Any] = self._json(
+        result: PartStaged = self._json(
             "PUT", path, body=body, content_type=content_type, timeout=self.upload_timeout
         )
         return result
@@ -554,7 +590,7 @@ class Client:
         total: Optional[int] = None,
         started_at: Union[None, str, _dt.datetime] = None,
         finished_at: Union[None, str, _dt.datetime] = None,
-    ) -> Dict[str, Any]:
+    ) -> AttemptCommitted:
         """Commits an open attempt (``POST .../attempts/{n}/commit``): its
         parts become the attempt's files, readable at once, whole.
         Committing again with the same outcome answers the same.
@@ -575,7 +611,7 @@ class Client:
             ConflictError: committed already with another outcome.
             NotFoundError: the attempt is not open.
         """
-        outcome: Dict[str, Any] = {"status": _check(status, STATUSES, "status")}
+        outcome: Dict[str, Any] = {"status": check_choice(status, STATUSES, "status")}
         if message is not None:
             outcome["message"] = message
         if total is not None:
@@ -585,7 +621,7 @@ class Client:
         if finished_at is not None:
             outcome["finished_at"] = _time(finished_at)
         path = f"{self._attempts_path(dag_id, date, run_id, phase)}/{int(attempt)}/commit"
-        result: Dict[str, Any] = self._json("POST", path, json=outcome, timeout=self.commit_timeout)
+        result: AttemptCommitted = self._json("POST", path, json=outcome, timeout=self.commit_timeout)
         return result
 
     def phase(
@@ -610,7 +646,7 @@ class Client:
         progress: Optional[Callable[[int], Any]] = None,
         capture_logs: Union[None, bool, str, Any] = None,
         capture_level: Union[int, str] = "INFO",
-    ) -> "Phase":
+    ) -> Phase:
         """An attempt of one phase of a run, to use as a context manager::
 
             with client.phase(dag_id=..., date="2026-11-27", run_id=...,
@@ -622,8 +658,6 @@ class Client:
         failed with the exception as an error row (then re-raises it).
         See ``Phase`` for the arguments.
         """
-        from ._phase import Phase
-
         return Phase(
             self,
             dag_id,
@@ -649,28 +683,31 @@ class Client:
 
     # -- reading back ---------------------------------------------------
 
-    def get_run(self, dag_id: DagId, date: RunDate, run_id: str) -> Dict[str, Any]:
+    def get_run(self, dag_id: DagId, date: RunDate, run_id: str) -> SearchRunResult:
         """A run's summary (``GET .../runs/{date}/{run_id}``): each phase's
         status, attempt and times."""
-        result: Dict[str, Any] = self._json("GET", self.run_path(dag_id, date, run_id))
+        result: SearchRunResult = self._json("GET", self.run_path(dag_id, date, run_id))
         return result
 
-    def get_event(self, dag_id: DagId, date: RunDate, run_id: str) -> Dict[str, Any]:
-        """A run's event (``GET .../runs/{date}/{run_id}/event``)."""
-        result: Dict[str, Any] = self._json("GET", self.run_path(dag_id, date, run_id) + "/event")
+    def get_event(self, dag_id: DagId, date: RunDate, run_id: str) -> EventResponse:
+        """A run's event (``GET .../runs/{date}/{run_id}/event``): its
+        ``queue_data`` and ``event`` files, each a page of rows."""
+        result: EventResponse = self._json("GET", self.run_path(dag_id, date, run_id) + "/event")
         return result
 
-    def list_runs(self, dag_id: DagId, date_from: RunDate, date_to: RunDate, **params: Any) -> Dict[str, Any]:
+    def list_runs(
+        self, dag_id: DagId, date_from: RunDate, date_to: RunDate, **params: Any
+    ) -> SearchRunsResponse:
         """A DAG's runs whose dates are in ``[date_from, date_to]`` (``GET
         /dags/{dag_id}/runs``): ``{"items": [...], "has_more", ...}``, the
         newest first."""
         query = {"date_from": _date(date_from), "date_to": _date(date_to), **params}
-        result: Dict[str, Any] = self._json("GET", f"/dags/{_dag_id(dag_id)}/runs", params=query)
+        result: SearchRunsResponse = self._json("GET", f"/dags/{_dag_id(dag_id)}/runs", params=query)
         return result
 
-    def list_dags(self, **params: Any) -> Dict[str, Any]:
+    def list_dags(self, **params: Any) -> DagsResponse:
         """The fleet (``GET /dags``): ``{"items": [...], ...}``."""
-        result: Dict[str, Any] = self._json("GET", "/dags", params=params or None)
+        result: DagsResponse = self._json("GET", "/dags", params=params or None)
         return result
 
     def read_page(
@@ -685,15 +722,15 @@ class Client:
         page: int = 0,
         limit: int = 1000,
         **params: Any,
-    ) -> Dict[str, Any]:
+    ) -> ParquetPageResponse:
         """One page of a committed attempt's rows (``GET
         .../phases/{phase}/{data|errors|logs}``): ``{"columns", "rows",
         "page", "limit", "total", "has_more"}``. Extra keyword arguments
         are query parameters (``keyword``, ``level``)."""
-        _check(kind, KINDS, "kind")
+        check_choice(kind, KINDS, "kind")
         query = {"attempt": attempt, "page": page, "limit": limit, **params}
-        path = f"{self.run_path(dag_id, date, run_id)}/phases/{_check(phase, PHASES, 'phase')}/{kind}"
-        result: Dict[str, Any] = self._json("GET", path, params=query)
+        path = f"{self.run_path(dag_id, date, run_id)}/phases/{check_choice(phase, PHASES, 'phase')}/{kind}"
+        result: ParquetPageResponse = self._json("GET", path, params=query)
         return result
 
     def read_rows(

@@ -3,7 +3,9 @@
 The server answers failures as RFC 7807 problems (``{type, title, status,
 detail, instance}``), except validation failures of a request's fields,
 which are FastAPI-style ``{"detail": [{loc, msg, type, input}]}``. Both are
-kept on the exception as the server wrote them.
+kept on the exception as the server wrote them, with the id the server gave
+the request (its ``X-Request-Id``, also in the message): the operator finds
+the request's log line by it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class DagtrailError(Exception):
         url: The URL of the failed request.
         headers: The answer's headers (``WWW-Authenticate`` for an
             ``AuthError``, ``Retry-After`` for a ``ServerError``).
+        request_id: The server's id of the request (the answer's
+            ``X-Request-Id``), to quote to the server's operator; ``None``
+            when no answer came, or it had none.
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class DagtrailError(Exception):
         method: Optional[str] = None,
         url: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
+        request_id: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -57,6 +63,7 @@ class DagtrailError(Exception):
         self.method = method
         self.url = url
         self.headers: Dict[str, str] = dict(headers or {})
+        self.request_id = request_id
 
     @property
     def title(self) -> Optional[str]:

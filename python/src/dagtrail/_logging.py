@@ -1,17 +1,53 @@
-"""A ``logging`` handler that records log records as a phase's logs."""
+"""A ``logging`` handler that records log records as a phase's logs.
+
+It needs two things of the rest of the package, both kept here so that
+this module imports none of it (the phases use this handler, and the
+client marks its requests here): the current phase, which a ``Phase``
+sets on entering its block, and whether this thread is inside a request of
+a client.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from typing import TYPE_CHECKING, Optional, Union
-
-from ._client import sending
-from ._phase import current_phase
-
-if TYPE_CHECKING:
-    from ._phase import Phase
+import threading
+from typing import Iterator, Optional, Protocol, Union
 
 __all__ = ["LogHandler"]
+
+
+class LogSink(Protocol):
+    """What a ``LogHandler`` needs of a phase (a ``Phase`` is one)."""
+
+    def _add_log_record(self, record: logging.LogRecord, message: str) -> None: ...
+
+
+#: The phase whose ``with`` block this code runs in. Only ``Phase`` sets
+#: it (``dagtrail.current_phase()`` reads it as a ``Phase``).
+current_sink: "contextvars.ContextVar[Optional[LogSink]]" = contextvars.ContextVar(
+    "dagtrail_current_phase", default=None
+)
+
+_local = threading.local()
+
+
+def sending() -> bool:
+    """Whether this thread is inside a request of a dagtrail client (so
+    that a ``LogHandler`` leaves httpx's own log records of it out)."""
+    return getattr(_local, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def marked_as_sending() -> Iterator[None]:
+    """Marks this thread as inside a request of a client while the block
+    runs (see ``sending``)."""
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
 
 
 class LogHandler(logging.Handler):
@@ -23,7 +59,8 @@ class LogHandler(logging.Handler):
     context of the thread or asyncio task that entered it), and records
     logged outside any phase are left out. It never raises into the code
     that logs: a failure goes to ``handleError`` (a message on stderr).
-    Records that httpx logs about dagtrail's own requests are left out.
+    Records that httpx logs about dagtrail's own requests are left out, and
+    so are the client's own records of its retries.
 
     Args:
         phase: The phase to record into (default: the current one).
@@ -37,7 +74,7 @@ class LogHandler(logging.Handler):
             logging.getLogger("orders").info("fetched %d orders", n)
     """
 
-    def __init__(self, phase: Optional["Phase"] = None, level: Union[int, str] = logging.NOTSET) -> None:
+    def __init__(self, phase: Optional[LogSink] = None, level: Union[int, str] = logging.NOTSET) -> None:
         super().__init__(level)
         self.phase = phase
 
@@ -45,7 +82,7 @@ class LogHandler(logging.Handler):
         if sending():
             # Our own upload's records: recording them would upload again.
             return
-        phase = self.phase if self.phase is not None else current_phase()
+        phase = self.phase if self.phase is not None else current_sink.get()
         if phase is None:
             return
         try:

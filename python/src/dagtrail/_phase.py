@@ -10,7 +10,7 @@ import threading
 import time
 import traceback as _traceback
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 import pyarrow as pa
 
@@ -26,13 +26,11 @@ from ._arrow import (
     table_body,
     utc,
 )
-from ._client import PHASES, DagId, RunDate, _check
 from ._errors import DagtrailError
+from ._logging import LogHandler, LogSink, current_sink
+from ._types import PHASES, AttemptCommitted, Body, DagId, RunDate, StagedAttempt, check_choice
 
-if TYPE_CHECKING:
-    from ._client import Client
-
-__all__ = ["Phase", "current_phase", "LEVELS"]
+__all__ = ["Phase", "PhaseClient", "current_phase", "LEVELS"]
 
 #: The log levels the server takes.
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -41,15 +39,14 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: failed (the block's end still sends them).
 HANDLER_PAUSE = 30.0
 
-_current: "contextvars.ContextVar[Optional[Phase]]" = contextvars.ContextVar(
-    "dagtrail_current_phase", default=None
-)
-
 
 def current_phase() -> Optional["Phase"]:
     """The phase whose ``with`` block this code runs in (in this thread or
     asyncio task), or ``None``."""
-    return _current.get()
+    # Kept where the log handler reads it (_logging imports nothing of
+    # this module); only a Phase sets it.
+    phase = current_sink.get()
+    return phase if isinstance(phase, Phase) else None
 
 
 def level_name(level: Union[int, str]) -> str:
@@ -83,11 +80,71 @@ def _exception_type(exc: BaseException) -> str:
     return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
 
 
+def _staged_parts(staged: StagedAttempt) -> Dict[str, List[int]]:
+    """The part numbers an open attempt has staged, by kind."""
+    return {"data": staged["data"], "errors": staged["errors"], "logs": staged["logs"]}
+
 
 #: Bytes of rows sent as one Arrow IPC message at most: well under the
 #: server's DAGTRAIL_MAX_BATCH_BYTES (64 MiB by default), which bounds what
 #: one message may make it hold.
 _MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class PhaseClient(Protocol):
+    """The calls of a ``Client`` that a phase makes (a ``Client`` is one):
+    a protocol, so that this module needs nothing of the client's, which
+    makes phases."""
+
+    part_bytes: int
+    part_rows: Optional[int]
+
+    def describe_dag(
+        self,
+        dag_id: DagId,
+        name: Optional[str] = ...,
+        *,
+        description: Optional[str] = ...,
+        tags: Optional[Sequence[str]] = ...,
+        owner: Optional[str] = ...,
+    ) -> Any: ...
+
+    def open_attempt(
+        self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: Optional[int] = ...
+    ) -> StagedAttempt: ...
+
+    def abort_attempt(self, dag_id: DagId, date: RunDate, run_id: str, phase: str, attempt: int) -> None: ...
+
+    def upload_part(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        attempt: int,
+        kind: str,
+        part: int,
+        body: Body,
+        content_type: str,
+    ) -> Any: ...
+
+    def commit_attempt(
+        self,
+        dag_id: DagId,
+        date: RunDate,
+        run_id: str,
+        phase: str,
+        attempt: int,
+        *,
+        status: str = ...,
+        message: Optional[str] = ...,
+        total: Optional[int] = ...,
+        started_at: Union[None, str, _dt.datetime] = ...,
+        finished_at: Union[None, str, _dt.datetime] = ...,
+    ) -> AttemptCommitted: ...
+
+    def close(self) -> None: ...
+
 
 class Phase:
     """An attempt of one phase (extract, transform or load) of a run.
@@ -141,7 +198,7 @@ class Phase:
 
     def __init__(
         self,
-        client: "Client",
+        client: PhaseClient,
         dag_id: DagId,
         date: RunDate,
         run_id: str,
@@ -168,7 +225,7 @@ class Phase:
         self.dag_id = dag_id
         self.date = date
         self.run_id = run_id
-        self.phase = _check(phase, PHASES, "phase")
+        self.phase = check_choice(phase, PHASES, "phase")
         self.dag_name = dag_name
         self.dag_tags = dag_tags
         self.dag_description = dag_description
@@ -189,7 +246,7 @@ class Phase:
         self.total: Optional[int] = None
         self.status: str = "success"
         self.rows_written = 0
-        self.committed: Optional[Dict[str, Any]] = None
+        self.committed: Optional[AttemptCommitted] = None
         self.started_at: Optional[_dt.datetime] = None
         self.dropped_logs = 0
         self._handler_flush_after = 0.0
@@ -201,7 +258,7 @@ class Phase:
         self._buffers: Dict[str, List[Dict[str, Any]]] = {"errors": [], "logs": []}
         self._buffer_lock = threading.Lock()
         self._send_locks = {kind: threading.Lock() for kind in ("data", "errors", "logs")}
-        self._token: Optional[contextvars.Token[Optional[Phase]]] = None
+        self._token: Optional[contextvars.Token[Optional[LogSink]]] = None
         self._handler: Optional[logging.Handler] = None
         self._captured: Optional[logging.Logger] = None
 
@@ -233,14 +290,14 @@ class Phase:
             )
         where = (self.dag_id, self.date, self.run_id, self.phase)
         staged = self.client.open_attempt(*where, attempt=self.attempt)
-        if staged["resumed"] and not self.resume and any(staged[k] for k in ("data", "errors", "logs")):
+        if staged["resumed"] and not self.resume and any(_staged_parts(staged).values()):
             # A process that died before committing left these parts; this
             # one starts the phase over, so none of them may be committed.
             self.client.abort_attempt(*where, staged["attempt"])
             staged = self.client.open_attempt(*where, attempt=staged["attempt"])
         self.attempt = int(staged["attempt"])
-        for kind in ("data", "errors", "logs"):
-            self._next_part[kind] = max(staged[kind], default=0) + 1
+        for kind, parts in _staged_parts(staged).items():
+            self._next_part[kind] = max(parts, default=0) + 1
         self._open = True
         return self
 
@@ -251,10 +308,8 @@ class Phase:
             if self._close_client:
                 self.client.close()
             raise
-        self._token = _current.set(self)
+        self._token = current_sink.set(self)
         if self.capture_logs:
-            from ._logging import LogHandler
-
             target = self.capture_logs
             if target is True:
                 logger = logging.getLogger()
@@ -272,7 +327,7 @@ class Phase:
             self._captured.removeHandler(self._handler)
             self._handler = None
         if self._token is not None:
-            _current.reset(self._token)
+            current_sink.reset(self._token)
             self._token = None
         try:
             self._finish(exc)
@@ -308,7 +363,7 @@ class Phase:
 
     # -- data ---------------------------------------------------------------
 
-    def _where(self) -> Tuple["Client", Tuple[DagId, RunDate, str, str, int]]:
+    def _where(self) -> Tuple[PhaseClient, Tuple[DagId, RunDate, str, str, int]]:
         if not self._open or self.attempt is None:
             raise RuntimeError("the phase is not open: use it in a `with` block (or call open())")
         if self._closed:
@@ -549,7 +604,7 @@ class Phase:
         status: str = "success",
         message: Optional[str] = None,
         total: Optional[int] = None,
-    ) -> Dict[str, Any]:
+    ) -> AttemptCommitted:
         """Sends the buffered rows and commits the attempt (what leaving the
         ``with`` block does); the block then commits nothing more.
 

@@ -45,8 +45,9 @@ import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
-from ._client import Client, RunDate
+from ._client import Client
 from ._phase import Phase
+from ._types import EventRecorded, RunDate
 
 __all__ = [
     "NAMESPACE",
@@ -348,7 +349,7 @@ def event(
     token: Optional[str] = None,
     namespace: Union[None, str, uuid.UUID] = None,
     date: Optional[RunDate] = None,
-) -> Dict[str, int]:
+) -> EventRecorded:
     """Records the running task's run's event (see ``Client.event``): the
     message that triggered the run (``queue_data``, e.g. the DAG run's
     ``conf``) and the event as processed."""

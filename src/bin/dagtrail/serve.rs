@@ -10,7 +10,7 @@ use dagtrail::artifacts::writer::WriterOptions;
 use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
 use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
 use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
-use dagtrail::http::params::url_path_segment;
+use dagtrail::http::params::run_path;
 use dagtrail::http::{
     AppState, BodyRate, ConnectionLimits, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT_SECS,
     DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DATE_RANGE_DAYS,
@@ -412,8 +412,7 @@ async fn print_try_it(
         today - chrono::Duration::days(30)
     );
     if let Some(run) = runs.items.first() {
-        let run_id = url_path_segment(&run.run_id);
-        let run_url = format!("{base}/dags/{dag}/runs/{}/{run_id}", run.date);
+        let run_url = format!("{base}{}", run_path(&dag, &run.date, &run.run_id));
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");
         println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract'");

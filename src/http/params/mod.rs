@@ -327,3 +327,11 @@ pub fn url_path_segment(text: &str) -> String {
         .collect::<String>()
         .replace('+', "%20")
 }
+
+/// A run's path below a surface's root, `/dags/{dag_id}/runs/{date}/{run_id}`
+/// (the run id as one percent-encoded segment): the run explorer's page
+/// of the run, and with `/api/v1` before it endpoint 3. The one place
+/// that spells it.
+pub fn run_path(dag_id: &impl std::fmt::Display, date: &chrono::NaiveDate, run_id: &str) -> String {
+    format!("/dags/{dag_id}/runs/{date}/{}", url_path_segment(run_id))
+}

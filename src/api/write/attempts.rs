@@ -24,7 +24,7 @@ use crate::http::AppState;
 use crate::http::auth::RunWriter;
 use crate::http::body::{BodyError, Lingering};
 use crate::http::error::{ApiError, ErrorResponse};
-use crate::http::params::{AttemptPath, PartPath, PhasePath, url_path_segment};
+use crate::http::params::{AttemptPath, PartPath, PhasePath, run_path};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
 use crate::model::{Phase, RunRef};
 use crate::reconcile::Reconciler;
@@ -34,10 +34,8 @@ use crate::record::{EndStatus, RecordError};
 /// The attempt's URL under `/api/v1`.
 fn attempt_url(run: &RunRef, phase: Phase, attempt: u32) -> String {
     format!(
-        "/api/v1/dags/{}/runs/{}/{}/phases/{phase}/attempts/{attempt}",
-        run.dag_id,
-        run.date,
-        url_path_segment(run.run_id.as_str())
+        "/api/v1{}/phases/{phase}/attempts/{attempt}",
+        run_path(&run.dag_id, &run.date, run.run_id.as_str())
     )
 }
 

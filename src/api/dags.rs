@@ -8,11 +8,11 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::Tenant;
-use super::error::{ApiError, ErrorResponse, HTTPValidationError};
-use super::params::{CalendarQuery, DagPath, DagsQuery, Params};
 use super::runs::PhaseSummary;
+use crate::http::AppState;
+use crate::http::auth::Tenant;
+use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError};
+use crate::http::params::{CalendarQuery, DagPath, DagsQuery, Params};
 use crate::model::Phase;
 use crate::runindex::fleet::{DagEntry, DayCount};
 

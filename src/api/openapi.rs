@@ -13,9 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::AppState;
-use super::error::{ErrorResponse, HTTPValidationError};
 use super::{dags, phases, runs, write};
+use crate::http::AppState;
+use crate::http::error::{ErrorResponse, HTTPValidationError};
 
 struct BearerAuth;
 

@@ -18,11 +18,11 @@ use utoipa::ToSchema;
 pub use body::{JSON_BODY_LIMIT, JsonBody};
 pub use event::{EventRecord, EventRecorded, record_event};
 
-use super::AppState;
-use super::auth::RunWriter;
-use super::dags::DagSummary;
-use super::error::{ApiError, ErrorResponse};
-use super::params::DagPath;
+use crate::api::dags::DagSummary;
+use crate::http::AppState;
+use crate::http::auth::RunWriter;
+use crate::http::error::{ApiError, ErrorResponse};
+use crate::http::params::DagPath;
 use crate::read::Missing;
 use crate::runindex::fleet::DagInfo;
 
@@ -68,7 +68,7 @@ impl DagCatalogEntry {
                 None
             };
             if let Some((kind, msg)) = problem {
-                issues.push(super::error::ValidationIssue {
+                issues.push(crate::http::error::ValidationIssue {
                     loc,
                     msg,
                     kind: kind.to_owned(),
@@ -94,7 +94,7 @@ impl DagCatalogEntry {
             );
         }
         if tags.len() > MAX_TAGS {
-            issues.push(super::error::ValidationIssue {
+            issues.push(crate::http::error::ValidationIssue {
                 loc: field("tags"),
                 msg: format!("at most {MAX_TAGS} tags"),
                 kind: "too_long".to_owned(),

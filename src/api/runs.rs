@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::Tenant;
-use super::error::{ApiError, ErrorResponse, HTTPValidationError};
-use super::params::{DagIdsQuery, DagPath, Params, RunPath, SearchRunsQuery};
+use crate::http::AppState;
+use crate::http::auth::Tenant;
+use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError};
+use crate::http::params::{DagIdsQuery, DagPath, Params, RunPath, SearchRunsQuery};
 use crate::model::{Company, DagId, Phase};
 use crate::read::RunsFound;
 use crate::runindex::{PhaseObject, RunSummary};
@@ -177,9 +177,9 @@ pub async fn search_runs(
     Params(query): Params<SearchRunsQuery>,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
     let (found, limit) = run_search(&state, &company, &[dag_id], query).await?;
-    // Asked only when nothing matched: a run found is proof enough.
-    let dag_known =
-        found.page.total > 0 || state.timed(state.reads.dag_known(&company, dag_id)).await?;
+    let dag_known = state
+        .timed(state.reads.dags_known(&company, &[dag_id], &found))
+        .await?;
     Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
 }
 
@@ -228,20 +228,9 @@ pub async fn search_company_runs(
     Params((dags, query)): Params<(DagIdsQuery, SearchRunsQuery)>,
 ) -> Result<Json<SearchRunsResponse>, ApiError> {
     let (found, limit) = run_search(&state, &company, &dags.dag_id, query).await?;
-    // A DAG with a run on the page is known; the others are asked.
-    let mut dag_known = true;
-    for dag in &dags.dag_id {
-        if found.page.items.iter().any(|r| r.dag_id == *dag) {
-            continue;
-        }
-        if !state.timed(state.reads.dag_known(&company, *dag)).await? {
-            dag_known = false;
-            break;
-        }
-    }
-    if dags.dag_id.is_empty() && found.page.total == 0 {
-        dag_known = state.timed(state.reads.has_dags(&company)).await?;
-    }
+    let dag_known = state
+        .timed(state.reads.dags_known(&company, &dags.dag_id, &found))
+        .await?;
     Ok(Json(SearchRunsResponse::new(found, limit, dag_known)))
 }
 

@@ -7,12 +7,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::Tenant;
-use super::conditional::{self, Conditional};
-use super::error::{ApiError, ErrorResponse};
-use super::ndjson::{self, AcceptsNdjson};
-use super::params::{AttemptQuery, DataQuery, LogQuery, PageQuery, Params, PhasePath, RunPath};
+use crate::http::AppState;
+use crate::http::auth::Tenant;
+use crate::http::conditional::{self, Conditional};
+use crate::http::error::{ApiError, ErrorResponse};
+use crate::http::ndjson::{self, AcceptsNdjson};
+use crate::http::params::{
+    AttemptQuery, DataQuery, LogQuery, PageQuery, Params, PhasePath, RunPath,
+};
 use crate::read::ParquetPage;
 
 /// Both event files of a run.
@@ -249,7 +251,7 @@ pub async fn logs(
     conditional
         .immutable(&company, &reader, async {
             if wants_ndjson && let Some(slot) = slot {
-                return logs_stream(&state, &reader, filter, slot).await;
+                return ndjson::logs(&state, &reader, filter, slot).await;
             }
             let page = state
                 .timed(reader.logs_page(&filter, p.page, p.limit))
@@ -257,29 +259,4 @@ pub async fn logs(
             Ok(ndjson::vary_by_accept(Json(page).into_response()))
         })
         .await
-}
-
-/// Every log row `filter` keeps of the attempt `reader` opened, streamed
-/// as NDJSON in `slot` of the streams' bound ([`AppState::stream_slot`];
-/// endpoint 7's NDJSON answer, also the run explorer's download).
-///
-/// # Errors
-///
-/// The attempt's read errors before the first byte.
-pub async fn logs_stream(
-    state: &AppState,
-    reader: &crate::read::AttemptReader,
-    filter: crate::read::LogFilter,
-    slot: super::slots::Slot,
-) -> Result<Response, ApiError> {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let stream = state
-        .timed(reader.logs_ndjson(filter, cancel.clone()))
-        .await?;
-    Ok(ndjson::stream(
-        stream,
-        slot,
-        cancel,
-        state.limits.stream_stall,
-    ))
 }
