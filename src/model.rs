@@ -9,6 +9,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// One row as a JSON object, keyed by column name: a phase object's
+/// inline rows in the run index, a row of a page.
+pub type JsonRow = serde_json::Map<String, serde_json::Value>;
+
 /// A value that failed validation; the message says which rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what}: {reason}")]
@@ -216,6 +220,29 @@ impl RunRef {
             dag_id,
             date,
             run_id,
+        }
+    }
+}
+
+/// One attempt of one ETL step of a run: what the write path names, the
+/// company apart (it comes from the token). Attempts count from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttemptRef {
+    /// The run.
+    pub run: RunRef,
+    /// The step (never [`Phase::Event`], which has no attempts).
+    pub phase: Phase,
+    /// The attempt number.
+    pub attempt: u32,
+}
+
+impl AttemptRef {
+    /// Bundles the parts of an attempt's identity.
+    pub fn new(run: RunRef, phase: Phase, attempt: u32) -> Self {
+        Self {
+            run,
+            phase,
+            attempt,
         }
     }
 }

@@ -46,7 +46,12 @@ impl Server {
             max_streams: 256,
             ..Limits::default()
         };
-        let app = dagtrail::app::router(AppState::new(reads, verifier, limits));
+        let recorder = dagtrail::record::Recorder::new(
+            std::sync::Arc::clone(reads.run_index()),
+            reads.store().clone(),
+            dagtrail::artifacts::writer::WriterOptions::default(),
+        );
+        let app = dagtrail::app::router(AppState::new(reads, recorder, verifier, limits));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

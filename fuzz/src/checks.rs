@@ -179,8 +179,13 @@ fn world() -> &'static World {
                 jwks_refetch_interval: dagtrail::auth::JWKS_REFETCH_INTERVAL,
             })
             .expect("a verifier");
+            let recorder = dagtrail::record::Recorder::new(
+                Arc::clone(&index),
+                store.clone(),
+                dagtrail::artifacts::writer::WriterOptions::default(),
+            );
             let reads = ReadService::new(Arc::clone(&index), store, 1 << 20);
-            let router = router(AppState::new(reads, verifier, Limits::default()));
+            let router = router(AppState::new(reads, recorder, verifier, Limits::default()));
             (index, files, router, company, run)
         });
         let token = dagtrail::auth::token::mint_hs256(

@@ -20,8 +20,7 @@ use serde_json::{Map, Number, Value};
 
 use super::temporal;
 
-/// One row as a JSON object, keyed by column name.
-pub type JsonRow = Map<String, Value>;
+pub use crate::model::JsonRow;
 
 /// Converts every row of a batch into a JSON object.
 pub fn batch_to_rows(batch: &RecordBatch) -> Vec<JsonRow> {

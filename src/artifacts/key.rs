@@ -266,6 +266,92 @@ impl AttemptFolder {
     }
 }
 
+/// The top folder of staged parts (beside the companies' folders): no
+/// company's folder can be named so, since an encoded segment never holds
+/// a raw `=`.
+pub const STAGING_TOP: &str = "dagtrail=staging";
+
+/// The marker of an open attempt, in its staging folder.
+pub const STAGING_MARKER: &str = "open.json";
+
+/// Where an attempt written over several requests keeps its parts until
+/// its commit: `dagtrail=staging/{company}/{digest of the attempt's
+/// folder}/`, outside the contract's layout, so nothing staged is ever
+/// readable as the attempt. The digest keeps keys shorter than the
+/// attempt's own (some stores limit a key's length through the file names
+/// they derive from it), and a company's staging is one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingFolder {
+    prefix: Path,
+}
+
+impl StagingFolder {
+    /// The staging folder of the attempt in `folder`.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidSegment`] for a folder without a company segment
+    /// (none that [`RunFolder::attempt`] makes).
+    pub fn of(folder: &AttemptFolder) -> Result<Self, KeyError> {
+        use sha2::Digest as _;
+        let company = folder
+            .prefix()
+            .parts()
+            .next()
+            .ok_or_else(|| KeyError::InvalidSegment(String::new()))?;
+        let digest = sha2::Sha256::digest(folder.prefix().as_ref().as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Ok(Self {
+            prefix: Path::from_iter([
+                object_store::path::PathPart::from(STAGING_TOP),
+                company,
+                object_store::path::PathPart::from(hex.as_str()),
+            ]),
+        })
+    }
+
+    /// The folder, for listing what is staged.
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
+    /// The company's staging: one folder per staged attempt.
+    pub fn company_prefix(&self) -> Path {
+        Path::from_iter(self.prefix.parts().take(2))
+    }
+
+    /// `open.json`, whose presence makes the attempt open.
+    pub fn marker(&self) -> Path {
+        self.prefix.clone().join(STAGING_MARKER)
+    }
+
+    /// Part `part` of `kind` (`data`, `errors`, `logs`):
+    /// `{kind}/{part:06}.parquet`.
+    pub fn part(&self, kind: &str, part: u32) -> Path {
+        self.prefix
+            .clone()
+            .join(kind)
+            .join(format!("{part:06}.parquet"))
+    }
+
+    /// What a key below the folder is: the marker (`None` for the kind),
+    /// or a part's kind and number; `None` for anything else.
+    pub fn parse(&self, key: &Path) -> Option<(Option<String>, u32)> {
+        let mut rest = key.prefix_match(&self.prefix)?;
+        let (Some(first), second, None) = (rest.next(), rest.next(), rest.next()) else {
+            return None;
+        };
+        let Some(file) = second else {
+            return (first.as_ref() == STAGING_MARKER).then_some((None, 0));
+        };
+        let part = file
+            .as_ref()
+            .strip_suffix(".parquet")
+            .and_then(|n| n.parse::<u32>().ok())?;
+        Some((Some(first.as_ref().to_owned()), part))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

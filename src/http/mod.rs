@@ -167,8 +167,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state.
-    pub fn new(reads: ReadService, verifier: TokenVerifier, limits: Limits) -> Self {
+    /// Builds the state: `recorder` writes over the same run index and
+    /// store as `reads` (its writer options set as `dagtrail serve`'s
+    /// settings say).
+    pub fn new(
+        reads: ReadService,
+        recorder: crate::record::Recorder,
+        verifier: TokenVerifier,
+        limits: Limits,
+    ) -> Self {
         let streams = Arc::new(slots::Slots::new(
             limits.max_streams,
             limits.max_streams_per_company,
@@ -181,11 +188,6 @@ impl AppState {
             limits.max_writes,
             limits.max_writes_per_company,
         ));
-        let recorder = crate::record::Recorder::new(
-            std::sync::Arc::clone(reads.run_index()),
-            reads.store().clone(),
-            crate::artifacts::writer::WriterOptions::default(),
-        );
         Self {
             reads,
             verifier,

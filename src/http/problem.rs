@@ -10,7 +10,59 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ErrorResponse, HTTPValidationError, ValidationIssue};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// An RFC 7807 problem (`ErrorResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened, for this request.
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+}
+
+/// One invalid parameter (an item of `HTTPValidationError.detail`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ValidationIssue {
+    /// Where: `["query", "limit"]`, `["path", "run_id"]`.
+    #[schema(value_type = Vec<String>)]
+    pub loc: Vec<String>,
+    /// What is wrong.
+    pub msg: String,
+    /// The error kind (`missing`, `int_parsing`, `less_than_equal`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The value received (null when missing).
+    pub input: Value,
+}
+
+impl ValidationIssue {
+    /// An issue about parameter `name` found in `place` (`query`, `path`).
+    pub fn new(place: &str, name: &str, kind: &str, msg: impl Into<String>, input: Value) -> Self {
+        Self {
+            loc: vec![place.to_owned(), name.to_owned()],
+            msg: msg.into(),
+            kind: kind.to_owned(),
+            input,
+        }
+    }
+}
+
+/// FastAPI's validation error body.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HTTPValidationError {
+    /// Every invalid parameter.
+    pub detail: Vec<ValidationIssue>,
+}
 
 /// What went wrong, as the client is told: a text, or the parameters that
 /// did not validate.

@@ -16,11 +16,14 @@ use parquet::arrow::ProjectionMask;
 
 use super::cache::MetadataCache;
 use super::error::{Missing, ReadError};
-use super::file::{StoreQuirks, decode_small_file, load_metadata, load_metadata_and_small_file};
 use super::page::{ParquetPage, locate};
-use super::rows::{file_rows, read_ranges};
+use crate::artifacts::FileError;
+use crate::artifacts::file::{
+    StoreQuirks, decode_small_file, load_metadata, load_metadata_and_small_file,
+};
 use crate::artifacts::key::{AttemptFolder, FileKind};
 use crate::artifacts::parquet_types::TypedFooter;
+use crate::artifacts::rows::{file_rows, read_ranges};
 use crate::artifacts::schemas::{AttemptMetadata, check_conforms};
 
 /// Footers fetched at once when a request needs several files' row counts.
@@ -58,10 +61,10 @@ impl AttemptReader {
                 let (footer, whole) =
                     match load_metadata_and_small_file(&store, &key, &quirks).await {
                         Ok(found) => found,
-                        Err(ReadError::MissingFile { .. }) => {
+                        Err(FileError::MissingFile { .. }) => {
                             return Err(ReadError::NotFound(Missing::Attempt));
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     };
                 let all = 0..file_rows(&footer);
                 let batches = match whole {
@@ -208,7 +211,7 @@ impl AttemptReader {
         let reads = parts.iter().map(|(i, range)| async move {
             let key = &keys[*i];
             let meta = self.footer(key).await?;
-            let available = super::rows::file_rows(&meta);
+            let available = crate::artifacts::rows::file_rows(&meta);
             if range.end > available {
                 return Err(ReadError::decode(
                     key,
@@ -245,7 +248,7 @@ impl AttemptReader {
             return Ok(Vec::new());
         }
         // Blocks never cross a row group: a block is then one ranged read.
-        let starts = super::rows::row_group_starts(meta);
+        let starts = crate::artifacts::rows::row_group_starts(meta);
         let mut out = Vec::new();
         let mut at = range.start;
         while at < range.end {

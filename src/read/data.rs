@@ -19,12 +19,14 @@ use parquet::arrow::ProjectionMask;
 use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
-use super::rows::{projection, read_ranges, row_group_starts, row_group_stream, to_ranges};
 use super::scan::scan_row_groups;
 use super::text::Needle;
 use crate::artifacts::key::FileKind;
 use crate::artifacts::ngram::NgramIndex;
 use crate::artifacts::parquet_types::TypedFooter;
+use crate::artifacts::rows::{
+    projection, read_ranges, row_group_starts, row_group_stream, to_ranges,
+};
 use crate::artifacts::writer::{VALUE_SEPARATOR, WRITER_NAME};
 
 /// Row groups of `index.parquet` a data keyword search read or skipped
@@ -136,7 +138,8 @@ impl AttemptReader {
             .file_metadata()
             .created_by()
             .is_some_and(|by| by == WRITER_NAME)
-            && i64::try_from(super::rows::file_rows(&meta)).ok() == Some(self.metadata().data_rows);
+            && i64::try_from(crate::artifacts::rows::file_rows(&meta)).ok()
+                == Some(self.metadata().data_rows);
         let placed_by_position = ours.then(|| {
             let mut starts = vec![0i64];
             for rows in &self.metadata().data_file_rows {
@@ -256,6 +259,7 @@ impl AttemptReader {
                 ProjectionMask::all(),
             )
             .await
+            .map_err(ReadError::from)
         });
         Ok(try_join_all(reads).await?.into_iter().flatten().collect())
     }

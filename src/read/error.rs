@@ -5,6 +5,7 @@
 use object_store::path::Path;
 use parquet::errors::ParquetError;
 
+use crate::artifacts::FileError;
 use crate::artifacts::key::KeyError;
 use crate::runindex::IndexError;
 
@@ -81,14 +82,7 @@ impl ReadError {
     /// store's client gave up waiting for is [`ReadError::StoreTimeout`],
     /// anything else [`ReadError::Store`].
     pub fn store(key: &Path, source: object_store::Error) -> Self {
-        let key = key.to_string();
-        if names_nothing(&source) {
-            return Self::MissingFile { key };
-        }
-        if timed_out(&source) {
-            return Self::StoreTimeout { key, source };
-        }
-        Self::Store { key, source }
+        FileError::store(key, source).into()
     }
 
     /// A decoding error about `key`.
@@ -101,61 +95,20 @@ impl ReadError {
 
     /// A Parquet reader error: I/O errors stay store errors.
     pub fn from_parquet(key: &Path, error: ParquetError) -> Self {
-        match error {
-            ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
-                Ok(store) => Self::store(key, *store),
-                Err(other) => Self::decode(key, other.to_string()),
-            },
-            other => Self::decode(key, other.to_string()),
+        FileError::from_parquet(key, error).into()
+    }
+}
+
+/// A file's failure is the read's, kind for kind.
+impl From<FileError> for ReadError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::MissingFile { key } => Self::MissingFile { key },
+            FileError::StoreTimeout { key, source } => Self::StoreTimeout { key, source },
+            FileError::Store { key, source } => Self::Store { key, source },
+            FileError::Decode { key, reason } => Self::Decode { key, reason },
         }
     }
-}
-
-/// The causes of `error`, itself first.
-fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |e| e.source())
-}
-
-/// Whether a store error says that nothing exists under the name: not
-/// found, or a local folder's refusal of the name itself (too long, or a
-/// part of it that is a file). Whatever the store says about a name,
-/// reading something that does not exist is a 404, never a 502.
-fn names_nothing(error: &object_store::Error) -> bool {
-    if matches!(error, object_store::Error::NotFound { .. }) {
-        return true;
-    }
-    causes(error)
-        .find_map(|e| e.downcast_ref::<std::io::Error>())
-        .is_some_and(|io| {
-            matches!(
-                io.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::NotADirectory
-                    | std::io::ErrorKind::InvalidFilename
-            )
-        })
-}
-
-/// Whether a store error is a timeout of a store that answers: the S3
-/// client's own kind (`HttpErrorKind::Timeout`, which it also gives when
-/// retries ran out on timeouts) or an I/O timeout, found by type along the
-/// causes, never by the wording of a message. A connection that could not
-/// be made in time is not one: the store cannot be reached, a failure
-/// (502) as a refused connection is.
-fn timed_out(error: &object_store::Error) -> bool {
-    let connecting = causes(error).any(|e| {
-        e.downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_connect)
-    });
-    !connecting
-        && causes(error).any(|e| {
-            e.downcast_ref::<object_store::client::HttpError>()
-                .is_some_and(|h| h.kind() == object_store::client::HttpErrorKind::Timeout)
-                || e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        })
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use super::attempt::AttemptReader;
 use super::error::ReadError;
 use super::page::ParquetPage;
-use super::rows::file_rows;
 use crate::artifacts::key::FileKind;
+use crate::artifacts::rows::file_rows;
 use crate::artifacts::schemas::errors_schema;
 
 impl AttemptReader {

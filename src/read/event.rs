@@ -9,10 +9,10 @@ use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 
 use super::error::{Missing, ReadError};
-use super::file::{StoreQuirks, decode_small_file, load_metadata_and_small_file};
 use super::page::ParquetPage;
-use super::rows::{file_rows, read_ranges};
+use crate::artifacts::file::{StoreQuirks, decode_small_file, load_metadata_and_small_file};
 use crate::artifacts::key::{EventFile, RunFolder};
+use crate::artifacts::rows::{file_rows, read_ranges};
 
 /// Most rows of an event file returned (events are a few rows).
 pub const EVENT_ROW_CAP: u32 = 1000;

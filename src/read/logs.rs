@@ -21,15 +21,16 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::{AttemptReader, PageRows};
 use super::error::ReadError;
 use super::page::{ParquetPage, locate};
-use super::rows::{
-    RowGroupStream, dictionary_column_stream, file_rows, projection, read_ranges, row_group_starts,
-    row_group_stream, to_ranges,
-};
 use super::scan::scan_row_groups;
 use super::text::Needle;
+use crate::artifacts::FileError;
 use crate::artifacts::json_lines::write_ndjson;
 use crate::artifacts::key::FileKind;
 use crate::artifacts::parquet_types::TypedFooter;
+use crate::artifacts::rows::{
+    RowGroupStream, dictionary_column_stream, file_rows, projection, read_ranges, row_group_starts,
+    row_group_stream, to_ranges,
+};
 use crate::artifacts::schemas::logs_schema;
 
 /// Which log rows to keep.
@@ -239,7 +240,9 @@ impl AttemptReader {
             let key = &keys[i];
             async move {
                 let meta = self.footer(key).await?;
-                read_ranges(self.store(), key, &meta, &ranges, ProjectionMask::all()).await
+                Ok::<_, ReadError>(
+                    read_ranges(self.store(), key, &meta, &ranges, ProjectionMask::all()).await?,
+                )
             }
         });
         let batches: Vec<RecordBatch> = try_join_all(reads).await?.into_iter().flatten().collect();
@@ -357,7 +360,7 @@ async fn send_file(
     let groups = (0..meta.metadata().num_row_groups())
         .map(|g| row_group_stream(reader.store(), key, meta, g, None, ProjectionMask::all()));
     let mut batches = futures::stream::iter(groups)
-        .map(|stream: Result<RowGroupStream, ReadError>| async move {
+        .map(|stream: Result<RowGroupStream, FileError>| async move {
             stream?
                 .map_err(|e| ReadError::from_parquet(key, e))
                 .try_collect::<Vec<_>>()

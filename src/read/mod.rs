@@ -8,10 +8,10 @@
 //!   keyword search through `index.parquet`), `error_rows.rs` (6),
 //!   `logs.rs` (7).
 //! - What they share: `page.rs` (the page body and the one paging rule),
-//!   `scan.rs` (row groups scanned as tasks), `rows.rs` (chosen rows of a
-//!   file), `file.rs` (footers and byte ranges from the store), `cache.rs`
-//!   (footers and metadata rows of committed attempts), `text.rs`
-//!   (keyword matching in Arrow text).
+//!   `scan.rs` (row groups scanned as tasks), `cache.rs` (footers and
+//!   metadata rows of committed attempts), `text.rs` (keyword matching in
+//!   Arrow text). Footers, byte ranges and rows of one file come from
+//!   [`crate::artifacts::file`] and [`crate::artifacts::rows`].
 
 mod attempt;
 mod cache;
@@ -20,10 +20,8 @@ mod data;
 mod error;
 mod error_rows;
 mod event;
-mod file;
 mod logs;
 mod page;
-mod rows;
 mod scan;
 mod service;
 mod text;
@@ -33,5 +31,4 @@ pub use error::{Missing, ReadError};
 pub use event::{EVENT_ROW_CAP, EventPages};
 pub use logs::LogFilter;
 pub use page::{ColumnInfo, ParquetPage, Rows};
-pub use rows::file_batches;
 pub use service::{NotReady, READY_PROBE, ReadService, RunsFound};

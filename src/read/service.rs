@@ -12,7 +12,7 @@ use super::cache::MetadataCache;
 use super::cursor;
 use super::error::{Missing, ReadError};
 use super::event::{EventPages, event_pages};
-use super::file::StoreQuirks;
+use crate::artifacts::file::StoreQuirks;
 use crate::artifacts::key::RunFolder;
 use crate::artifacts::store::ArtifactStore;
 use crate::model::{Company, DagId, Phase, RunId, RunRef};

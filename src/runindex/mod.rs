@@ -19,10 +19,11 @@ pub mod postgres;
 mod search;
 pub mod sqlite;
 
+pub use fleet::run_duration_ms;
 pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
 pub use search::{
     DEFAULT_SEARCH_COUNT_LIMIT, MAX_RUN_IDS, RunOrder, RunPage, RunSearch, SortKey, StatusFilter,
-    parse_run_ids, run_duration_ms,
+    parse_run_ids,
 };
 
 /// Time a query waited for a connection of the pool, in seconds (a

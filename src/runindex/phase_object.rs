@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::artifacts::json_values::JsonRow;
+use crate::model::JsonRow;
 
 /// The key of the inline rows, left out of run summaries (both backends'
 /// summary columns strip it).

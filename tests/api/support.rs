@@ -421,8 +421,10 @@ async fn embedded_reopened(
         ..IndexOptions::default()
     };
     let index = runindex::open(&url, &options).await.unwrap();
-    let reads = ReadService::new(index, wrap(store), 16 * 1024 * 1024);
-    app.router = router(configure(AppState::new(reads, verifier, limits)));
+    let store = wrap(store);
+    let recorder = Recorder::new(Arc::clone(&index), store.clone(), WriterOptions::default());
+    let reads = ReadService::new(index, store, 16 * 1024 * 1024);
+    app.router = router(configure(AppState::new(reads, recorder, verifier, limits)));
     app
 }
 
@@ -511,7 +513,7 @@ async fn build(index: Arc<dyn RunIndex>, store: ArtifactStore, backend: Backend)
     let (run, _) = seed(Arc::clone(&index), store.clone(), &company, &other, dag).await;
     let recorder = Recorder::new(Arc::clone(&index), store.clone(), WriterOptions::default());
     let reads = ReadService::new(index, store, 16 * 1024 * 1024);
-    let state = AppState::new(reads, verifier(), Limits::default());
+    let state = AppState::new(reads, recorder.clone(), verifier(), Limits::default());
     TestApp {
         router: router(state),
         company,

@@ -195,7 +195,8 @@ class Client:
             re-encodes every staged part into the attempt's Parquet files
             before it answers.
         retries: Tries after the first, on connection failures and on
-            502/503/504.
+            502/503/504 (a failure to connect only once the server has
+            answered this client: before, it fails at once).
         backoff: Seconds before the first retry; doubled for each next
             (with jitter), at most ``max_backoff``.
         max_backoff: Longest backoff between tries (a ``Retry-After`` of

@@ -115,7 +115,9 @@ class ServerError(DagtrailError):
 
 class TransportError(DagtrailError):
     """The server could not be reached, or the connection broke, on every
-    try. ``__cause__`` is the last ``httpx`` error."""
+    try; or, before the server ever answered the client, it could not be
+    connected to on the first (a wrong URL is not retried).
+    ``__cause__`` is the last ``httpx`` error."""
 
 
 class SchemaError(DagtrailError, ValueError):

@@ -27,8 +27,7 @@ use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, run_path};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
 use crate::model::{Phase, RunRef};
-use crate::reconcile::Reconciler;
-use crate::record::staging::{StagedAttempt, StagedCommit, Stated};
+use crate::record::staging::{StagedAttempt, Stated};
 use crate::record::{EndStatus, RecordError};
 
 /// The attempt's URL under `/api/v1`.
@@ -79,7 +78,7 @@ pub async fn open_next_attempt(
 ) -> Result<Response, ApiError> {
     let staged = state
         .recorder
-        .open_attempt(&company, &run, phase, None)
+        .open_next_attempt(&company, &run, phase)
         .await?;
     Ok(opened(&run, phase, staged))
 }
@@ -105,17 +104,14 @@ pub async fn open_next_attempt(
 pub async fn open_attempt(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
-    AttemptPath {
-        run,
-        phase,
-        attempt,
-    }: AttemptPath,
+    AttemptPath(attempt): AttemptPath,
 ) -> Result<Response, ApiError> {
     let staged = state
         .recorder
-        .open_attempt(&company, &run, phase, Some(attempt))
+        .staged(&company, attempt.clone())?
+        .open()
         .await?;
-    Ok(opened(&run, phase, staged))
+    Ok(opened(&attempt.run, attempt.phase, staged))
 }
 
 /// An open attempt's staged parts.
@@ -133,17 +129,10 @@ pub async fn open_attempt(
 pub async fn staged_attempt(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
-    AttemptPath {
-        run,
-        phase,
-        attempt,
-    }: AttemptPath,
+    AttemptPath(attempt): AttemptPath,
 ) -> Result<Json<StagedAttempt>, ApiError> {
     Ok(Json(
-        state
-            .recorder
-            .staged_attempt(&company, &run, phase, attempt)
-            .await?,
+        state.recorder.staged(&company, attempt)?.parts().await?,
     ))
 }
 
@@ -228,11 +217,7 @@ pub async fn upload_part(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
     PartPath {
-        attempt: AttemptPath {
-            run,
-            phase,
-            attempt,
-        },
+        attempt,
         kind,
         part,
     }: PartPath,
@@ -285,10 +270,10 @@ pub async fn upload_part(
             },
         })
     });
-    let staged = state
-        .recorder
-        .stage_part(&company, &run, phase, attempt, kind, part, batches)
-        .await;
+    let staged = match state.recorder.staged(&company, attempt) {
+        Ok(staged) => staged.put_part(kind, part, batches).await,
+        Err(e) => Err(e),
+    };
     // What went wrong with the body is the answer, whatever the decoder
     // made of the read that failed.
     if let Some(fault) = fault.lock().ok().and_then(|mut f| f.take()) {
@@ -391,11 +376,7 @@ impl From<AttemptMetadata> for AttemptCommitted {
 pub async fn commit_attempt(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
-    AttemptPath {
-        run,
-        phase,
-        attempt,
-    }: AttemptPath,
+    AttemptPath(attempt): AttemptPath,
     JsonBody(commit): JsonBody<CommitRequest>,
 ) -> Result<Json<AttemptCommitted>, ApiError> {
     let _slot = state.write_slot(&company)?;
@@ -411,22 +392,11 @@ pub async fn commit_attempt(
         commit.started_at,
         commit.finished_at,
     );
-    let metadata = match state
+    let metadata = state
         .recorder
-        .commit_staged(&company, &run, phase, attempt, &outcome, stated, Utc::now())
-        .await?
-    {
-        StagedCommit::Now(metadata) => metadata,
-        StagedCommit::Retried(metadata) => {
-            // The first commit may have stopped between its metadata and
-            // the run index (a 502 the client retries): record it now,
-            // as `dagtrail reconcile` would.
-            Reconciler::new(state.reads.clone(), state.recorder.clone())
-                .record_committed(&company, &run, phase, attempt)
-                .await?;
-            metadata
-        }
-    };
+        .staged(&company, attempt)?
+        .commit(&outcome, stated, Utc::now())
+        .await?;
     Ok(Json(AttemptCommitted::from(metadata)))
 }
 
@@ -448,15 +418,8 @@ pub async fn commit_attempt(
 pub async fn abort_attempt(
     State(state): State<AppState>,
     RunWriter(company): RunWriter,
-    AttemptPath {
-        run,
-        phase,
-        attempt,
-    }: AttemptPath,
+    AttemptPath(attempt): AttemptPath,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .recorder
-        .abort_staged(&company, &run, phase, attempt)
-        .await?;
+    state.recorder.staged(&company, attempt)?.abort().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@
 //! the attempt does not exist for readers. Memory is bounded by one row
 //! group per open file, whatever the number of rows.
 
+mod error;
 mod normalize;
 mod rolling;
 mod searchable;
@@ -22,10 +23,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+pub use error::WriteError;
 pub use normalize::{Problem, SchemaMismatch, conform_errors, conform_logs};
 pub use searchable::{VALUE_SEPARATOR, searchable_text};
 pub use small_file::{put_parquet, put_parquet_batches, storable};
@@ -35,61 +36,11 @@ use super::json_values::{JsonRow, batch_to_rows};
 use super::key::{AttemptFolder, FileKind};
 use super::ngram::NgramIndexBuilder;
 use super::schemas::{AttemptMetadata, errors_schema, index_schema, logs_schema};
-use super::store::{ArtifactStore, DeleteError};
+use super::store::ArtifactStore;
 use crate::model::Phase;
 
 /// The writer's name and version, recorded in `metadata.parquet`.
 pub const WRITER_NAME: &str = concat!("dagtrail ", env!("CARGO_PKG_VERSION"));
-
-/// Writing an attempt failed. Nothing is committed after a failure.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// `metadata.parquet` already exists: committed attempts are immutable.
-    #[error(
-        "{key} already exists: attempt {attempt} is committed and immutable (a re-run writes the next attempt)"
-    )]
-    AlreadyCommitted {
-        /// The metadata key.
-        key: String,
-        /// The attempt number.
-        attempt: u32,
-    },
-    /// The Parquet encoder failed.
-    #[error("cannot write {key}: {source}")]
-    Parquet {
-        /// The file's key.
-        key: String,
-        /// The cause.
-        source: ParquetError,
-    },
-    /// The object store failed.
-    #[error("cannot store {key}: {source}")]
-    Store {
-        /// The file's key.
-        key: String,
-        /// The cause.
-        source: object_store::Error,
-    },
-    /// A data batch does not have the schema of the attempt's first batch.
-    #[error("data batch schema differs from the first batch's: expected {expected}, got {got}")]
-    SchemaChanged {
-        /// The attempt's schema.
-        expected: String,
-        /// The batch's schema.
-        got: String,
-    },
-    /// Error or log rows do not fit the contract schema.
-    #[error("{what} rows do not fit the contract schema: {source}")]
-    Schema {
-        /// `errors` or `logs`.
-        what: &'static str,
-        /// The mismatch.
-        source: SchemaMismatch,
-    },
-    /// An Arrow operation failed.
-    #[error("arrow: {0}")]
-    Arrow(#[from] ArrowError),
-}
 
 /// Compression codec of the written files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -101,15 +52,6 @@ pub enum Codec {
     Snappy,
     /// No compression.
     None,
-}
-
-impl From<DeleteError> for WriteError {
-    fn from(e: DeleteError) -> Self {
-        Self::Store {
-            key: e.key,
-            source: e.source,
-        }
-    }
 }
 
 /// Sizes and codec of the files an attempt is written in.

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -133,6 +134,14 @@ pub struct ServeArgs {
     /// (more get 409).
     #[arg(long, env = "DAGTRAIL_MAX_PARTS", default_value_t = dagtrail::record::staging::DEFAULT_MAX_PARTS)]
     max_parts: u32,
+    /// Data rows per data_NNN.parquet file of an attempt committed over
+    /// the write API (as `dagtrail ingest --rows-per-file`).
+    #[arg(long, env = "DAGTRAIL_ROWS_PER_FILE", default_value_t = WriterOptions::default().rows_per_file)]
+    rows_per_file: usize,
+    /// Compression of the files the write API writes (as `dagtrail ingest
+    /// --codec`).
+    #[arg(long, env = "DAGTRAIL_CODEC", value_enum, default_value_t = dagtrail::artifacts::writer::Codec::Zstd)]
+    codec: dagtrail::artifacts::writer::Codec,
     /// Seconds a connection has to send a request's headers, counted from
     /// its opening or from its previous answer (so also the keep-alive
     /// idle timeout; keep a balancer's idle timeout below it).
@@ -538,14 +547,23 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         let origins: Vec<String> = args.cors_origins.iter().map(ToString::to_string).collect();
         tracing::info!(origins = %origins.join(","), "the API answers browsers on these origins (CORS)");
     }
-    let state = AppState::new(reads, verifier, limits)
+    let recorder = Recorder::new(
+        Arc::clone(reads.run_index()),
+        reads.store().clone(),
+        WriterOptions {
+            rows_per_file: args.rows_per_file.max(1),
+            codec: args.codec,
+            ..WriterOptions::default()
+        },
+    )
+    .with_staging_limits(dagtrail::record::staging::StagingLimits {
+        max_open_attempts: args.max_open_attempts.max(1),
+        max_parts: args.max_parts.max(1),
+    });
+    let state = AppState::new(reads, recorder, verifier, limits)
         .with_cors_origins(args.cors_origins)
         .with_write_api(args.write_api)
-        .with_cookie_secure(args.cookie_secure)
-        .with_staging_limits(dagtrail::record::staging::StagingLimits {
-            max_open_attempts: args.max_open_attempts.max(1),
-            max_parts: args.max_parts.max(1),
-        });
+        .with_cookie_secure(args.cookie_secure);
     // A server that takes no writes may not be allowed to delete either.
     if args.write_api && !args.staged_attempt_ttl.is_zero() {
         tokio::spawn(expire_staged_attempts(

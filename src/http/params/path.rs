@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use super::super::error::{ApiError, ValidationIssue};
-use crate::model::{DagId, Phase, RunId, RunRef, parse_date};
+use crate::model::{AttemptRef, DagId, Phase, RunId, RunRef, parse_date};
 
 /// The decoded segments of a request's path, and the issues found.
 struct Segments {
@@ -242,14 +242,7 @@ struct AttemptSegment {
 /// `{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}`: one
 /// attempt of an ETL step (the write API).
 #[derive(Debug, Clone)]
-pub struct AttemptPath {
-    /// The run.
-    pub run: RunRef,
-    /// The step: never [`Phase::Event`].
-    pub phase: Phase,
-    /// The attempt, from 1.
-    pub attempt: u32,
-}
+pub struct AttemptPath(pub AttemptRef);
 
 fn attempt_number(v: &str) -> Result<u32, (&'static str, String)> {
     match v.parse::<u32>() {
@@ -281,11 +274,9 @@ impl FromSegments for AttemptPath {
     fn from_segments(segments: &mut Segments) -> Option<Self> {
         let phase = PhasePath::from_segments(segments);
         let attempt = segments.get("attempt", attempt_number);
-        phase.zip(attempt).map(|(p, attempt)| Self {
-            run: p.run,
-            phase: p.phase,
-            attempt,
-        })
+        phase
+            .zip(attempt)
+            .map(|(p, attempt)| Self(AttemptRef::new(p.run, p.phase, attempt)))
     }
 }
 
@@ -306,7 +297,7 @@ struct PartSegments {
 #[derive(Debug, Clone)]
 pub struct PartPath {
     /// The attempt.
-    pub attempt: AttemptPath,
+    pub attempt: AttemptRef,
     /// What the part holds.
     pub kind: crate::record::staging::PartKind,
     /// The part number, from 1.
@@ -341,7 +332,7 @@ impl FromSegments for PartPath {
         });
         let part = segments.get("part", attempt_number);
         match (attempt, kind, part) {
-            (Some(attempt), Some(kind), Some(part)) => Some(Self {
+            (Some(AttemptPath(attempt)), Some(kind), Some(part)) => Some(Self {
                 attempt,
                 kind,
                 part,

@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::errors::ParquetError;
 
-use super::ReadError;
+use super::FileError;
 use super::file::StoreFile;
 use crate::artifacts::parquet_types::TypedFooter;
 
@@ -67,7 +67,7 @@ pub fn projection(meta: &TypedFooter, names: Option<&[&str]>) -> ProjectionMask 
 ///
 /// # Errors
 ///
-/// [`ReadError::Decode`] when the reader cannot be built (a group or
+/// [`FileError::Decode`] when the reader cannot be built (a group or
 /// selection the file does not have). Failures while reading come out of
 /// the stream as [`ParquetError`]s.
 pub fn row_group_stream(
@@ -77,7 +77,7 @@ pub fn row_group_stream(
     group: usize,
     selection: Option<RowSelection>,
     mask: ProjectionMask,
-) -> Result<RowGroupStream, ReadError> {
+) -> Result<RowGroupStream, FileError> {
     let stream = batch_stream(
         store,
         key,
@@ -112,7 +112,7 @@ fn batch_stream(
     group: usize,
     selection: Option<RowSelection>,
     mask: ProjectionMask,
-) -> Result<parquet::arrow::async_reader::ParquetRecordBatchStream<StoreFile>, ReadError> {
+) -> Result<parquet::arrow::async_reader::ParquetRecordBatchStream<StoreFile>, FileError> {
     let file = StoreFile::new(Arc::clone(store), key.clone(), meta);
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(file, reader)
         .with_row_groups(vec![group])
@@ -125,7 +125,7 @@ fn batch_stream(
     }
     builder
         .build()
-        .map_err(|e| ReadError::decode(key, e.to_string()))
+        .map_err(|e| FileError::decode(key, e.to_string()))
 }
 
 /// Top-level text column `name` of row group `group`, decoded as a
@@ -134,14 +134,14 @@ fn batch_stream(
 ///
 /// # Errors
 ///
-/// [`ReadError::Decode`] when the reader cannot be built.
+/// [`FileError::Decode`] when the reader cannot be built.
 pub fn dictionary_column_stream(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     meta: &TypedFooter,
     group: usize,
     name: &str,
-) -> Result<RowGroupStream, ReadError> {
+) -> Result<RowGroupStream, FileError> {
     let mask = projection(meta, Some(&[name]));
     let Some(reader) = meta.dictionary_reader(name) else {
         return row_group_stream(store, key, meta, group, None, mask);
@@ -188,17 +188,17 @@ fn decoder_panicked(panic: &(dyn std::any::Any + Send)) -> ParquetError {
 ///
 /// # Errors
 ///
-/// [`ReadError::Decode`] when a row group does not decode;
-/// [`ReadError::MissingFile`], [`ReadError::StoreTimeout`] or
-/// [`ReadError::Store`] when fetching its bytes fails (as
-/// [`ReadError::from_parquet`] sorts them).
+/// [`FileError::Decode`] when a row group does not decode;
+/// [`FileError::MissingFile`], [`FileError::StoreTimeout`] or
+/// [`FileError::Store`] when fetching its bytes fails (as
+/// [`FileError::from_parquet`] sorts them).
 pub async fn read_ranges(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     meta: &TypedFooter,
     ranges: &[Range<u64>],
     mask: ProjectionMask,
-) -> Result<Vec<RecordBatch>, ReadError> {
+) -> Result<Vec<RecordBatch>, FileError> {
     let starts = row_group_starts(meta);
     let mut plans = Vec::new();
     for group in 0..starts.len().saturating_sub(1) {
@@ -231,7 +231,7 @@ pub async fn read_ranges(
                 stream?
                     .try_collect::<Vec<_>>()
                     .await
-                    .map_err(|e| ReadError::from_parquet(key, e))
+                    .map_err(|e| FileError::from_parquet(key, e))
             }
         })
         .buffered(CONCURRENT_ROW_GROUPS)
@@ -267,9 +267,9 @@ pub async fn file_batches(
 ) -> Result<
     (
         arrow_schema::SchemaRef,
-        BoxStream<'static, Result<RecordBatch, ReadError>>,
+        BoxStream<'static, Result<RecordBatch, FileError>>,
     ),
-    ReadError,
+    FileError,
 > {
     let meta = super::file::load_metadata(store, key, &super::file::StoreQuirks::default()).await?;
     let schema = Arc::clone(meta.schema());
@@ -279,7 +279,7 @@ pub async fn file_batches(
         .map(move |group| {
             let decode = {
                 let key = key.clone();
-                move |e: ParquetError| ReadError::decode(&key, e.to_string())
+                move |e: ParquetError| FileError::decode(&key, e.to_string())
             };
             match row_group_stream(&store, &key, &meta, group, None, ProjectionMask::all()) {
                 Ok(rows) => rows.map_err(decode).boxed(),

@@ -17,7 +17,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
-use super::ReadError;
+use super::FileError;
 use crate::artifacts::parquet_types::TypedFooter;
 
 /// Bytes fetched from a file's end to read its footer: enough for the
@@ -83,7 +83,7 @@ impl AsyncFileReader for StoreFile {
 }
 
 /// What the store is known to support (one per store: each
-/// [`crate::read::ReadService`] holds its own). Some S3-compatible servers
+/// reader of the store holds its own). Some S3-compatible servers
 /// (s3s-fs among them) fail a suffix range longer than the object instead
 /// of returning the whole object as S3 does; once a suffix range failed
 /// and HEAD + a bounded range then answered, footers are read that way.
@@ -112,26 +112,26 @@ async fn suffix(
     key: &Path,
     n: u64,
     quirks: &StoreQuirks,
-) -> Result<(Bytes, u64), ReadError> {
+) -> Result<(Bytes, u64), FileError> {
     let mut suffix_failed = None;
     if !quirks.suffix_broken.load(Ordering::Relaxed) {
         match get(store, key, GetRange::Suffix(n)).await {
             Ok(found) => return Ok(found),
-            Err(e @ object_store::Error::NotFound { .. }) => return Err(ReadError::store(key, e)),
+            Err(e @ object_store::Error::NotFound { .. }) => return Err(FileError::store(key, e)),
             Err(e) => suffix_failed = Some(e),
         }
     }
     let size = store
         .head(key)
         .await
-        .map_err(|e| ReadError::store(key, e))?
+        .map_err(|e| FileError::store(key, e))?
         .size;
     let bytes = if size == 0 {
         Bytes::new()
     } else {
         get(store, key, GetRange::Bounded(size.saturating_sub(n)..size))
             .await
-            .map_err(|e| ReadError::store(key, e))?
+            .map_err(|e| FileError::store(key, e))?
             .0
     };
     // The store answered the same read another way: what failed was the
@@ -156,7 +156,7 @@ pub async fn load_metadata(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     quirks: &StoreQuirks,
-) -> Result<TypedFooter, ReadError> {
+) -> Result<TypedFooter, FileError> {
     Ok(load_metadata_and_small_file(store, key, quirks).await?.0)
 }
 
@@ -166,16 +166,16 @@ pub async fn load_metadata(
 ///
 /// # Errors
 ///
-/// [`ReadError::MissingFile`] when the store holds no such file;
-/// [`ReadError::StoreTimeout`] or [`ReadError::Store`] when a request
-/// times out or fails; [`ReadError::Decode`] when the footer or page index
+/// [`FileError::MissingFile`] when the store holds no such file;
+/// [`FileError::StoreTimeout`] or [`FileError::Store`] when a request
+/// times out or fails; [`FileError::Decode`] when the footer or page index
 /// does not parse or the schema cannot be read as Arrow.
 pub async fn load_metadata_and_small_file(
     store: &Arc<dyn ObjectStore>,
     key: &Path,
     quirks: &StoreQuirks,
-) -> Result<(TypedFooter, Option<Bytes>), ReadError> {
-    let decode = |e: ParquetError| ReadError::decode(key, e.to_string());
+) -> Result<(TypedFooter, Option<Bytes>), FileError> {
+    let decode = |e: ParquetError| FileError::decode(key, e.to_string());
     let (mut bytes, size) = suffix(store, key, FOOTER_PREFETCH, quirks).await?;
     let whole = (bytes.len() as u64 == size).then(|| bytes.clone());
     let mut reader = ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional);
@@ -205,7 +205,7 @@ pub async fn load_metadata_and_small_file(
 ///
 /// # Errors
 ///
-/// [`ReadError::Decode`] when the file does not decode or convert to its
+/// [`FileError::Decode`] when the file does not decode or convert to its
 /// footer's types; a panic of the decoder on a corrupt file is one too, as
 /// for row-group streams.
 pub fn decode_small_file(
@@ -213,12 +213,12 @@ pub fn decode_small_file(
     bytes: Bytes,
     metadata: &TypedFooter,
     max_rows: usize,
-) -> Result<Vec<arrow_array::RecordBatch>, ReadError> {
+) -> Result<Vec<arrow_array::RecordBatch>, FileError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decode_in_memory(key, bytes, metadata, max_rows)
     }))
     .unwrap_or_else(|_| {
-        Err(ReadError::decode(
+        Err(FileError::decode(
             key,
             "the Parquet decoder failed on this file",
         ))
@@ -230,19 +230,19 @@ fn decode_in_memory(
     bytes: Bytes,
     metadata: &TypedFooter,
     max_rows: usize,
-) -> Result<Vec<arrow_array::RecordBatch>, ReadError> {
+) -> Result<Vec<arrow_array::RecordBatch>, FileError> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
         bytes,
         metadata.reader().clone(),
     )
     .with_limit(max_rows)
     .build()
-    .map_err(|e| ReadError::decode(key, e.to_string()))?;
+    .map_err(|e| FileError::decode(key, e.to_string()))?;
     reader
         .map(|batch| {
             batch
                 .and_then(|b| metadata.convert(b))
-                .map_err(|e| ReadError::decode(key, e.to_string()))
+                .map_err(|e| FileError::decode(key, e.to_string()))
         })
         .collect()
 }
