@@ -8,7 +8,7 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Map, Value};
 
-use super::verify::{KeyKind, pem_kind};
+use super::keys::{KeyKind, pem_kind};
 use crate::model::Company;
 use crate::settings::Secret;
 

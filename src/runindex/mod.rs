@@ -16,11 +16,12 @@ pub mod fleet;
 pub mod keyword;
 mod phase_object;
 pub mod postgres;
+mod run_time;
 mod search;
 pub mod sqlite;
 
-pub use fleet::run_duration_ms;
 pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
+pub use run_time::run_duration_ms;
 pub use search::{
     DEFAULT_SEARCH_COUNT_LIMIT, MAX_RUN_IDS, RunOrder, RunPage, RunSearch, SortKey, StatusFilter,
     parse_run_ids,

@@ -1,6 +1,8 @@
 //! Unit tests of the conversions, with files written by the crate's
 //! low-level writer for the types no writer of the fixtures makes.
 
+use arrow_array::types::IntervalMonthDayNano;
+
 use super::*;
 
 fn int96(day: i32, nanos: i64) -> [u8; 12] {

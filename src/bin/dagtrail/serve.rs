@@ -8,10 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use dagtrail::artifacts::writer::WriterOptions;
-use dagtrail::auth::token::{DEFAULT_COMPANY_CLAIM, mint_hs256};
+use dagtrail::auth::token::DEFAULT_COMPANY_CLAIM;
 use dagtrail::auth::{JWKS_REFETCH_INTERVAL, KeySource, TokenVerifier, VerifierConfig};
-use dagtrail::demo::{DemoOptions, already_written, company_name, first_dag, generate};
-use dagtrail::http::params::run_path;
 use dagtrail::http::{
     AppState, BodyRate, ConnectionLimits, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT_SECS,
     DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DATE_RANGE_DAYS,
@@ -21,15 +19,17 @@ use dagtrail::http::{
     DEFAULT_TIMEOUT_SECS, DEFAULT_UPLOAD_DEADLINE_SECS, DEFAULT_WRITE_TIMEOUT_SECS, Deadlines,
     Limits, serve,
 };
-use dagtrail::model::Phase;
 use dagtrail::read::ReadService;
 use dagtrail::record::Recorder;
-use dagtrail::runindex::{DEFAULT_SEARCH_COUNT_LIMIT, RunSearch, StatusFilter};
+use dagtrail::runindex::DEFAULT_SEARCH_COUNT_LIMIT;
 use dagtrail::settings::{
-    DEMO_SECRET_FILE, IngestSettings, Secret, Storage, StorageSettings, demo_secret_or_new,
+    DEMO_SECRET_FILE, IngestSettings, Secret, StorageSettings, demo_secret_or_new,
     read_secret_file, redact_url,
 };
-use indicatif::ProgressBar;
+
+mod demo;
+
+use demo::{print_try_it, seed_demo};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -347,112 +347,6 @@ async fn shutdown_signal() {
         );
         std::process::exit(code);
     });
-}
-
-/// Seeds the stores with the demo when empty; returns where to look.
-async fn seed_demo(
-    storage: &Storage,
-) -> anyhow::Result<Option<(dagtrail::model::Company, dagtrail::model::DagId)>> {
-    let options = DemoOptions::small(chrono::Utc::now().date_naive());
-    let recorder = Recorder::new(
-        storage.index.clone(),
-        storage.store.clone(),
-        WriterOptions::default(),
-    );
-    if !already_written(&recorder, &options).await? {
-        eprintln!("writing demo data (first start only)...");
-        let summary = generate(&recorder, &options, &ProgressBar::new(0)).await?;
-        eprintln!(
-            "wrote {} runs with {} data rows",
-            summary.runs, summary.data_rows
-        );
-    }
-    Ok(first_dag(&options)?)
-}
-
-async fn print_try_it(
-    storage: &Storage,
-    addr: SocketAddr,
-    secret: &Secret,
-    claim: &str,
-    company: &dagtrail::model::Company,
-    dag: dagtrail::model::DagId,
-) -> anyhow::Result<()> {
-    let token = mint_hs256(secret, claim, company, Duration::from_secs(12 * 3600))?;
-    let write_token = dagtrail::auth::token::mint(
-        &dagtrail::auth::token::Signer::hs256(secret)?,
-        claim,
-        company,
-        Duration::from_secs(12 * 3600),
-        &dagtrail::auth::token::ExtraClaims {
-            scopes: vec![dagtrail::auth::RUNS_WRITE.to_owned()],
-            ..Default::default()
-        },
-    )?;
-    let today = chrono::Utc::now().date_naive();
-    let demo_companies: Vec<String> = (0..DemoOptions::small(today).companies)
-        .map(company_name)
-        .collect();
-    let mut search = RunSearch::new(today - chrono::Duration::days(60), today);
-    search.statuses = vec![(Phase::Extract, StatusFilter::Success)];
-    let runs = storage.index.search_runs(company, &[dag], &search).await?;
-    let base = format!("http://{addr}/api/v1");
-    println!();
-    println!(
-        "dagtrail is serving {} (company {company}) at http://{addr}",
-        dag
-    );
-    println!("  explorer: http://{addr}/   (open it and sign in with the token below)");
-    println!("  docs:    http://{addr}/docs");
-    println!("  token:   export TOKEN={token}");
-    println!(
-        "  writer:  export WRITE_TOKEN={write_token}   (scope {}: records runs)",
-        dagtrail::auth::RUNS_WRITE
-    );
-    println!(
-        "  others:  dagtrail token --company <company> --ttl 12h   (demo companies: {})",
-        demo_companies.join(", ")
-    );
-    println!();
-    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags'");
-    println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/calendar'");
-    println!(
-        "curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/dags/{dag}/runs?date_from={}&date_to={today}'",
-        today - chrono::Duration::days(30)
-    );
-    if let Some(run) = runs.items.first() {
-        let run_url = format!("{base}{}", run_path(&dag, &run.date, &run.run_id));
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/event'");
-        println!("curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract'");
-        println!(
-            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?limit=5'"
-        );
-        println!(
-            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/data?keyword=m%C3%BCnchen&limit=5'"
-        );
-        println!(
-            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/errors?limit=5'"
-        );
-        println!(
-            "curl -s -H \"Authorization: Bearer $TOKEN\" '{run_url}/phases/extract/logs?level=ERROR,CRITICAL&limit=5'"
-        );
-        println!(
-            "curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: application/x-ndjson' '{run_url}/phases/extract/logs?keyword=slow'"
-        );
-    }
-    let attempts = format!("{base}/dags/{dag}/runs/{today}/manual__tried/phases/extract/attempts");
-    println!();
-    println!("# record a run: open an attempt, upload a part, commit");
-    println!("curl -s -X POST -H \"Authorization: Bearer $WRITE_TOKEN\" '{attempts}'");
-    println!(
-        "printf '{{\"order_id\": 1, \"customer\": \"Zoë\"}}\\n' | curl -s -X PUT -H \"Authorization: Bearer $WRITE_TOKEN\" -H 'Content-Type: application/x-ndjson' --data-binary @- '{attempts}/1/data/1'"
-    );
-    println!(
-        "curl -s -X POST -H \"Authorization: Bearer $WRITE_TOKEN\" -H 'Content-Type: application/json' -d '{{\"message\": \"extracted 1 order\"}}' '{attempts}/1/commit'"
-    );
-    println!();
-    Ok(())
 }
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
