@@ -136,9 +136,11 @@ fn record_problem(e: &crate::record::RecordError) -> Problem {
         | RecordError::EventIsNotAStep
         | RecordError::EmptyEvent
         | RecordError::BadPart { .. }
-        | RecordError::Write(WriteError::SchemaChanged { .. } | WriteError::Schema { .. }) => {
-            unprocessable(detail)
-        }
+        | RecordError::Write(
+            WriteError::SchemaChanged { .. }
+            | WriteError::Schema { .. }
+            | WriteError::RowPosition { .. },
+        ) => unprocessable(detail),
         RecordError::OverLimit { over, .. } if over.limit.too_large() => {
             Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Content too large", detail)
         }

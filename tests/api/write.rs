@@ -1220,3 +1220,143 @@ async fn a_commit_refuses_when_staged_parts_went_missing() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// An error names its data row by its place among every data row the
+/// attempt was given (`_row` without `_file`), across parts, whatever
+/// files the writer splits them into: the commit resolves it to the file
+/// and row the data row landed in, and the explorer links it. A place past
+/// the data is refused, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_name_data_rows_by_position_across_parts() {
+    let app = crate::support::embedded_configured(|mut state| {
+        // Files of 10 rows: 3 parts of 9 rows land in files of 10, 10, 7.
+        state.recorder = dagtrail::record::Recorder::new(
+            std::sync::Arc::clone(state.reads.run_index()),
+            state.reads.store().clone(),
+            dagtrail::artifacts::writer::WriterOptions {
+                rows_per_file: 10,
+                ..dagtrail::artifacts::writer::WriterOptions::default()
+            },
+        );
+        state
+    })
+    .await;
+    let run = write_run(&app, "positions");
+    let attempt = format!("{run}/phases/extract/attempts/1");
+    let token = app.write_token();
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    for part in 0..3 {
+        let rows: String = (0..9)
+            .map(|i| format!("{{\"n\": {}}}\n", part * 9 + i))
+            .collect();
+        let reply = put_part(
+            &app,
+            &attempt,
+            &format!("data/{}", part + 1),
+            NDJSON.1,
+            rows,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+    }
+    // By position (row 15 of 27 is in file 1 at row 5; 26 in file 2 at 6),
+    // and one naming its file as the contract does.
+    let errors = [
+        json!({"_row": 15, "error_title": "bad n", "error_type": "about:blank", "error_status": 422, "error_detail": "n=15", "occurred_at": "2026-11-29T10:00:00Z"}),
+        json!({"_row": 26, "error_title": "bad n", "error_type": "about:blank", "error_status": 422, "error_detail": "n=26", "occurred_at": "2026-11-29T10:00:00Z"}),
+        json!({"_file": 0, "_row": 3, "error_title": "bad n", "error_type": "about:blank", "error_status": 422, "error_detail": "n=3", "occurred_at": "2026-11-29T10:00:00Z"}),
+    ];
+    let body: String = errors.iter().map(|e| format!("{e}\n")).collect();
+    let reply = put_part(&app, &attempt, "errors/1", NDJSON.1, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+    app.send(
+        Method::POST,
+        &format!("{attempt}/commit"),
+        Some(&token),
+        &[JSON],
+        "{}",
+    )
+    .await
+    .ok_json();
+    let read = app
+        .get(&format!("{run}/phases/extract/errors"))
+        .await
+        .ok_json();
+    let rows = read["rows"].as_array().unwrap();
+    let places: Vec<(i64, i64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["_file"].as_i64().unwrap(),
+                r["_row"].as_i64().unwrap(),
+                r["error_detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            (1, 5, "n=15".to_owned()),
+            (2, 6, "n=26".to_owned()),
+            (0, 3, "n=3".to_owned())
+        ]
+    );
+    // Each place is the row the error names.
+    for (file, row, detail) in &places {
+        let position = file * 10 + row;
+        let data = app
+            .get(&format!(
+                "{run}/phases/extract/data?page={position}&limit=1"
+            ))
+            .await
+            .ok_json();
+        assert_eq!(format!("n={}", data["rows"][0]["n"]), *detail);
+    }
+    // The explorer links each to its row of the Data tab.
+    let page = app
+        .send(
+            Method::GET,
+            &format!(
+                "{}/phases/extract/errors",
+                run.trim_start_matches("/api/v1")
+            ),
+            Some(&app.token()),
+            &[("accept", "text/html")],
+            "",
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    for position in [15, 26, 3] {
+        assert!(
+            html.contains(&format!("row={position}#row-{position}")),
+            "no link to data row {position}"
+        );
+    }
+
+    // A place past the attempt's data is refused at the commit.
+    let attempt = format!("{run}/phases/transform/attempts/1");
+    app.send(Method::PUT, &attempt, Some(&token), &[], "").await;
+    put_part(&app, &attempt, "data/1", NDJSON.1, "{\"n\": 1}\n")
+        .await
+        .ok_json();
+    let past = json!({"_row": 1, "error_title": "t", "error_type": "about:blank", "error_status": 422, "error_detail": "d", "occurred_at": "2026-11-29T10:00:00Z"});
+    put_part(&app, &attempt, "errors/1", NDJSON.1, format!("{past}\n"))
+        .await
+        .ok_json();
+    let refused = app
+        .send(
+            Method::POST,
+            &format!("{attempt}/commit"),
+            Some(&token),
+            &[JSON],
+            "{}",
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = refused.json()["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("names data row 1") && detail.contains("has 1 data rows"),
+        "{detail}"
+    );
+}

@@ -15,6 +15,10 @@ Example::
 Airflow tasks use ``dagtrail.airflow.phase``, which takes the DAG, the run
 and the server from the task's context and an Airflow connection.
 
+By default a client is best-effort: dagtrail being down or refusing is a
+WARNING on the ``dagtrail`` logger, and the task goes on without recording
+(``Client(strict=True)`` or ``DAGTRAIL_STRICT=true``: it raises).
+
 The server's answers are typed: ``StagedAttempt``, ``AttemptCommitted``,
 ``DagSummary``, ... (``TypedDict``s named after the schemas of the server's
 OpenAPI document).
@@ -34,6 +38,7 @@ from ._errors import (
 )
 from ._logging import LogHandler
 from ._phase import LEVELS, Phase, current_phase
+from ._progress import Progress
 from ._types import (
     AttemptCommitted,
     ColumnInfo,
@@ -56,6 +61,7 @@ from ._version import __version__
 __all__ = [
     "Client",
     "Phase",
+    "Progress",
     "LogHandler",
     "current_phase",
     "PHASES",

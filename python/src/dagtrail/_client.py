@@ -13,6 +13,18 @@ Until a client has had one answer from its server, though, a failure to
 connect (connection refused, a name that does not resolve) is not retried:
 it is most likely a wrong URL, which waiting would not mend. After one,
 it is a server restarting under a running pipeline, and is waited out.
+
+A client is best-effort (the default) or strict (``strict=True``, or
+``DAGTRAIL_STRICT=true``). Strict, every failure raises. Best-effort, the
+calls that record for a pipeline (``describe_dag``, ``event``, and the
+phases) log a failure of dagtrail's once as a WARNING on the ``dagtrail``
+logger and go on without it, so that dagtrail being away never fails the
+task it watches; and the time a call may take is bounded: shorter timeouts,
+a timeout is not retried (a server that did not answer in time is treated
+as down: trying again would only wait as long again), and the retries of
+one call stop after ``retry_time`` seconds. The calls one by one
+(``open_attempt``, ``upload_part``, ``commit_attempt``, ...) and the reads
+raise in both modes: their callers need their answers.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import datetime as _dt
 import email.utils
 import logging
 import os
+import math
 import random
 import time
 import uuid
@@ -32,8 +45,10 @@ from typing import (
     Iterator,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
+    TypeVar,
     Union,
 )
 from urllib.parse import quote
@@ -42,9 +57,10 @@ import httpx
 
 from . import _errors
 from ._arrow import dumps, rfc3339
-from ._errors import DagtrailError, TransportError
+from ._errors import DagtrailError, TransportError, failure_text, is_dagtrail_failure
 from ._logging import marked_as_sending
 from ._phase import Phase
+from ._progress import Progress
 from ._types import (
     KINDS,
     PHASES,
@@ -69,10 +85,68 @@ from ._version import __version__
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Client", "DagId", "RunDate", "PHASES", "KINDS"]
+__all__ = ["Client", "DagId", "RunDate", "PHASES", "KINDS", "env_strict", "flag", "BEST_EFFORT", "STRICT"]
 
-#: The package's logger: the client logs its retries on it, at DEBUG.
+#: The package's logger: the client logs its retries on it, at DEBUG, and
+#: what best-effort mode could not record, at WARNING.
 log = logging.getLogger("dagtrail")
+
+T = TypeVar("T")
+
+
+class Limits(NamedTuple):
+    """A mode's default bounds of time, in seconds (see ``Client``)."""
+
+    timeout: float
+    upload_timeout: float
+    commit_timeout: float
+    retry_time: float
+
+
+#: Best-effort defaults: a server that hangs costs a call ``timeout`` (10 s)
+#: once, as a timeout is not retried; one that refuses connections or
+#: answers 502/503/504 costs a call ``retry_time`` (10 s) of retries at
+#: most. A part's answer may take a minute: the server answers once it has
+#: decoded and stored the part. A commit's 10 minutes: the server
+#: re-encodes every staged part before it answers, minutes for millions of
+#: rows, and says nothing meanwhile (the phase logs how long it has waited).
+BEST_EFFORT = Limits(timeout=10.0, upload_timeout=60.0, commit_timeout=600.0, retry_time=10.0)
+#: Strict defaults, the client's before best-effort mode: the retries are
+#: bounded by their count only (``retries``, ``backoff``, ``Retry-After``).
+STRICT = Limits(timeout=30.0, upload_timeout=600.0, commit_timeout=3600.0, retry_time=math.inf)
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def flag(value: Any, what: str) -> bool:
+    """A yes-or-no setting given as a bool or as text (``true``, ``1``,
+    ``yes``, ``on``, or ``false``, ``0``, ``no``, ``off``, any case).
+
+    Raises:
+        ValueError: anything else, naming ``what`` (a typo in a setting is
+            the deployment's mistake, found on the first run).
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{what} must be true or false, not {value!r}")
+
+
+def env_strict() -> bool:
+    """Whether ``DAGTRAIL_STRICT`` asks for strict mode (unset: no)."""
+    return flag(os.environ.get("DAGTRAIL_STRICT", ""), "DAGTRAIL_STRICT")
+
+
+def event_not_recorded() -> EventRecorded:
+    """The answer of an event that best-effort mode could not record: no
+    rows in either file (the server never answers that: it refuses an
+    event without rows)."""
+    return {"queue_data_rows": 0, "event_rows": 0}
 
 _RETRIED_STATUSES = (502, 503, 504)
 #: Longest ``Retry-After`` waited, in seconds.
@@ -187,16 +261,27 @@ class Client:
         token: A JWT whose scope holds ``runs:write`` (``dagtrail token
             --scope runs:write``); default: the ``DAGTRAIL_TOKEN``
             environment variable. Reading needs no scope.
+        strict: Whether a failure of dagtrail's raises (``True``: the
+            task fails with it) or is logged once and recorded around
+            (``False``, best-effort: the task goes on without dagtrail);
+            default: ``DAGTRAIL_STRICT`` (unset: best-effort). A mistake of
+            the caller's (a bad argument) raises in both modes.
         timeout: Seconds for an ordinary call (each of connect, read,
-            write).
+            write); default 10 best-effort, 30 strict.
         upload_timeout: Seconds to wait for a part's answer once sent (the
-            server decodes the part as it arrives, and answers at its end).
+            server decodes the part as it arrives, and answers at its end);
+            default 60 best-effort, 600 strict.
         commit_timeout: Seconds to wait for a commit's answer: the server
             re-encodes every staged part into the attempt's Parquet files
-            before it answers.
+            before it answers; default 600 best-effort, 3600 strict.
+        retry_time: Seconds one call may spend retrying after its first
+            failure (``math.inf``: no bound but ``retries``); default 10
+            best-effort, none strict. A retry whose wait would end past it
+            (a long ``Retry-After`` too) is not made.
         retries: Tries after the first, on connection failures and on
             502/503/504 (a failure to connect only once the server has
-            answered this client: before, it fails at once).
+            answered this client: before, it fails at once; a timeout only
+            in strict mode).
         backoff: Seconds before the first retry; doubled for each next
             (with jitter), at most ``max_backoff``.
         max_backoff: Longest backoff between tries (a ``Retry-After`` of
@@ -213,6 +298,9 @@ class Client:
 
     The client is thread-safe, and a context manager (closing its
     connections at the end).
+
+    Raises:
+        ValueError: ``DAGTRAIL_STRICT`` is neither true nor false.
     """
 
     def __init__(
@@ -220,9 +308,11 @@ class Client:
         base_url: str,
         token: Optional[str] = None,
         *,
-        timeout: float = 30.0,
-        upload_timeout: float = 600.0,
-        commit_timeout: float = 3600.0,
+        strict: Optional[bool] = None,
+        timeout: Optional[float] = None,
+        upload_timeout: Optional[float] = None,
+        commit_timeout: Optional[float] = None,
+        retry_time: Optional[float] = None,
         retries: int = 5,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
@@ -235,9 +325,12 @@ class Client:
         if token is None:
             token = os.environ.get("DAGTRAIL_TOKEN")
         self.base_url = _api_base(base_url)
-        self.timeout = timeout
-        self.upload_timeout = upload_timeout
-        self.commit_timeout = commit_timeout
+        self.strict = env_strict() if strict is None else bool(strict)
+        limits = STRICT if self.strict else BEST_EFFORT
+        self.timeout = limits.timeout if timeout is None else timeout
+        self.upload_timeout = limits.upload_timeout if upload_timeout is None else upload_timeout
+        self.commit_timeout = limits.commit_timeout if commit_timeout is None else commit_timeout
+        self.retry_time = limits.retry_time if retry_time is None else retry_time
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -248,7 +341,7 @@ class Client:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._own_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, verify=verify)
+        self._http = http_client or httpx.Client(timeout=self.timeout, verify=verify)
         # Whether the server has answered this client once (any status):
         # until it has, a failure to connect is not retried.
         self._answered = False
@@ -269,9 +362,20 @@ class Client:
     def __repr__(self) -> str:
         return f"dagtrail.Client({self.base_url!r})"
 
-    def _sleep_before(
-        self, method: str, path: str, try_number: int, failure: str, response: Optional[httpx.Response]
-    ) -> None:
+    def _retry_wait(
+        self,
+        method: str,
+        path: str,
+        try_number: int,
+        failure: str,
+        response: Optional[httpx.Response],
+        retrying_since: float,
+    ) -> bool:
+        """Waits before the next try and answers ``True``; or answers
+        ``False`` at once when the tries are spent, or when the wait would
+        end past ``retry_time`` since the call's first failure."""
+        if try_number >= self.retries:
+            return False
         wait = min(self.max_backoff, self.backoff * (2**try_number))
         wait = random.uniform(wait / 2, wait)
         if response is not None:
@@ -280,6 +384,19 @@ class Client:
                 # The server knows when it will have room: wait that long
                 # (within reason), however short the backoff would be.
                 wait = max(wait, min(after, MAX_RETRY_AFTER))
+        spent = time.monotonic() - retrying_since
+        if spent + wait > self.retry_time:
+            log.debug(
+                "%s %s: try %d of %d failed (%s), not retried: %.1f s of retrying spent, retry_time is %g s",
+                method,
+                path,
+                try_number + 1,
+                self.retries + 1,
+                failure,
+                spent + wait,
+                self.retry_time,
+            )
+            return False
         log.debug(
             "%s %s: try %d of %d failed (%s), retrying in %.2f s",
             method,
@@ -290,6 +407,7 @@ class Client:
             wait,
         )
         time.sleep(wait)
+        return True
 
     def request(
         self,
@@ -322,8 +440,10 @@ class Client:
             PayloadTooLargeError, ServerError, DagtrailError: as the
                 server answered (``request_id`` the answer's
                 ``X-Request-Id``).
-            TransportError: no answer on any try; or, before the server
-                ever answered this client, no connection on the first.
+            TransportError: no answer on any try, or within
+                ``retry_time``; or, before the server ever answered this
+                client, no connection on the first; or, best-effort, no
+                answer within the timeout (not retried).
         """
         url = self.base_url + path
         headers = dict(self._headers)
@@ -338,10 +458,14 @@ class Client:
         read = timeout if timeout is not None else self.timeout
         limits = httpx.Timeout(self.timeout, read=read, write=max(self.timeout, read))
         last: Optional[BaseException] = None
+        # When the first try failed: retry_time counts from there, so that
+        # a commit whose answer took minutes may still be retried once.
+        retrying_since: Optional[float] = None
         with marked_as_sending():
             for try_number in range(self.retries + 1):
                 if body is not None:
                     content = body if isinstance(body, (bytes, bytearray)) else body()
+                began = time.monotonic()
                 try:
                     response = self._http.request(
                         method, url, content=content, headers=headers, params=params, timeout=limits
@@ -358,21 +482,35 @@ class Client:
                             method=method,
                             url=url,
                         ) from e
-                    if try_number < self.retries:
-                        self._sleep_before(method, path, try_number, repr(e), None)
+                    if isinstance(e, httpx.TimeoutException) and not self.strict:
+                        # A server that did not answer in time would most
+                        # likely make the next try wait as long: a task
+                        # waits one timeout for a hung server, not six.
+                        raise TransportError(
+                            f"{method} {path}: no answer in time: {e!r} after "
+                            f"{time.monotonic() - began:.1f} s (not retried in best-effort mode)",
+                            method=method,
+                            url=url,
+                        ) from e
+                    if retrying_since is None:
+                        retrying_since = time.monotonic()
+                    if self._retry_wait(method, path, try_number, repr(e), None, retrying_since):
                         continue
                     raise TransportError(
-                        f"{method} {path}: no answer after {try_number + 1} tries: {e!r}",
+                        f"{method} {path}: no answer after {try_number + 1} tries"
+                        f"{self._spent(retrying_since)}: {e!r}",
                         method=method,
                         url=url,
                     ) from e
                 self._answered = True
-                if response.status_code in _RETRIED_STATUSES and try_number < self.retries:
+                if response.status_code in _RETRIED_STATUSES:
+                    if retrying_since is None:
+                        retrying_since = time.monotonic()
                     said = f"{response.status_code} {response.reason_phrase}"
                     if response.headers.get("x-request-id"):
                         said += f", request id {response.headers['x-request-id']}"
-                    self._sleep_before(method, path, try_number, said, response)
-                    continue
+                    if self._retry_wait(method, path, try_number, said, response, retrying_since):
+                        continue
                 if response.is_success:
                     return response
                 error = _error_from(response, method)
@@ -381,8 +519,43 @@ class Client:
                 raise error
             raise AssertionError("unreachable")  # pragma: no cover
 
-    def _json(self, *args: Any, **kwargs: Any) -> Any:
-        return self.request(*args, **kwargs).json()
+    def _spent(self, retrying_since: float) -> str:
+        """What the message of a call that gave up says of retry_time."""
+        spent = time.monotonic() - retrying_since
+        if math.isinf(self.retry_time):
+            return ""
+        return f" ({spent:.1f} s of retrying, retry_time {self.retry_time:g} s)"
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as e:
+            # Not dagtrail's answer (a proxy's login page, another service
+            # on that port): a failure of talking to dagtrail, and said so,
+            # rather than a JSON error out of the caller's call.
+            raise DagtrailError(
+                f"{method} {path}: {response.status_code} answered, but not with JSON "
+                f"({response.headers.get('content-type', 'no content type')}): is {self.base_url} dagtrail?",
+                status=response.status_code,
+                method=method,
+                url=str(response.request.url),
+                headers={k.lower(): v for k, v in response.headers.items()},
+                request_id=response.headers.get("x-request-id") or None,
+            ) from e
+
+    def _recorded(self, what: str, strict: Optional[bool], call: Callable[[], T], nothing: T) -> T:
+        """``call()``; or, best-effort, when it fails for dagtrail's
+        reasons, a WARNING naming ``what`` and why, and ``nothing``."""
+        try:
+            return call()
+        except Exception as e:
+            if (self.strict if strict is None else strict) or not is_dagtrail_failure(e):
+                raise
+            # Marked as the client's own, so that a LogHandler leaves it out.
+            with marked_as_sending():
+                log.warning("dagtrail: %s is not recorded, the task goes on without it: %s", what, failure_text(e))
+            return nothing
 
     @staticmethod
     def run_path(dag_id: DagId, date: RunDate, run_id: str) -> str:
@@ -405,6 +578,7 @@ class Client:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         owner: Optional[str] = None,
+        strict: Optional[bool] = None,
     ) -> DagSummary:
         """Records a DAG's catalog entry (``PATCH /dags/{dag_id}``): the
         fields given replace the recorded ones, the others are kept.
@@ -415,10 +589,14 @@ class Client:
             description: What it does.
             tags: Its tags (at most 50); an empty list keeps the recorded.
             owner: Who owns it.
+            strict: Raise on a failure of dagtrail's (default: the
+                client's mode).
 
         Returns:
             The DAG as ``GET /dags`` lists it (``dag_id``, ``name``,
-            ``tags``, ``runs``, ``last_run``, ...).
+            ``tags``, ``runs``, ``last_run``, ...). Best-effort, when it
+            could not be recorded (a WARNING says why): the entry as given,
+            with every count 0, as nothing is known of its runs.
         """
         entry: Dict[str, Any] = {}
         if name is not None:
@@ -429,8 +607,26 @@ class Client:
             entry["tags"] = list(tags)
         if owner is not None:
             entry["owner"] = owner
-        result: DagSummary = self._json("PATCH", f"/dags/{_dag_id(dag_id)}", json=entry)
-        return result
+        dag = _dag_id(dag_id)
+        nothing: DagSummary = {
+            "dag_id": dag,
+            "tags": list(tags or []),
+            "runs": 0,
+            "runs_in_window": 0,
+            "failed_in_window": 0,
+        }
+        if name is not None:
+            nothing["name"] = name
+        if description is not None:
+            nothing["description"] = description
+        if owner is not None:
+            nothing["owner"] = owner
+
+        def record() -> DagSummary:
+            result: DagSummary = self._json("PATCH", f"/dags/{dag}", json=entry)
+            return result
+
+        return self._recorded(f"the catalog entry of DAG {dag}", strict, record, nothing)
 
     def event(
         self,
@@ -444,6 +640,7 @@ class Client:
         message: Optional[str] = None,
         started_at: Union[None, str, _dt.datetime] = None,
         finished_at: Union[None, str, _dt.datetime] = None,
+        strict: Optional[bool] = None,
     ) -> EventRecorded:
         """Records a run's event (``PUT .../runs/{date}/{run_id}/event``):
         the raw trigger message and the processed event, each one JSON
@@ -461,9 +658,14 @@ class Client:
             started_at: When the event was received.
             finished_at: When it was processed (default now, unless
                 pending).
+            strict: Raise on a failure of dagtrail's (default: the
+                client's mode).
 
         Returns:
-            ``{"queue_data_rows": n, "event_rows": n}``.
+            ``{"queue_data_rows": n, "event_rows": n}``. Best-effort, when
+            it could not be recorded (a WARNING says why), both 0: nothing
+            was written (the server never answers that of an event it
+            took, as it refuses one without rows).
         """
         record: Dict[str, Any] = {}
         if queue_data is not None:
@@ -478,8 +680,13 @@ class Client:
             record["started_at"] = _time(started_at)
         if finished_at is not None:
             record["finished_at"] = _time(finished_at)
-        result: EventRecorded = self._json("PUT", self.run_path(dag_id, date, run_id) + "/event", json=record)
-        return result
+        path = self.run_path(dag_id, date, run_id) + "/event"
+
+        def send() -> EventRecorded:
+            result: EventRecorded = self._json("PUT", path, json=record)
+            return result
+
+        return self._recorded(f"the event of run {run_id}", strict, send, event_not_recorded())
 
     # -- attempts ---------------------------------------------------------
 
@@ -644,7 +851,7 @@ class Client:
         batch_rows: int = 65536,
         log_batch: int = 1000,
         error_batch: int = 1000,
-        progress: Optional[Callable[[int], Any]] = None,
+        progress: Optional[Callable[[Progress], Any]] = None,
         capture_logs: Union[None, bool, str, Any] = None,
         capture_level: Union[int, str] = "INFO",
     ) -> Phase:
@@ -657,6 +864,8 @@ class Client:
         Entering opens the attempt (and records the DAG's catalog entry
         when a ``dag_*`` is given); leaving commits it, successful, or
         failed with the exception as an error row (then re-raises it).
+        Best-effort, a failure of dagtrail's detaches the phase instead of
+        raising: the block runs on, what it writes is counted, not sent.
         See ``Phase`` for the arguments.
         """
         return Phase(

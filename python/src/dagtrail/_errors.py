@@ -6,11 +6,18 @@ which are FastAPI-style ``{"detail": [{loc, msg, type, input}]}``. Both are
 kept on the exception as the server wrote them, with the id the server gave
 the request (its ``X-Request-Id``, also in the message): the operator finds
 the request's log line by it.
+
+``is_dagtrail_failure`` sorts failures into dagtrail's (no answer, or the
+server's refusal of what it was sent), which best-effort mode logs and goes
+on without, and the caller's (a bad argument, rows that do not fit, found
+before anything is sent), which raise in every mode.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
+
+import httpx
 
 __all__ = [
     "DagtrailError",
@@ -22,6 +29,8 @@ __all__ = [
     "ServerError",
     "TransportError",
     "SchemaError",
+    "is_dagtrail_failure",
+    "failure_text",
 ]
 
 
@@ -124,3 +133,35 @@ class SchemaError(DagtrailError, ValueError):
     """Rows that cannot take the attempt's data columns (the first data
     part's, or the ``schema`` given): a column the attempt does not have,
     or a value that does not cast. Raised before anything is sent."""
+
+
+def is_dagtrail_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a failure of talking to dagtrail, which
+    best-effort mode logs and goes on without, rather than the caller's
+    mistake, which raises in every mode.
+
+    dagtrail's: no answer (``TransportError``), any answer the server
+    refused (a ``DagtrailError`` with a status: 5xx, and 4xx too, as a
+    pipeline can do nothing about a token that expired or an attempt that
+    someone aborted), and an ``httpx`` failure the client does not wrap
+    (an unsupported scheme or a malformed ``DAGTRAIL_URL``: the deployment's
+    configuration, not the task's code). The caller's: everything raised
+    before a request is made (``ValueError`` for an unknown phase or a
+    DAG id that is no UUID, ``SchemaError`` for rows that do not fit the
+    attempt's columns, ``TypeError`` for data of a kind not taken), which
+    would fail the same way against a healthy server.
+    """
+    if isinstance(error, TransportError):
+        return True
+    if isinstance(error, DagtrailError):
+        return error.status is not None
+    return isinstance(error, (httpx.HTTPError, httpx.InvalidURL))
+
+
+def failure_text(error: BaseException) -> str:
+    """How a warning names a failure: a ``DagtrailError``'s message (the
+    call, the status, the problem and the request id), else the exception's
+    class and message."""
+    if isinstance(error, DagtrailError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

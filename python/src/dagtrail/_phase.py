@@ -1,4 +1,14 @@
-"""One attempt of one phase of a run, written in parts and committed once."""
+"""One attempt of one phase of a run, written in parts and committed once.
+
+Best-effort (the client's default), a phase must never fail the task it
+watches: the first failure of dagtrail's (no answer, or the server's
+refusal) "detaches" it. It logs that once as a WARNING, makes no network
+call after, and counts what the task goes on writing instead of sending;
+when it ends, a second WARNING says what was dropped. Nothing is kept to
+send later: see the README's "When dagtrail is down" for why. The caller's
+mistakes (a bad argument, rows that do not fit) raise in both modes, and
+the task's own exception always propagates unchanged.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +36,14 @@ from ._arrow import (
     table_body,
     utc,
 )
-from ._errors import DagtrailError
-from ._logging import LogHandler, LogSink, current_sink
-from ._types import PHASES, AttemptCommitted, Body, DagId, RunDate, StagedAttempt, check_choice
+from ._errors import DagtrailError, failure_text, is_dagtrail_failure
+from ._logging import LogHandler, LogSink, current_sink, marked_as_sending
+from ._progress import COMMITTING, WRITING, Progress, run_reporting
+from ._types import PHASES, STATUSES, AttemptCommitted, Body, DagId, RunDate, StagedAttempt, check_choice
 
 __all__ = ["Phase", "PhaseClient", "current_phase", "LEVELS"]
+
+log = logging.getLogger("dagtrail")
 
 #: The log levels the server takes.
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -85,6 +98,14 @@ def _staged_parts(staged: StagedAttempt) -> Dict[str, List[int]]:
     return {"data": staged["data"], "errors": staged["errors"], "logs": staged["logs"]}
 
 
+def _say(level: int, message: str, *args: Any) -> None:
+    """Logs on the ``dagtrail`` logger, marked as the client's own, so that
+    a ``LogHandler`` (which may be capturing the root logger into this very
+    phase) leaves it out."""
+    with marked_as_sending():
+        log.log(level, message, *args)
+
+
 #: Bytes of rows sent as one Arrow IPC message at most: well under the
 #: server's DAGTRAIL_MAX_BATCH_BYTES (64 MiB by default), which bounds what
 #: one message may make it hold.
@@ -98,6 +119,8 @@ class PhaseClient(Protocol):
 
     part_bytes: int
     part_rows: Optional[int]
+    #: Whether a failure of dagtrail's raises (else the phase detaches).
+    strict: bool
 
     def describe_dag(
         self,
@@ -107,6 +130,7 @@ class PhaseClient(Protocol):
         description: Optional[str] = ...,
         tags: Optional[Sequence[str]] = ...,
         owner: Optional[str] = ...,
+        strict: Optional[bool] = ...,
     ) -> Any: ...
 
     def open_attempt(
@@ -154,6 +178,12 @@ class Phase:
     leaving commits it (``success``, or ``failed`` with the exception and
     its traceback as an error row, then re-raised).
 
+    With a best-effort client (the default), a failure of dagtrail's at any
+    of these steps detaches the phase rather than raising: a WARNING says
+    why, the block runs on, later rows are counted in ``dropped`` and not
+    sent, no further request is made, and the end logs a WARNING of what
+    was dropped. With a strict client, the failure raises.
+
     Args:
         client: The client.
         dag_id: The DAG's UUID.
@@ -178,7 +208,11 @@ class Phase:
         log_batch: Log rows buffered before they are sent as a part.
         error_batch: Error rows buffered before they are sent as a part.
         progress: Called as ``progress(rows_sent)`` after each data part
-            staged, with the rows the current ``write`` call sent so far.
+            staged, with the rows the current ``write`` call sent so far;
+            and, while the server commits, every ``commit_progress_every``
+            seconds with the rows the phase staged. The value is a
+            ``dagtrail.Progress``: an ``int`` whose ``stage`` says which
+            (``"writing"``, ``"committing"``) and ``elapsed`` since when.
         capture_logs: Also record ``logging`` records as the attempt's
             logs while the block runs: ``True`` for the root logger, or a
             logger (or its name). The loggers' own levels still apply.
@@ -193,8 +227,21 @@ class Phase:
             (default ``"success"``; ``"pending"`` for a phase that goes on
             elsewhere).
         rows_written: Data rows staged by this object.
-        committed: The server's answer to the commit, once committed.
+        committed: The server's answer to the commit, once committed
+            (``None`` when the phase was detached: nothing was committed).
+        failure: The failure of dagtrail's that detached the phase, or
+            ``None``.
+        dropped: What was not sent once detached: ``{"rows": n, "errors":
+            n, "logs": n}``.
+        commit_progress_every: Seconds between the ``progress`` calls of a
+            commit (5).
+        commit_log_every: Seconds between the INFO lines a commit logs on
+            the ``dagtrail`` logger (10): ``dagtrail: committing extract:
+            30 s so far (5,000,000 rows staged)``.
     """
+
+    commit_progress_every = 5.0
+    commit_log_every = 10.0
 
     def __init__(
         self,
@@ -216,7 +263,7 @@ class Phase:
         batch_rows: int = 65536,
         log_batch: int = 1000,
         error_batch: int = 1000,
-        progress: Optional[Callable[[int], Any]] = None,
+        progress: Optional[Callable[[Progress], Any]] = None,
         capture_logs: Union[None, bool, str, logging.Logger] = None,
         capture_level: Union[int, str] = "INFO",
         close_client: bool = False,
@@ -249,6 +296,11 @@ class Phase:
         self.committed: Optional[AttemptCommitted] = None
         self.started_at: Optional[_dt.datetime] = None
         self.dropped_logs = 0
+        self.failure: Optional[BaseException] = None
+        self.dropped: Dict[str, int] = {"rows": 0, "errors": 0, "logs": 0}
+        # Set once the phase is ending (committing, aborting): a failure
+        # then is told by the summary alone, not by a warning of its own.
+        self._ending = False
         self._handler_flush_after = 0.0
         self._schema: Optional[pa.Schema] = plain_schema(schema) if schema is not None else None
         self._close_client = close_client
@@ -270,23 +322,105 @@ class Phase:
 
     @property
     def is_open(self) -> bool:
-        """Whether the attempt is open (entered, not committed or aborted)."""
+        """Whether the attempt is open (entered, not committed or aborted);
+        a detached phase is open until its block ends, taking rows to
+        count."""
         return self._open and not self._closed
+
+    @property
+    def detached(self) -> bool:
+        """Whether a failure of dagtrail's stopped the recording
+        (best-effort): see ``failure`` and ``dropped``."""
+        return self.failure is not None
+
+    # -- going on without dagtrail ---------------------------------------------
+
+    def _label(self) -> str:
+        dag = self.dag_name or str(self.dag_id)
+        return f"{self.phase} of {dag}/{self.run_id}"
+
+    def _tolerated(self, error: BaseException) -> bool:
+        """Whether ``error`` detaches the phase rather than raising."""
+        return not self.client.strict and is_dagtrail_failure(error)
+
+    def _detach(self, error: BaseException) -> None:
+        """Stops the recording: drops what is buffered, counting it, and
+        warns once (unless the phase is ending: its summary says it)."""
+        with self._buffer_lock:
+            if self.failure is not None:
+                return
+            self.failure = error
+        self._drop_buffered()
+        if not self._ending:
+            _say(
+                logging.WARNING,
+                "dagtrail: %s: recording stopped, the task goes on without dagtrail: %s",
+                self._label(),
+                failure_text(error),
+            )
+
+    def _drop(self, kind: str, count: int) -> None:
+        with self._buffer_lock:
+            self.dropped[kind] += count
+
+    def _drop_buffered(self) -> None:
+        with self._buffer_lock:
+            for kind in ("errors", "logs"):
+                self.dropped[kind] += len(self._buffers[kind])
+                self._buffers[kind] = []
+            self.dropped["logs"] += self.dropped_logs
+            self.dropped_logs = 0
+
+    def _end(self) -> None:
+        """Marks the phase ended; a detached one says what it dropped."""
+        self._closed = True
+        if self.failure is None:
+            return
+        left = ""
+        if self.attempt is not None:
+            left = f"; attempt {self.attempt} is left uncommitted"
+            if self.rows_written:
+                left += f" with {self.rows_written:,} rows staged"
+        _say(
+            logging.WARNING,
+            "dagtrail: %s: dropped %s rows, %s errors, %s log lines%s: %s",
+            self._label(),
+            f"{self.dropped['rows']:,}",
+            f"{self.dropped['errors']:,}",
+            f"{self.dropped['logs']:,}",
+            left,
+            failure_text(self.failure),
+        )
 
     # -- opening ----------------------------------------------------------
 
     def open(self) -> "Phase":
-        """Opens the attempt (what entering the ``with`` block does)."""
+        """Opens the attempt (what entering the ``with`` block does).
+        Best-effort, a failure of dagtrail's leaves the phase open but
+        detached."""
         if self._open:
             return self
         self.started_at = utc()
+        try:
+            self._open_attempt()
+        except Exception as e:
+            if not self._tolerated(e):
+                raise
+            self._detach(e)
+        self._open = True
+        return self
+
+    def _open_attempt(self) -> None:
         if any(v is not None for v in (self.dag_name, self.dag_tags, self.dag_description, self.dag_owner)):
+            # Strict: a failure here detaches the phase (one warning), not
+            # the catalog call on its own (a second one).
             self.client.describe_dag(
                 self.dag_id,
                 self.dag_name,
                 description=self.dag_description,
                 tags=self.dag_tags,
                 owner=self.dag_owner,
+                strict=True,
             )
         where = (self.dag_id, self.date, self.run_id, self.phase)
         staged = self.client.open_attempt(*where, attempt=self.attempt)
@@ -298,8 +432,6 @@ class Phase:
         self.attempt = int(staged["attempt"])
         for kind, parts in _staged_parts(staged).items():
             self._next_part[kind] = max(parts, default=0) + 1
-        self._open = True
-        return self
 
     def __enter__(self) -> "Phase":
         try:
@@ -338,10 +470,14 @@ class Phase:
     def _finish(self, exc: Optional[BaseException]) -> None:
         if self._closed:
             return
+        self._ending = True
         if exc is None:
             self.flush()
             self.commit(self.status, self.message, self.total)
             return
+        # Detached already: the summary says so, and nothing is attempted.
+        detached_before = self.failure is not None
+        failure: Optional[BaseException] = None
         try:
             self.error(
                 title=type(exc).__name__,
@@ -353,32 +489,47 @@ class Phase:
             self.flush()
             message = self.message if self.message is not None else f"{type(exc).__name__}: {exc}"
             self.commit("failed", message, self.total)
-        except DagtrailError as failure:
+        except DagtrailError as e:
+            # Strict: the failure to record would replace the task's own.
+            failure = e
+        if failure is None and not detached_before:
+            # Best-effort: it detached the phase while recording this one.
+            failure = self.failure
+        if failure is not None:
             # The task's own exception is the one to see; the failure to
             # record it goes with it rather than in its place.
-            note = f"dagtrail could not record the failed attempt: {failure}"
+            note = f"dagtrail could not record the failed attempt: {failure_text(failure)}"
             if sys.version_info >= (3, 11):
                 exc.add_note(note)
             warnings.warn(note, RuntimeWarning, stacklevel=3)
 
     # -- data ---------------------------------------------------------------
 
-    def _where(self) -> Tuple[PhaseClient, Tuple[DagId, RunDate, str, str, int]]:
-        if not self._open or self.attempt is None:
+    def _check_taking(self) -> None:
+        if not self._open:
             raise RuntimeError("the phase is not open: use it in a `with` block (or call open())")
         if self._closed:
             raise RuntimeError("the phase is committed (or aborted) already")
+
+    def _where(self) -> Tuple[PhaseClient, Tuple[DagId, RunDate, str, str, int]]:
+        self._check_taking()
+        if self.attempt is None:
+            raise RuntimeError("the phase is not open: use it in a `with` block (or call open())")
         return (self.client, (self.dag_id, self.date, self.run_id, self.phase, self.attempt))
 
     def write(
         self,
         data: Any,
         *,
-        progress: Optional[Callable[[int], Any]] = None,
+        progress: Optional[Callable[[Progress], Any]] = None,
     ) -> int:
         """Sends rows as the attempt's data, in parts of at most
         ``part_bytes`` (and ``part_rows``), each an Arrow IPC stream. The
         rows are staged when it returns.
+
+        Once the phase is detached (best-effort), the rows are still taken
+        from ``data`` (a generator runs to its end, as the task expects),
+        but counted in ``dropped["rows"]`` rather than sent.
 
         Args:
             data: A list of dicts (a dict a row), a ``pyarrow.Table``,
@@ -387,19 +538,25 @@ class Phase:
                 ``__arrow_c_stream__``, or an iterable of these (a
                 generator of rows or of DataFrames), consumed lazily.
             progress: Called as ``progress(rows_sent)`` after each part
-                (default the phase's ``progress``).
+                staged (default the phase's ``progress``), with a
+                ``dagtrail.Progress`` (an ``int``).
 
         Returns:
-            The rows sent.
+            The rows taken: all sent, unless the phase is (or became)
+            detached, when those not sent are counted as dropped. So the
+            task's own logic sees the same count whether dagtrail is up or
+            not.
 
         Raises:
             SchemaError: rows that do not fit the attempt's data columns
                 (those of the first data written, or ``schema``).
-            ValidationError: a part the server refused.
+            ValidationError: a part the server refused (strict mode).
             TypeError: ``data`` of a kind not taken.
         """
-        client, where = self._where()
+        self._check_taking()
         report = progress or self.progress
+        began = time.monotonic()
+        taken = 0
         sent = 0
         with self._send_locks["data"]:
             pending: List[pa.RecordBatch] = []
@@ -411,18 +568,22 @@ class Phase:
                 nonlocal pending, pending_rows, pending_bytes, sent
                 if not pending:
                     return
-                assert self._schema is not None
-                part = self._next_part["data"]
-                client.upload_part(*where, "data", part, ipc_stream(self._schema, pending), ARROW_STREAM)
-                self._next_part["data"] = part + 1
-                sent += pending_rows
-                self.rows_written += pending_rows
+                batches, rows = pending, pending_rows
                 pending, pending_rows, pending_bytes = [], 0, 0
+                if not self._upload_data(batches, rows):
+                    self._drop("rows", rows)
+                    return
+                sent += rows
                 if report is not None:
-                    report(sent)
+                    report(Progress(sent, WRITING, time.monotonic() - began))
 
             for batch in iter_batches(data, self.batch_rows):
                 if batch.num_rows == 0:
+                    continue
+                taken += batch.num_rows
+                if self.failure is not None:
+                    # Counted, not converted further nor sent.
+                    self._drop("rows", batch.num_rows)
                     continue
                 if self._schema is None:
                     self._schema = plain_schema(batch.schema)
@@ -456,7 +617,26 @@ class Phase:
                     if pending_rows >= row_limit or pending_bytes >= self.part_bytes:
                         send()
             send()
-        return sent
+        return taken
+
+    def _upload_data(self, batches: List[pa.RecordBatch], rows: int) -> bool:
+        """Stages one data part; ``False`` when the phase is, or on this
+        failure becomes, detached (the rows are not sent)."""
+        if self.failure is not None:
+            return False
+        client, where = self._where()
+        assert self._schema is not None
+        part = self._next_part["data"]
+        try:
+            client.upload_part(*where, "data", part, ipc_stream(self._schema, batches), ARROW_STREAM)
+        except Exception as e:
+            if not self._tolerated(e):
+                raise
+            self._detach(e)
+            return False
+        self._next_part["data"] = part + 1
+        self.rows_written += rows
+        return True
 
     # -- logs and errors ------------------------------------------------
 
@@ -469,7 +649,7 @@ class Phase:
         ts: Optional[_dt.datetime] = None,
     ) -> None:
         """Adds a log row (sent with others every ``log_batch`` rows, and
-        at the end).
+        at the end; counted in ``dropped["logs"]`` once detached).
 
         Args:
             level: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or
@@ -494,7 +674,8 @@ class Phase:
         occurred_at: Optional[_dt.datetime] = None,
     ) -> None:
         """Adds an error row, RFC 7807-aligned (sent with others every
-        ``error_batch`` rows, and at the end).
+        ``error_batch`` rows, and at the end; counted in
+        ``dropped["errors"]`` once detached).
 
         Args:
             title: A short summary (``error_title``).
@@ -531,6 +712,9 @@ class Phase:
     def _add(self, kind: str, row: Dict[str, Any]) -> None:
         if self._closed:
             raise RuntimeError("the phase is committed (or aborted) already")
+        if self.failure is not None:
+            self._drop(kind, 1)
+            return
         limit = self.error_batch if kind == "errors" else self.log_batch
         with self._buffer_lock:
             self._buffers[kind].append(row)
@@ -543,6 +727,9 @@ class Phase:
         upload (it buffers instead), and past 100 batches drops and
         counts, so that logging never stalls on the server for long."""
         if self._closed:
+            return
+        if self.failure is not None:
+            self._drop("logs", 1)
             return
         row = {
             "ts": _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc),
@@ -562,6 +749,7 @@ class Phase:
             except Exception:
                 # The server is away: every record would wait out the
                 # retries again. Buffer for a while; the end flushes all.
+                # (Strict mode: best-effort detaches the phase instead.)
                 self._handler_flush_after = time.monotonic() + HANDLER_PAUSE
                 raise
 
@@ -574,13 +762,20 @@ class Phase:
                 rows, self._buffers[kind] = self._buffers[kind], []
             if not rows:
                 return
+            if self.failure is not None:
+                self._drop(kind, len(rows))
+                return
             schema = ERRORS_SCHEMA if kind == "errors" else LOGS_SCHEMA
             try:
                 table = pa.Table.from_pylist(rows, schema=schema)
                 client, where = self._where()
                 part = self._next_part[kind]
                 client.upload_part(*where, kind, part, table_body(table), ARROW_STREAM)
-            except BaseException:
+            except BaseException as e:
+                if isinstance(e, Exception) and self._tolerated(e):
+                    self._drop(kind, len(rows))
+                    self._detach(e)
+                    return
                 # Kept for the next flush (the one at the end, at least).
                 with self._buffer_lock:
                     self._buffers[kind][:0] = rows
@@ -590,7 +785,11 @@ class Phase:
             lock.release()
 
     def flush(self) -> None:
-        """Sends the buffered error and log rows now."""
+        """Sends the buffered error and log rows now (once detached: counts
+        them as dropped)."""
+        if self.failure is not None:
+            self._drop_buffered()
+            return
         if self.dropped_logs:
             count, self.dropped_logs = self.dropped_logs, 0
             self.log("WARNING", f"{count} log records were dropped: the server took too long", logger="dagtrail")
@@ -608,27 +807,109 @@ class Phase:
         """Sends the buffered rows and commits the attempt (what leaving the
         ``with`` block does); the block then commits nothing more.
 
+        While the server commits (minutes for millions of rows: it
+        re-encodes every staged part, and says nothing until done), the
+        phase's ``progress`` is called every ``commit_progress_every``
+        seconds with a ``Progress`` whose ``stage`` is ``"committing"``, and
+        an INFO line is logged every ``commit_log_every`` seconds. The
+        commit itself waits its full ``commit_timeout``.
+
         Returns:
             The server's answer: ``{"phase", "attempt", "success",
             "message", "total", "started_at", "finished_at", "data_rows",
-            "data_files", "error_count", "log_count"}``.
+            "data_files", "error_count", "log_count"}``. When the phase is
+            (or on this commit becomes) detached, nothing is committed: it
+            answers every count 0, without ``success`` or times, and
+            ``committed`` stays ``None``.
+
+        Raises:
+            ValueError: an unknown ``status`` (in both modes).
         """
+        check_choice(status, STATUSES, "status")
+        self._check_taking()
+        self._ending = True
         self.flush()
-        client, where = self._where()
-        self.committed = client.commit_attempt(
-            *where,
-            status=status,
-            message=message,
-            total=total,
-            started_at=self.started_at,
-            finished_at=utc(),
-        )
-        self._closed = True
-        return self.committed
+        if self.failure is None:
+            client, where = self._where()
+            outcome: Dict[str, Any] = {
+                "status": status,
+                "message": message,
+                "total": total,
+                "started_at": self.started_at,
+                "finished_at": utc(),
+            }
+            try:
+                committed = self._commit_reporting(lambda: client.commit_attempt(*where, **outcome))
+            except Exception as e:
+                if not self._tolerated(e):
+                    raise
+                self._detach(e)
+            else:
+                self.committed = committed
+                self._end()
+                return committed
+        self._end()
+        return {
+            "phase": self.phase,
+            "attempt": self.attempt or 0,
+            "message": "",
+            "total": 0,
+            "data_rows": 0,
+            "data_files": 0,
+            "error_count": 0,
+            "log_count": 0,
+        }
+
+    def _commit_reporting(self, commit: Callable[[], AttemptCommitted]) -> AttemptCommitted:
+        """Makes the commit, telling the phase's ``progress`` and the log
+        how long it has waited: the server gives no progress of a commit,
+        and a task silent for minutes looks hung."""
+        report = self.progress
+        log_every = self.commit_log_every
+        next_log = log_every
+        logged = False
+
+        def tick(elapsed: float) -> None:
+            nonlocal report, next_log, logged
+            if report is not None:
+                try:
+                    report(Progress(self.rows_written, COMMITTING, elapsed))
+                except Exception as e:
+                    # A callback is the task's code; raising out of the
+                    # wait would leave the commit running unwatched and
+                    # the phase not knowing its outcome. Say so, stop
+                    # calling it, and wait on.
+                    report = None
+                    _say(logging.WARNING, "dagtrail: the progress callback raised, no longer called: %r", e)
+            if elapsed >= next_log:
+                next_log += log_every
+                logged = True
+                _say(
+                    logging.INFO,
+                    "dagtrail: committing %s: %.0f s so far (%s rows staged)",
+                    self.phase,
+                    elapsed,
+                    f"{self.rows_written:,}",
+                )
+
+        every = min(self.commit_progress_every, log_every) if report is not None else log_every
+        began = time.monotonic()
+        committed = run_reporting(commit, tick, every)
+        if logged:
+            _say(logging.INFO, "dagtrail: committed %s in %.0f s", self.phase, time.monotonic() - began)
+        return committed
 
     def abort(self) -> None:
         """Aborts the attempt: its staged parts are dropped, nothing is
         committed (the block then commits nothing)."""
-        client, where = self._where()
-        client.abort_attempt(*where)
-        self._closed = True
+        self._check_taking()
+        self._ending = True
+        if self.failure is None:
+            client, where = self._where()
+            try:
+                client.abort_attempt(*where)
+            except Exception as e:
+                if not self._tolerated(e):
+                    raise
+                self._detach(e)
+        self._end()

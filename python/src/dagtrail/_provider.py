@@ -23,7 +23,7 @@ UI_FIELD_BEHAVIOUR: Dict[str, Any] = {
         "port": "8080",
         "schema": "https",
         "password": "a JWT whose scope holds runs:write",
-        "extra": '{"timeout": 30, "verify": true}',
+        "extra": '{"timeout": 10, "verify": true, "strict": false}',
     },
 }
 

@@ -26,10 +26,17 @@ What is derived, from the running task's context (Airflow's
 
 The server: an Airflow connection (conn id ``dagtrail_default``, type
 ``dagtrail``: host, port and schema (``http``/``https``) make the URL, the
-password is the token; extras ``timeout`` and ``verify``), or the
-``DAGTRAIL_URL`` and ``DAGTRAIL_TOKEN`` environment variables. Without
+password is the token; extras ``timeout``, ``verify`` and ``strict``), or
+the ``DAGTRAIL_URL`` and ``DAGTRAIL_TOKEN`` environment variables. Without
 ``conn_id``, the environment variables are used when ``DAGTRAIL_URL`` is
 set, the ``dagtrail_default`` connection otherwise.
+
+Best-effort (the default), dagtrail never fails the task: a server that is
+down or refuses, and a server that is not configured at all, are logged as
+a WARNING and the task runs on without recording (see ``Client``). The
+connection's extra ``strict`` (else ``DAGTRAIL_STRICT``) set to true makes
+every such failure raise, and the task fail. Using these helpers outside a
+task (no context, no date) is the caller's mistake, and raises.
 
 This module imports Airflow only when a function needs it, so it imports
 without Airflow installed (for tests, or ``run_info`` on a context made
@@ -40,13 +47,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import logging
 import os
 import uuid
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
-from ._client import Client
-from ._phase import Phase
+from ._client import Client, env_strict, event_not_recorded, flag
+from ._errors import TransportError, failure_text
+from ._phase import Phase, PhaseClient
 from ._types import EventRecorded, RunDate
 
 __all__ = [
@@ -69,6 +78,8 @@ NAMESPACE = uuid.UUID("77755bbf-be9a-4eda-ab7b-e39470dadb89")
 
 #: The Airflow connection used when none is named.
 DEFAULT_CONN_ID = "dagtrail_default"
+
+log = logging.getLogger("dagtrail")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,13 +245,27 @@ def _connection_url(conn: Any) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _extra_options(extra: Mapping[str, Any]) -> Dict[str, Any]:
+    """The client's options from a connection's extras: ``timeout``
+    (seconds), ``verify`` (a CA bundle's path, or false) and ``strict``
+    (true or false, as JSON or text)."""
+    options: Dict[str, Any] = {}
+    if "timeout" in extra:
+        options["timeout"] = float(extra["timeout"])
+    if "verify" in extra:
+        options["verify"] = extra["verify"]
+    if "strict" in extra:
+        options["strict"] = flag(extra["strict"], "the dagtrail connection's extra strict")
+    return options
+
+
 def server(
     conn_id: Optional[str] = None,
 ) -> Tuple[str, Optional[str], Dict[str, Any]]:
     """The server's URL, the token and the client's options (from the
-    connection's extras ``timeout``, ``verify``), from the Airflow
-    connection ``conn_id`` or, without one, from ``DAGTRAIL_URL`` and
-    ``DAGTRAIL_TOKEN`` when set, else the ``dagtrail_default``
+    connection's extras ``timeout``, ``verify``, ``strict``), from the
+    Airflow connection ``conn_id`` or, without one, from ``DAGTRAIL_URL``
+    and ``DAGTRAIL_TOKEN`` when set, else the ``dagtrail_default``
     connection."""
     env_url = os.environ.get("DAGTRAIL_URL")
     if conn_id is None and env_url:
@@ -255,12 +280,7 @@ def server(
             f"connection {DEFAULT_CONN_ID!r} (type dagtrail: host, port, schema http or https, "
             "password the token)"
         ) from e
-    options: Dict[str, Any] = {}
-    extra = getattr(conn, "extra_dejson", None) or {}
-    if "timeout" in extra:
-        options["timeout"] = float(extra["timeout"])
-    if "verify" in extra:
-        options["verify"] = extra["verify"]
+    options = _extra_options(getattr(conn, "extra_dejson", None) or {})
     return _connection_url(conn), conn.password or os.environ.get("DAGTRAIL_TOKEN"), options
 
 
@@ -279,6 +299,28 @@ def client(
         token = token or found_token
         options = {**found, **options}
     return Client(url, token=token, **options)
+
+
+class _NoServer:
+    """Stands in for the client of a server that could not be found
+    (best-effort): every call fails as dagtrail being unreachable, so that
+    the phase detaches through its one path, saying why, and the task runs
+    on."""
+
+    strict = False
+    part_bytes = 64 * 1024 * 1024
+    part_rows: Optional[int] = None
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TransportError(f"no dagtrail server: {failure_text(self.cause)}") from self.cause
+
+    describe_dag = open_attempt = abort_attempt = upload_part = commit_attempt = _fail
+
+    def close(self) -> None:
+        pass
 
 
 def phase(
@@ -310,10 +352,25 @@ def phase(
             default one is made, and closed when the block ends.
         **phase_options: Passed to ``Client.phase`` (``part_bytes``,
             ``capture_logs=True`` to record the task's logging, ...).
+
+    Best-effort (unless the connection's extra ``strict`` or
+    ``DAGTRAIL_STRICT`` says true), no server configured is a WARNING and
+    a detached phase, not a failed task.
     """
     info = run_info(context, namespace=namespace, date=date)
     owned = dagtrail_client is None
-    the_client = dagtrail_client or client(conn_id, url=url, token=token)
+    the_client: PhaseClient
+    if dagtrail_client is not None:
+        the_client = dagtrail_client
+    else:
+        try:
+            the_client = client(conn_id, url=url, token=token)
+        except Exception as e:
+            # No connection, one without a host, no DAGTRAIL_URL: the
+            # deployment's to mend, not a reason to fail the task.
+            if env_strict():
+                raise
+            the_client = _NoServer(e)
     catalog: Dict[str, Any] = {}
     if describe:
         catalog = {
@@ -352,9 +409,23 @@ def event(
 ) -> EventRecorded:
     """Records the running task's run's event (see ``Client.event``): the
     message that triggered the run (``queue_data``, e.g. the DAG run's
-    ``conf``) and the event as processed."""
+    ``conf``) and the event as processed.
+
+    Best-effort, when it cannot be recorded (no server configured, or one
+    down or refusing), a WARNING says why and it answers both counts 0."""
     info = run_info(context, namespace=namespace, date=date)
-    with client(conn_id, url=url, token=token) as c:
+    try:
+        made = client(conn_id, url=url, token=token)
+    except Exception as e:
+        if env_strict():
+            raise
+        log.warning(
+            "dagtrail: the event of run %s is not recorded, the task goes on without it: no dagtrail server: %s",
+            info.run_id,
+            failure_text(e),
+        )
+        return event_not_recorded()
+    with made as c:
         return c.event(
             info.dag_id,
             info.date,

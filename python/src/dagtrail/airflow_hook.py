@@ -26,8 +26,9 @@ class DagtrailHook(BaseHook):  # type: ignore[misc,valid-type,unused-ignore]
     """A dagtrail server from an Airflow connection of type ``dagtrail``:
     host (a name, or a whole URL), port, schema (``http`` or ``https``),
     password (the token: a JWT whose scope holds ``runs:write`` to
-    write), extras ``timeout`` (seconds) and ``verify`` (a CA bundle's
-    path, or false).
+    write), extras ``timeout`` (seconds), ``verify`` (a CA bundle's
+    path, or false) and ``strict`` (true: a failure of dagtrail's fails the
+    task; default ``DAGTRAIL_STRICT``, else best-effort).
 
     Args:
         dagtrail_conn_id: The connection (default ``dagtrail_default``).

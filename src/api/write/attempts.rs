@@ -23,7 +23,7 @@ use crate::artifacts::writer::PhaseOutcome;
 use crate::http::AppState;
 use crate::http::auth::RunWriter;
 use crate::http::body::{BodyError, Lingering};
-use crate::http::error::{ApiError, ErrorResponse};
+use crate::http::error::{ApiError, ErrorResponse, HTTPValidationError};
 use crate::http::params::{AttemptPath, PartPath, PhasePath, run_path};
 use crate::ingest::{PART_MEDIA_TYPES, PartFormat, open_part, stream_batches};
 use crate::model::{Phase, RunRef};
@@ -190,8 +190,12 @@ fn body_reader(
 /// kind come in order from 1 (part `n` needs parts 1 to `n - 1`; putting a
 /// part again replaces it). Data parts take the first data part's columns
 /// (a later part's missing column is null; a new column is refused); error
-/// and log parts fit the contract's schemas. A refused part keeps nothing:
-/// its 4xx names the part, and for text the line (and column).
+/// and log parts fit the contract's schemas. An error row may name its data
+/// row by its 0-based position among every data row of the attempt, in the
+/// order of the parts (`_row` without `_file`): the commit resolves it to
+/// the `_file` and `_row` the row landed in (422 for a position past the
+/// data); with `_file`, `_row` is that file's row. A refused part keeps
+/// nothing: its 4xx names the part, and for text the line (and column).
 #[utoipa::path(
     put,
     path = "/dags/{dag_id}/runs/{date}/{run_id}/phases/{phase}/attempts/{attempt}/{kind}/{part}",
@@ -370,6 +374,10 @@ impl From<AttemptMetadata> for AttemptCommitted {
         (status = 404, description = "The attempt is not open", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 409, description = "Committed already with another outcome, or its staged parts were deleted (expired) while it was being committed: nothing was committed", body = ErrorResponse, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = ErrorResponse, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid body (HTTPValidationError), or an error row that names a data row past the attempt's data (ErrorResponse): nothing was committed", content(
+            (HTTPValidationError = "application/json"),
+            (ErrorResponse = "application/problem+json"),
+        )),
     ),
     security(("bearer" = ["runs:write"]))
 )]

@@ -51,6 +51,19 @@ pub enum WriteError {
         /// The mismatch.
         source: SchemaMismatch,
     },
+    /// An error row names a data row by a position the attempt has no row
+    /// at.
+    #[error(
+        "error row {error_row} names data row {position} (its 0-based position among the attempt's data rows, as `_row` without `_file`), but the attempt has {data_rows} data rows"
+    )]
+    RowPosition {
+        /// The error row, 0-based in its batch.
+        error_row: usize,
+        /// The position it gave.
+        position: i64,
+        /// The data rows written.
+        data_rows: u64,
+    },
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
     Arrow(#[from] ArrowError),

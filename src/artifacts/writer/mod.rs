@@ -10,6 +10,7 @@
 mod error;
 mod normalize;
 mod rolling;
+mod row_positions;
 mod searchable;
 mod small_file;
 
@@ -401,17 +402,28 @@ impl AttemptWriter {
         Ok(())
     }
 
-    /// Appends error rows (conformed to the contract's errors schema).
+    /// Appends error rows (conformed to the contract's errors schema). An
+    /// error that names its data row by position (`_row` without `_file`:
+    /// its 0-based place among the data rows written before it) gets the
+    /// `_file` and `_row` that row landed in.
     ///
     /// # Errors
     ///
     /// [`WriteError::Schema`] when the rows cannot be conformed;
+    /// [`WriteError::RowPosition`] for a position past the data written;
     /// [`WriteError::Parquet`] when encoding or uploading a file fails.
     pub async fn write_errors(&mut self, batch: &RecordBatch) -> Result<(), WriteError> {
         let batch = conform_errors(batch).map_err(|source| WriteError::Schema {
             what: "errors",
             source,
         })?;
+        let (data_rows, rows_per_file) = self
+            .data
+            .as_ref()
+            .map_or((0, self.options.rows_per_file), |d| {
+                (d.rows_written(), d.rows_per_file())
+            });
+        let batch = row_positions::resolve(batch, data_rows, rows_per_file)?;
         self.error_count += count(batch.num_rows());
         self.errors.write(&batch).await?;
         Ok(())

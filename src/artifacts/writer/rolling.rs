@@ -66,6 +66,19 @@ impl RollingFiles {
         &self.schema
     }
 
+    /// Rows written so far, every file together.
+    pub(crate) fn rows_written(&self) -> u64 {
+        let closed: i64 = self.file_rows.iter().sum();
+        u64::try_from(closed).unwrap_or(0)
+            + self.current.as_ref().map_or(0, |(_, _, rows)| *rows as u64)
+    }
+
+    /// Rows each file holds, the last excepted: every file but the last
+    /// is closed when it reaches this many.
+    pub(crate) fn rows_per_file(&self) -> usize {
+        self.rows_per_file
+    }
+
     /// Keys of every file begun so far (for clean-up after a failure).
     pub(crate) fn started(&self) -> &[Path] {
         &self.started

@@ -232,7 +232,10 @@ impl FromSegments for PhasePath {
 /// `{attempt}`: an attempt number, from 1.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-#[expect(dead_code, reason = "read by the IntoParams derive only: it declares the segment for the document")]
+#[expect(
+    dead_code,
+    reason = "read by the IntoParams derive only: it declares the segment for the document"
+)]
 struct AttemptSegment {
     /// Attempt number (1 is the first run of the phase).
     #[param(minimum = 1, maximum = 2147483647)]
@@ -283,7 +286,10 @@ impl FromSegments for AttemptPath {
 /// `{kind}/{part}` of an attempt: one uploaded part.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-#[expect(dead_code, reason = "read by the IntoParams derive only: it declares the segments for the document")]
+#[expect(
+    dead_code,
+    reason = "read by the IntoParams derive only: it declares the segments for the document"
+)]
 struct PartSegments {
     /// What the part holds.
     #[param(value_type = String, pattern = "^(data|errors|logs)$")]
