@@ -120,6 +120,18 @@ class Server:
         return dagtrail.Client(self.url, token=token or self.token(), **options)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked `strict` run with DAGTRAIL_STRICT=true: they show what
+    raises, the client's behaviour before best-effort mode (and every
+    client they make, however made, is strict through the variable). The
+    others run in the default mode, whatever the shell says."""
+    if request.node.get_closest_marker("strict"):
+        monkeypatch.setenv("DAGTRAIL_STRICT", "true")
+    else:
+        monkeypatch.delenv("DAGTRAIL_STRICT", raising=False)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     root = Path(tempfile.mkdtemp(prefix="dagtrail-py-"))

@@ -1,5 +1,6 @@
 """The server's refusals as typed errors, and retries against a server that
-goes away or is busy."""
+goes away or is busy. The tests marked `strict` show what raises in strict
+mode; test_best_effort.py shows the same failures in the default mode."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ DATE = "2026-11-27"
 RUN = "manual__errors"
 
 
+@pytest.mark.strict
 def test_a_read_only_token_may_not_write(server, read_token, dag_id):
     with server.client(read_token) as client:
         with pytest.raises(dagtrail.AuthError) as caught:
@@ -32,6 +34,7 @@ def test_a_read_only_token_may_not_write(server, read_token, dag_id):
     assert error.problem["status"] == 403
 
 
+@pytest.mark.strict
 def test_a_token_the_server_did_not_sign(server, dag_id):
     with dagtrail.Client(server.url, token="not.a.jwt", retries=0) as client:
         with pytest.raises(dagtrail.AuthError) as caught:
@@ -53,6 +56,7 @@ def test_a_refused_part_names_its_part_and_line(client, dag_id):
     assert "line 2" in error.detail
 
 
+@pytest.mark.strict
 def test_a_field_validation_error_carries_its_located_issues(client, dag_id):
     with pytest.raises(dagtrail.ValidationError) as caught:
         client.describe_dag(dag_id, "too many tags", tags=[f"t{i}" for i in range(51)])
@@ -65,6 +69,7 @@ def test_a_field_validation_error_carries_its_located_issues(client, dag_id):
     assert "body.tags: at most 50 tags" in str(error)
 
 
+@pytest.mark.strict
 def test_an_event_without_rows_is_a_problem(client, dag_id):
     with pytest.raises(dagtrail.ValidationError) as caught:
         client.event(dag_id, DATE, RUN)
@@ -89,6 +94,7 @@ def test_parts_out_of_order_and_attempts_not_open(client, dag_id):
         client.get_run(uuid.uuid4(), DATE, RUN)
 
 
+@pytest.mark.strict
 def test_a_part_over_the_servers_limit(own_server, dag_id):
     own_server.extra_env["DAGTRAIL_MAX_PART_BYTES"] = "4096"
     own_server.start()
@@ -132,6 +138,7 @@ def test_a_server_that_is_down_for_a_while(own_server, dag_id):
     assert [r["n"] for r in rows] == list(range(8))
 
 
+@pytest.mark.strict
 def test_a_server_that_stays_down(own_server, dag_id):
     """The server answered once, then goes away for good: the retries run
     out. (One that never answered is not retried: see
@@ -206,6 +213,7 @@ def test_the_tasks_exception_outranks_a_failure_to_record_it(own_server, dag_id)
         assert any("no answer after 2 tries" in note for note in caught.value.__notes__)
 
 
+@pytest.mark.strict
 def test_every_error_carries_the_servers_request_id(server, client, read_token, dag_id):
     """The server's X-Request-Id of the answer, on the exception and in its
     message: what a user quotes to the operator."""
@@ -254,6 +262,7 @@ def test_an_answer_without_a_request_id():
     assert str(caught.value) == "GET /api/v1/dags: 409 Conflict: committed already"
 
 
+@pytest.mark.strict
 def test_a_wrong_url_fails_at_once(dag_id):
     """Nothing ever answered on that port: most likely a wrong URL, which
     retrying would not mend (the retries would wait 0.5 + 1 + 2 + 4 + 8 s

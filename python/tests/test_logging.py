@@ -114,6 +114,7 @@ def test_the_handler_leaves_out_its_own_requests(client, reader, dag_id):
     assert [r["message"] for r in logs(reader, dag_id)] == ["one", "two"]
 
 
+@pytest.mark.strict
 def test_the_handler_never_raises_into_the_code_that_logs(client, dag_id, orders_logger, capsys):
     with pytest.raises(dagtrail.NotFoundError):
         with client.phase(dag_id, DATE, RUN, "extract", log_batch=1) as ph:
@@ -126,6 +127,7 @@ def test_the_handler_never_raises_into_the_code_that_logs(client, dag_id, orders
     assert "--- Logging error ---" in capsys.readouterr().err
 
 
+@pytest.mark.strict
 def test_logging_does_not_wait_on_a_server_that_is_away(own_server, orders_logger, capsys):
     """While the server is stopped, the first record that fills a batch
     waits out the retries; the next ones are only buffered. The block's end,
