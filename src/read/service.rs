@@ -301,6 +301,19 @@ impl ReadService {
         Ok(self.dags(company, &query).await?.into_iter().next())
     }
 
+    /// The name people know a DAG of `company` by: its catalog name, else
+    /// its id (what pages show instead of a UUID).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Index`] when the run index fails.
+    pub async fn dag_name(&self, company: &Company, dag_id: DagId) -> Result<String, ReadError> {
+        let entry = self.dag(company, dag_id, NaiveDate::MAX).await?;
+        Ok(entry
+            .and_then(|d| d.info.name)
+            .unwrap_or_else(|| dag_id.to_string()))
+    }
+
     /// Whether `company` has the DAG at all (runs or a catalog entry).
     ///
     /// # Errors

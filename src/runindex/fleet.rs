@@ -387,6 +387,8 @@ pub enum DagSort {
     LastRun,
     /// Most failed runs in the window first.
     Failures,
+    /// The most recent failure first (DAGs that never failed last).
+    LastFailure,
 }
 
 /// A `GET /api/v1/dags` query.
@@ -474,6 +476,10 @@ pub fn arrange(mut entries: Vec<DagEntry>, query: &DagQuery) -> Vec<DagEntry> {
             b.failed_in_window
                 .cmp(&a.failed_in_window)
                 .then(a.dag_id.cmp(&b.dag_id))
+        }),
+        DagSort::LastFailure => entries.sort_by(|a, b| {
+            let key = |e: &DagEntry| e.state.last_failure.as_ref().map(|f| f.run.clone());
+            key(b).cmp(&key(a)).then(a.dag_id.cmp(&b.dag_id))
         }),
     }
     entries

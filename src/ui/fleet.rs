@@ -13,7 +13,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::params::{DagsQuery, Params};
 use crate::model::Phase;
-use crate::runindex::fleet::{DagEntry, DagSort};
+use crate::runindex::fleet::{DagEntry, DagSort, RunStatus};
 
 /// One DAG's row.
 struct Row {
@@ -26,7 +26,71 @@ struct Row {
     failed_day: String,
     failed_week: String,
     runs_week: String,
-    failure: Option<(String, String, String)>,
+    failure: Option<LastFailure>,
+    /// The newest runs, oldest first.
+    recent: Vec<RecentRun>,
+}
+
+/// Runs in a DAG's strip of recent runs (Airflow's run-history bars).
+const STRIP_RUNS: u32 = 14;
+/// DAGs of the board given a strip: past them, the board shows its rows
+/// without one rather than asking the run index once more per DAG.
+const STRIP_DAGS: usize = 200;
+
+/// One square of the strip: a run, its status, its page.
+struct RecentRun {
+    link: String,
+    title: String,
+    status: Status,
+}
+
+/// Each DAG's newest runs of the last year, oldest first (a strip reads
+/// left to right), a few DAGs at a time; empty past [`STRIP_DAGS`].
+async fn recent_runs(
+    state: &AppState,
+    company: &crate::model::Company,
+    dags: &[DagEntry],
+    today: chrono::NaiveDate,
+) -> Result<Vec<Vec<crate::runindex::RunSummary>>, crate::read::ReadError> {
+    use futures::{StreamExt, TryStreamExt};
+    let ids: Vec<crate::model::DagId> = dags.iter().take(STRIP_DAGS).map(|d| d.dag_id).collect();
+    let asked = futures::stream::iter(ids)
+        .map(|dag_id| newest_runs(state, company, dag_id, today))
+        .buffered(8)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut strips = asked;
+    strips.resize_with(dags.len(), Vec::new);
+    Ok(strips)
+}
+
+/// A DAG's newest runs of the last year, oldest first.
+async fn newest_runs(
+    state: &AppState,
+    company: &crate::model::Company,
+    dag_id: crate::model::DagId,
+    today: chrono::NaiveDate,
+) -> Result<Vec<crate::runindex::RunSummary>, crate::read::ReadError> {
+    let mut search = crate::runindex::RunSearch::new(today - chrono::Duration::days(365), today);
+    search.limit = STRIP_RUNS;
+    search.count_limit = Some(u64::from(STRIP_RUNS));
+    let found = state
+        .reads
+        .search_runs(company, &[dag_id], search, None)
+        .await?;
+    let mut runs = found.page.items;
+    runs.reverse();
+    Ok(runs)
+}
+
+/// A DAG's newest failure: the run (its page), the phase, its message,
+/// and when.
+struct LastFailure {
+    link: String,
+    phase: String,
+    message: String,
+    date: String,
+    created: Time,
 }
 
 struct LastRun {
@@ -68,6 +132,7 @@ pub async fn board(
         DagSort::Name => "name",
         DagSort::LastRun => "-last_run",
         DagSort::Failures => "-failures",
+        DagSort::LastFailure => "-last_failure",
     };
     let read = async {
         let (dags, days) = tokio::try_join!(
@@ -77,14 +142,30 @@ pub async fn board(
         Ok::<_, crate::read::ReadError>((dags, days))
     };
     let (dags, days) = state.timed(read).await?;
+    let strips = state
+        .timed(recent_runs(&state, &company, &dags, today))
+        .await?;
     let rows = dags
         .iter()
-        .map(|dag| {
+        .zip(strips)
+        .map(|(dag, strip)| {
             let failed_day = days
                 .iter()
                 .find(|d| d.dag_id == dag.dag_id)
                 .map_or(0, |d| d.failed_in_window);
-            row(&chrome, dag, failed_day)
+            let mut row = row(&chrome, dag, failed_day);
+            row.recent = strip
+                .into_iter()
+                .map(|run| {
+                    let status = Status::of_run(&chrome.tr, RunStatus::of(&run.phases));
+                    RecentRun {
+                        link: crate::http::params::run_path(&dag.dag_id, &run.date, &run.run_id),
+                        title: format!("{} · {} · {}", run.date, run.run_id, status.word),
+                        status,
+                    }
+                })
+                .collect();
+            row
         })
         .collect();
     Ok(html(&Board {
@@ -115,12 +196,12 @@ fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
             (p.as_str(), Status::of_phase(tr, object))
         })
         .collect();
-    let failure = dag.state.last_failure.as_ref().map(|f| {
-        (
-            run_link(&f.run.date, &f.run.run_id),
-            f.phase.as_str().to_owned(),
-            f.message.clone().unwrap_or_default(),
-        )
+    let failure = dag.state.last_failure.as_ref().map(|f| LastFailure {
+        link: run_link(&f.run.date, &f.run.run_id),
+        phase: f.phase.as_str().to_owned(),
+        message: f.message.clone().unwrap_or_default(),
+        date: f.run.date.to_string(),
+        created: Time::of(f.run.created_at),
     });
     Row {
         link: format!("/dags/{id}"),
@@ -133,6 +214,7 @@ fn row(chrome: &Chrome, dag: &DagEntry, failed_day: i64) -> Row {
         failed_week: tr.number(u64::try_from(dag.failed_in_window).unwrap_or(0)),
         runs_week: tr.count("fleet-runs-of", "runs", dag.runs_in_window),
         failure,
+        recent: Vec::new(),
     }
 }
 

@@ -41,6 +41,7 @@ struct EventFile {
 #[derive(askama::Template)]
 #[template(path = "ui/run.html")]
 struct RunPage {
+    dag_name: String,
     chrome: Chrome,
     dag_id: String,
     date: String,
@@ -64,9 +65,10 @@ pub async fn page(
             Err(ReadError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        Ok((summary, event))
+        let dag_name = state.reads.dag_name(&company, run.dag_id).await?;
+        Ok((summary, event, dag_name))
     };
-    let (summary, event) = state.timed(read).await?;
+    let (summary, event, dag_name) = state.timed(read).await?;
     let base = crate::http::params::run_path(&run.dag_id, &run.date, run.run_id.as_str());
     let mut attempts = Vec::new();
     for phase in Phase::ALL {
@@ -133,6 +135,7 @@ pub async fn page(
         .unwrap_or_default();
     Ok(html(&RunPage {
         dag_id: run.dag_id.to_string(),
+        dag_name,
         date: run.date.to_string(),
         run_id: run.run_id.as_str().to_owned(),
         attempts,

@@ -36,8 +36,30 @@ struct PhaseCell {
     link: Option<String>,
     status: Status,
     message: String,
-    /// The phase's data search for the run keyword given for this phase.
+    /// The phase's data search for the run keyword given for this phase,
+    /// when the keyword is among its rows (not only in its message).
     deep: Option<String>,
+    /// Whether the run keyword matched the phase's message or status
+    /// rather than a row: said, so that no link promises rows.
+    matched_message: bool,
+}
+
+/// Where a phase's run keyword is found, by the project's one folding rule
+/// (`casefold.rs`): in its first rows as the run index holds them, and in
+/// its message or status.
+fn keyword_found(object: &crate::runindex::PhaseObject, keyword: &str) -> (bool, bool) {
+    let needle = crate::casefold::fold(keyword);
+    let has = |text: &str| crate::casefold::fold(text).contains(needle.as_ref());
+    let in_rows = object.data.as_ref().is_some_and(|rows| {
+        rows.iter()
+            .any(|row| row.values().any(|v| has(&v.to_string())) || row.keys().any(|k| has(k)))
+    });
+    let in_message = object.status.message.as_deref().is_some_and(has)
+        || object
+            .status
+            .success
+            .is_some_and(|s| has(if s { "true" } else { "false" }));
+    (in_rows, in_message)
 }
 
 /// One day of the calendar strip.
@@ -77,6 +99,9 @@ struct RunsPage {
     chrome: Chrome,
     dag_id: String,
     name: String,
+    /// The catalog's description and owner (empty when not given).
+    description: String,
+    owner: String,
     known: bool,
     form: Form,
     days: Vec<Day>,
@@ -125,9 +150,12 @@ pub async fn page(
         )
     };
     let (found, (days, known), dag) = state.timed(read).await?;
-    let name = dag
-        .and_then(|d| d.info.name)
-        .unwrap_or_else(|| dag_id.to_string());
+    let info = dag.map(|d| d.info).unwrap_or_default();
+    let name = info.name.clone().unwrap_or_else(|| dag_id.to_string());
+    let (description, owner) = (
+        info.description.unwrap_or_default(),
+        info.owner.unwrap_or_default(),
+    );
     let tr = &chrome.tr;
     let total = if found.page.total_exact {
         tr.count("runs-total", "total", found.page.total)
@@ -155,6 +183,8 @@ pub async fn page(
     Ok(html(&RunsPage {
         dag_id: dag_id.to_string(),
         name,
+        description,
+        owner,
         known,
         form,
         days,
@@ -239,11 +269,20 @@ fn run_row(
             };
             // A phase not started has no page to show.
             let page = object.map(|_| phase_link.clone());
-            let deep = keywords
+            let keyword = keywords
                 .iter()
                 .find(|(kp, k)| *kp == p && !k.is_empty())
-                .filter(|_| p.is_step() && object.is_some())
-                .map(|(_, k)| format!("{phase_link}?keyword={}", query_value(k)));
+                .map(|(_, k)| k.as_str());
+            let (in_rows, in_message) = match (keyword, object) {
+                (Some(k), Some(o)) => keyword_found(o, k),
+                _ => (false, false),
+            };
+            // Matched in the message alone: no rows to promise. Matched
+            // nowhere the page can see (a value's JSON spelled otherwise):
+            // the data search says.
+            let deep = keyword
+                .filter(|_| p.is_step() && object.is_some() && (in_rows || !in_message))
+                .map(|k| format!("{phase_link}?keyword={}", query_value(k)));
             PhaseCell {
                 name: p.as_str(),
                 link: page,
@@ -252,6 +291,7 @@ fn run_row(
                     .and_then(|o| o.status.message.clone())
                     .unwrap_or_default(),
                 deep,
+                matched_message: in_message && !in_rows,
             }
         })
         .collect();
@@ -319,7 +359,11 @@ impl RunsPage {
 
     /// A text with one argument: `phase`, or `dag` for the title.
     fn phase_label(&self, key: &str, value: &str) -> String {
-        let name = if key == "runs-title" { "dag" } else { "phase" };
+        let name = match key {
+            "runs-title" => "dag",
+            "runs-owner" => "owner",
+            _ => "phase",
+        };
         self.chrome.tr.with(key, &[(name, value.to_owned())])
     }
 }

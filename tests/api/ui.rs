@@ -517,3 +517,155 @@ async fn a_path_nothing_serves() {
         assert!(text(&reply).contains("no such route"), "{uri}");
     }
 }
+
+/// What a data engineer looks for first (issue 25 B): the DAG's name, not
+/// its UUID, in crumbs and titles, with its description and owner; the
+/// board's strip of recent runs, the last failure's time and a sort by it;
+/// every attempt of a retried phase one click away; each phase's message
+/// on the runs list, and a run keyword found in a message said so, with no
+/// link promising rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_strips_attempts_and_messages() {
+    use dagtrail::model::DagId;
+    let app = crate::support::embedded().await;
+    let dag = DagId(uuid::Uuid::new_v4());
+    let catalog = app
+        .send(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/dags/{dag}"),
+            Some(&app.write_token()),
+            &[("content-type", "application/json")],
+            r#"{"name": "orders_daily", "description": "Orders into the warehouse", "owner": "data-eng"}"#,
+        )
+        .await;
+    assert_eq!(catalog.status, StatusCode::OK, "{}", catalog.json());
+    // Runs of 20 and 21 Nov succeed; 22 Nov's transform fails, then its
+    // retry succeeds; 23 Nov's load fails with a message.
+    for d in [20, 21] {
+        crate::support::record_outcome(
+            &app,
+            dag,
+            d,
+            Phase::Extract,
+            1,
+            Some(true),
+            "extracted 2 rows",
+        )
+        .await;
+    }
+    crate::support::record_outcome(
+        &app,
+        dag,
+        22,
+        Phase::Transform,
+        1,
+        Some(false),
+        "upstream timeout",
+    )
+    .await;
+    crate::support::record_outcome(
+        &app,
+        dag,
+        22,
+        Phase::Transform,
+        2,
+        Some(true),
+        "transformed 2 rows",
+    )
+    .await;
+    crate::support::record_outcome(
+        &app,
+        dag,
+        23,
+        Phase::Load,
+        1,
+        Some(false),
+        "warehouse refused: disk full",
+    )
+    .await;
+
+    let board = page(&app, "/?sort=-last_failure").await;
+    let strip = board
+        .split(r#"<div class="recent" role="list">"#)
+        .nth(1)
+        .and_then(|s| s.split("</div>").next())
+        .expect("a strip of recent runs");
+    assert_eq!(strip.matches("class=\"sq ").count(), 4, "{strip}");
+    assert!(
+        strip.contains("scheduled__2026-11-23") && strip.contains("sq failed"),
+        "{strip}"
+    );
+    assert!(
+        board.contains("warehouse refused: disk full") && board.contains("2026-11-23 · <time"),
+        "the last failure and when"
+    );
+    assert!(board.contains(r#"value="-last_failure" selected"#));
+
+    let runs = page(
+        &app,
+        &format!("/dags/{dag}?date_from=2026-11-01&date_to=2026-11-30"),
+    )
+    .await;
+    assert!(
+        runs.contains(&format!(r#"<span title="{dag}">orders_daily</span>"#)),
+        "the crumbs name the DAG"
+    );
+    assert!(
+        runs.contains("Orders into the warehouse") && runs.contains("Owner: data-eng"),
+        "{runs}"
+    );
+    assert!(
+        runs.contains(r#"<small class="msg">warehouse refused: disk full</small>"#),
+        "messages shown, not only on hover"
+    );
+    let found = page(
+        &app,
+        &format!("/dags/{dag}?date_from=2026-11-01&date_to=2026-11-30&load_keyword=disk"),
+    )
+    .await;
+    assert!(
+        found.contains("the keyword is in its message, not its rows"),
+        "{found}"
+    );
+    assert!(
+        !found.contains("/phases/load?keyword=disk"),
+        "no link promises rows"
+    );
+
+    let run = format!("/dags/{dag}/runs/2026-11-22/scheduled__2026-11-22");
+    let run_page = page(&app, &run).await;
+    assert!(
+        run_page.contains(&format!(r#"title="{dag}">orders_daily</a>"#)),
+        "{run_page}"
+    );
+    assert!(
+        run_page.contains("<title>scheduled__2026-11-22 · orders_daily"),
+        "the title names the DAG"
+    );
+    let phase = page(&app, &format!("{run}/phases/transform?attempt=1")).await;
+    assert!(phase.contains(&format!(r#"title="{dag}">orders_daily</a>"#)));
+    let switcher = phase
+        .split(r#"<nav class="attempts""#)
+        .nth(1)
+        .and_then(|s| s.split("</nav>").next())
+        .expect("an attempt switcher");
+    assert!(
+        switcher.contains(r#"transform?attempt=1" aria-current="page">1</a>"#),
+        "{switcher}"
+    );
+    assert!(
+        switcher.contains(r#"transform?attempt=2">2</a>"#),
+        "{switcher}"
+    );
+    let single = page(&app, &format!("{run}/phases/transform?attempt=2")).await;
+    assert!(single.contains(r#"aria-current="page">2</a>"#));
+    let one = page(
+        &app,
+        &format!("/dags/{dag}/runs/2026-11-20/scheduled__2026-11-20/phases/extract"),
+    )
+    .await;
+    assert!(
+        !one.contains(r#"<nav class="attempts""#),
+        "one attempt: no switcher"
+    );
+}

@@ -447,8 +447,8 @@ pub struct DagsQuery {
     /// Comma-separated statuses of the DAG's newest run: `failed`, `running`, `succeeded`.
     #[param(value_type = Option<String>, max_length = 64, pattern = "^(failed|running|succeeded)(,(failed|running|succeeded))*$")]
     pub status: Vec<RunStatus>,
-    /// `name` (A to Z, unnamed DAGs last), `-last_run` (newest run first) or `-failures` (most failed runs in the window first).
-    #[param(value_type = Option<String>, default = "name", pattern = "^(name|-last_run|-failures)$")]
+    /// `name` (A to Z, unnamed DAGs last), `-last_run` (newest run first), `-failures` (most failed runs in the window first) or `-last_failure` (the most recent failure first, DAGs that never failed last).
+    #[param(value_type = Option<String>, default = "name", pattern = "^(name|-last_run|-failures|-last_failure)$")]
     pub sort: DagSort,
 }
 
@@ -466,11 +466,12 @@ impl FromQuery for DagsQuery {
             None | Some("name") => DagSort::Name,
             Some("-last_run") => DagSort::LastRun,
             Some("-failures") => DagSort::Failures,
+            Some("-last_failure") => DagSort::LastFailure,
             Some(_) => {
                 q.invalid(
                     "sort",
                     "literal_error",
-                    "Input should be 'name', '-last_run' or '-failures'",
+                    "Input should be 'name', '-last_run', '-failures' or '-last_failure'",
                 );
                 DagSort::Name
             }

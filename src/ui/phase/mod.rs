@@ -9,18 +9,19 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures::future::try_join_all;
 
 use super::session::Viewer;
 use super::view::{Cell, Status, Time, query_value, query_without};
 use super::{Chrome, PageError, html};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::params::{
-    AttemptQuery, DataQuery, FromQuery, LogQuery, PageQuery, PhasePath, QueryValues,
-};
+use crate::http::params::{AttemptQuery, FromQuery, LogQuery, PageQuery, PhasePath, QueryValues};
 use crate::model::{Company, Phase, RunRef};
 use crate::read::{AttemptReader, Missing, ParquetPage};
+
+mod tabs;
+
+use tabs::{data_body, errors_body, logs_body};
 
 /// The log levels the filter offers (contract section 3).
 const LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -36,6 +37,10 @@ enum Tab {
 /// What every tab shows above its table.
 struct Header {
     dag_id: String,
+    /// The DAG's name (its catalog name, else its id).
+    dag_name: String,
+    /// The phase's newest attempt: the switcher offers 1 to it.
+    newest: u32,
     date: String,
     run_id: String,
     run_link: String,
@@ -180,16 +185,6 @@ impl FromQuery for Place {
     }
 }
 
-/// What a tab shows below the header.
-#[derive(Default)]
-struct Body {
-    table: Option<Table>,
-    errors: Vec<ErrorItem>,
-    keyword: String,
-    levels: Vec<String>,
-    target_row: Option<u64>,
-}
-
 /// Opens the attempt a tab's URL names, or answers for it: the error page
 /// (a [`PageError`]), or the "not committed yet" page.
 async fn open(
@@ -227,9 +222,29 @@ async fn open(
         }
         Err(e) => return Err(PageError::from(e).into_response()),
     };
+    // The DAG's name for the crumbs, and the phase's newest attempt for
+    // the attempt switcher (from the run index; at least this one).
+    let (dag_name, recorded) = state
+        .timed(async {
+            tokio::try_join!(
+                state.reads.dag_name(&company, run.dag_id),
+                state.reads.get_run(&company, &run)
+            )
+        })
+        .await
+        .map_err(|e| PageError::from(e).into_response())?;
+    let newest = recorded
+        .phases
+        .get(phase)
+        .and_then(|o| o.attempt)
+        .and_then(|a| u32::try_from(a).ok())
+        .unwrap_or(attempt)
+        .max(attempt);
     let meta = reader.metadata();
     let head = Header {
         dag_id: run.dag_id.to_string(),
+        dag_name,
+        newest,
         date: run.date.to_string(),
         run_id: run.run_id.as_str().to_owned(),
         base: format!("{run_link}/phases/{phase}"),
@@ -325,138 +340,6 @@ async fn show(
     .await)
 }
 
-/// The Data tab: a page of rows, the page holding `row`, or a page of the
-/// rows holding `keyword` (marked).
-async fn data_body(
-    state: &AppState,
-    opened: &Opened,
-    raw: &str,
-    place: &mut Place,
-) -> Result<Body, ApiError> {
-    let DataQuery { keyword } = QueryValues::from_form(raw, &[]).validate()?;
-    let keyword = keyword.filter(|k| !k.is_empty());
-    let p = &mut place.page;
-    // A row asked for by number opens the page holding it.
-    if let (Some(row), None) = (place.row, &keyword) {
-        p.page = row / u64::from(p.limit.max(1));
-    }
-    let page = match &keyword {
-        Some(k) => {
-            let _slot = state.search_slot(&opened.company)?;
-            state
-                .timed(opened.reader.search_data(k, p.page, p.limit))
-                .await?
-        }
-        None => {
-            state
-                .timed(opened.reader.data_page(p.page, p.limit))
-                .await?
-        }
-    };
-    Ok(Body {
-        table: Some(Table::of_off_workers(page, keyword.clone()).await?),
-        keyword: keyword.unwrap_or_default(),
-        target_row: place.row,
-        ..Body::default()
-    })
-}
-
-/// The Errors tab: a page of errors, each with the data row it names.
-async fn errors_body(state: &AppState, opened: &Opened, place: &Place) -> Result<Body, ApiError> {
-    let p = &place.page;
-    let page = state
-        .timed(opened.reader.errors_page(p.page, p.limit))
-        .await?;
-    let errors = try_join_all(
-        page.rows
-            .to_json()
-            .iter()
-            .map(|row| error_item(state, opened, row)),
-    )
-    .await?;
-    Ok(Body {
-        // The errors show as blocks; the table gives only the paging.
-        table: Some(Table::paging_of(&page)),
-        errors,
-        ..Body::default()
-    })
-}
-
-/// The Logs tab: a page of the rows the level and keyword filters keep.
-async fn logs_body(
-    state: &AppState,
-    opened: &Opened,
-    raw: &str,
-    place: &Place,
-) -> Result<Body, ApiError> {
-    let p = &place.page;
-    let query: LogQuery = QueryValues::from_form(raw, &[]).validate()?;
-    let mut levels: Vec<String> = query.level.iter().flatten().cloned().collect();
-    levels.sort();
-    let keyword = query.keyword.clone().unwrap_or_default();
-    let filter = query.filter();
-    let _slot = match filter.is_empty() {
-        true => None,
-        false => Some(state.search_slot(&opened.company)?),
-    };
-    let page = state
-        .timed(opened.reader.logs_page(&filter, p.page, p.limit))
-        .await?;
-    let marked = (!keyword.is_empty()).then(|| keyword.clone());
-    Ok(Body {
-        table: Some(Table::of_off_workers(page, marked).await?),
-        keyword,
-        levels,
-        ..Body::default()
-    })
-}
-
-/// An error's fields, its traceback apart, and the data row its `_file`
-/// and `_row` name, read as one row of the Data tab.
-async fn error_item(
-    state: &AppState,
-    opened: &Opened,
-    row: &serde_json::Map<String, serde_json::Value>,
-) -> Result<ErrorItem, ApiError> {
-    let traceback = row
-        .get("traceback")
-        .and_then(|t| t.as_str())
-        .map(str::to_owned);
-    let fields = row
-        .iter()
-        .filter(|(name, _)| name.as_str() != "traceback")
-        .map(|(name, value)| (name.clone(), Cell::of(value, None)))
-        .collect();
-    let file = row.get("_file").and_then(serde_json::Value::as_i64);
-    let at = row.get("_row").and_then(serde_json::Value::as_i64);
-    let place = match (file, at) {
-        (Some(file), Some(row)) => opened.reader.data_row_of(file, row),
-        _ => None,
-    };
-    let row = match place {
-        Some(global) => {
-            let page = state.timed(opened.reader.data_page(global, 1)).await?;
-            page.rows.to_json().first().map(|data| {
-                let link = format!(
-                    "{}?attempt={}&row={global}#row-{global}",
-                    opened.head.base, opened.head.attempt
-                );
-                let cells = data
-                    .iter()
-                    .map(|(name, value)| (name.clone(), Cell::of(value, None)))
-                    .collect();
-                (link, cells)
-            })
-        }
-        None => None,
-    };
-    Ok(ErrorItem {
-        fields,
-        traceback,
-        row,
-    })
-}
-
 /// `GET …/phases/{phase}/logs.ndjson`: the whole log, or what the
 /// filters keep, as a download, streamed (the API's NDJSON answer).
 pub async fn logs_ndjson(
@@ -499,6 +382,20 @@ impl PhasePage {
                 ("run", self.head.run_id.clone()),
             ],
         )
+    }
+
+    /// Links to every attempt of the phase, on the same tab (Airflow 3's
+    /// try selector): empty when there is one attempt.
+    fn attempt_links(&self) -> Vec<(u32, String, bool)> {
+        if self.head.newest < 2 {
+            return Vec::new();
+        }
+        (1..=self.head.newest)
+            .map(|n| {
+                let link = format!("{}{}?attempt={n}", self.head.base, self.tab.suffix());
+                (n, link, n == self.head.attempt)
+            })
+            .collect()
     }
 
     fn tab_link(&self, tab: Tab) -> String {
