@@ -34,7 +34,10 @@ fleet-col-phases = Phases
 fleet-col-day = Failed runs, last day
 fleet-col-week = Failed runs, last 7 days
 fleet-col-reason = Last failure
-fleet-runs-of = { $runs } runs
+fleet-runs-of = { $runs_n ->
+    [one] { $runs } run
+   *[other] { $runs } runs
+}
 
 status-success = succeeded
 status-failed = failed
@@ -52,6 +55,10 @@ runs-status = Run status
 runs-phase-status = { $phase } status
 runs-keyword = { $phase } keyword
 runs-run-ids = Run ids (comma-separated)
+runs-created-from = First recorded from
+runs-created-to = First recorded before
+runs-updated-since = Changed since
+runs-per-page = Runs per page
 runs-sort = Order
 runs-sort-date-desc = newest date first
 runs-sort-date-asc = oldest date first
@@ -63,7 +70,10 @@ runs-search = Search
 runs-reset = Clear filters
 runs-keyword-help = A run keyword searches, in each phase, its status, message and first 100 data rows (case-insensitive, literal). To search every row of a phase, open it and use its data search.
 runs-none = No runs match these filters in this date range.
-runs-total = { $total } runs
+runs-total = { $total_n ->
+    [one] { $total } run
+   *[other] { $total } runs
+}
 runs-total-more = more than { $total } runs
 runs-col-run = Run
 runs-col-date = Date
@@ -74,7 +84,10 @@ runs-matched-message = the keyword is in its message, not its rows
 runs-next = Next page
 runs-first = First page
 runs-calendar = Runs per day
-runs-calendar-day = { $date }: { $runs } runs, { $failed } failed
+runs-calendar-day = { $date }: { $runs_n ->
+    [one] { $runs } run
+   *[other] { $runs } runs
+}, { $failed } failed
 runs-skip-calendar = Skip the calendar, to the filters and runs
 
 run-title = Run { $run }
@@ -98,14 +111,21 @@ phase-tab-data = Data
 phase-tab-errors = Errors
 phase-tab-logs = Logs
 phase-running = This attempt has not committed yet (no metadata.parquet): it may still be running. This page refreshes every 5 seconds.
-phase-rows = { $rows } rows
+phase-rows = { $rows_n ->
+    [one] { $rows } row
+   *[other] { $rows } rows
+}
 phase-page = Page
 phase-go = Go
 phase-row = Row
 phase-prev = Previous
 phase-next = Next
 phase-keyword = Search every row
-phase-matches = { $total } matching rows
+phase-matches = { $total_n ->
+    [one] { $total } matching row
+   *[other] { $total } matching rows
+}
+phase-show-types = Show column types
 phase-no-rows = No rows.
 phase-expand = expand
 error-traceback = Traceback

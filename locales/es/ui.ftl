@@ -34,7 +34,10 @@ fleet-col-phases = Fases
 fleet-col-day = Ejecuciones fallidas, último día
 fleet-col-week = Ejecuciones fallidas, últimos 7 días
 fleet-col-reason = Último fallo
-fleet-runs-of = { $runs } ejecuciones
+fleet-runs-of = { $runs_n ->
+    [one] { $runs } ejecución
+   *[other] { $runs } ejecuciones
+}
 
 status-success = correcta
 status-failed = fallida
@@ -52,6 +55,10 @@ runs-status = Estado de la ejecución
 runs-phase-status = Estado de { $phase }
 runs-keyword = Palabra clave en { $phase }
 runs-run-ids = Ids de ejecución (separados por comas)
+runs-created-from = Registrada desde
+runs-created-to = Registrada antes de
+runs-updated-since = Cambiada desde
+runs-per-page = Ejecuciones por página
 runs-sort = Orden
 runs-sort-date-desc = fecha más reciente primero
 runs-sort-date-asc = fecha más antigua primero
@@ -63,7 +70,10 @@ runs-search = Buscar
 runs-reset = Quitar filtros
 runs-keyword-help = Una palabra clave de ejecución busca, en cada fase, su estado, su mensaje y sus primeras 100 filas de datos (sin distinguir mayúsculas, literal). Para buscar en todas las filas de una fase, ábrala y use su búsqueda de datos.
 runs-none = Ninguna ejecución cumple estos filtros en este rango de fechas.
-runs-total = { $total } ejecuciones
+runs-total = { $total_n ->
+    [one] { $total } ejecución
+   *[other] { $total } ejecuciones
+}
 runs-total-more = más de { $total } ejecuciones
 runs-col-run = Ejecución
 runs-col-date = Fecha
@@ -74,7 +84,13 @@ runs-matched-message = la palabra está en su mensaje, no en sus filas
 runs-next = Página siguiente
 runs-first = Primera página
 runs-calendar = Ejecuciones por día
-runs-calendar-day = { $date }: { $runs } ejecuciones, { $failed } fallidas
+runs-calendar-day = { $date }: { $runs_n ->
+    [one] { $runs } ejecución
+   *[other] { $runs } ejecuciones
+}, { $failed_n ->
+    [one] { $failed } fallida
+   *[other] { $failed } fallidas
+}
 runs-skip-calendar = Saltar el calendario, a los filtros y ejecuciones
 
 run-title = Ejecución { $run }
@@ -98,14 +114,21 @@ phase-tab-data = Datos
 phase-tab-errors = Errores
 phase-tab-logs = Registros
 phase-running = Este intento aún no se ha confirmado (sin metadata.parquet): puede seguir en curso. Esta página se actualiza cada 5 segundos.
-phase-rows = { $rows } filas
+phase-rows = { $rows_n ->
+    [one] { $rows } fila
+   *[other] { $rows } filas
+}
 phase-page = Página
 phase-go = Ir
 phase-row = Fila
 phase-prev = Anterior
 phase-next = Siguiente
 phase-keyword = Buscar en todas las filas
-phase-matches = { $total } filas coinciden
+phase-matches = { $total_n ->
+    [one] { $total } fila coincide
+   *[other] { $total } filas coinciden
+}
+phase-show-types = Mostrar los tipos de columna
 phase-no-rows = Sin filas.
 phase-expand = desplegar
 error-traceback = Traza

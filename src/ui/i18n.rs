@@ -130,8 +130,28 @@ impl Tr {
 
     /// The text of `key` whose one argument `name` is a count.
     pub fn count(&self, key: &str, name: &'static str, n: impl TryInto<u64>) -> String {
-        let n = n.try_into().unwrap_or(0);
-        self.with(key, &[(name, self.number(n))])
+        self.counts(key, &[(name, n.try_into().unwrap_or(0))], &[])
+    }
+
+    /// The text of `key` with counts and texts: each count `name` is given
+    /// as the number written in the reader's language (`$name`) and as the
+    /// number itself (`$name_n`), for the message to pick its plural form
+    /// by the language's rules (`{ $runs_n -> [one] … *[other] … }`).
+    pub fn counts(
+        &self,
+        key: &str,
+        counts: &[(&'static str, u64)],
+        texts: &[(&'static str, String)],
+    ) -> String {
+        let mut args: HashMap<Cow<'static, str>, FluentValue> = texts
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
+            .collect();
+        for (name, n) in counts {
+            args.insert(Cow::Borrowed(*name), FluentValue::from(self.number(*n)));
+            args.insert(Cow::Owned(format!("{name}_n")), FluentValue::from(*n));
+        }
+        LOCALES.lookup_with_args(&self.id, key, &args)
     }
 
     /// A count in the reader's language (digit grouping).
@@ -157,6 +177,28 @@ impl Tr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts take the plural form of the reader's language (Fluent's
+    /// plural selectors), not "1 runs" or "1 ejecuciones".
+    #[test]
+    fn counts_take_the_languages_plural_forms() {
+        let (en, es) = (Tr::new(Lang::En), Tr::new(Lang::Es));
+        assert_eq!(en.count("runs-total", "total", 1u64), "1 run");
+        assert_eq!(en.count("runs-total", "total", 2u64), "2 runs");
+        assert_eq!(en.count("runs-total", "total", 1_234u64), "1,234 runs");
+        assert_eq!(es.count("runs-total", "total", 1u64), "1 ejecución");
+        assert_eq!(es.count("runs-total", "total", 0u64), "0 ejecuciones");
+        assert_eq!(en.count("phase-rows", "rows", 1u64), "1 row");
+        assert_eq!(es.count("phase-matches", "total", 1u64), "1 fila coincide");
+        assert_eq!(
+            es.counts(
+                "runs-calendar-day",
+                &[("runs", 1), ("failed", 1)],
+                &[("date", "2026-11-27".into())]
+            ),
+            "2026-11-27: 1 ejecución, 1 fallida"
+        );
+    }
 
     fn keys(text: &str) -> Vec<String> {
         let mut keys: Vec<String> = text
@@ -220,10 +262,7 @@ mod tests {
     #[test]
     fn texts_and_numbers() {
         let es = Tr::new(Lang::Es);
-        assert_eq!(
-            es.with("runs-total", &[("total", es.number(1234))]),
-            "1234 ejecuciones"
-        );
+        assert_eq!(es.count("runs-total", "total", 1234u64), "1234 ejecuciones");
         assert_eq!(es.number(1_234_567), "1\u{a0}234\u{a0}567");
         assert_eq!(Tr::new(Lang::En).number(1_234_567), "1,234,567");
         assert_eq!(Tr::new(Lang::En).t("nav-signout"), "Sign out");

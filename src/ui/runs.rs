@@ -347,13 +347,13 @@ fn strip_days(
 impl RunsPage {
     fn day_title(&self, day: &Day) -> String {
         let tr = &self.chrome.tr;
-        tr.with(
+        tr.counts(
             "runs-calendar-day",
             &[
-                ("date", day.date.clone()),
-                ("runs", tr.number(u64::try_from(day.runs).unwrap_or(0))),
-                ("failed", tr.number(u64::try_from(day.failed).unwrap_or(0))),
+                ("runs", u64::try_from(day.runs).unwrap_or(0)),
+                ("failed", u64::try_from(day.failed).unwrap_or(0)),
             ],
+            &[("date", day.date.clone())],
         )
     }
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import logging
-import os
 import math
+import os
 import random
 import time
 import uuid
@@ -148,6 +148,7 @@ def event_not_recorded() -> EventRecorded:
     event without rows)."""
     return {"queue_data_rows": 0, "event_rows": 0}
 
+
 _RETRIED_STATUSES = (502, 503, 504)
 #: Longest ``Retry-After`` waited, in seconds.
 MAX_RETRY_AFTER = 300.0
@@ -261,11 +262,12 @@ class Client:
         token: A JWT whose scope holds ``runs:write`` (``dagtrail token
             --scope runs:write``); default: the ``DAGTRAIL_TOKEN``
             environment variable. Reading needs no scope.
-        strict: Whether a failure of dagtrail's raises (``True``: the
-            task fails with it) or is logged once and recorded around
-            (``False``, best-effort: the task goes on without dagtrail);
-            default: ``DAGTRAIL_STRICT`` (unset: best-effort). A mistake of
-            the caller's (a bad argument) raises in both modes.
+        strict: Whether a failure of dagtrail's (no answer, or the
+            server's refusal) raises, failing the task (``True``), or is
+            logged once as a WARNING while the task goes on without
+            dagtrail (``False``, best-effort); default:
+            ``DAGTRAIL_STRICT`` (unset: best-effort). A mistake of the
+            caller's (a bad argument) raises in both modes.
         timeout: Seconds for an ordinary call (each of connect, read,
             write); default 10 best-effort, 30 strict.
         upload_timeout: Seconds to wait for a part's answer once sent (the

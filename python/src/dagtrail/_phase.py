@@ -106,6 +106,10 @@ def _say(level: int, message: str, *args: Any) -> None:
         log.log(level, message, *args)
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" + ("" if n == 1 else "s")
+
+
 #: Bytes of rows sent as one Arrow IPC message at most: well under the
 #: server's DAGTRAIL_MAX_BATCH_BYTES (64 MiB by default), which bounds what
 #: one message may make it hold.
@@ -380,14 +384,14 @@ class Phase:
         if self.attempt is not None:
             left = f"; attempt {self.attempt} is left uncommitted"
             if self.rows_written:
-                left += f" with {self.rows_written:,} rows staged"
+                left += f" with {_count(self.rows_written, 'row')} staged"
         _say(
             logging.WARNING,
-            "dagtrail: %s: dropped %s rows, %s errors, %s log lines%s: %s",
+            "dagtrail: %s: dropped %s, %s, %s%s: %s",
             self._label(),
-            f"{self.dropped['rows']:,}",
-            f"{self.dropped['errors']:,}",
-            f"{self.dropped['logs']:,}",
+            _count(self.dropped["rows"], "row"),
+            _count(self.dropped["errors"], "error"),
+            _count(self.dropped["logs"], "log line"),
             left,
             failure_text(self.failure),
         )
@@ -684,8 +688,13 @@ class Phase:
                 that does not validate, 500 for a failure).
             record: The offending input (a dict, or JSON text), kept as
                 JSON text.
-            row: The data row it concerns (``_row``, 0-based in its file).
-            file: The data file it concerns (``_file``).
+            row: The data row it concerns: its 0-based place among every
+                row written through this phase (across ``write`` calls and
+                the parts they are split into); the server stores the file
+                and row it landed in, so the explorer links the error to
+                it. With ``file``, the row within that data file instead.
+            file: The data file it concerns (``_file``), for a ``row``
+                counted within it.
             traceback: A formatted traceback.
             error_type: A URI reference or an exception class
                 (``error_type``; the server's default is

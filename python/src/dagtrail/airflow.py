@@ -315,7 +315,7 @@ class _NoServer:
         self.cause = cause
 
     def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TransportError(f"no dagtrail server: {failure_text(self.cause)}") from self.cause
+        raise TransportError(failure_text(self.cause)) from self.cause
 
     describe_dag = open_attempt = abort_attempt = upload_part = commit_attempt = _fail
 

@@ -59,7 +59,11 @@ struct Header {
 /// A page of rows as a table.
 struct Table {
     columns: Vec<(String, String)>,
-    rows: Vec<(u64, Vec<Cell>)>,
+    /// Each row's number, cells, and its log level's class (`lvl-error`;
+    /// empty outside logs).
+    rows: Vec<(u64, Vec<Cell>, &'static str)>,
+    /// The log level's column, coloured by its row's class.
+    level_col: Option<usize>,
     page: u64,
     total: u64,
     pages: u64,
@@ -71,6 +75,7 @@ impl Table {
         Self {
             columns: Vec::new(),
             rows: Vec::new(),
+            level_col: None,
             page: page.page,
             total: page.total,
             pages: page.total.div_ceil(u64::from(page.limit.max(1))),
@@ -105,12 +110,22 @@ impl Table {
                         Cell::of(row.get(name).unwrap_or(&serde_json::Value::Null), keyword)
                     })
                     .collect();
-                (first + i as u64, cells)
+                let class = match row.get("level").and_then(|l| l.as_str()) {
+                    Some("DEBUG") => "lvl-debug",
+                    Some("INFO") => "lvl-info",
+                    Some("WARNING") => "lvl-warning",
+                    Some("ERROR") => "lvl-error",
+                    Some("CRITICAL") => "lvl-critical",
+                    _ => "",
+                };
+                (first + i as u64, cells, class)
             })
             .collect();
+        let level_col = columns.iter().position(|(name, _)| name == "level");
         Self {
             columns,
             rows,
+            level_col,
             ..Self::paging_of(page)
         }
     }
@@ -449,6 +464,16 @@ impl PhasePage {
 
     fn is_target(&self, n: &u64) -> bool {
         self.target_row == Some(*n)
+    }
+
+    /// A row's classes: its log level's, and `target` for the row a link
+    /// jumped to.
+    fn row_class(&self, n: &u64, level: &str) -> String {
+        match (level.is_empty(), self.is_target(n)) {
+            (true, true) => "target".to_owned(),
+            (false, true) => format!("{level} target"),
+            _ => level.to_owned(),
+        }
     }
 
     fn has_level(&self, level: &str) -> bool {
