@@ -80,6 +80,7 @@ runs-col-date = Date
 runs-col-created = Created
 runs-col-duration = Duration
 runs-deep = deep search
+runs-durations = Each run's phases, from its own start: the longer a bar, the longer the phase took
 runs-matched-message = the keyword is in its message, not its rows
 runs-next = Next page
 runs-first = First page

@@ -80,6 +80,7 @@ runs-col-date = Fecha
 runs-col-created = Creada
 runs-col-duration = Duración
 runs-deep = búsqueda profunda
+runs-durations = Las fases de cada ejecución, desde su propio inicio: cuanto más larga la barra, más duró la fase
 runs-matched-message = la palabra está en su mensaje, no en sus filas
 runs-next = Página siguiente
 runs-first = Primera página

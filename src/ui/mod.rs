@@ -14,6 +14,7 @@
 
 mod assets;
 mod fleet;
+mod gantt;
 pub mod i18n;
 mod phase;
 mod run;

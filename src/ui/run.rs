@@ -9,6 +9,9 @@ use axum::response::Response;
 use futures::future::join_all;
 
 use super::session::Viewer;
+use chrono::{DateTime, Utc};
+
+use super::gantt;
 use super::view::{Cell, Status, Time, between};
 use super::{Chrome, PageError, html};
 use crate::http::AppState;
@@ -27,6 +30,8 @@ struct AttemptRow {
     status: Status,
     started: Option<Time>,
     finished: Option<Time>,
+    /// The same instants, for the timeline chart.
+    span: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
     duration: Option<String>,
     message: String,
     committed: bool,
@@ -47,6 +52,8 @@ struct RunPage {
     date: String,
     run_id: String,
     attempts: Vec<AttemptRow>,
+    /// The attempts along the run's time.
+    timeline: Option<gantt::Chart>,
     event: Vec<EventFile>,
 }
 
@@ -98,6 +105,7 @@ pub async fn page(
                     duration: None,
                     started: Time::parse(object.started_at.as_deref()),
                     finished: Time::parse(object.finished_at.as_deref()),
+                    span: phase_span(object),
                     message: object.status.message.clone().unwrap_or_default(),
                     committed: true,
                 }),
@@ -114,6 +122,7 @@ pub async fn page(
                         duration: between(started.as_ref(), finished.as_ref()),
                         started,
                         finished,
+                        span: phase_span(object),
                         message: object.status.message.clone().unwrap_or_default(),
                         committed: false,
                     });
@@ -133,9 +142,29 @@ pub async fn page(
             .collect()
         })
         .unwrap_or_default();
+    let lines: Vec<gantt::Line> = attempts
+        .iter()
+        .map(|a| gantt::Line {
+            label: format!("{} #{}", a.phase, a.attempt),
+            link: a.link.clone(),
+            spans: a
+                .span
+                .map(|(start, end)| gantt::Span {
+                    start,
+                    end,
+                    class: a.status.class,
+                    link: a.link.clone(),
+                    title: format!("{} #{}: {}", a.phase, a.attempt, a.status.word),
+                })
+                .into_iter()
+                .collect(),
+        })
+        .collect();
+    let timeline = gantt::chart(&lines, gantt::Align::Shared, Utc::now());
     Ok(html(&RunPage {
         dag_id: run.dag_id.to_string(),
         dag_name,
+        timeline,
         date: run.date.to_string(),
         run_id: run.run_id.as_str().to_owned(),
         attempts,
@@ -159,7 +188,9 @@ async fn attempt_row(
     let meta = reader.metadata();
     let started = meta.started_at.map(Time::of);
     let finished = meta.finished_at.map(Time::of);
+    let span = meta.started_at.map(|s| (s, meta.finished_at));
     Some(AttemptRow {
+        span,
         phase: phase.as_str(),
         attempt,
         link: format!("{base}/phases/{phase}?attempt={attempt}"),
@@ -173,6 +204,19 @@ async fn attempt_row(
         message: meta.message.clone(),
         committed: true,
     })
+}
+
+/// A phase's start and end as the run index holds them (RFC 3339 texts).
+fn phase_span(
+    object: &crate::runindex::PhaseObject,
+) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let parse = |t: Option<&str>| {
+        DateTime::parse_from_rfc3339(t?)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let start = parse(object.started_at.as_deref())?;
+    Some((start, parse(object.finished_at.as_deref())))
 }
 
 fn event_file(title: String, page: &ParquetPage) -> EventFile {

@@ -96,6 +96,8 @@ impl Form {
 #[derive(askama::Template)]
 #[template(path = "ui/runs.html")]
 struct RunsPage {
+    /// The runs of the page, each from its own start, by phase.
+    durations: Option<super::gantt::Chart>,
     chrome: Chrome,
     dag_id: String,
     name: String,
@@ -169,6 +171,7 @@ pub async fn page(
         .as_ref()
         .map(|c| format!("{here}?{}cursor={}", amp(&without_paging), query_value(c)));
     let first = (found.number > 0).then(|| format!("{here}?{without_paging}"));
+    let durations = durations_chart(&chrome, dag_id, &found.page.items);
     let rows = found
         .page
         .items
@@ -181,6 +184,7 @@ pub async fn page(
         .map(|(value, order)| (*value, tr.t(sort_key(*order))))
         .collect();
     Ok(html(&RunsPage {
+        durations,
         dag_id: dag_id.to_string(),
         name,
         description,
@@ -304,6 +308,59 @@ fn run_row(
         duration: run.duration_ms.map(duration),
         status,
         phases,
+    }
+}
+
+/// The page's runs as bars of their phases, each run from its own start
+/// (the longest fills the axis), so a slow phase stands out.
+fn durations_chart(
+    chrome: &Chrome,
+    dag_id: DagId,
+    runs: &[RunSummary],
+) -> Option<super::gantt::Chart> {
+    use super::gantt::{Align, Line, Span, chart};
+    let parse = |t: Option<&str>| {
+        chrono::DateTime::parse_from_rfc3339(t?)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let lines: Vec<Line> = runs
+        .iter()
+        .map(|run| {
+            let link = crate::http::params::run_path(&dag_id, &run.date, &run.run_id);
+            let spans = Phase::STEPS
+                .into_iter()
+                .filter_map(|p| {
+                    let object = run.phases.get(p)?;
+                    let start = parse(object.started_at.as_deref())?;
+                    let status = Status::of_phase(&chrome.tr, Some(object));
+                    Some(Span {
+                        start,
+                        end: parse(object.finished_at.as_deref()),
+                        class: status.class,
+                        link: format!("{link}/phases/{p}"),
+                        title: format!("{} {p}: {}", run.date, status.word),
+                    })
+                })
+                .collect();
+            Line {
+                label: format!("{} {}", run.date, short(&run.run_id)),
+                link,
+                spans,
+            }
+        })
+        .collect();
+    chart(&lines, Align::PerRow, chrono::Utc::now())
+}
+
+/// A run id short enough for a chart's label.
+fn short(run_id: &str) -> String {
+    let mut chars = run_id.chars();
+    let head: String = chars.by_ref().take(14).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
     }
 }
 

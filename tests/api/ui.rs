@@ -672,4 +672,63 @@ async fn names_strips_attempts_and_messages() {
         !one.contains(r#"<nav class="attempts""#),
         "one attempt: no switcher"
     );
+
+    // Time at a glance: the run's attempts along its time, and the DAG's
+    // runs by phase, drawn as SVG bars coloured by status and linked.
+    use chrono::TimeZone;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let run = RunRef::new(dag, day, RunId::new("scheduled__2026-11-24").unwrap());
+    let at = |h: u32, m: u32| chrono::Utc.with_ymd_and_hms(2026, 11, 24, h, m, 0).unwrap();
+    for (phase, attempt, success, from, to) in [
+        (Phase::Extract, 1, true, at(10, 0), at(10, 5)),
+        (Phase::Transform, 1, false, at(10, 5), at(10, 6)),
+        (Phase::Transform, 2, true, at(10, 7), at(10, 20)),
+    ] {
+        let outcome = dagtrail::artifacts::writer::PhaseOutcome {
+            success: Some(success),
+            message: String::new(),
+            total: None,
+            started_at: Some(from),
+            finished_at: Some(to),
+        };
+        crate::support::record_attempt(
+            &app.recorder,
+            &app.company,
+            &run,
+            (phase, attempt),
+            &text_batch(vec![("n", vec!["1", "2"])]),
+            &outcome,
+            to,
+        )
+        .await;
+    }
+    let timeline = page(
+        &app,
+        &format!("/dags/{dag}/runs/2026-11-24/scheduled__2026-11-24"),
+    )
+    .await;
+    let svg = timeline
+        .split(r#"<svg class="gantt""#)
+        .nth(1)
+        .and_then(|s| s.split("</svg>").next())
+        .expect("the run's timeline");
+    assert_eq!(svg.matches(r#"<rect class="bar "#).count(), 3, "{svg}");
+    assert!(
+        svg.contains(r#"class="bar failed" x="#) && svg.contains("transform #2"),
+        "{svg}"
+    );
+    assert!(svg.contains("20 min 00 s"), "the axis spans the run: {svg}");
+    let durations = page(
+        &app,
+        &format!("/dags/{dag}?date_from=2026-11-24&date_to=2026-11-24"),
+    )
+    .await;
+    let chart = durations
+        .split(r#"<svg class="gantt""#)
+        .nth(1)
+        .expect("the DAG page's durations");
+    assert!(
+        chart.contains(r#"/phases/transform"><rect class="bar ok""#),
+        "a bar links to its phase: {chart}"
+    );
 }
