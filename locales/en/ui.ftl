@@ -127,6 +127,7 @@ phase-matches = { $total_n ->
    *[other] { $total } matching rows
 }
 phase-show-types = Show column types
+phase-hit-open = Open this row in the whole data
 phase-no-rows = No rows.
 phase-expand = expand
 error-traceback = Traceback

@@ -129,6 +129,7 @@ phase-matches = { $total_n ->
     [one] { $total } fila coincide
    *[other] { $total } filas coinciden
 }
+phase-hit-open = Abrir esta fila en todos los datos
 phase-show-types = Mostrar los tipos de columna
 phase-no-rows = Sin filas.
 phase-expand = desplegar

@@ -87,6 +87,22 @@ impl AttemptReader {
         page: u64,
         limit: u32,
     ) -> Result<ParquetPage, ReadError> {
+        Ok(self.search_data_placed(keyword, page, limit).await?.0)
+    }
+
+    /// [`Self::search_data`], with each hit's place among the attempt's
+    /// data rows ([`Self::data_row_of`]): the explorer numbers hits by
+    /// their data row and links each to its place in the whole data.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::search_data`].
+    pub async fn search_data_placed(
+        &self,
+        keyword: &str,
+        page: u64,
+        limit: u32,
+    ) -> Result<(ParquetPage, Vec<Option<u64>>), ReadError> {
         // An attempt without data rows may have no index at all: there is
         // nothing to search. A keyword holding the separator `_searchable`
         // puts between a row's values would match across two of them.
@@ -100,13 +116,20 @@ impl AttemptReader {
             Some((_, range)) => &hits[range.start as usize..range.end as usize],
             None => &[],
         };
+        let places = wanted
+            .iter()
+            .map(|(file, row)| self.data_row_of(*file, *row))
+            .collect();
         let keys = self.keys(FileKind::Data, self.metadata().data_files);
         let batches = self.fetch_rows(&keys, wanted).await?;
         let rows = PageRows {
             batches: &batches,
             total,
         };
-        self.page_from(rows, &keys, None, page, limit).await
+        Ok((
+            self.page_from(rows, &keys, None, page, limit).await?,
+            places,
+        ))
     }
 
     /// The skipping index of `index.parquet` (`key`), parsed once and

@@ -731,4 +731,18 @@ async fn names_strips_attempts_and_messages() {
         chart.contains(r#"/phases/transform"><rect class="bar ok""#),
         "a bar links to its phase: {chart}"
     );
+
+    // A data search numbers its hits by their data row, each a link to its
+    // place in the whole data.
+    let hits = page(
+        &app,
+        &format!(
+            "/dags/{dag}/runs/2026-11-24/scheduled__2026-11-24/phases/transform?attempt=2&keyword=2"
+        ),
+    )
+    .await;
+    assert!(
+        hits.contains("row=1#row-1\"") && hits.contains(">1</a></td>"),
+        "the hit is data row 1: {hits}"
+    );
 }

@@ -64,6 +64,8 @@ struct Table {
     rows: Vec<(u64, Vec<Cell>, &'static str)>,
     /// The log level's column, coloured by its row's class.
     level_col: Option<usize>,
+    /// For search hits: each row's link to its place in the whole data.
+    hit_links: Vec<Option<String>>,
     page: u64,
     total: u64,
     pages: u64,
@@ -76,6 +78,7 @@ impl Table {
             columns: Vec::new(),
             rows: Vec::new(),
             level_col: None,
+            hit_links: Vec::new(),
             page: page.page,
             total: page.total,
             pages: page.total.div_ceil(u64::from(page.limit.max(1))),
@@ -89,6 +92,26 @@ impl Table {
         tokio::task::spawn_blocking(move || Self::of(&page, keyword.as_deref()))
             .await
             .map_err(|e| ApiError::Busy(format!("the page could not be made ({e})")))
+    }
+
+    /// Numbers the rows by their place among the attempt's data rows
+    /// (`places`, a search's hits), each a link to that row in the Data
+    /// tab of `base`'s attempt.
+    fn number_by(&mut self, places: &[Option<u64>], base: &str, attempt: u32) {
+        self.hit_links = places
+            .iter()
+            .map(|p| p.map(|n| format!("{base}?attempt={attempt}&row={n}#row-{n}")))
+            .collect();
+        for ((n, _, _), place) in self.rows.iter_mut().zip(places) {
+            if let Some(place) = place {
+                *n = *place;
+            }
+        }
+    }
+
+    /// The link of row `i` to its place in the whole data, for a hit.
+    fn hit_link(&self, i: &usize) -> Option<&str> {
+        self.hit_links.get(*i).and_then(|l| l.as_deref())
     }
 
     fn of(page: &ParquetPage, keyword: Option<&str>) -> Self {

@@ -34,21 +34,29 @@ pub(super) async fn data_body(
     if let (Some(row), None) = (place.row, &keyword) {
         p.page = row / u64::from(p.limit.max(1));
     }
-    let page = match &keyword {
+    // Hits are numbered by their data row, each a link to its place in
+    // the whole data.
+    let (page, places) = match &keyword {
         Some(k) => {
             let _slot = state.search_slot(&opened.company)?;
-            state
-                .timed(opened.reader.search_data(k, p.page, p.limit))
-                .await?
+            let (page, places) = state
+                .timed(opened.reader.search_data_placed(k, p.page, p.limit))
+                .await?;
+            (page, Some(places))
         }
         None => {
-            state
+            let page = state
                 .timed(opened.reader.data_page(p.page, p.limit))
-                .await?
+                .await?;
+            (page, None)
         }
     };
+    let mut table = Table::of_off_workers(page, keyword.clone()).await?;
+    if let Some(places) = places {
+        table.number_by(&places, &opened.head.base, opened.head.attempt);
+    }
     Ok(Body {
-        table: Some(Table::of_off_workers(page, keyword.clone()).await?),
+        table: Some(table),
         keyword: keyword.unwrap_or_default(),
         target_row: place.row,
         ..Body::default()
