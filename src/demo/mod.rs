@@ -113,6 +113,71 @@ struct PlannedRun {
     start: DateTime<Utc>,
     scenario: Scenario,
     seed: u64,
+    /// The company's `n`-th DAG: what it moves, how often, how much.
+    kind: DagKind,
+}
+
+/// What sets a company's demo DAGs apart, so that "which DAG failed most
+/// recently" has a real answer: schedule, size, failures and words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DagKind {
+    /// The company's `n`-th DAG.
+    n: usize,
+}
+
+impl DagKind {
+    /// Hours of the day its runs are scheduled at: once a day at 02:00,
+    /// or every six hours.
+    fn hour(self, k: usize) -> u32 {
+        if self.n.is_multiple_of(2) {
+            2
+        } else {
+            6 * (k % 4) as u32
+        }
+    }
+
+    /// Its rows per phase: the daily batch is the larger.
+    fn rows(self, rows_per_phase: usize) -> usize {
+        if self.n.is_multiple_of(2) {
+            rows_per_phase
+        } else {
+            (rows_per_phase / 2).max(1)
+        }
+    }
+
+    /// How run `k` ends: each DAG fails its own way, on its own days.
+    fn scenario(self, k: usize, runs: usize) -> Scenario {
+        let k2 = k + 5 * self.n;
+        if k + 1 == runs {
+            if self.n.is_multiple_of(2) {
+                Scenario::StillRunning
+            } else {
+                Scenario::LoadFails
+            }
+        } else if self.n.is_multiple_of(2) {
+            match (k2 % 11, k2 % 7, k2 % 13) {
+                (3, _, _) => Scenario::ExtractFails,
+                (_, 2, _) => Scenario::TransformRetried,
+                (_, _, 5) => Scenario::LoadFails,
+                _ => Scenario::AllGood,
+            }
+        } else {
+            match (k2 % 5, k2 % 9) {
+                (1, _) => Scenario::TransformRetried,
+                (_, 4) => Scenario::ExtractFails,
+                _ => Scenario::AllGood,
+            }
+        }
+    }
+
+    /// What its rows are.
+    fn noun(self) -> &'static str {
+        if self.n.is_multiple_of(2) {
+            "orders"
+        } else {
+            "customer orders"
+        }
+    }
 }
 
 /// The company names used by the demo (`acme`, `globex`, ...).
@@ -133,9 +198,12 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
     let mut planned = Vec::new();
     for c in 0..options.companies {
         let company = Company::new(company_name(c))?;
-        for _ in 0..options.dags {
+        for n in 0..options.dags {
+            let kind = DagKind { n };
             let dag =
                 DagId(uuid::Builder::from_random_bytes(rng.u128(..).to_le_bytes()).into_uuid());
+            // The schedule's slots taken so far: (date, hour).
+            let mut scheduled: Vec<(NaiveDate, u32)> = Vec::new();
             for k in 0..options.runs {
                 let runs = options.runs.max(1) as i64;
                 let date = first_day + Duration::days(k as i64 * days / runs);
@@ -144,16 +212,20 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
                 } else {
                     23
                 };
-                let hour = ((k % 24) as u32).min(max_hour);
+                let hour = kind.hour(k).min(max_hour);
                 let start = date
                     .and_hms_micro_opt(hour, rng.u32(0..60), rng.u32(0..60), rng.u32(0..1_000_000))
                     .unwrap_or_default()
                     .and_utc()
                     .min(now);
-                let run_id = if k == 1 {
+                let run_id = if k == 1 && kind.n.is_multiple_of(2) {
                     // Spaces and `%` exercise the key encoding end to end.
                     format!("manual__backfill {} 100% orders", date.format("%Y-%m"))
-                } else if k % 6 == 5 {
+                } else if k == 2 && !kind.n.is_multiple_of(2) {
+                    format!("manual__resync {} clientes ñ", date.format("%Y-%m-%d"))
+                } else if k % 6 == 5 || scheduled.contains(&(date, hour)) {
+                    // A second run in a slot the schedule already took is
+                    // one somebody triggered by hand.
                     format!("manual__{}", start.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
                 } else {
                     format!(
@@ -161,23 +233,17 @@ fn plan(options: &DemoOptions) -> Result<Vec<PlannedRun>, DemoError> {
                         date.format("%Y-%m-%d")
                     )
                 };
-                let scenario = if k + 1 == options.runs {
-                    Scenario::StillRunning
-                } else if k % 11 == 3 {
-                    Scenario::ExtractFails
-                } else if k % 7 == 2 {
-                    Scenario::TransformRetried
-                } else if k % 13 == 5 {
-                    Scenario::LoadFails
-                } else {
-                    Scenario::AllGood
-                };
+                if run_id.starts_with("scheduled__") {
+                    scheduled.push((date, hour));
+                }
+                let scenario = kind.scenario(k, options.runs);
                 planned.push(PlannedRun {
                     company: company.clone(),
                     run: RunRef::new(dag, date, RunId::new(run_id)?),
                     start,
                     scenario,
                     seed: rng.u64(..),
+                    kind,
                 });
             }
         }
@@ -198,11 +264,20 @@ fn attempts_of(scenario: Scenario, phase: Phase) -> Vec<Option<bool>> {
     }
 }
 
-fn message(phase: Phase, success: Option<bool>, rows: usize) -> String {
+fn message(phase: Phase, success: Option<bool>, rows: usize, kind: DagKind) -> String {
+    let noun = kind.noun();
     match (phase, success) {
-        (Phase::Extract, Some(true)) => format!("extracted {rows} rows from orders"),
-        (Phase::Transform, Some(true)) => format!("transformed {rows} rows (currency → EUR)"),
-        (Phase::Load, Some(true)) => format!("loaded {rows} rows into warehouse.orders"),
+        (Phase::Extract, Some(true)) => format!("extracted {rows} rows of {noun}"),
+        (Phase::Transform, Some(true)) => {
+            format!("transformed {rows} rows of {noun} (currency → EUR)")
+        }
+        (Phase::Load, Some(true)) => format!("loaded {rows} rows of {noun} into the warehouse"),
+        (Phase::Load, Some(false)) if kind.n % 2 == 1 => {
+            "load failed: the warehouse refused the batch (disk full)".to_owned()
+        }
+        (_, Some(false)) if kind.n % 2 == 1 => {
+            format!("{phase} failed: the CRM API answered 503 for 10 minutes")
+        }
         (_, Some(false)) => format!("{phase} failed: upstream timeout after 30 s"),
         (_, None) => format!("{phase} running"),
         (Phase::Event, Some(true)) => "event received".to_owned(),
@@ -256,39 +331,71 @@ async fn write_run(
             let mut rec = recorder
                 .begin(&planned.company, &planned.run, *phase, attempt)
                 .await?;
+            let full = planned.kind.rows(options.rows_per_phase);
             let rows = if success == Some(false) {
-                options.rows_per_phase / 3
+                full / 3
             } else {
-                options.rows_per_phase
+                full
             };
-            rec.set_data_schema(data_schema(*phase));
-            let mut written = 0;
-            while written < rows {
-                let n = (rows - written).min(crate::ingest::BATCH_ROWS);
-                let batch = synth::data_batch(&mut rng, *phase, written, n, planned.run.date)?;
-                rec.write_data(&batch).await?;
-                written += n;
-            }
             let errors = if success == Some(false) {
                 options.error_rows_per_phase * 3
             } else {
                 options.error_rows_per_phase
             };
-            if errors > 0 {
-                let batch = synth::error_batch(&mut rng, *phase, errors, rows, 100_000, clock)?;
+            // Every `every`-th row is flawed, so that about `errors` rows
+            // are, each with an error that names it and holds it.
+            let every = match errors {
+                0 => 0,
+                e => (rows / e).max(2),
+            };
+            rec.set_data_schema(data_schema(*phase));
+            let mut written = 0;
+            let mut flawed = Vec::new();
+            while written < rows {
+                let n = (rows - written).min(crate::ingest::BATCH_ROWS);
+                let batch =
+                    synth::data_batch(&mut rng, *phase, written, n, planned.run.date, every)?;
+                for i in 0..n {
+                    if let Some(flaw) = synth::flaw(written + i, every) {
+                        let record =
+                            crate::artifacts::json_values::batch_to_rows(&batch.slice(i, 1))
+                                .into_iter()
+                                .next()
+                                .map(|row| serde_json::Value::Object(row).to_string())
+                                .unwrap_or_default();
+                        flawed.push(synth::FlawedRow {
+                            row: written + i,
+                            flaw,
+                            record,
+                        });
+                    }
+                }
+                rec.write_data(&batch).await?;
+                written += n;
+            }
+            let rowless = if success == Some(false) { 2 } else { 0 };
+            if !flawed.is_empty() || rowless > 0 {
+                let batch = synth::error_batch(*phase, &flawed, rowless, clock)?;
                 rec.write_errors(&batch).await?;
             }
+            let finished = clock + Duration::seconds(20 + rng.i64(0..300));
+            let story = synth::LogStory {
+                start: clock,
+                end: finished,
+                total: options.log_rows_per_phase,
+                flawed: &flawed,
+                failed: success == Some(false),
+            };
             let mut logged = 0;
             while logged < options.log_rows_per_phase {
                 let n = (options.log_rows_per_phase - logged).min(64 * 1024);
-                let batch = synth::log_batch(&mut rng, *phase, logged, n, clock)?;
+                let batch = synth::log_batch(&mut rng, *phase, logged, n, &story)?;
                 rec.write_logs(&batch).await?;
                 logged += n;
             }
-            let finished = clock + Duration::seconds(20 + rng.i64(0..300));
             let outcome = PhaseOutcome {
                 success,
-                message: message(*phase, success, rows),
+                message: message(*phase, success, rows, planned.kind),
                 total: None,
                 started_at: Some(clock),
                 finished_at: success.is_some().then_some(finished),
@@ -297,7 +404,7 @@ async fn write_run(
             clock = finished + Duration::seconds(2);
             tally.attempts += 1;
             tally.data_rows += rows as u64;
-            tally.error_rows += errors as u64;
+            tally.error_rows += (flawed.len() + rowless) as u64;
             tally.log_rows += options.log_rows_per_phase as u64;
         }
     }

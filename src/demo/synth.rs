@@ -107,7 +107,35 @@ pub fn data_schema(phase: Phase) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `n` data rows starting at row number `first` of a phase.
+/// How a demo data row is wrong, so that the error that names it is true
+/// and the row, opened from the error, visibly bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// `amount` is negative.
+    NegativeAmount,
+    /// `ship_date` is missing.
+    MissingShipDate,
+    /// `order_id` repeats the row before's.
+    DuplicateKey,
+}
+
+/// The flaw of data row `row` of a phase whose every `every`-th row has
+/// one (none when `every` is 0). Deterministic, so that the data, its
+/// errors and its logs agree.
+pub fn flaw(row: usize, every: usize) -> Option<Flaw> {
+    if every == 0 || row % every != every / 2 {
+        return None;
+    }
+    Some(match (row / every) % 3 {
+        1 => Flaw::MissingShipDate,
+        2 if row > 0 => Flaw::DuplicateKey,
+        _ => Flaw::NegativeAmount,
+    })
+}
+
+/// `n` data rows starting at row number `first` of a phase, every
+/// `flaw_every`-th of them flawed ([`flaw`]; 0: none). Other rows are
+/// sound: a positive amount, a ship date, a key of their own.
 ///
 /// # Errors
 ///
@@ -119,6 +147,7 @@ pub fn data_batch(
     first: usize,
     n: usize,
     day: NaiveDate,
+    flaw_every: usize,
 ) -> Result<RecordBatch, ArrowError> {
     let day_start = day
         .and_hms_opt(0, 0, 0)
@@ -138,10 +167,18 @@ pub fn data_batch(
     let mut dest = Vec::with_capacity(n);
     for i in 0..n {
         let row = first + i;
-        ids.push(1_000_000 + row as i64);
+        let flawed = flaw(row, flaw_every);
+        let key = match flawed {
+            Some(Flaw::DuplicateKey) => row - 1,
+            _ => row,
+        };
+        ids.push(1_000_000 + key as i64);
         customers.push((!one_in(rng, 29)).then(|| CUSTOMERS[rng.usize(..CUSTOMERS.len())]));
         let cents = rng.i128(100..5_000_000);
-        amounts.push((!one_in(rng, 41)).then_some(cents));
+        amounts.push(Some(match flawed {
+            Some(Flaw::NegativeAmount) => -cents,
+            _ => cents,
+        }));
         discounts.push(match rng.u8(..) % 50 {
             0 => None,
             1 => Some(f64::NAN),
@@ -149,7 +186,8 @@ pub fn data_batch(
         });
         quantities.push((!one_in(rng, 37)).then(|| rng.i32(1..50)));
         ordered.push(Some(day_start + rng.i64(0..86_400_000_000)));
-        ship.push((!one_in(rng, 7)).then(|| Date32Type::from_naive_date(day) + rng.i32(1..10)));
+        let ships = Date32Type::from_naive_date(day) + rng.i32(1..10);
+        ship.push((flawed != Some(Flaw::MissingShipDate)).then_some(ships));
         priority.push((!one_in(rng, 23)).then(|| one_in(rng, 5)));
         if one_in(rng, 19) {
             tags.append(false);
@@ -199,78 +237,103 @@ pub fn data_batch(
     RecordBatch::try_new(data_schema(phase), columns)
 }
 
-/// Error rows (in the contract's errors schema) about some data rows.
+/// One flawed data row: its place among the phase's data rows, its flaw,
+/// and the row itself as JSON (what its error's `record` holds).
+#[derive(Debug, Clone)]
+pub struct FlawedRow {
+    /// 0-based place among the phase's data rows.
+    pub row: usize,
+    /// What is wrong with it.
+    pub flaw: Flaw,
+    /// The row as JSON text.
+    pub record: String,
+}
+
+impl FlawedRow {
+    /// What is wrong, in words, from the row's own values.
+    pub fn detail(&self) -> String {
+        let row: serde_json::Value = serde_json::from_str(&self.record).unwrap_or_default();
+        let id = &row["order_id"];
+        match self.flaw {
+            Flaw::NegativeAmount => format!(
+                "amount {} of order {id} is negative",
+                row["amount"].as_str().unwrap_or("?")
+            ),
+            Flaw::MissingShipDate => format!("order {id} has no ship_date"),
+            Flaw::DuplicateKey => {
+                format!("order_id {id} is already loaded (the row before has it)")
+            }
+        }
+    }
+}
+
+/// Error rows (in the contract's errors schema): one for each row of
+/// `flawed`, naming it by its place among the phase's data rows (`_row`
+/// without `_file`: the writer resolves it) with the row itself as its
+/// `record`; then `rowless` errors about no row (the source timing out).
 ///
 /// # Errors
 ///
 /// An [`ArrowError`] only if the columns built here stop matching
 /// the errors schema.
 pub fn error_batch(
-    rng: &mut fastrand::Rng,
     phase: Phase,
-    n: usize,
-    data_rows: usize,
-    rows_per_file: usize,
+    flawed: &[FlawedRow],
+    rowless: usize,
     at: DateTime<Utc>,
 ) -> Result<RecordBatch, ArrowError> {
-    let kinds = [
-        (
-            "https://dagtrail.dev/errors/validation",
-            "Invalid amount",
-            422,
-            "amount must be positive",
-        ),
-        (
-            "https://dagtrail.dev/errors/schema",
-            "Unexpected column type",
-            422,
-            "ship_date is not a date",
-        ),
-        (
-            "about:blank",
-            "Upstream timeout",
-            504,
-            "the source API did not answer within 30 s",
-        ),
-        (
-            "https://dagtrail.dev/errors/duplicate",
-            "Duplicate key",
-            409,
-            "order_id already loaded",
-        ),
-    ];
+    let n = flawed.len() + rowless;
     let mut types = Vec::with_capacity(n);
     let mut titles = Vec::with_capacity(n);
     let mut statuses = Vec::with_capacity(n);
     let mut details = Vec::with_capacity(n);
     let mut tracebacks = Vec::with_capacity(n);
     let mut occurred = Vec::with_capacity(n);
-    let mut files = Vec::with_capacity(n);
     let mut rows = Vec::with_capacity(n);
     let mut records = Vec::with_capacity(n);
-    for i in 0..n {
-        let (t, title, status, detail) = kinds[rng.usize(..kinds.len())];
-        let row = (data_rows > 0 && i % 5 != 4).then(|| rng.usize(..data_rows));
-        types.push(t);
+    for (i, bad) in flawed.iter().enumerate() {
+        let (kind, title, status, raised) = match bad.flaw {
+            Flaw::NegativeAmount => (
+                "https://dagtrail.dev/errors/validation",
+                "Invalid amount",
+                422,
+                "ValueError",
+            ),
+            Flaw::MissingShipDate => (
+                "https://dagtrail.dev/errors/validation",
+                "Missing ship date",
+                422,
+                "ValueError",
+            ),
+            Flaw::DuplicateKey => (
+                "https://dagtrail.dev/errors/duplicate",
+                "Duplicate key",
+                409,
+                "IntegrityError",
+            ),
+        };
+        let detail = bad.detail();
+        types.push(kind);
         titles.push(title);
         statuses.push(status);
-        details.push(format!(
-            "{detail} (phase {phase}, row {})",
-            row.map_or("-".into(), |r| r.to_string())
-        ));
-        tracebacks.push((status != 504).then(|| {
-            format!(
-                "Traceback (most recent call last):\n  File \"/opt/airflow/dags/etl/{phase}.py\", line {}, in run\n    validate(record)\n  File \"/opt/airflow/dags/etl/validate.py\", line 88, in validate\n    raise ValueError(\"{detail}\")\nValueError: {detail}",
-                40 + i % 60
-            )
-        }));
+        tracebacks.push(Some(format!(
+            "Traceback (most recent call last):\n  File \"/opt/airflow/dags/etl/{phase}.py\", line {}, in run\n    validate(record)\n  File \"/opt/airflow/dags/etl/validate.py\", line 88, in validate\n    raise {raised}(\"{detail}\")\n{raised}: {detail}",
+            40 + i % 60
+        )));
+        details.push(detail);
         occurred.push(at.timestamp_micros() + i as i64 * 1_000);
-        files.push(row.map(|r| (r / rows_per_file.max(1)) as i32));
-        rows.push(row.map(|r| (r % rows_per_file.max(1)) as i64));
-        records.push(row.map(|r| {
-            json!({"order_id": 1_000_000 + r, "amount": "-12.50", "note": "señal inválida"})
-                .to_string()
-        }));
+        rows.push(i64::try_from(bad.row).ok());
+        records.push(Some(bad.record.clone()));
+    }
+    for i in 0..rowless {
+        types.push("about:blank");
+        titles.push("Upstream timeout");
+        statuses.push(504);
+        details.push("the source API did not answer within 30 s".to_owned());
+        tracebacks.push(None);
+        occurred.push(at.timestamp_micros() + (flawed.len() + i) as i64 * 1_000);
+        rows.push(None);
+        records.push(None);
     }
     RecordBatch::try_new(
         crate::artifacts::schemas::errors_schema(),
@@ -281,14 +344,30 @@ pub fn error_batch(
             Arc::new(StringArray::from(details)),
             Arc::new(StringArray::from(tracebacks)),
             Arc::new(TimestampMicrosecondArray::from(occurred).with_timezone("UTC")),
-            Arc::new(Int32Array::from(files)),
+            Arc::new(Int32Array::from(vec![None::<i32>; n])),
             Arc::new(Int64Array::from(rows)),
             Arc::new(StringArray::from(records)),
         ],
     )
 }
 
-/// `n` log rows from `first` on, in time order from `start`, at every level.
+/// What a phase's log says: its time span and what went wrong in it.
+#[derive(Debug, Clone, Copy)]
+pub struct LogStory<'a> {
+    /// When the phase started and ended: log lines spread over it.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Lines of the whole log.
+    pub total: usize,
+    /// The rows that were rejected (ERROR lines name them).
+    pub flawed: &'a [FlawedRow],
+    /// Whether the phase failed (its last line is CRITICAL).
+    pub failed: bool,
+}
+
+/// `n` log rows from `first` on, in time order over the phase's span, at
+/// every level: ERROR lines name rows that were rejected, and only a failed
+/// phase logs CRITICAL, last.
 ///
 /// # Errors
 ///
@@ -299,16 +378,35 @@ pub fn log_batch(
     phase: Phase,
     first: usize,
     n: usize,
-    start: DateTime<Utc>,
+    story: &LogStory<'_>,
 ) -> Result<RecordBatch, ArrowError> {
+    let span = (story.end - story.start)
+        .num_microseconds()
+        .unwrap_or(0)
+        .max(0);
+    let total = story.total.max(1) as i64;
     let mut ts = Vec::with_capacity(n);
     let mut levels = Vec::with_capacity(n);
     let mut loggers = Vec::with_capacity(n);
     let mut messages = Vec::with_capacity(n);
+    let mut rejected = 0;
     for i in 0..n {
         let seq = first + i;
-        ts.push(start.timestamp_micros() + seq as i64 * 1_500);
+        ts.push(story.start.timestamp_micros() + span * seq as i64 / total);
+        let last = seq + 1 == story.total;
         let (level, message) = match rng.u8(..100) {
+            _ if last && story.failed => (
+                "CRITICAL",
+                format!("{phase} failed: upstream timeout after 30 s"),
+            ),
+            95..=99 if !story.flawed.is_empty() => {
+                let bad = &story.flawed[(seq + rejected) % story.flawed.len()];
+                rejected += 1;
+                (
+                    "ERROR",
+                    format!("row {} rejected: {}", bad.row, bad.detail()),
+                )
+            }
             0..=29 => (
                 "DEBUG",
                 format!(
@@ -316,15 +414,7 @@ pub fn log_batch(
                     rng.u16(..1000)
                 ),
             ),
-            30..=84 => (
-                "INFO",
-                format!(
-                    "{phase}: processed batch {seq}, {} rows in {} ms",
-                    rng.u16(..5000),
-                    rng.u16(..900)
-                ),
-            ),
-            85..=94 => (
+            85..=99 => (
                 "WARNING",
                 format!(
                     "slow response from source: {} ms (retrying, attempt {})",
@@ -332,13 +422,13 @@ pub fn log_batch(
                     1 + seq % 3
                 ),
             ),
-            95..=98 => (
-                "ERROR",
-                format!("row {seq} rejected: amount must be positive — valor inválido"),
-            ),
             _ => (
-                "CRITICAL",
-                format!("connection to warehouse lost after {} rows", seq),
+                "INFO",
+                format!(
+                    "{phase}: processed batch {seq}, {} rows in {} ms",
+                    rng.u16(..5000),
+                    rng.u16(..900)
+                ),
             ),
         };
         levels.push(level);

@@ -207,8 +207,15 @@ mod tests {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         let start = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
         for phase in [Phase::Extract, Phase::Transform, Phase::Load] {
-            let data = crate::demo::synth::data_batch(&mut rng, phase, 0, 300, day).unwrap();
-            let logs = crate::demo::synth::log_batch(&mut rng, phase, 0, 300, start).unwrap();
+            let data = crate::demo::synth::data_batch(&mut rng, phase, 0, 300, day, 7).unwrap();
+            let story = crate::demo::synth::LogStory {
+                start,
+                end: start + chrono::Duration::minutes(5),
+                total: 300,
+                flawed: &[],
+                failed: true,
+            };
+            let logs = crate::demo::synth::log_batch(&mut rng, phase, 0, 300, &story).unwrap();
             for batches in [
                 vec![data.clone()],
                 vec![data.slice(7, 50), data.slice(290, 10), data.slice(0, 0)],

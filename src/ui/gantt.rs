@@ -5,6 +5,10 @@
 //! page), and a DAG's recent runs with their phases, each from its own
 //! start (the DAG page).
 //!
+//! Its links repeat those of the table beside it, so the template keeps
+//! them out of the keyboard's path (`tabindex="-1"`): a keyboard user
+//! reaches each once, in the table, not three times.
+//!
 //! Geometry is in the SVG's own units (a 1,000-wide view box that scales
 //! to the page): a label column, then the time axis.
 

@@ -10,6 +10,7 @@ mod caching;
 mod casefold;
 mod cursor;
 mod dags;
+mod demo;
 mod docs;
 mod faults;
 mod folding_store;

@@ -728,7 +728,7 @@ async fn names_strips_attempts_and_messages() {
         .nth(1)
         .expect("the DAG page's durations");
     assert!(
-        chart.contains(r#"/phases/transform"><rect class="bar ok""#),
+        chart.contains(r#"/phases/transform" tabindex="-1"><rect class="bar ok""#),
         "a bar links to its phase: {chart}"
     );
 
