@@ -137,13 +137,19 @@ pub enum Cell {
     /// keyword's matches marked, and how many characters were left out.
     Text(Highlighted, Option<usize>),
     /// A struct, list or map: a one-line preview, and the value
-    /// pretty-printed when expanded.
+    /// pretty-printed when expanded, the keyword's matches marked in both
+    /// (and the value shown expanded when it holds one).
     Nested {
         /// The value on one line, cut.
-        preview: String,
+        preview: Highlighted,
         /// The value pretty-printed.
-        pretty: String,
+        pretty: Highlighted,
+        /// Whether the keyword is found inside.
+        matched: bool,
     },
+    /// An instant with its zone (a `timestamp[…, tz=…]` value): shown in
+    /// the reader's zone by the page's script, as the page's own times are.
+    Time(String),
 }
 
 /// Characters of a nested value shown before it is expanded.
@@ -162,6 +168,28 @@ fn cut(text: &str, max: usize) -> (&str, Option<usize>) {
 }
 
 impl Cell {
+    /// [`Cell::of`] for a value of a column of Arrow type `data_type`
+    /// (as `type_names.rs` writes it): an instant with a zone becomes a
+    /// [`Cell::Time`], unless the keyword is found in its text (then it is
+    /// marked there).
+    pub fn of_typed(value: &Value, keyword: Option<&str>, data_type: &str) -> Self {
+        match value {
+            Value::String(s)
+                if data_type.starts_with("timestamp[") && data_type.contains("tz=") =>
+            {
+                let hit = keyword.is_some_and(|k| {
+                    crate::casefold::fold(s).contains(crate::casefold::fold(k).as_ref())
+                });
+                if hit {
+                    Self::of(value, keyword)
+                } else {
+                    Cell::Time(s.clone())
+                }
+            }
+            _ => Self::of(value, keyword),
+        }
+    }
+
     /// A JSON value of a page's row, `keyword`'s matches marked.
     pub fn of(value: &Value, keyword: Option<&str>) -> Self {
         let text = |s: &str| {
@@ -182,7 +210,12 @@ impl Cell {
                     (shown, Some(left)) => format!("{shown}\n… (+{left})"),
                     (shown, None) => shown.to_owned(),
                 };
-                Cell::Nested { preview, pretty }
+                let pretty = Highlighted::new(&pretty, keyword);
+                Cell::Nested {
+                    preview: Highlighted::new(&preview, keyword),
+                    matched: pretty.0.contains("<mark>"),
+                    pretty,
+                }
             }
             other => text(&other.to_string()),
         }
@@ -314,10 +347,49 @@ mod tests {
     #[test]
     fn nested_values_preview_and_expand() {
         let v = serde_json::json!({"a": [1, 2], "b": "x".repeat(100)});
-        let Cell::Nested { preview, pretty } = Cell::of(&v, None) else {
+        let Cell::Nested {
+            preview,
+            pretty,
+            matched,
+        } = Cell::of(&v, None)
+        else {
             panic!("a struct is nested");
         };
-        assert!(preview.ends_with('…') && preview.chars().count() == PREVIEW_CHARS + 1);
-        assert!(pretty.contains("\n"));
+        // The preview is escaped HTML: its quotes are entities.
+        let shown = preview.0.replace("&quot;", "\"").replace("&#34;", "\"");
+        assert!(
+            shown.ends_with('…') && shown.chars().count() == PREVIEW_CHARS + 1,
+            "{shown}"
+        );
+        assert!(pretty.0.contains('\n') && !matched);
+        // A keyword inside a nested value is marked, and the value opens.
+        let Cell::Nested {
+            pretty, matched, ..
+        } = Cell::of(&v, Some("XX"))
+        else {
+            panic!("a struct is nested");
+        };
+        assert!(
+            matched && pretty.0.contains("<mark>xx</mark>"),
+            "{}",
+            pretty.0
+        );
+    }
+
+    #[test]
+    fn instants_with_a_zone_are_times_unless_the_keyword_is_in_them() {
+        let t = serde_json::json!("2026-11-27T10:31:02.123456Z");
+        assert!(matches!(
+            Cell::of_typed(&t, None, "timestamp[us, tz=UTC]"),
+            Cell::Time(_)
+        ));
+        assert!(matches!(
+            Cell::of_typed(&t, None, "timestamp[us]"),
+            Cell::Text(..)
+        ));
+        assert!(matches!(
+            Cell::of_typed(&t, Some("10:31"), "timestamp[us, tz=UTC]"),
+            Cell::Text(..)
+        ));
     }
 }

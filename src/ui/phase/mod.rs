@@ -129,8 +129,9 @@ impl Table {
             .map(|(i, row)| {
                 let cells = columns
                     .iter()
-                    .map(|(name, _)| {
-                        Cell::of(row.get(name).unwrap_or(&serde_json::Value::Null), keyword)
+                    .map(|(name, data_type)| {
+                        let value = row.get(name).unwrap_or(&serde_json::Value::Null);
+                        Cell::of_typed(value, keyword, data_type)
                     })
                     .collect();
                 let class = match row.get("level").and_then(|l| l.as_str()) {
