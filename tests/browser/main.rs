@@ -507,3 +507,65 @@ async fn every_view_fits_a_phone_and_works_from_the_keyboard() {
     shot(&client, "phone-logs").await;
     client.close().await.unwrap();
 }
+
+/// The views an engineer looks at first, in Spanish on a phone: the
+/// board's run strips and sort by most recent failure, a DAG's owner and
+/// its runs' chart, a run's timeline; none wider than the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_views_in_spanish_on_a_phone() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    const WIDTH: u32 = 390;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, explorer, token) = serve_demo(dir.path());
+    let (_driver, client) = browser(&chromedriver, (WIDTH, 844)).await;
+    client.goto(&explorer).await.unwrap();
+    arrive(&client, "/signin").await;
+    client
+        .find(Locator::Css("textarea[name=token]"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    click(&client, "form[action='/signin'] button[type=submit]").await;
+    element(&client, "main table").await;
+    // The language switch, as a reader uses it.
+    click(&client, "a[href^='/lang?to=es']").await;
+    element(&client, "main table").await;
+    client
+        .goto(&format!(
+            "{}?sort=-last_failure",
+            explorer.trim_end_matches('/')
+        ))
+        .await
+        .unwrap();
+    let board = text_of(&client, "main").await;
+    assert!(
+        board.contains("Ordenar por") && board.contains("fallo más reciente"),
+        "{board}"
+    );
+    let squares = client.find_all(Locator::Css(".recent a.sq")).await.unwrap();
+    assert!(squares.len() >= 10, "each DAG's strip of recent runs");
+    fits(&client, WIDTH).await;
+    shot(&client, "phone-es-board").await;
+
+    click(&client, "main table tbody a[href^='/dags/']").await;
+    arrive(&client, "/dags/").await;
+    let runs = text_of(&client, "main").await;
+    assert!(runs.contains("Responsable:"), "the DAG's owner: {runs}");
+    assert!(
+        runs.contains("ejecuciones") || runs.contains("ejecución"),
+        "{runs}"
+    );
+    element(&client, "svg.gantt").await;
+    fits(&client, WIDTH).await;
+    shot(&client, "phone-es-runs").await;
+
+    click(&client, "main table tbody td a[href*='/runs/']").await;
+    arrive(&client, "/runs/").await;
+    element(&client, "svg.gantt rect.bar").await;
+    fits(&client, WIDTH).await;
+    shot(&client, "phone-es-run").await;
+}
