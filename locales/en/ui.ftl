@@ -141,7 +141,10 @@ logs-download-filtered = Download the filtered log (NDJSON)
 
 error-title = Something went wrong
 error-back = Back to the DAGs
-cell-cut = { $count } more characters: the whole value is in the API
+cell-cut = { $count_n ->
+    [one] { $count } more character
+   *[other] { $count } more characters
+}: the whole value is in the API
 cross-site-title = Refused: sent from another site
 cross-site = This form was sent by a page of another site. Sign in (or out) from dagtrail's own pages.
 signin-write-token = This token can write runs (its scope holds runs:write): it belongs to a pipeline, not a browser. Sign in with a token without it; reading needs no scope.

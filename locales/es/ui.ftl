@@ -144,7 +144,10 @@ logs-download-filtered = Descargar el registro filtrado (NDJSON)
 
 error-title = Algo salió mal
 error-back = Volver a los DAGs
-cell-cut = { $count } caracteres más: el valor completo está en la API
+cell-cut = { $count_n ->
+    [one] { $count } carácter más
+   *[other] { $count } caracteres más
+}: el valor completo está en la API
 cross-site-title = Rechazado: enviado desde otro sitio
 cross-site = Este formulario lo envió una página de otro sitio. Entra (o sal) desde las páginas de dagtrail.
 signin-write-token = Este token puede escribir ejecuciones (su scope incluye runs:write): es de un pipeline, no de un navegador. Entra con un token sin ese scope; leer no necesita ninguno.

@@ -189,6 +189,14 @@ mod tests {
         assert_eq!(es.count("runs-total", "total", 1u64), "1 ejecución");
         assert_eq!(es.count("runs-total", "total", 0u64), "0 ejecuciones");
         assert_eq!(en.count("phase-rows", "rows", 1u64), "1 row");
+        assert!(
+            en.count("cell-cut", "count", 1u64)
+                .starts_with("1 more character:")
+        );
+        assert!(
+            es.count("cell-cut", "count", 2u64)
+                .starts_with("2 caracteres más:")
+        );
         assert_eq!(es.count("phase-matches", "total", 1u64), "1 fila coincide");
         assert_eq!(
             es.counts(
