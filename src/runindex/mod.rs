@@ -21,7 +21,7 @@ mod search;
 pub mod sqlite;
 
 pub use phase_object::{DATA_FIELD, PhaseObject, PhaseStatus, SUCCESS_PATH};
-pub use run_time::run_duration_ms;
+pub use run_time::{phase_time, run_duration_ms};
 pub use search::{
     DEFAULT_SEARCH_COUNT_LIMIT, MAX_RUN_IDS, RunOrder, RunPage, RunSearch, SortKey, StatusFilter,
     parse_run_ids,

@@ -10,7 +10,7 @@ use crate::model::Phase;
 /// A phase time as writers put it: RFC 3339, or an ISO 8601 time without
 /// an offset (Python's `datetime.isoformat()` of a naive time), read as
 /// UTC; `None` for anything else.
-fn phase_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn phase_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));

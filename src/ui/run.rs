@@ -206,15 +206,14 @@ async fn attempt_row(
     })
 }
 
-/// A phase's start and end as the run index holds them (RFC 3339 texts).
-fn phase_span(
+/// A phase's start and end as the run index holds them, read by the run
+/// index's own rule ([`crate::runindex::phase_time`]: RFC 3339, or a
+/// naive ISO time as UTC), so that a bar is drawn wherever the run has a
+/// duration.
+pub(super) fn phase_span(
     object: &crate::runindex::PhaseObject,
 ) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
-    let parse = |t: Option<&str>| {
-        DateTime::parse_from_rfc3339(t?)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    };
+    let parse = |t: Option<&str>| crate::runindex::phase_time(t?);
     let start = parse(object.started_at.as_deref())?;
     Some((start, parse(object.finished_at.as_deref())))
 }

@@ -319,11 +319,6 @@ fn durations_chart(
     runs: &[RunSummary],
 ) -> Option<super::gantt::Chart> {
     use super::gantt::{Align, Line, Span, chart};
-    let parse = |t: Option<&str>| {
-        chrono::DateTime::parse_from_rfc3339(t?)
-            .ok()
-            .map(|t| t.with_timezone(&chrono::Utc))
-    };
     let lines: Vec<Line> = runs
         .iter()
         .map(|run| {
@@ -332,11 +327,11 @@ fn durations_chart(
                 .into_iter()
                 .filter_map(|p| {
                     let object = run.phases.get(p)?;
-                    let start = parse(object.started_at.as_deref())?;
+                    let (start, end) = super::run::phase_span(object)?;
                     let status = Status::of_phase(&chrome.tr, Some(object));
                     Some(Span {
                         start,
-                        end: parse(object.finished_at.as_deref()),
+                        end,
                         class: status.class,
                         link: format!("{link}/phases/{p}"),
                         title: format!("{} {p}: {}", run.date, status.word),
